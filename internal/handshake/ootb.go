@@ -1,0 +1,95 @@
+package handshake
+
+import (
+	"github.com/usock/usock/internal/wire"
+)
+
+// OOTBReply applies the out-of-the-blue rules of RFC 9260 section 8.4 to a
+// packet that belongs to no association and returns the reply to send, or
+// nil for silence. The reply is a complete packet with ports swapped and its
+// checksum set. It is never bigger than pkt and there is never more than
+// one. initHandled says whether an INIT is dealt with elsewhere (an
+// endpoint owns the port); when false an INIT is refused with an ABORT.
+//
+// The caller has already dropped packets from non-unicast sources (rule 1).
+func OOTBReply(pkt []byte, initHandled bool) []byte {
+	hdr, err := wire.ParseCommonHeader(pkt)
+	if err != nil {
+		return nil
+	}
+	reply := replyNone
+	var initTag uint32
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	for it.Next() {
+		c := it.Chunk()
+		switch c.Type {
+		case wire.ChunkAbort, wire.ChunkShutdownComplete, wire.ChunkCookieAck, wire.ChunkError:
+			// Rule 2: "If the OOTB packet contains an ABORT chunk, the
+			// receiver MUST silently discard the OOTB packet and take no
+			// further action." Rule 6 (SHUTDOWN COMPLETE) and rule 7 (a
+			// "Stale Cookie" ERROR or a COOKIE ACK) say the same; any
+			// ERROR is treated so, as ERRORs are never answered.
+			return nil
+		case wire.ChunkInit:
+			// Rule 3: an INIT that cannot be processed is answered by an
+			// ABORT whose Verification Tag "MUST be the Initiate Tag of the
+			// received INIT chunk, and the T bit of the ABORT chunk has to
+			// be set to 0". An INIT must be alone with tag 0 (section 8.5.1).
+			if initHandled || hdr.VerificationTag != 0 || len(c.Value) < 16 {
+				return nil
+			}
+			initTag = uint32(c.Value[0])<<24 | uint32(c.Value[1])<<16 | uint32(c.Value[2])<<8 | uint32(c.Value[3])
+			if initTag == 0 {
+				return nil
+			}
+			reply = replyAbortInit
+		case wire.ChunkShutdownAck:
+			// Rule 5: "the receiver should respond to the sender of the OOTB
+			// packet with a SHUTDOWN COMPLETE ... the T bit set".
+			if reply == replyNone {
+				reply = replyShutdownComplete
+			}
+		default:
+			// Rule 8: "the receiver should respond to the sender of the OOTB
+			// packet with an ABORT ... the T bit set".
+			if reply == replyNone {
+				reply = replyAbortT
+			}
+		}
+	}
+	if it.Err() != nil {
+		return nil
+	}
+	out := make([]byte, wire.CommonHeaderSize, wire.CommonHeaderSize+4)
+	h := wire.CommonHeader{SrcPort: hdr.DstPort, DstPort: hdr.SrcPort, VerificationTag: hdr.VerificationTag}
+	switch reply {
+	case replyAbortInit:
+		h.VerificationTag = initTag
+		out = wire.AppendChunk(out, wire.ChunkAbort, 0, nil)
+	case replyAbortT:
+		out = wire.AppendChunk(out, wire.ChunkAbort, flagT, nil)
+	case replyShutdownComplete:
+		out = wire.AppendChunk(out, wire.ChunkShutdownComplete, flagT, nil)
+	default:
+		return nil
+	}
+	if len(out) > len(pkt) {
+		return nil
+	}
+	h.Put(out)
+	wire.SetChecksum(out)
+	return out
+}
+
+// flagT is the T bit of ABORT and SHUTDOWN COMPLETE (RFC 9260 sections
+// 3.3.7 and 3.3.13): the sender filled in the peer's Verification Tag.
+const flagT = 0x01
+
+type replyKind int
+
+const (
+	replyNone replyKind = iota
+	replyAbortInit
+	replyAbortT
+	replyShutdownComplete
+)

@@ -1,0 +1,48 @@
+// Package slogpion bridges pion's leveled loggers to log/slog, so that the
+// pion associations under a stack log where the stack logs.
+package slogpion
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/logging"
+)
+
+// LevelTrace is the slog level of pion's Trace messages, below Debug.
+const LevelTrace = slog.LevelDebug - 4
+
+// Factory makes pion loggers that write to an slog.Logger, each with a
+// "scope" attribute.
+type Factory struct {
+	Logger *slog.Logger
+}
+
+// NewLogger implements logging.LoggerFactory.
+func (f Factory) NewLogger(scope string) logging.LeveledLogger {
+	return &logger{l: f.Logger.With("scope", scope)}
+}
+
+type logger struct{ l *slog.Logger }
+
+func (g *logger) log(level slog.Level, msg string) {
+	g.l.Log(context.Background(), level, msg)
+}
+
+func (g *logger) logf(level slog.Level, format string, args ...any) {
+	if g.l.Enabled(context.Background(), level) {
+		g.l.Log(context.Background(), level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (g *logger) Trace(msg string)                  { g.log(LevelTrace, msg) }
+func (g *logger) Tracef(format string, args ...any) { g.logf(LevelTrace, format, args...) }
+func (g *logger) Debug(msg string)                  { g.log(slog.LevelDebug, msg) }
+func (g *logger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args...) }
+func (g *logger) Info(msg string)                   { g.log(slog.LevelInfo, msg) }
+func (g *logger) Infof(format string, args ...any)  { g.logf(slog.LevelInfo, format, args...) }
+func (g *logger) Warn(msg string)                   { g.log(slog.LevelWarn, msg) }
+func (g *logger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args...) }
+func (g *logger) Error(msg string)                  { g.log(slog.LevelError, msg) }
+func (g *logger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }

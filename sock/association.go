@@ -1,0 +1,428 @@
+package sock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/sctp"
+
+	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/wire"
+)
+
+type assocState int32
+
+const (
+	stateCookieWait assocState = iota + 1
+	stateCookieEchoed
+	stateEstablished
+	stateShuttingDown
+	stateClosed
+)
+
+func (s assocState) String() string {
+	return [...]string{"", "COOKIE-WAIT", "COOKIE-ECHOED", "ESTABLISHED", "SHUTTING-DOWN", "CLOSED"}[s]
+}
+
+var assocIDs atomic.Uint64
+
+// Association is an SCTP association between one of our endpoints and a
+// peer endpoint (RFC 9260 section 1.3): the seed's assoc(). The data
+// engine under it is a pion/sctp association; the handshake, the paths and
+// everything about addresses are the stack's.
+type Association struct {
+	id       uint64
+	ep       *Endpoint
+	cfg      assocConfig
+	localTag uint32
+	localTSN uint32
+	peerPort uint16
+
+	state atomic.Int32 // assocState
+	hs    chan handshakeMsg
+	up    chan struct{} // closed when established
+	done  chan struct{} // closed when closed
+
+	mu         sync.Mutex
+	peerTag    uint32
+	paths      []*path
+	primary    *path
+	outStreams uint16
+	inStreams  uint16
+	pion       *sctp.Association
+	conn       *shimConn
+	streams    map[uint16]*stream
+	reason     DownReason
+	detail     string
+	connectErr error
+	sawShut    bool
+	// pendingPeer is the peer's INIT-ACK while in COOKIE-ECHOED.
+	pendingPeer *wire.Init
+
+	stats assocCounters
+}
+
+type assocCounters struct {
+	droppedForeign  atomic.Uint64 // wrong source address or port
+	droppedQueue    atomic.Uint64 // pion's input queue full
+	droppedStream   atomic.Uint64 // messages on invalid streams
+	unrecognized    atomic.Uint64 // unrecognised chunks
+	heartbeatsIn    atomic.Uint64
+	heartbeatAcks   atomic.Uint64
+	messagesIn      atomic.Uint64
+	messagesOut     atomic.Uint64
+}
+
+func (a *Association) count(c *atomic.Uint64) { c.Add(1) }
+
+// handshakeMsg is a handshake chunk for the connecting side.
+type handshakeMsg struct {
+	typ   wire.ChunkType
+	value []byte
+	src   netip.AddrPort
+	local netip.Addr
+	flags uint8
+}
+
+func newAssociation(ep *Endpoint, peerPort uint16) *Association {
+	a := &Association{
+		id:       assocIDs.Add(1),
+		ep:       ep,
+		cfg:      ep.cfg.assoc,
+		localTag: randomTag(),
+		localTSN: randomTag(),
+		peerPort: peerPort,
+		hs:       make(chan handshakeMsg, 8),
+		up:       make(chan struct{}),
+		done:     make(chan struct{}),
+		streams:  map[uint16]*stream{},
+	}
+	return a
+}
+
+func (a *Association) String() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	remote := "?"
+	if a.primary != nil {
+		remote = netip.AddrPortFrom(a.primary.remote, a.peerPort).String()
+	}
+	return fmt.Sprintf("assoc#%d(:%d-%s)", a.id, a.ep.port, remote)
+}
+
+// Endpoint returns the association's endpoint.
+func (a *Association) Endpoint() *Endpoint { return a.ep }
+
+// PeerPort returns the peer's SCTP port.
+func (a *Association) PeerPort() uint16 { return a.peerPort }
+
+// Streams returns the negotiated numbers of outbound and inbound streams
+// (RFC 9260 section 5.1.1); zero before the association is established.
+func (a *Association) Streams() (out, in uint16) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.outStreams, a.inStreams
+}
+
+// State returns the association's state as RFC 9260 section 4 names it.
+func (a *Association) State() string { return assocState(a.state.Load()).String() }
+
+// Done is closed when the association is closed.
+func (a *Association) Done() <-chan struct{} { return a.done }
+
+// Reason says why a closed association went down.
+func (a *Association) Reason() DownReason {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reason
+}
+
+func (a *Association) peerTagValue() uint32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.peerTag
+}
+
+func (a *Association) peerAddrs() []netip.Addr {
+	out := make([]netip.Addr, len(a.paths))
+	for i, p := range a.paths {
+		out[i] = p.remote
+	}
+	return out
+}
+
+func (a *Association) hasPeerAddr(addr netip.Addr) bool {
+	return a.pathFor(addr) != nil
+}
+
+func (a *Association) pathFor(addr netip.Addr) *path {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range a.paths {
+		if p.remote == addr {
+			return p
+		}
+	}
+	return nil
+}
+
+// addPath adds a path to remote (if new) and returns it. The caller holds
+// a.mu.
+func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort uint16, confirmed bool) *path {
+	for _, p := range a.paths {
+		if p.remote == remote {
+			if confirmed {
+				p.confirmed = true
+			}
+			return p
+		}
+	}
+	p := &path{remote: remote, local: local, confirmed: confirmed}
+	p.udpPort.Store(uint32(udpPort))
+	a.paths = append(a.paths, p)
+	return p
+}
+
+// localFor picks the endpoint's address to send to remote from: one of the
+// same family, a loopback one for a loopback peer and another otherwise.
+func (e *Endpoint) localFor(remote netip.Addr) (netip.Addr, bool) {
+	var best netip.Addr
+	for _, l := range e.addrs {
+		if l.Is4() != remote.Is4() {
+			continue
+		}
+		if !best.IsValid() || (l.IsLoopback() == remote.IsLoopback() && best.IsLoopback() != remote.IsLoopback()) {
+			best = l
+		}
+	}
+	return best, best.IsValid()
+}
+
+// Connect sets up an association with the peer endpoint at the remote
+// addresses and SCTP port (the seed's create_assoc). The INIT goes to each
+// address in turn, with T1-init back-off (RFC 9260 section 5.1). There is
+// at most one association between two endpoints: if one exists with any of
+// the addresses, Connect returns it (after it is established).
+func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16, opts ...ConnectOption) (*Association, error) {
+	cc := connectConfig{remoteUDPPort: DefaultUDPPort}
+	for _, o := range opts {
+		if err := o(&cc); err != nil {
+			return nil, err
+		}
+	}
+	if len(remote) == 0 || port == 0 {
+		return nil, fmt.Errorf("%w: connect needs remote addresses and a port", ErrInvalidArgument)
+	}
+	var peers []netip.Addr
+	for _, r := range remote {
+		r = r.Unmap()
+		if !usablePeerAddr(r) {
+			return nil, fmt.Errorf("%w: remote address %v", ErrInvalidArgument, r)
+		}
+		if _, ok := e.localFor(r); !ok {
+			return nil, fmt.Errorf("%w: no local address of the family of %v", ErrInvalidArgument, r)
+		}
+		if !slices.Contains(peers, r) {
+			peers = append(peers, r)
+		}
+	}
+	for {
+		for _, r := range peers {
+			if a := e.lookupPeer(r, port); a != nil {
+				return a, a.waitUp(ctx)
+			}
+		}
+		a := newAssociation(e, port)
+		a.state.Store(int32(stateCookieWait))
+		for _, r := range peers {
+			l, _ := e.localFor(r)
+			a.addPathLocked(r, l, cc.remoteUDPPort, false)
+		}
+		a.primary = a.paths[0]
+		if err := e.register(a); err != nil {
+			if errors.Is(err, ErrAddressInUse) {
+				continue // lost a race with another Connect or an accept
+			}
+			return nil, err
+		}
+		if err := a.connect(ctx); err != nil {
+			a.finish(ReasonAborted, err.Error(), false)
+			return nil, err
+		}
+		return a, nil
+	}
+}
+
+// waitUp waits until a is established.
+func (a *Association) waitUp(ctx context.Context) error {
+	select {
+	case <-a.up:
+		return nil
+	case <-a.done:
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.connectErr != nil {
+			return a.connectErr
+		}
+		return fmt.Errorf("sock: association %v: %w", a.id, ErrClosed)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// initChunk builds our INIT for the destination path.
+func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Init {
+	in := wire.Init{
+		InitiateTag: a.localTag,
+		ARwnd:       uint32(a.cfg.receiveBuffer),
+		OutStreams:  a.cfg.outStreams,
+		InStreams:   a.cfg.inStreams,
+		InitialTSN:  a.localTSN,
+	}
+	in.Params = append(in.Params, a.ep.addressParams(dst)...)
+	in.Params = append(in.Params,
+		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
+		wire.ForwardTSNSupportedParam())
+	if preserve > 0 {
+		// RFC 9260 section 5.2.6: ask for a longer cookie life after a
+		// Stale Cookie error.
+		ms := uint32(min(preserve.Milliseconds(), 1<<31))
+		in.Params = append(in.Params, wire.Param{Type: wire.ParamCookiePreservative,
+			Value: []byte{byte(ms >> 24), byte(ms >> 16), byte(ms >> 8), byte(ms)}})
+	}
+	return in
+}
+
+// connect runs the initiating side of the handshake (RFC 9260 section
+// 5.1): INIT with T1-init, COOKIE-ECHO with T1-cookie, each retransmitted
+// with the RTO doubled (up to RTO.Max) at most Max.Init.Retransmits times.
+func (a *Association) connect(ctx context.Context) error {
+	rto := a.cfg.rtoInitial
+	retransmits := 0
+	var preserve time.Duration
+	var cookieEcho []byte // the COOKIE-ECHO packet, once in COOKIE-ECHOED
+	var echoPath *path
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	sendNext := true
+	for {
+		if sendNext {
+			if assocState(a.state.Load()) == stateCookieWait {
+				a.mu.Lock()
+				p := a.paths[retransmits%len(a.paths)]
+				a.mu.Unlock()
+				init := a.initChunk(p.remote, preserve)
+				pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
+				pkt = wire.Finish(init.Append(pkt, wire.ChunkInit))
+				a.sendOn(p, pkt)
+			} else {
+				a.sendOn(echoPath, cookieEcho)
+			}
+			timer.Reset(rto)
+			sendNext = false
+		}
+		select {
+		case <-ctx.Done():
+			a.sendAbort("connect canceled")
+			return ctx.Err()
+		case <-a.up:
+			return nil // an INIT collision established us (section 5.2.4 B)
+		case <-a.done:
+			return fmt.Errorf("sock: connect: %w", ErrClosed)
+		case <-timer.C:
+			retransmits++
+			if retransmits > a.cfg.maxInitRetransmits {
+				return fmt.Errorf("sock: connect to port %d: no answer after %d retransmissions: %w",
+					a.peerPort, a.cfg.maxInitRetransmits, ErrTimeout)
+			}
+			rto = min(2*rto, a.cfg.rtoMax)
+			sendNext = true
+		case m := <-a.hs:
+			state := assocState(a.state.Load())
+			switch {
+			case m.typ == wire.ChunkAbort:
+				// RFC 9260 section 5.1: an ABORT in COOKIE-WAIT or
+				// COOKIE-ECHOED means the peer refuses the association.
+				return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, ErrRefused)
+			case m.typ == wire.ChunkInitAck && state == stateCookieWait:
+				pkt, p, err := a.takeInitAck(m)
+				if err != nil {
+					continue // malformed: discard, keep waiting
+				}
+				a.state.Store(int32(stateCookieEchoed))
+				cookieEcho, echoPath = pkt, p
+				rto = a.cfg.rtoInitial
+				sendNext = true
+			case m.typ == wire.ChunkCookieAck && state == stateCookieEchoed:
+				if err := a.establishAsInitiator(); err != nil {
+					return err
+				}
+				a.ep.events.push(Event{Type: EventUp, Association: a})
+				return nil
+			case m.typ == wire.ChunkError && state == stateCookieEchoed:
+				causes, err := wire.ParseErrorChunk(m.value)
+				if err != nil {
+					continue
+				}
+				for _, c := range causes {
+					if c.Code == wire.CauseStaleCookie && len(c.Info) >= 4 {
+						// Section 5.2.6: start over with a new INIT that
+						// asks for more cookie life, counting it as a
+						// retransmission.
+						staleUS := uint32(c.Info[0])<<24 | uint32(c.Info[1])<<16 | uint32(c.Info[2])<<8 | uint32(c.Info[3])
+						preserve = 2 * time.Duration(staleUS) * time.Microsecond
+						retransmits++
+						if retransmits > a.cfg.maxInitRetransmits {
+							return fmt.Errorf("sock: connect: stale cookies: %w", ErrTimeout)
+						}
+						a.mu.Lock()
+						a.peerTag = 0
+						a.mu.Unlock()
+						a.state.Store(int32(stateCookieWait))
+						sendNext = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// takeInitAck records the peer's INIT-ACK and returns the COOKIE-ECHO to
+// send and the path to send it on.
+func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
+	ack, err := wire.ParseInit(m.value)
+	if err != nil {
+		return nil, nil, err
+	}
+	ck, ok := ack.Cookie()
+	if !ok {
+		return nil, nil, fmt.Errorf("INIT-ACK without State Cookie: %w", wire.ErrBadChunk)
+	}
+	listed, _ := initAddresses(&ack)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.peerTag = ack.InitiateTag
+	peer := ack
+	a.pendingPeer = &peer
+	// RFC 9260 section 5.4: the address the INIT-ACK came from is
+	// confirmed by the handshake; listed ones start unconfirmed.
+	p := a.addPathLocked(m.src.Addr(), m.local, m.src.Port(), true)
+	p.udpPort.Store(uint32(m.src.Port()))
+	a.primary = p
+	for _, l := range listed {
+		if local, ok := a.ep.localFor(l); ok {
+			a.addPathLocked(l, local, m.src.Port(), false)
+		}
+	}
+	a.ep.indexPeers(a)
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: ack.InitiateTag})
+	pkt = wire.Finish(wire.AppendCookieEcho(pkt, ck))
+	return pkt, p, nil
+}

@@ -1,0 +1,563 @@
+package sock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/usock/usock/internal/cookie"
+	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/udpencap"
+)
+
+// Ancillary is what the stack knows of a received datagram beyond its
+// payload: the seed's ancillary data.
+type Ancillary struct {
+	// Src is the sender's IP address and UDP source port.
+	Src netip.AddrPort
+	// Local is the local address and UDP port the datagram arrived on.
+	Local netip.AddrPort
+	// TOS is the IPv4 TOS or IPv6 traffic class, TTL the IPv4 TTL or IPv6
+	// hop limit, where the OS reports them (HasTOS, HasTTL).
+	TOS, TTL       uint8
+	HasTOS, HasTTL bool
+}
+
+func ancillaryFrom(m udpencap.Meta) Ancillary {
+	return Ancillary{Src: m.Src, Local: m.Local, TOS: m.TOS, TTL: m.TTL, HasTOS: m.HasTOS, HasTTL: m.HasTTL}
+}
+
+// AcceptRequest describes an INIT an endpoint received, for an AcceptFunc
+// to decide on before any state exists.
+type AcceptRequest struct {
+	// Endpoint is the endpoint the INIT is for.
+	Endpoint *Endpoint
+	// Peer is the INIT's source address and SCTP source port.
+	Peer netip.AddrPort
+	// PeerAddrs are the addresses the INIT lists (RFC 9260 section 5.1.2),
+	// besides the source address.
+	PeerAddrs []netip.Addr
+	// Ancillary is the ancillary data of the INIT's datagram.
+	Ancillary Ancillary
+	// Associations are the endpoint's current associations.
+	Associations []*Association
+}
+
+type acceptPolicy struct {
+	max int // 0: refuse all (unless fn is set)
+	fn  func(AcceptRequest) bool
+}
+
+// AcceptMax makes the endpoint accept at most n concurrent associations
+// (the seed's {accept, N}); INITs beyond that are answered with ABORT.
+func AcceptMax(n int) EndpointOption {
+	return func(c *endpointConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: accept limit %d", ErrInvalidOption, n)
+		}
+		c.accept = acceptPolicy{max: n}
+		return nil
+	}
+}
+
+// AcceptFunc makes the endpoint ask f for each INIT (the seed's accept
+// callback). f runs on the receive path: it must be quick and must not
+// call back into the endpoint's blocking methods. A false answer refuses
+// the INIT with an ABORT; no state is kept either way.
+func AcceptFunc(f func(AcceptRequest) bool) EndpointOption {
+	return func(c *endpointConfig) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil accept function", ErrInvalidOption)
+		}
+		c.accept = acceptPolicy{fn: f}
+		return nil
+	}
+}
+
+// Endpoint is an SCTP endpoint: a set of local addresses and one SCTP port
+// (RFC 9260 section 1.3). By default it only connects out; AcceptMax or
+// AcceptFunc make it accept associations.
+type Endpoint struct {
+	stack *Stack
+	addrs []netip.Addr
+	port  uint16
+	cfg   endpointConfig
+
+	recvq  chan Message
+	events eventQueue
+	done   chan struct{}
+
+	mu     sync.RWMutex
+	closed bool
+	byTag  map[uint32]*Association        // by our verification tag
+	byPeer map[netip.AddrPort]*Association // by each peer address and SCTP port
+	wg     sync.WaitGroup                  // association goroutines
+
+	dropped atomic.Uint64
+}
+
+func newEndpoint(s *Stack, addrs []netip.Addr, port uint16, cfg endpointConfig) *Endpoint {
+	return &Endpoint{
+		stack:  s,
+		addrs:  addrs,
+		port:   port,
+		cfg:    cfg,
+		recvq:  make(chan Message, cfg.recvQueue),
+		events: newEventQueue(256),
+		done:   make(chan struct{}),
+		byTag:  map[uint32]*Association{},
+		byPeer: map[netip.AddrPort]*Association{},
+	}
+}
+
+// Addrs returns the endpoint's local addresses.
+func (e *Endpoint) Addrs() []netip.Addr { return slices.Clone(e.addrs) }
+
+// Port returns the endpoint's SCTP port.
+func (e *Endpoint) Port() uint16 { return e.port }
+
+// Stack returns the stack the endpoint belongs to.
+func (e *Endpoint) Stack() *Stack { return e.stack }
+
+func (e *Endpoint) String() string { return fmt.Sprintf("%v:%d", e.addrs, e.port) }
+
+// Associations returns the endpoint's associations, established or being
+// set up (the seed's get_assocs).
+func (e *Endpoint) Associations() []*Association {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*Association, 0, len(e.byTag))
+	for _, a := range e.byTag {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(x, y *Association) int { return int(x.id) - int(y.id) })
+	return out
+}
+
+// Recv returns the next message of any of the endpoint's associations,
+// waiting until one arrives, ctx is done or the endpoint is closed.
+func (e *Endpoint) Recv(ctx context.Context) (Message, error) {
+	select {
+	case m := <-e.recvq:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-e.recvq:
+		return m, nil
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	case <-e.done:
+		return Message{}, fmt.Errorf("sock: recv on %v: %w", e, ErrClosed)
+	}
+}
+
+// Event returns the next association event, waiting until one happens,
+// ctx is done or the endpoint is closed.
+func (e *Endpoint) Event(ctx context.Context) (Event, error) {
+	return e.events.next(ctx, e.done)
+}
+
+// Close aborts every association of the endpoint and releases its
+// transport addresses. It is idempotent.
+func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	assocs := make([]*Association, 0, len(e.byTag))
+	for _, a := range e.byTag {
+		assocs = append(assocs, a)
+	}
+	e.mu.Unlock()
+	for _, a := range assocs {
+		a.Abort("endpoint closed")
+	}
+	e.wg.Wait()
+	close(e.done)
+	e.stack.removeEndpoint(e)
+	return nil
+}
+
+// Shutdown shuts every association down gracefully (waiting at most until
+// ctx is done, then aborting what is left) and closes the endpoint.
+func (e *Endpoint) Shutdown(ctx context.Context) error {
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, a := range e.Associations() {
+		wg.Go(func() {
+			if err := a.Shutdown(ctx); err != nil && !errors.Is(err, ErrClosed) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	errs = append(errs, e.Close())
+	return errors.Join(errs...)
+}
+
+func (e *Endpoint) lookupPeer(addr netip.Addr, port uint16) *Association {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.byPeer[netip.AddrPortFrom(addr, port)]
+}
+
+// register adds a to the endpoint's tables, unless the endpoint is closed
+// or another association holds one of its peer transport addresses.
+func (e *Endpoint) register(a *Association) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return fmt.Errorf("sock: endpoint %v: %w", e, ErrClosed)
+	}
+	if _, dup := e.byTag[a.localTag]; dup {
+		return fmt.Errorf("sock: verification tag collision: %w", ErrAddressInUse)
+	}
+	for _, p := range a.peerAddrs() {
+		if other := e.byPeer[netip.AddrPortFrom(p, a.peerPort)]; other != nil && other != a {
+			return fmt.Errorf("sock: association to %v exists: %w", netip.AddrPortFrom(p, a.peerPort), ErrAddressInUse)
+		}
+	}
+	e.byTag[a.localTag] = a
+	for _, p := range a.peerAddrs() {
+		e.byPeer[netip.AddrPortFrom(p, a.peerPort)] = a
+	}
+	e.wg.Add(1)
+	return nil
+}
+
+// unregister removes a from the endpoint's tables.
+func (e *Endpoint) unregister(a *Association) {
+	e.mu.Lock()
+	if e.byTag[a.localTag] == a {
+		delete(e.byTag, a.localTag)
+	}
+	for k, v := range e.byPeer {
+		if v == a {
+			delete(e.byPeer, k)
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Done()
+}
+
+func (e *Endpoint) count() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.byTag)
+}
+
+// receive is the endpoint's receive path, on the socket's read goroutine.
+func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	if !it.Next() {
+		e.dropped.Add(1) // empty or malformed
+		return
+	}
+	first := it.Chunk()
+	switch first.Type {
+	case wire.ChunkInit:
+		e.handleInit(pkt, hdr, first, &it, meta)
+		return
+	case wire.ChunkCookieEcho:
+		e.handleCookieEcho(pkt, hdr, first, meta)
+		return
+	}
+	e.mu.RLock()
+	a := e.byTag[hdr.VerificationTag]
+	e.mu.RUnlock()
+	if a == nil && (first.Type == wire.ChunkAbort || first.Type == wire.ChunkShutdownComplete) && first.Flags&flagT != 0 {
+		// RFC 9260 section 8.5.1 rules B and C: with the T bit set the
+		// Verification Tag is the peer's own.
+		if b := e.lookupPeer(meta.Src.Addr(), hdr.SrcPort); b != nil && b.peerTagValue() == hdr.VerificationTag {
+			a = b
+		}
+	}
+	if a == nil {
+		e.stack.replyOOTB(pkt, meta, true)
+		return
+	}
+	if hdr.SrcPort != a.peerPort || !a.hasPeerAddr(meta.Src.Addr()) {
+		// RFC 9260 section 8.5: a packet from an address not in the
+		// association, or with other ports, does not belong to it.
+		a.count(&a.stats.droppedForeign)
+		return
+	}
+	a.receive(pkt, meta)
+}
+
+const flagT = 0x01
+
+// handleInit answers an INIT (RFC 9260 section 5.1, 5.2.1, 5.2.2).
+func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, it *wire.ChunkIter, meta udpencap.Meta) {
+	// Section 8.5.1 rule A: an INIT's packet has Verification Tag 0, and
+	// section 6.10: "INIT ... MUST NOT be bundled with any other chunk".
+	if hdr.VerificationTag != 0 || it.Next() {
+		e.dropped.Add(1)
+		return
+	}
+	init, err := wire.ParseInit(c.Value)
+	if err != nil {
+		e.dropped.Add(1)
+		if len(c.Value) >= 4 && binary.BigEndian.Uint32(c.Value) != 0 {
+			// A zero OS or MIS: ABORT "using the Initiate Tag as the
+			// Verification Tag" (section 3.3.2).
+			e.stack.replyOOTB(pkt, meta, false)
+		}
+		return
+	}
+	peerAddrs, unrecognized := initAddresses(&init)
+	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
+	st := handshake.State{
+		LocalARwnd: uint32(e.cfg.assoc.receiveBuffer),
+		LocalOS:    e.cfg.assoc.outStreams,
+		LocalMIS:   e.cfg.assoc.inStreams,
+		LocalPort:  e.port,
+		PeerPort:   hdr.SrcPort,
+		Peer:       meta.Src,
+		Local:      meta.Local.Addr(),
+		PeerInit:   c.Value,
+	}
+	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
+		// Sections 5.2.1 and 5.2.2: an INIT for an association that exists.
+		a.fillInitAckState(&st)
+	} else {
+		if !e.accepts(src, peerAddrs, meta) {
+			e.sendAbortToInit(init.InitiateTag, hdr, meta)
+			return
+		}
+		st.LocalTag = randomTag()
+		st.LocalTSN = randomTag()
+	}
+	e.sendInitAck(&st, init.InitiateTag, unrecognized, meta)
+}
+
+// initAddresses returns the addresses an INIT or INIT-ACK lists and the
+// parameters to report as unrecognised (RFC 9260 section 3.2.1: "Stop
+// processing this parameter and do not process any further parameters
+// within this chunk", with or without a report).
+func initAddresses(init *wire.Init) (addrs []netip.Addr, unrecognized []wire.Param) {
+	for _, p := range init.Params {
+		switch p.Type {
+		case wire.ParamIPv4Address, wire.ParamIPv6Address:
+			if a, err := p.Addr(); err == nil && usablePeerAddr(a) && !slices.Contains(addrs, a) {
+				addrs = append(addrs, a)
+			}
+		case wire.ParamStateCookie, wire.ParamCookiePreservative, wire.ParamSupportedAddressTypes,
+			wire.ParamSupportedExtensions, wire.ParamForwardTSNSupported, wire.ParamZeroChecksum,
+			wire.ParamUnrecognized, wire.ParamHostNameAddress, wire.ParamECN, wire.ParamRandom,
+			wire.ParamChunkList, wire.ParamRequestedHMAC, wire.ParamPadding, wire.ParamAdaptationLayerInd:
+			// Known; those the stack does not act on are ignored, as a peer
+			// must expect of an optional parameter.
+		default:
+			act := wire.ParamAction(p.Type)
+			if act.Report {
+				unrecognized = append(unrecognized, p)
+			}
+			if act.Stop {
+				return addrs, unrecognized
+			}
+		}
+	}
+	return addrs, unrecognized
+}
+
+func usablePeerAddr(a netip.Addr) bool {
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() &&
+		!(a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
+}
+
+// existingFor returns the association with a peer at one of the transport
+// addresses, if any.
+func (e *Endpoint) existingFor(src netip.AddrPort, listed []netip.Addr, port uint16) *Association {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if a := e.byPeer[src]; a != nil {
+		return a
+	}
+	for _, p := range listed {
+		if a := e.byPeer[netip.AddrPortFrom(p, port)]; a != nil {
+			return a
+		}
+	}
+	return nil
+}
+
+// accepts applies the accept policy to an INIT or COOKIE-ECHO.
+func (e *Endpoint) accepts(src netip.AddrPort, peerAddrs []netip.Addr, meta udpencap.Meta) bool {
+	p := e.cfg.accept
+	switch {
+	case p.fn != nil:
+		return p.fn(AcceptRequest{
+			Endpoint:     e,
+			Peer:         src,
+			PeerAddrs:    peerAddrs,
+			Ancillary:    ancillaryFrom(meta),
+			Associations: e.Associations(),
+		})
+	case p.max > 0:
+		return e.count() < p.max
+	default:
+		return false
+	}
+}
+
+// sendAbortToInit refuses an INIT: an ABORT with the INIT's Initiate Tag
+// and the T bit clear (RFC 9260 section 5.1, 8.4 rule 3).
+func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta udpencap.Meta) {
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: hdr.SrcPort, VerificationTag: initTag})
+	pkt = wire.Abort{}.Append(pkt)
+	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
+}
+
+// sendInitAck sends the INIT-ACK for st with its State Cookie (RFC 9260
+// section 5.1.3).
+func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, meta udpencap.Meta) {
+	payload := st.Marshal(nil)
+	ck := e.stack.signer.Seal(nil, payload, time.Now(), e.stack.cfg.cookieLifetime)
+	ack := wire.Init{
+		InitiateTag: st.LocalTag,
+		ARwnd:       st.LocalARwnd,
+		OutStreams:  st.LocalOS,
+		InStreams:   st.LocalMIS,
+		InitialTSN:  st.LocalTSN,
+	}
+	ack.Params = append(ack.Params, wire.StateCookieParam(ck))
+	ack.Params = append(ack.Params, e.addressParams(meta.Src.Addr())...)
+	ack.Params = append(ack.Params,
+		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
+		wire.ForwardTSNSupportedParam())
+	for _, u := range unrecognized {
+		ack.Params = append(ack.Params, wire.UnrecognizedParam(u))
+	}
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: st.PeerPort, VerificationTag: peerTag})
+	pkt = ack.Append(pkt, wire.ChunkInitAck)
+	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
+}
+
+// addressParams lists the endpoint's addresses for an INIT or INIT-ACK to
+// peer, with the scoping of RFC 9260 section 5.1.2: no loopback address to
+// a peer that is not on loopback; with a single address none is listed (the
+// source address says it). A wildcard endpoint lists nothing.
+func (e *Endpoint) addressParams(peer netip.Addr) []wire.Param {
+	var ps []wire.Param
+	v4, v6 := false, false
+	for _, a := range e.addrs {
+		if a.IsUnspecified() || (a.IsLoopback() && !peer.IsLoopback()) {
+			continue
+		}
+		ps = append(ps, wire.AddressParam(a))
+		v4, v6 = v4 || a.Is4(), v6 || a.Is6()
+	}
+	if len(ps) < 2 {
+		ps = nil
+	}
+	var types []wire.ParamType
+	if v4 || peer.Is4() {
+		types = append(types, wire.ParamIPv4Address)
+	}
+	if v6 || peer.Is6() {
+		types = append(types, wire.ParamIPv6Address)
+	}
+	return append(ps, wire.SupportedAddressTypesParam(types...))
+}
+
+// handleCookieEcho verifies a COOKIE-ECHO and creates (or, for an
+// existing association, resolves) the association (RFC 9260 sections
+// 5.1.5 and 5.2.4).
+func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, meta udpencap.Meta) {
+	payload, err := e.stack.signer.Open(c.Value, time.Now())
+	var stale *cookie.StaleError
+	switch {
+	case errors.As(err, &stale):
+		e.sendStaleCookie(payload, hdr, meta, stale.Staleness)
+		return
+	case err != nil:
+		e.dropped.Add(1) // section 5.1.5 step 2: silently discard
+		return
+	}
+	var st handshake.State
+	if err := st.Unmarshal(payload); err != nil {
+		e.dropped.Add(1)
+		return
+	}
+	// Section 5.1.5 step 1: the Verification Tag and ports of the packet
+	// must be those the cookie was made for.
+	if hdr.VerificationTag != st.LocalTag || hdr.DstPort != st.LocalPort || hdr.SrcPort != st.PeerPort {
+		e.dropped.Add(1)
+		return
+	}
+	peerInit, err := wire.ParseInit(st.PeerInit)
+	if err != nil {
+		e.dropped.Add(1)
+		return
+	}
+	peerAddrs, _ := initAddresses(&peerInit)
+	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
+	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
+		a.handleCookieForExisting(pkt, &st, &peerInit, meta)
+		return
+	}
+	if e.cfg.accept.fn == nil && !e.accepts(src, peerAddrs, meta) {
+		// The accept limit is checked again: associations may have been
+		// made since the INIT.
+		e.sendAbortToInit(peerInit.InitiateTag, hdr, meta)
+		return
+	}
+	a, err := e.newAcceptedAssociation(&st, &peerInit, meta)
+	if err != nil {
+		e.dropped.Add(1)
+		e.stack.log.Warn("cannot create association", "endpoint", e.String(), "peer", src, "err", err)
+		return
+	}
+	a.sendCookieAck(meta.Src)
+	e.events.push(Event{Type: EventUp, Association: a})
+	a.receiveAfterCookie(pkt, meta)
+}
+
+// sendStaleCookie answers a COOKIE-ECHO whose cookie expired with a Stale
+// Cookie error (RFC 9260 section 5.1.5 step 3, 3.3.10.3).
+func (e *Endpoint) sendStaleCookie(payload []byte, hdr wire.CommonHeader, meta udpencap.Meta, staleness time.Duration) {
+	var st handshake.State
+	if payload == nil || st.Unmarshal(payload) != nil {
+		e.dropped.Add(1)
+		return
+	}
+	peerInit, err := wire.ParseInit(st.PeerInit)
+	if err != nil {
+		e.dropped.Add(1)
+		return
+	}
+	us := staleness.Microseconds()
+	if us > int64(^uint32(0)) {
+		us = int64(^uint32(0))
+	}
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: hdr.SrcPort, VerificationTag: peerInit.InitiateTag})
+	pkt = wire.AppendErrorChunk(pkt, wire.StaleCookieCause(uint32(us)))
+	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
+}
+
+// randomTag returns a random non-zero 32-bit value, for Initiate Tags and
+// initial TSNs (RFC 9260 section 5.3.1).
+func randomTag() uint32 {
+	var b [4]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
+			return v
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package sock
+
+import "errors"
+
+// Sentinel errors. Every error the package returns for one of these
+// conditions wraps the sentinel, so callers test with errors.Is; where an
+// OS error is the cause it is wrapped too.
+var (
+	// ErrNotFound: no endpoint, association or path matches (the seed's
+	// {error, not_found}).
+	ErrNotFound = errors.New("sock: not found")
+	// ErrAddressInUse: the transport address (IP, SCTP port) belongs to
+	// another endpoint; a wildcard address conflicts with every specific one.
+	ErrAddressInUse = errors.New("sock: address already in use")
+	// ErrInvalidOption: an option value is out of range. Values are never
+	// clamped silently.
+	ErrInvalidOption = errors.New("sock: invalid option")
+	// ErrInvalidArgument: a bad argument to a call (an empty address list,
+	// an address of an unusable kind, ...).
+	ErrInvalidArgument = errors.New("sock: invalid argument")
+	// ErrClosed: the stack, endpoint or association is closed.
+	ErrClosed = errors.New("sock: closed")
+	// ErrRefused: the peer answered the INIT with an ABORT (nobody listens
+	// at that port, or its accept policy refused us).
+	ErrRefused = errors.New("sock: association refused by peer")
+	// ErrTimeout: the handshake got no answer after Max.Init.Retransmits
+	// retransmissions.
+	ErrTimeout = errors.New("sock: handshake timed out")
+	// ErrAborted: the association was aborted (by the peer, by the user or
+	// after Association.Max.Retrans).
+	ErrAborted = errors.New("sock: association aborted")
+	// ErrInvalidStream: the stream identifier is not below the negotiated
+	// number of outbound streams.
+	ErrInvalidStream = errors.New("sock: invalid stream identifier")
+	// ErrMessageTooBig: the message is bigger than the negotiated maximum.
+	ErrMessageTooBig = errors.New("sock: message too big")
+	// ErrEmptyMessage: SCTP cannot carry a message of zero bytes (RFC 9260
+	// section 3.3.1: a DATA chunk holds at least one byte).
+	ErrEmptyMessage = errors.New("sock: empty message")
+	// ErrNotEstablished: the association is not (yet, or any more) in the
+	// ESTABLISHED state.
+	ErrNotEstablished = errors.New("sock: association not established")
+)

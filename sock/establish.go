@@ -1,0 +1,275 @@
+package sock
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/pion/sctp"
+
+	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/udpencap"
+)
+
+// indexPeers adds every peer address of a to the endpoint's lookup table.
+func (e *Endpoint) indexPeers(a *Association) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range a.paths {
+		k := netip.AddrPortFrom(p.remote, a.peerPort)
+		if e.byPeer[k] == nil {
+			e.byPeer[k] = a
+		}
+	}
+}
+
+// localInit is our INIT (or INIT-ACK) as pion needs to know it.
+func (a *Association) localInit() wire.Init {
+	return wire.Init{
+		InitiateTag: a.localTag,
+		ARwnd:       uint32(a.cfg.receiveBuffer),
+		OutStreams:  a.cfg.outStreams,
+		InStreams:   a.cfg.inStreams,
+		InitialTSN:  a.localTSN,
+	}
+}
+
+// establishAsInitiator starts pion once the COOKIE-ACK arrived.
+func (a *Association) establishAsInitiator() error {
+	a.mu.Lock()
+	peer := a.pendingPeer
+	a.pendingPeer = nil
+	a.mu.Unlock()
+	if peer == nil {
+		return fmt.Errorf("sock: COOKIE-ACK without INIT-ACK: %w", ErrNotEstablished)
+	}
+	local := a.localInit()
+	return a.startEngine(&local, peer)
+}
+
+// startEngine creates the pion association from the two INIT chunks
+// (SNAP, out-of-band establishment) over the shim, and enters ESTABLISHED.
+func (a *Association) startEngine(local, peer *wire.Init) error {
+	localTok, remoteTok := handshake.PionTokens(local, peer, false)
+	conn := newShimConn(a)
+	pa, err := sctp.ClientWithOptions(
+		sctp.WithSNAP(localTok, remoteTok),
+		sctp.WithNetConn(conn),
+		sctp.WithMTU(uint32(a.cfg.packetSize)),
+		sctp.WithMaxReceiveBufferSize(uint32(a.cfg.receiveBuffer)),
+		sctp.WithMaxMessageSize(uint32(a.cfg.maxMessageSize)),
+		sctp.WithEnableZeroChecksum(true),
+		sctp.WithBlockWrite(true),
+		sctp.WithRTOMax(float64(a.cfg.rtoMax.Milliseconds())),
+		sctp.WithLoggerFactory(a.ep.stack.pionLF),
+		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
+	)
+	if err != nil {
+		return fmt.Errorf("sock: start association engine: %w", err)
+	}
+	a.mu.Lock()
+	a.peerTag = peer.InitiateTag
+	a.outStreams = min(a.cfg.outStreams, peer.InStreams)
+	a.inStreams = min(a.cfg.inStreams, peer.OutStreams)
+	a.pion = pa
+	a.conn = conn
+	a.mu.Unlock()
+	a.state.Store(int32(stateEstablished))
+	close(a.up)
+	a.ep.wg.Add(1)
+	go a.acceptLoop(pa)
+	return nil
+}
+
+// newAcceptedAssociation creates the association a valid COOKIE-ECHO asks
+// for (RFC 9260 section 5.1.5 step 4).
+func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, meta udpencap.Meta) (*Association, error) {
+	a := newAssociation(e, st.PeerPort)
+	a.localTag, a.localTSN = st.LocalTag, st.LocalTSN
+	a.cfg.outStreams, a.cfg.inStreams = st.LocalOS, st.LocalMIS
+	a.state.Store(int32(stateCookieEchoed))
+	listed, _ := initAddresses(peer)
+	a.mu.Lock()
+	a.peerTag = peer.InitiateTag
+	a.primary = a.addPathLocked(meta.Src.Addr(), meta.Local.Addr(), meta.Src.Port(), true)
+	for _, l := range listed {
+		if local, ok := e.localFor(l); ok {
+			a.addPathLocked(l, local, meta.Src.Port(), false)
+		}
+	}
+	a.mu.Unlock()
+	if err := e.register(a); err != nil {
+		return nil, err
+	}
+	local := a.localInit()
+	if err := a.startEngine(&local, peer); err != nil {
+		a.finish(ReasonAborted, err.Error(), false)
+		return nil, err
+	}
+	return a, nil
+}
+
+// fillInitAckState fills the INIT-ACK for an INIT that meets this
+// association (RFC 9260 sections 5.2.1 and 5.2.2).
+func (a *Association) fillInitAckState(st *handshake.State) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch assocState(a.state.Load()) {
+	case stateCookieWait, stateCookieEchoed:
+		// Section 5.2.1: "respond with an INIT ACK using the same
+		// parameters it sent in its original INIT chunk (including its
+		// Initiate Tag, unchanged)".
+		st.LocalTag, st.LocalTSN = a.localTag, a.localTSN
+		st.LocalOS, st.LocalMIS = a.cfg.outStreams, a.cfg.inStreams
+		st.TieLocal, st.TiePeer = a.localTag, a.peerTag
+	default:
+		// Section 5.2.2: a new Initiate Tag, with the current tags as
+		// tie-tags, so that a restart can be told from an attack.
+		st.LocalTag, st.LocalTSN = randomTag(), randomTag()
+		st.TieLocal, st.TiePeer = a.localTag, a.peerTag
+	}
+}
+
+// handleCookieForExisting applies section 5.2.4 to a valid COOKIE-ECHO for
+// an association that exists.
+func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, peer *wire.Init, meta udpencap.Meta) {
+	a.mu.Lock()
+	tcb := handshake.Existing{LocalTag: a.localTag, PeerTag: a.peerTag}
+	a.mu.Unlock()
+	if assocState(a.state.Load()) == stateCookieWait {
+		tcb.PeerTag = 0
+	}
+	switch handshake.DecideCookie(st, peer.InitiateTag, tcb) {
+	case handshake.ActionRestart:
+		a.restart(st, peer, meta)
+	case handshake.ActionCollision:
+		if assocState(a.state.Load()) < stateEstablished {
+			a.mu.Lock()
+			a.pendingPeer = nil
+			a.mu.Unlock()
+			local := a.localInit()
+			if err := a.startEngine(&local, peer); err != nil {
+				return
+			}
+			a.ep.events.push(Event{Type: EventUp, Association: a})
+		}
+		a.sendCookieAck(meta.Src)
+		a.receiveAfterCookie(pkt, meta)
+	case handshake.ActionReplay:
+		if assocState(a.state.Load()) == stateEstablished {
+			a.sendCookieAck(meta.Src)
+		}
+	default:
+		a.ep.dropped.Add(1)
+	}
+}
+
+// restart replaces the association's engine after a peer restart (RFC
+// 9260 section 5.2.4 action A): the old pion association is closed, a new
+// one starts from the cookie, the user gets EventRestart.
+func (a *Association) restart(st *handshake.State, peer *wire.Init, meta udpencap.Meta) {
+	e := a.ep
+	a.finish(ReasonAbortedByPeer, "peer restarted", true)
+	b, err := e.newAcceptedAssociation(st, peer, meta)
+	if err != nil {
+		e.dropped.Add(1)
+		return
+	}
+	b.sendCookieAck(meta.Src)
+	e.events.push(Event{Type: EventRestart, Association: b, Detail: fmt.Sprintf("replaces %v", a)})
+}
+
+// sendCookieAck sends COOKIE-ACK (pion in SNAP mode never does).
+func (a *Association) sendCookieAck(to netip.AddrPort) {
+	a.mu.Lock()
+	tag := a.peerTag
+	p := a.primary
+	a.mu.Unlock()
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
+	a.sendOn(p, wire.Finish(wire.AppendCookieAck(pkt)))
+}
+
+// receiveAfterCookie passes the chunks bundled after a COOKIE-ECHO
+// (section 5.1: "DATA chunks MAY be bundled with the COOKIE ECHO") to the
+// association; receive skips the COOKIE-ECHO itself.
+func (a *Association) receiveAfterCookie(pkt []byte, meta udpencap.Meta) {
+	a.receive(pkt, meta)
+}
+
+// acceptLoop accepts pion's inbound streams as they appear (pion queues
+// at most 16 unaccepted ones) and ends when pion's association closes.
+func (a *Association) acceptLoop(pa *sctp.Association) {
+	defer a.ep.wg.Done()
+	for {
+		s, err := pa.AcceptStream()
+		if err != nil {
+			break
+		}
+		a.mu.Lock()
+		if _, ok := a.streams[s.StreamIdentifier()]; !ok {
+			a.startReaderLocked(s)
+		}
+		a.mu.Unlock()
+	}
+	a.mu.Lock()
+	reason := ReasonCommunicationLost
+	if a.sawShut {
+		reason = ReasonShutdown
+	}
+	a.mu.Unlock()
+	a.finish(reason, "", true)
+}
+
+// startReaderLocked registers s and starts the goroutine that reads its
+// messages into the endpoint's queue. The caller holds a.mu.
+func (a *Association) startReaderLocked(s *sctp.Stream) *stream {
+	st := &stream{s: s, lock: make(chan struct{}, 1)}
+	a.streams[s.StreamIdentifier()] = st
+	a.ep.wg.Add(1)
+	go a.readStream(st)
+	return st
+}
+
+// readStream moves s's messages to the endpoint's receive queue. It blocks
+// when the queue is full, so pion's receive buffer fills and its window
+// closes: the peer slows down (backpressure), memory stays bounded.
+func (a *Association) readStream(st *stream) {
+	defer a.ep.wg.Done()
+	id := st.s.StreamIdentifier()
+	for {
+		// A read into no buffer reports the size of the next message
+		// (io.ErrShortBuffer) and leaves it queued; then read it whole.
+		n, _, err := st.s.ReadSCTP(nil)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, io.ErrShortBuffer) {
+			return
+		}
+		buf := make([]byte, n)
+		n, ppi, err := st.s.ReadSCTP(buf)
+		if errors.Is(err, io.ErrShortBuffer) {
+			continue // another message got ahead (an unordered one)
+		}
+		if err != nil {
+			return
+		}
+		a.mu.Lock()
+		valid := id < a.inStreams
+		a.mu.Unlock()
+		if !valid {
+			a.count(&a.stats.droppedStream)
+			continue
+		}
+		a.count(&a.stats.messagesIn)
+		msg := Message{Association: a, Stream: id, PPID: uint32(ppi), Payload: buf[:n], Time: time.Now()}
+		select {
+		case a.ep.recvq <- msg:
+		case <-a.ep.done:
+			return
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package sock
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/pion/sctp"
+	"github.com/usock/usock/internal/wire"
+)
+
+// Message is a message received on one of an endpoint's associations.
+type Message struct {
+	// Association is the association it arrived on.
+	Association *Association
+	// Stream is the stream identifier and PPID the Payload Protocol
+	// Identifier (RFC 9260 section 3.3.1).
+	Stream uint16
+	PPID   uint32
+	// Payload is the message; it belongs to the receiver.
+	Payload []byte
+	// Time is when the stack took it from the association.
+	Time time.Time
+}
+
+// SendInfo is the metadata of a message to send (the seed's MetaData).
+type SendInfo struct {
+	// Stream is the stream identifier; it must be below the negotiated
+	// number of outbound streams.
+	Stream uint16
+	// PPID is the Payload Protocol Identifier, opaque to SCTP.
+	PPID uint32
+	// Unordered sends the message unordered (the U bit).
+	Unordered bool
+	// Lifetime, if set, makes the message partially reliable (PR-SCTP,
+	// RFC 3758, timed reliability): it is abandoned when not delivered in
+	// that time. MaxRetransmits, if set, abandons it after that many
+	// retransmissions instead. At most one of the two may be set. pion
+	// keeps these settings per stream: a message uses the settings of the
+	// latest Send on its stream.
+	Lifetime       time.Duration
+	MaxRetransmits int
+}
+
+// stream is a pion stream with the lock that serializes the sends on it.
+type stream struct {
+	s    *sctp.Stream
+	lock chan struct{} // a mutex that a context can give up on
+	rel  relSettings
+}
+
+type relSettings struct {
+	unordered bool
+	typ       byte
+	val       uint32
+}
+
+// Send sends one message (the seed's send_msg). It blocks while the
+// association's send buffer is full (bounded memory, nothing dropped),
+// until ctx is done. A message bigger than the maximum message size, on an
+// invalid stream or empty gets an error and nothing is sent.
+func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) error {
+	if len(payload) == 0 {
+		return ErrEmptyMessage
+	}
+	if len(payload) > a.cfg.maxMessageSize {
+		return fmt.Errorf("sock: send %d bytes (maximum %d): %w", len(payload), a.cfg.maxMessageSize, ErrMessageTooBig)
+	}
+	if info.Lifetime < 0 || info.MaxRetransmits < 0 || (info.Lifetime > 0 && info.MaxRetransmits > 0) {
+		return fmt.Errorf("%w: lifetime %v and max retransmissions %d", ErrInvalidArgument, info.Lifetime, info.MaxRetransmits)
+	}
+	if err := a.waitUp(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	if assocState(a.state.Load()) != stateEstablished {
+		a.mu.Unlock()
+		return fmt.Errorf("sock: send on %v (%v): %w", a.id, a.State(), ErrNotEstablished)
+	}
+	if info.Stream >= a.outStreams {
+		n := a.outStreams
+		a.mu.Unlock()
+		return fmt.Errorf("sock: stream %d of %d: %w", info.Stream, n, ErrInvalidStream)
+	}
+	st, ok := a.streams[info.Stream]
+	if !ok {
+		s, err := a.pion.OpenStream(info.Stream, sctp.PayloadProtocolIdentifier(info.PPID))
+		if err != nil {
+			a.mu.Unlock()
+			return fmt.Errorf("sock: open stream %d: %w", info.Stream, ErrNotEstablished)
+		}
+		st = a.startReaderLocked(s)
+	}
+	a.mu.Unlock()
+
+	select {
+	case st.lock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-st.lock }()
+	rel := relSettings{unordered: info.Unordered}
+	switch {
+	case info.Lifetime > 0:
+		rel.typ, rel.val = sctp.ReliabilityTypeTimed, uint32(min(info.Lifetime.Milliseconds(), 1<<31))
+	case info.MaxRetransmits > 0:
+		rel.typ, rel.val = sctp.ReliabilityTypeRexmit, uint32(info.MaxRetransmits)
+	}
+	if rel != st.rel {
+		st.s.SetReliabilityParams(rel.unordered, rel.typ, rel.val)
+		st.rel = rel
+	}
+	// pion blocks a write while the previous one waits for window space;
+	// the deadline lets ctx interrupt it.
+	stop := context.AfterFunc(ctx, func() { _ = st.s.SetWriteDeadline(time.Unix(1, 0)) })
+	if d, ok := ctx.Deadline(); ok {
+		_ = st.s.SetWriteDeadline(d)
+	}
+	_, err := st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
+	if !stop() || ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	_ = st.s.SetWriteDeadline(time.Time{})
+	if err != nil {
+		if assocState(a.state.Load()) != stateEstablished {
+			return fmt.Errorf("sock: send: %w", ErrNotEstablished)
+		}
+		return fmt.Errorf("sock: send: %w", err)
+	}
+	a.count(&a.stats.messagesOut)
+	return nil
+}
+
+// PathState is the state of a path (RFC 9260 section 8.2, RFC 7829).
+type PathState int
+
+// Path states.
+const (
+	// PathUnconfirmed: an address the peer listed that no HEARTBEAT has
+	// confirmed yet (RFC 9260 section 5.4); it carries no data.
+	PathUnconfirmed PathState = iota
+	// PathActive: the path is confirmed and reachable.
+	PathActive
+)
+
+func (s PathState) String() string {
+	if s == PathActive {
+		return "active"
+	}
+	return "unconfirmed"
+}
+
+// Path describes one path of an association: the peer address it leads to
+// and how it is used (the seed's path()).
+type Path struct {
+	Remote        netip.Addr
+	Local         netip.Addr
+	RemoteUDPPort uint16
+	State         PathState
+	Primary       bool
+	PacketsOut    uint64
+	BytesOut      uint64
+	PacketsIn     uint64
+	BytesIn       uint64
+}
+
+// Paths returns the association's paths, one per peer address (the seed's
+// get_paths).
+func (a *Association) Paths() []Path {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Path, len(a.paths))
+	for i, p := range a.paths {
+		st := PathUnconfirmed
+		if p.confirmed {
+			st = PathActive
+		}
+		out[i] = Path{
+			Remote: p.remote, Local: p.local, RemoteUDPPort: uint16(p.udpPort.Load()),
+			State: st, Primary: p == a.primary,
+			PacketsOut: p.packetsOut.Load(), BytesOut: p.bytesOut.Load(),
+			PacketsIn: p.packetsIn.Load(), BytesIn: p.bytesIn.Load(),
+		}
+	}
+	return out
+}
+
+// AssociationStats are an association's counters.
+type AssociationStats struct {
+	MessagesIn, MessagesOut uint64
+	// DroppedForeign counts packets from an address or port not in the
+	// association; DroppedQueue packets dropped because pion's input queue
+	// was full; DroppedStream messages on invalid stream identifiers.
+	DroppedForeign, DroppedQueue, DroppedStream uint64
+	// Unrecognized counts unrecognised chunks (RFC 9260 section 3.2).
+	Unrecognized uint64
+	// HeartbeatsIn counts HEARTBEATs answered.
+	HeartbeatsIn uint64
+}
+
+// Stats returns the association's counters.
+func (a *Association) Stats() AssociationStats {
+	return AssociationStats{
+		MessagesIn: a.stats.messagesIn.Load(), MessagesOut: a.stats.messagesOut.Load(),
+		DroppedForeign: a.stats.droppedForeign.Load(), DroppedQueue: a.stats.droppedQueue.Load(),
+		DroppedStream: a.stats.droppedStream.Load(), Unrecognized: a.stats.unrecognized.Load(),
+		HeartbeatsIn: a.stats.heartbeatsIn.Load(),
+	}
+}
+
+// sendAbort sends an ABORT with a User-Initiated Abort cause, if the
+// peer's tag is known.
+func (a *Association) sendAbort(reason string) {
+	a.mu.Lock()
+	tag, p := a.peerTag, a.primary
+	a.mu.Unlock()
+	if tag == 0 {
+		return
+	}
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
+	pkt = wire.Abort{Causes: []wire.ErrorCause{wire.UserInitiatedAbortCause([]byte(reason))}}.Append(pkt)
+	a.sendOn(p, wire.Finish(pkt))
+}
+
+// Abort aborts the association (RFC 9260 section 9.1): an ABORT to the
+// peer, everything queued is discarded.
+func (a *Association) Abort(reason string) {
+	if assocState(a.state.Load()) == stateClosed {
+		return
+	}
+	a.sendAbort(reason)
+	a.finish(ReasonAborted, reason, true)
+}
+
+// Close aborts the association; see Shutdown for the graceful way.
+func (a *Association) Close() error {
+	a.Abort("closed")
+	return nil
+}
+
+// Shutdown closes the association gracefully (RFC 9260 section 9.2): data
+// already sent is delivered first. It waits until the SHUTDOWN exchange
+// completes or ctx is done; then the association is aborted.
+func (a *Association) Shutdown(ctx context.Context) error {
+	if err := a.waitUp(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	pa := a.pion
+	a.mu.Unlock()
+	if !a.state.CompareAndSwap(int32(stateEstablished), int32(stateShuttingDown)) || pa == nil {
+		return fmt.Errorf("sock: shutdown %v: %w", a.id, ErrClosed)
+	}
+	err := pa.Shutdown(ctx)
+	if err != nil {
+		a.Abort("shutdown timed out")
+		return fmt.Errorf("sock: shutdown: %w", err)
+	}
+	a.mu.Lock()
+	a.sawShut = true
+	a.mu.Unlock()
+	a.finish(ReasonShutdown, "", true)
+	<-a.done
+	return nil
+}
+
+// finish closes the association once: records why, stops pion, removes it
+// from the endpoint and tells the user (when event is true).
+func (a *Association) finish(reason DownReason, detail string, event bool) {
+	prev := assocState(a.state.Swap(int32(stateClosed)))
+	if prev == stateClosed {
+		return
+	}
+	a.mu.Lock()
+	a.reason, a.detail = reason, detail
+	pa := a.pion
+	if a.connectErr == nil && prev < stateEstablished {
+		a.connectErr = fmt.Errorf("sock: association closed during handshake (%s): %w", detail, ErrAborted)
+	}
+	a.mu.Unlock()
+	a.ep.unregister(a)
+	if pa != nil {
+		_ = pa.Close()
+	}
+	close(a.done)
+	if event && prev >= stateEstablished {
+		if reason == ReasonShutdown {
+			a.ep.events.push(Event{Type: EventShutdownComplete, Association: a})
+		}
+		a.ep.events.push(Event{Type: EventDown, Association: a, Reason: reason, Detail: detail})
+	}
+}

@@ -1,0 +1,254 @@
+package sock
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pion/transport/v5"
+)
+
+// Defaults, from RFC 9260 section 16 unless noted.
+const (
+	DefaultRTOInitial         = 1 * time.Second
+	DefaultRTOMin             = 1 * time.Second
+	DefaultRTOMax             = 60 * time.Second
+	DefaultMaxInitRetransmits = 8
+	DefaultCookieLifetime     = 60 * time.Second
+	// DefaultCookieRotation is how often the cookie secret changes; a cookie
+	// made under the previous secret still verifies.
+	DefaultCookieRotation = 5 * time.Minute
+	// DefaultStreams is the default number of outbound streams asked for
+	// and inbound streams accepted.
+	DefaultStreams = 16
+	// DefaultMaxMessageSize is the largest message Send takes (pion's own
+	// default).
+	DefaultMaxMessageSize = 65536
+	// DefaultReceiveBuffer is the receive window (a_rwnd) per association.
+	DefaultReceiveBuffer = 1024 * 1024
+	// DefaultPacketSize is the SCTP packet size: it fits the IPv6 minimum
+	// MTU of 1280 bytes after the IPv6 (40) and UDP (8) headers.
+	DefaultPacketSize = 1232
+	// DefaultUDPPort is the UDP encapsulation port registered by IANA for
+	// SCTP (RFC 6951 section 5.1), used by the stack and as the peer's.
+	DefaultUDPPort = 9899
+	// DefaultRecvQueue is how many received messages an endpoint holds
+	// before its associations stop reading (and their windows close).
+	DefaultRecvQueue = 256
+
+	maxPacketSize = 8000 // pion reads inbound packets into 8192 bytes
+	minPacketSize = 512
+)
+
+// StackOption configures a Stack.
+type StackOption func(*stackConfig) error
+
+type stackConfig struct {
+	net            transport.Net
+	udpPort        uint16
+	udpPortSet     bool
+	cookieLifetime time.Duration
+	cookieRotation time.Duration
+	logger         *slog.Logger
+}
+
+// WithNet makes the stack open its sockets through n (a pion vnet in
+// tests). The default is the host's network.
+func WithNet(n transport.Net) StackOption {
+	return func(c *stackConfig) error {
+		if n == nil {
+			return fmt.Errorf("%w: nil network", ErrInvalidOption)
+		}
+		c.net = n
+		return nil
+	}
+}
+
+// WithUDPPort sets the local UDP encapsulation port of every socket of the
+// stack (RFC 6951 section 5.1). 0 picks a free port. Default 9899.
+func WithUDPPort(port uint16) StackOption {
+	return func(c *stackConfig) error {
+		c.udpPort, c.udpPortSet = port, true
+		return nil
+	}
+}
+
+// WithCookieLifetime sets the Valid.Cookie.Life of the State Cookies the
+// stack's endpoints hand out (RFC 9260 section 5.1.3). Default 60 s.
+func WithCookieLifetime(d time.Duration) StackOption {
+	return func(c *stackConfig) error {
+		if d <= 0 || d > time.Hour {
+			return fmt.Errorf("%w: cookie lifetime %v not in (0, 1h]", ErrInvalidOption, d)
+		}
+		c.cookieLifetime = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger of the stack and of the pion associations
+// under it. The default discards everything below warnings.
+func WithLogger(l *slog.Logger) StackOption {
+	return func(c *stackConfig) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// EndpointOption configures an Endpoint and the associations it makes.
+type EndpointOption func(*endpointConfig) error
+
+type endpointConfig struct {
+	accept    acceptPolicy
+	recvQueue int
+	assoc     assocConfig
+}
+
+type assocConfig struct {
+	rtoInitial, rtoMin, rtoMax time.Duration
+	maxInitRetransmits         int
+	outStreams, inStreams      uint16
+	maxMessageSize             int
+	receiveBuffer              int
+	packetSize                 int
+}
+
+func defaultEndpointConfig() endpointConfig {
+	return endpointConfig{
+		recvQueue: DefaultRecvQueue,
+		assoc: assocConfig{
+			rtoInitial:         DefaultRTOInitial,
+			rtoMin:             DefaultRTOMin,
+			rtoMax:             DefaultRTOMax,
+			maxInitRetransmits: DefaultMaxInitRetransmits,
+			outStreams:         DefaultStreams,
+			inStreams:          DefaultStreams,
+			maxMessageSize:     DefaultMaxMessageSize,
+			receiveBuffer:      DefaultReceiveBuffer,
+			packetSize:         DefaultPacketSize,
+		},
+	}
+}
+
+func (c *endpointConfig) validate() error {
+	a := &c.assoc
+	if a.rtoMin > a.rtoInitial || a.rtoInitial > a.rtoMax {
+		return fmt.Errorf("%w: need RTO.Min %v <= RTO.Initial %v <= RTO.Max %v",
+			ErrInvalidOption, a.rtoMin, a.rtoInitial, a.rtoMax)
+	}
+	if a.maxMessageSize > a.receiveBuffer {
+		return fmt.Errorf("%w: maximum message size %d above the receive buffer %d",
+			ErrInvalidOption, a.maxMessageSize, a.receiveBuffer)
+	}
+	return nil
+}
+
+func durationOption(name string, d, lo, hi time.Duration, set func(*assocConfig)) EndpointOption {
+	return func(c *endpointConfig) error {
+		if d < lo || d > hi {
+			return fmt.Errorf("%w: %s %v not in [%v, %v]", ErrInvalidOption, name, d, lo, hi)
+		}
+		set(&c.assoc)
+		return nil
+	}
+}
+
+func intOption(name string, v, lo, hi int, set func(*endpointConfig)) EndpointOption {
+	return func(c *endpointConfig) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("%w: %s %d not in [%d, %d]", ErrInvalidOption, name, v, lo, hi)
+		}
+		set(c)
+		return nil
+	}
+}
+
+// WithRTOInitial sets RTO.Initial (RFC 9260 section 6.3.1), the first
+// retransmission timeout of the handshake's T1-init and T1-cookie timers.
+// pion's data timer keeps its own fixed 1 s initial RTO. Default 1 s.
+func WithRTOInitial(d time.Duration) EndpointOption {
+	return durationOption("RTO.Initial", d, 10*time.Millisecond, time.Hour, func(a *assocConfig) { a.rtoInitial = d })
+}
+
+// WithRTOMin sets RTO.Min (RFC 9260 section 6.3.1) for the stack's own
+// timers (10 ms and up). pion's data retransmission timer has a fixed
+// minimum of 1 s. Default 1 s.
+func WithRTOMin(d time.Duration) EndpointOption {
+	return durationOption("RTO.Min", d, 10*time.Millisecond, time.Hour, func(a *assocConfig) { a.rtoMin = d })
+}
+
+// WithRTOMax sets RTO.Max (RFC 9260 section 6.3.1): the cap of the
+// handshake timers' back-off and of pion's data retransmission timer.
+// Default 60 s.
+func WithRTOMax(d time.Duration) EndpointOption {
+	return durationOption("RTO.Max", d, 10*time.Millisecond, time.Hour, func(a *assocConfig) { a.rtoMax = d })
+}
+
+// WithMaxInitRetransmits sets Max.Init.Retransmits (RFC 9260 section 5.1):
+// how many times INIT and COOKIE-ECHO are retransmitted before Connect
+// gives up. Default 8.
+func WithMaxInitRetransmits(n int) EndpointOption {
+	return intOption("Max.Init.Retransmits", n, 0, 255, func(c *endpointConfig) { c.assoc.maxInitRetransmits = n })
+}
+
+// WithStreams sets the number of outbound streams asked for (OS) and the
+// maximum of inbound streams accepted (MIS) (RFC 9260 section 5.1.1). The
+// association uses min(our OS, peer's MIS) outbound and min(our MIS, peer's
+// OS) inbound. Default 16 each.
+func WithStreams(out, in int) EndpointOption {
+	return func(c *endpointConfig) error {
+		if out < 1 || out > 65535 || in < 1 || in > 65535 {
+			return fmt.Errorf("%w: streams out %d in %d not in [1, 65535]", ErrInvalidOption, out, in)
+		}
+		c.assoc.outStreams, c.assoc.inStreams = uint16(out), uint16(in)
+		return nil
+	}
+}
+
+// WithMaxMessageSize sets the largest message Send accepts and the largest
+// message received. Default 65536.
+func WithMaxMessageSize(n int) EndpointOption {
+	return intOption("maximum message size", n, 1, 16<<20, func(c *endpointConfig) { c.assoc.maxMessageSize = n })
+}
+
+// WithReceiveBuffer sets the receive window of each association: the
+// a_rwnd advertised in INIT and INIT-ACK, and pion's receive buffer.
+// Default 1 MiB.
+func WithReceiveBuffer(n int) EndpointOption {
+	return intOption("receive buffer", n, 1500, 64<<20, func(c *endpointConfig) { c.assoc.receiveBuffer = n })
+}
+
+// WithPacketSize sets the largest SCTP packet sent (without the UDP and IP
+// headers). Default 1232.
+func WithPacketSize(n int) EndpointOption {
+	return intOption("packet size", n, minPacketSize, maxPacketSize, func(c *endpointConfig) { c.assoc.packetSize = n })
+}
+
+// WithRecvQueue sets how many received messages wait for Endpoint.Recv.
+// When it is full the associations stop reading: their receive windows
+// close and the peers slow down. Default 256.
+func WithRecvQueue(n int) EndpointOption {
+	return intOption("receive queue", n, 1, 1<<20, func(c *endpointConfig) { c.recvQueue = n })
+}
+
+// ConnectOption configures one Connect call.
+type ConnectOption func(*connectConfig) error
+
+type connectConfig struct {
+	remoteUDPPort uint16
+}
+
+// WithRemoteUDPPort sets the peer's UDP encapsulation port for the INIT.
+// Default 9899 (RFC 6951 section 5.1); it is then learned from the peer's
+// packets (section 5.4).
+func WithRemoteUDPPort(port uint16) ConnectOption {
+	return func(c *connectConfig) error {
+		if port == 0 {
+			return fmt.Errorf("%w: remote UDP port 0", ErrInvalidOption)
+		}
+		c.remoteUDPPort = port
+		return nil
+	}
+}

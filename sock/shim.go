@@ -1,0 +1,323 @@
+package sock
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/udpencap"
+)
+
+// shimConn is the net.Conn pion's association runs over. Inbound, the
+// association's receive path queues packets already checked and filtered;
+// outbound, every packet pion writes goes through Association.output.
+type shimConn struct {
+	a      *Association
+	in     chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+// shimQueue is how many inbound packets wait for pion's read loop; past
+// that they are dropped and counted, as a full router queue would.
+const shimQueue = 1024
+
+func newShimConn(a *Association) *shimConn {
+	return &shimConn{a: a, in: make(chan []byte, shimQueue), closed: make(chan struct{})}
+}
+
+var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, maxPacketSize+wire.CommonHeaderSize); return &b }}
+
+func (c *shimConn) Read(b []byte) (int, error) {
+	select {
+	case p := <-c.in:
+		n := copy(b, p)
+		p = p[:0]
+		packetPool.Put(&p)
+		return n, nil
+	case <-c.closed:
+		return 0, net.ErrClosed
+	}
+}
+
+func (c *shimConn) Write(b []byte) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	default:
+	}
+	c.a.output(b)
+	return len(b), nil
+}
+
+// push queues an inbound packet for pion (pkt is kept).
+func (c *shimConn) push(pkt []byte) bool {
+	select {
+	case c.in <- pkt:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *shimConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+type shimAddr struct{}
+
+func (shimAddr) Network() string { return "sctp-udp" }
+func (shimAddr) String() string  { return "shim" }
+
+func (c *shimConn) LocalAddr() net.Addr                { return shimAddr{} }
+func (c *shimConn) RemoteAddr() net.Addr               { return shimAddr{} }
+func (c *shimConn) SetDeadline(t time.Time) error      { return nil }
+func (c *shimConn) SetReadDeadline(t time.Time) error  { return nil }
+func (c *shimConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// path is the association's view of one peer address (RFC 9260 section
+// 1.3 "transport address"): where to send, from where, and its counters.
+type path struct {
+	remote    netip.Addr
+	local     netip.Addr
+	udpPort   atomic.Uint32 // the peer's UDP encapsulation port
+	confirmed bool
+
+	packetsOut, bytesOut, packetsIn, bytesIn atomic.Uint64
+}
+
+// sendOn sends a complete packet on path p.
+func (a *Association) sendOn(p *path, pkt []byte) {
+	if p == nil {
+		return
+	}
+	if err := a.ep.stack.send(pkt, p.local, netip.AddrPortFrom(p.remote, uint16(p.udpPort.Load()))); err == nil {
+		p.packetsOut.Add(1)
+		p.bytesOut.Add(uint64(len(pkt)))
+	}
+}
+
+// output takes a packet pion wrote: drops pion's own HEARTBEATs (the shim
+// owns heartbeats), puts our ports and the peer's tag in the common header,
+// computes the one real CRC32c (pion runs with zero checksums) and sends
+// it on the primary path.
+func (a *Association) output(pkt []byte) {
+	if len(pkt) < wire.CommonHeaderSize {
+		return
+	}
+	pkt = dropChunks(pkt, wire.ChunkHeartbeat)
+	if len(pkt) == wire.CommonHeaderSize {
+		return
+	}
+	a.mu.Lock()
+	p := a.primary
+	a.mu.Unlock()
+	wire.SetPorts(pkt, a.ep.port, a.peerPort)
+	a.noteOutbound(pkt)
+	wire.SetChecksum(pkt)
+	a.sendOn(p, pkt)
+}
+
+// dropChunks removes the chunks of type t from pkt, in place.
+func dropChunks(pkt []byte, t wire.ChunkType) []byte {
+	body := pkt[wire.CommonHeaderSize:]
+	it := wire.NewChunkIter(body)
+	found := false
+	for it.Next() {
+		if it.Chunk().Type == t {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return pkt
+	}
+	out := pkt[:wire.CommonHeaderSize]
+	it = wire.NewChunkIter(body)
+	var scratch []byte
+	for it.Next() {
+		if it.Chunk().Type != t {
+			scratch = appendPadded(scratch, it.Raw())
+		}
+	}
+	return append(out, scratch...)
+}
+
+// appendPadded appends a raw chunk and its padding to 4 bytes.
+func appendPadded(dst, raw []byte) []byte {
+	dst = append(dst, raw...)
+	for i := len(raw); i%4 != 0; i++ {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// noteOutbound watches pion's outbound packets for the end of a graceful
+// shutdown.
+func (a *Association) noteOutbound(pkt []byte) {
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	for it.Next() {
+		switch it.Chunk().Type {
+		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+			a.mu.Lock()
+			a.sawShut = true
+			a.mu.Unlock()
+		}
+	}
+}
+
+// receive is the association's receive path for a packet that passed the
+// endpoint's checks (verification tag, ports, source address).
+func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
+	p := a.pathFor(meta.Src.Addr())
+	if p == nil {
+		a.count(&a.stats.droppedForeign)
+		return
+	}
+	// RFC 6951 section 5.4: the peer's UDP port is learned from every
+	// packet that passes the checks.
+	p.udpPort.Store(uint32(meta.Src.Port()))
+	p.packetsIn.Add(1)
+	p.bytesIn.Add(uint64(len(pkt)))
+
+	state := assocState(a.state.Load())
+	if state < stateEstablished {
+		a.receiveHandshake(pkt, meta)
+		return
+	}
+	if state == stateClosed {
+		return
+	}
+	bp := packetPool.Get().(*[]byte)
+	out := append((*bp)[:0], pkt[:wire.CommonHeaderSize]...)
+	out[8], out[9], out[10], out[11] = 0, 0, 0, 0 // pion accepts zero checksums: the stack verified it
+	var errs []wire.ErrorCause
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+loop:
+	for it.Next() {
+		c := it.Chunk()
+		switch c.Type {
+		case wire.ChunkHeartbeat:
+			a.count(&a.stats.heartbeatsIn)
+			a.answerHeartbeat(c, meta)
+		case wire.ChunkHeartbeatAck:
+			a.count(&a.stats.heartbeatAcks) // pion must never see one
+		case wire.ChunkInit, wire.ChunkInitAck, wire.ChunkCookieEcho, wire.ChunkCookieAck:
+			// Handshake chunks are the endpoint's; late or duplicate
+			// ones are dropped here.
+		case wire.ChunkAbort:
+			detail := ""
+			if ab, err := wire.ParseAbort(c); err == nil {
+				detail = causesText(ab.Causes)
+			}
+			*bp = out[:0]
+			packetPool.Put(bp)
+			a.finish(ReasonAbortedByPeer, detail, true)
+			return
+		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+			a.mu.Lock()
+			a.sawShut = true
+			a.mu.Unlock()
+			out = appendPadded(out, it.Raw())
+		case wire.ChunkData, wire.ChunkIData:
+			if sid, ok := wire.PeekDataStream(c); ok && !a.validInStream(sid) {
+				// RFC 9260 section 6.5: acknowledge it as usual, report
+				// Invalid Stream Identifier, discard the data (the
+				// stream reader drops it).
+				errs = append(errs, wire.InvalidStreamIDCause(sid))
+			}
+			out = appendPadded(out, it.Raw())
+		default:
+			if wire.KnownChunk(c.Type) {
+				out = appendPadded(out, it.Raw())
+				continue
+			}
+			// RFC 9260 section 3.2: the two high bits of an unrecognised
+			// chunk type say whether to go on and whether to report it.
+			a.count(&a.stats.unrecognized)
+			act := wire.ChunkAction(c.Type)
+			if act.Report {
+				errs = append(errs, wire.UnrecognizedChunkCause(it.Raw()))
+			}
+			if act.Stop {
+				break loop
+			}
+		}
+	}
+	if len(errs) > 0 {
+		a.sendError(p, errs)
+	}
+	if len(out) == wire.CommonHeaderSize {
+		*bp = out[:0]
+		packetPool.Put(bp)
+		return
+	}
+	a.mu.Lock()
+	conn := a.conn
+	a.mu.Unlock()
+	if conn == nil || !conn.push(out) {
+		a.count(&a.stats.droppedQueue)
+		*bp = out[:0]
+		packetPool.Put(bp)
+	}
+}
+
+func (a *Association) validInStream(sid uint16) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return sid < a.inStreams
+}
+
+// receiveHandshake hands handshake chunks to the connecting goroutine.
+func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	for it.Next() {
+		c := it.Chunk()
+		switch c.Type {
+		case wire.ChunkInitAck, wire.ChunkCookieAck, wire.ChunkAbort, wire.ChunkError:
+			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr(), flags: c.Flags}
+			select {
+			case a.hs <- m:
+			default:
+			}
+		}
+	}
+}
+
+// answerHeartbeat answers a HEARTBEAT on the path it came from, with its
+// Heartbeat Info unchanged (RFC 9260 section 8.3).
+func (a *Association) answerHeartbeat(c wire.Chunk, meta udpencap.Meta) {
+	info, err := wire.ParseHeartbeat(c.Value)
+	if err != nil {
+		return
+	}
+	tag := a.peerTagValue()
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
+	pkt = wire.Finish(wire.AppendHeartbeat(pkt, wire.ChunkHeartbeatAck, info))
+	_ = a.ep.stack.send(pkt, meta.Local.Addr(), meta.Src)
+}
+
+// sendError sends an ERROR chunk with causes on path p.
+func (a *Association) sendError(p *path, causes []wire.ErrorCause) {
+	tag := a.peerTagValue()
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
+	a.sendOn(p, wire.Finish(wire.AppendErrorChunk(pkt, causes...)))
+}
+
+func causesText(cs []wire.ErrorCause) string {
+	s := ""
+	for i, c := range cs {
+		if i > 0 {
+			s += "; "
+		}
+		s += c.Code.String()
+		if c.Code == wire.CauseUserInitiatedAbort && len(c.Info) > 0 {
+			s += ": " + string(c.Info)
+		}
+	}
+	return s
+}

@@ -1,0 +1,450 @@
+package sock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/transport/v5/stdnet"
+
+	"github.com/usock/usock/internal/cookie"
+	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/slogpion"
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/udpencap"
+)
+
+// Stack is one SCTP host: its UDP encapsulation sockets (one per local
+// address, all on the stack's UDP port), the registry of its endpoints and
+// the secret that signs its State Cookies. Several stacks in one process
+// (on different UDP ports) behave as different hosts.
+type Stack struct {
+	cfg    stackConfig
+	signer *cookie.Signer
+	log    *slog.Logger
+	pionLF slogpion.Factory
+
+	mu         sync.Mutex
+	closed     bool
+	udpPort    uint16
+	transports map[netip.Addr]*udpencap.Transport
+	endpoints  []*Endpoint
+
+	// byAddr maps (local address, SCTP port) to the endpoint owning it, for
+	// the receive path; copied on write.
+	byAddr atomic.Pointer[map[netip.AddrPort]*Endpoint]
+
+	stopRotate chan struct{}
+	rotateDone chan struct{}
+
+	ootbReplies atomic.Uint64
+	ootbDropped atomic.Uint64
+}
+
+// NewStack creates a stack. Sockets are opened when an endpoint first needs
+// a local address.
+func NewStack(opts ...StackOption) (*Stack, error) {
+	cfg := stackConfig{
+		udpPort:        DefaultUDPPort,
+		cookieLifetime: DefaultCookieLifetime,
+		cookieRotation: DefaultCookieRotation,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.net == nil {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("sock: host network: %w", err)
+		}
+		cfg.net = n
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	signer, err := cookie.NewSigner()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{
+		cfg:        cfg,
+		signer:     signer,
+		log:        cfg.logger,
+		pionLF:     slogpion.Factory{Logger: cfg.logger},
+		udpPort:    cfg.udpPort,
+		transports: map[netip.Addr]*udpencap.Transport{},
+		stopRotate: make(chan struct{}),
+		rotateDone: make(chan struct{}),
+	}
+	empty := map[netip.AddrPort]*Endpoint{}
+	s.byAddr.Store(&empty)
+	go s.rotateLoop()
+	return s, nil
+}
+
+// rotateLoop changes the cookie secret every cookieRotation (RFC 9260
+// section 5.1.3).
+func (s *Stack) rotateLoop() {
+	defer close(s.rotateDone)
+	t := time.NewTicker(s.cfg.cookieRotation)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopRotate:
+			return
+		case <-t.C:
+			if err := s.signer.Rotate(); err != nil {
+				s.log.Warn("cookie secret rotation failed", "err", err)
+			}
+		}
+	}
+}
+
+var (
+	defaultMu    sync.Mutex
+	defaultStack *Stack
+)
+
+// Default returns the process's default stack (on UDP port 9899), creating
+// it on first use; the package-level functions use it.
+func Default() (*Stack, error) {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	if defaultStack == nil {
+		s, err := NewStack()
+		if err != nil {
+			return nil, err
+		}
+		defaultStack = s
+	}
+	return defaultStack, nil
+}
+
+// UDPPort returns the stack's UDP encapsulation port (the one picked when
+// it was created with port 0 and a socket is open).
+func (s *Stack) UDPPort() uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.udpPort
+}
+
+// NewEndpoint creates an endpoint on the local addresses addrs (nil:
+// 127.0.0.1) and SCTP port (0: a free port). A transport address belongs to
+// one endpoint only: a conflict returns an error wrapping ErrAddressInUse.
+// The seed's create_ep.
+func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOption) (*Endpoint, error) {
+	cfg := defaultEndpointConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		addrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	}
+	addrs, err := checkLocalAddrs(addrs)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("sock: new endpoint: %w", ErrClosed)
+	}
+	if port == 0 {
+		if port, err = s.freePortLocked(addrs); err != nil {
+			return nil, err
+		}
+	} else if other := s.conflictLocked(addrs, port); other != nil {
+		return nil, fmt.Errorf("sock: endpoint %v port %d: %w (endpoint %v)", addrs, port, ErrAddressInUse, other)
+	}
+	var opened []netip.Addr
+	for _, a := range addrs {
+		if _, ok := s.transports[a]; ok {
+			continue
+		}
+		if err := s.openTransportLocked(a); err != nil {
+			for _, o := range opened {
+				s.closeTransportLocked(o)
+			}
+			return nil, err
+		}
+		opened = append(opened, a)
+	}
+	ep := newEndpoint(s, addrs, port, cfg)
+	s.endpoints = append(s.endpoints, ep)
+	s.publishLocked()
+	return ep, nil
+}
+
+func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap()
+		switch {
+		case !a.IsValid():
+			return nil, fmt.Errorf("%w: invalid local address", ErrInvalidArgument)
+		case a.IsMulticast():
+			return nil, fmt.Errorf("%w: multicast local address %v", ErrInvalidArgument, a)
+		case a.Zone() != "":
+			return nil, fmt.Errorf("%w: zoned local address %v not supported", ErrInvalidArgument, a)
+		case slices.Contains(out, a):
+			return nil, fmt.Errorf("%w: local address %v listed twice", ErrInvalidArgument, a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// conflictLocked returns the endpoint that owns one of the transport
+// addresses, if any. An unspecified address conflicts with every address.
+func (s *Stack) conflictLocked(addrs []netip.Addr, port uint16) *Endpoint {
+	for _, ep := range s.endpoints {
+		if ep.port != port {
+			continue
+		}
+		for _, a := range addrs {
+			for _, b := range ep.addrs {
+				if a == b || a.IsUnspecified() || b.IsUnspecified() {
+					return ep
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// freePortLocked picks an unused SCTP port in the dynamic range.
+func (s *Stack) freePortLocked(addrs []netip.Addr) (uint16, error) {
+	const lo, n = 49152, 65536 - 49152
+	start := rand.IntN(n)
+	for i := range n {
+		p := uint16(lo + (start+i)%n)
+		if s.conflictLocked(addrs, p) == nil {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("sock: no free SCTP port: %w", ErrAddressInUse)
+}
+
+func (s *Stack) openTransportLocked(a netip.Addr) error {
+	tr, err := udpencap.Open(udpencap.Config{
+		Net:        s.cfg.net,
+		LocalAddrs: []netip.Addr{a},
+		Port:       s.udpPort,
+	})
+	if err != nil {
+		return fmt.Errorf("sock: UDP socket on %v port %d: %w", a, s.udpPort, err)
+	}
+	if s.udpPort == 0 {
+		s.udpPort = tr.Port()
+	}
+	tr.SetFallback(udpencap.ReceiverFunc(s.receive))
+	s.transports[a] = tr
+	return nil
+}
+
+func (s *Stack) closeTransportLocked(a netip.Addr) {
+	if tr, ok := s.transports[a]; ok {
+		_ = tr.Close()
+		delete(s.transports, a)
+	}
+}
+
+// publishLocked rebuilds the receive path's endpoint map.
+func (s *Stack) publishLocked() {
+	m := make(map[netip.AddrPort]*Endpoint)
+	for _, ep := range s.endpoints {
+		for _, a := range ep.addrs {
+			m[netip.AddrPortFrom(a, ep.port)] = ep
+		}
+	}
+	s.byAddr.Store(&m)
+}
+
+// removeEndpoint forgets ep and closes the sockets no endpoint uses.
+func (s *Stack) removeEndpoint(ep *Endpoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(s.endpoints, ep)
+	if i < 0 {
+		return
+	}
+	s.endpoints = slices.Delete(s.endpoints, i, i+1)
+	s.publishLocked()
+	for _, a := range ep.addrs {
+		used := false
+		for _, other := range s.endpoints {
+			used = used || slices.Contains(other.addrs, a)
+		}
+		if !used {
+			s.closeTransportLocked(a)
+		}
+	}
+}
+
+// receive is the receive path of every socket: find the endpoint owning the
+// packet's local address and destination port; none: out of the blue.
+func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
+	m := *s.byAddr.Load()
+	local := meta.Local.Addr()
+	ep := m[netip.AddrPortFrom(local, hdr.DstPort)]
+	if ep == nil {
+		if local.Is4() {
+			ep = m[netip.AddrPortFrom(netip.IPv4Unspecified(), hdr.DstPort)]
+		} else {
+			ep = m[netip.AddrPortFrom(netip.IPv6Unspecified(), hdr.DstPort)]
+		}
+	}
+	if ep != nil {
+		ep.receive(pkt, hdr, meta)
+		return
+	}
+	s.replyOOTB(pkt, meta, false)
+}
+
+// replyOOTB answers an out-of-the-blue packet (RFC 9260 section 8.4).
+func (s *Stack) replyOOTB(pkt []byte, meta udpencap.Meta, initHandled bool) {
+	// Rule 1: "If the OOTB packet is to or from a non-unicast address, a
+	// receiver SHOULD silently discard the packet."
+	src := meta.Src.Addr()
+	if !src.IsValid() || src.IsMulticast() || src.IsUnspecified() || (src.Is4() && src == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
+		s.ootbDropped.Add(1)
+		return
+	}
+	reply := handshake.OOTBReply(pkt, initHandled)
+	if reply == nil {
+		s.ootbDropped.Add(1)
+		return
+	}
+	if err := s.send(reply, meta.Local.Addr(), meta.Src); err == nil {
+		s.ootbReplies.Add(1)
+	}
+}
+
+// send sends one packet from local address from.
+func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
+	s.mu.Lock()
+	tr := s.transports[from]
+	if tr == nil {
+		if from.Is4() {
+			tr = s.transports[netip.IPv4Unspecified()]
+		} else {
+			tr = s.transports[netip.IPv6Unspecified()]
+		}
+	}
+	s.mu.Unlock()
+	if tr == nil {
+		return fmt.Errorf("sock: no socket on %v: %w", from, ErrClosed)
+	}
+	return tr.Send(pkt, from, to)
+}
+
+// Endpoints returns every endpoint of the stack (the seed's get_eps).
+func (s *Stack) Endpoints() []*Endpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.endpoints)
+}
+
+// Endpoint returns the endpoint that owns the transport address (addr,
+// port), or an error wrapping ErrNotFound (the seed's get_ep).
+func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
+	if ep := (*s.byAddr.Load())[netip.AddrPortFrom(addr.Unmap(), port)]; ep != nil {
+		return ep, nil
+	}
+	return nil, fmt.Errorf("sock: endpoint %v: %w", netip.AddrPortFrom(addr, port), ErrNotFound)
+}
+
+// FindAssociation returns the association between the local transport
+// address (laddr, lport) and the remote one (raddr, rport), or an error
+// wrapping ErrNotFound (the seed's find_assoc).
+func (s *Stack) FindAssociation(laddr netip.Addr, lport uint16, raddr netip.Addr, rport uint16) (*Association, error) {
+	ep, err := s.Endpoint(laddr, lport)
+	if err != nil {
+		return nil, err
+	}
+	if a := ep.lookupPeer(raddr.Unmap(), rport); a != nil {
+		return a, nil
+	}
+	return nil, fmt.Errorf("sock: association %v-%v: %w",
+		netip.AddrPortFrom(laddr, lport), netip.AddrPortFrom(raddr, rport), ErrNotFound)
+}
+
+// Stats are the stack's counters.
+type Stats struct {
+	// OOTBReplies counts replies sent to out-of-the-blue packets, and
+	// OOTBDropped the ones left unanswered (RFC 9260 section 8.4).
+	OOTBReplies, OOTBDropped uint64
+	// Sockets holds the counters of each encapsulation socket.
+	Sockets map[netip.Addr]udpencap.Stats
+}
+
+// Stats returns the stack's counters.
+func (s *Stack) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{
+		OOTBReplies: s.ootbReplies.Load(),
+		OOTBDropped: s.ootbDropped.Load(),
+		Sockets:     map[netip.Addr]udpencap.Stats{},
+	}
+	for a, tr := range s.transports {
+		st.Sockets[a] = tr.Stats()
+	}
+	return st
+}
+
+// Close aborts every association, closes every endpoint and socket and
+// frees the UDP port. It is idempotent.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	eps := slices.Clone(s.endpoints)
+	s.mu.Unlock()
+	var errs []error
+	for _, ep := range eps {
+		errs = append(errs, ep.Close())
+	}
+	close(s.stopRotate)
+	<-s.rotateDone
+	s.mu.Lock()
+	for a := range s.transports {
+		s.closeTransportLocked(a)
+	}
+	s.mu.Unlock()
+	defaultMu.Lock()
+	if defaultStack == s {
+		defaultStack = nil
+	}
+	defaultMu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Shutdown shuts every association of the stack down gracefully, waiting
+// at most until ctx is done, then closes the stack.
+func (s *Stack) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, ep := range s.Endpoints() {
+		errs = append(errs, ep.Shutdown(ctx))
+	}
+	errs = append(errs, s.Close())
+	return errors.Join(errs...)
+}
