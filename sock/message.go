@@ -74,9 +74,12 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 		return err
 	}
 	a.mu.Lock()
-	if assocState(a.state.Load()) != stateEstablished {
+	if st := assocState(a.state.Load()); st != stateEstablished {
 		a.mu.Unlock()
-		return fmt.Errorf("sock: send on %v (%v): %w", a.id, a.State(), ErrNotEstablished)
+		if st == stateClosed {
+			return fmt.Errorf("sock: send on association %d: %w", a.id, ErrClosed)
+		}
+		return fmt.Errorf("sock: send on association %d (%v): %w", a.id, st, ErrNotEstablished)
 	}
 	if info.Stream >= a.outStreams {
 		n := a.outStreams

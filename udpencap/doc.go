@@ -1,0 +1,59 @@
+// Package udpencap is the UDP encapsulation transport of the usock SCTP
+// stack (RFC 6951, "UDP Encapsulation of Stream Control Transmission
+// Protocol (SCTP) Packets for End-Host to End-Host Communication").
+//
+// RFC 6951 section 5.2 puts the SCTP packet directly behind the UDP header:
+//
+//	+--------------------------------------+
+//	|              IP Header               |
+//	+--------------------------------------+
+//	|              UDP Header              |
+//	+--------------------------------------+
+//	| SCTP Common Header                   |
+//	| SCTP Chunk #1 ... SCTP Chunk #n      |
+//	+--------------------------------------+
+//
+// and section 5.1 says that "each SCTP stack uses a single local UDP
+// encapsulation port number as the destination port for all its incoming
+// SCTP packets". A
+// Transport is that port: one UDP socket per local address, all bound to the
+// same UDP port, each with one read goroutine that checks every datagram
+// (length, CRC32c) and hands it, by SCTP destination port, to the Receiver
+// registered for that port.
+//
+// RFC 6951 section 5.1 leaves the remote UDP encapsulation port to the SCTP
+// layer: "An
+// SCTP implementation supporting UDP encapsulation MUST maintain a remote UDP
+// encapsulation port number per destination address for each SCTP
+// association." That is why Meta carries the peer's UDP source port
+// (Meta.Src) and why Send takes a full netip.AddrPort destination: this
+// package keeps no per-association state.
+//
+// # Concurrency and buffer contract
+//
+// The contract mirrors wireguard-go's conn.Bind:
+//
+//   - Receiver.ReceivePacket runs synchronously on a socket's read
+//     goroutine. The packet slice aliases a reused receive buffer and is
+//     valid only until ReceivePacket returns; a receiver copies what it
+//     keeps. ReceivePacket must not block for long (it stalls every later
+//     datagram of that socket) and may be called concurrently from the read
+//     goroutines of different sockets.
+//   - Send and SendBatch are safe for concurrent use, write synchronously on
+//     the caller's goroutine, and never modify or retain the packet slices.
+//   - Close closes every socket and waits until every read goroutine has
+//     returned, so no ReceivePacket call is running once Close returns.
+//     Calling Close from inside ReceivePacket deadlocks.
+//
+// # I/O modes
+//
+// When the socket obtained from Config.Net is a *net.UDPConn (the real
+// network, stdnet) and the platform has recvmmsg/sendmmsg (Linux), a socket
+// reads and writes in batches with golang.org/x/net/ipv4 and ipv6
+// PacketConn.ReadBatch and WriteBatch. Otherwise (virtual networks such as
+// pion's vnet, Config.DisableBatching, or platforms without mmsg calls) it
+// reads one datagram per call. On a *net.UDPConn both modes ask the kernel
+// for the destination address (IP_PKTINFO / IPV6_PKTINFO), the TOS or
+// traffic class and the TTL or hop limit where the platform delivers them.
+// Socket.Batching reports the mode chosen for each socket.
+package udpencap

@@ -1,0 +1,404 @@
+package udpencap
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/transport/v5"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+// batchConn is what golang.org/x/net/ipv4.PacketConn and ipv6.PacketConn
+// have in common (ipv4.Message and ipv6.Message are the same type).
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+var (
+	_ batchConn = (*ipv4.PacketConn)(nil)
+	_ batchConn = (*ipv6.PacketConn)(nil)
+)
+
+// counters are one socket's statistics. The receive counters are written
+// only by the socket's read goroutine; the send counters by any sender, so
+// they live on another cache line.
+type counters struct {
+	rxDatagrams   atomic.Uint64
+	rxBytes       atomic.Uint64
+	rxTooShort    atomic.Uint64
+	rxBadChecksum atomic.Uint64
+	rxNoReceiver  atomic.Uint64
+	rxDropped     atomic.Uint64
+	rxErrors      atomic.Uint64
+	_             [64]byte
+	txDatagrams   atomic.Uint64
+	txBytes       atomic.Uint64
+	txErrors      atomic.Uint64
+}
+
+// socket is one bound UDP socket of a Transport. All fields but the
+// counters are immutable after bind.
+type socket struct {
+	t     *Transport
+	conn  transport.UDPConn
+	udp   *net.UDPConn // the same socket if on the real network, else nil
+	batch batchConn    // non-nil in batching mode
+	addr  netip.Addr   // the address bound (may be unspecified)
+	is4   bool
+	local netip.AddrPort // addr and the port actually bound
+	meta  bool           // control messages (PKTINFO, TOS, TTL) enabled
+	ctr   counters
+}
+
+func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error) {
+	network := "udp6"
+	if a.Is4() {
+		network = "udp4"
+	}
+	la := &net.UDPAddr{IP: a.AsSlice(), Port: int(port), Zone: a.Zone()}
+	c, err := cfg.Net.ListenUDP(network, la)
+	if err != nil {
+		return nil, fmt.Errorf("udpencap: listen %s: %w", netip.AddrPortFrom(a, port), err)
+	}
+	bound := port
+	if ua, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		bound = uint16(ua.Port)
+	}
+	s := &socket{
+		t:     t,
+		conn:  c,
+		addr:  a,
+		is4:   a.Is4(),
+		local: netip.AddrPortFrom(a, bound),
+	}
+	// Larger kernel buffers absorb bursts; the kernel may cap or refuse.
+	_ = c.SetReadBuffer(socketBufferSize)
+	_ = c.SetWriteBuffer(socketBufferSize)
+
+	if uc, ok := c.(*net.UDPConn); ok {
+		s.udp = uc
+		if err := enableMeta(uc, s.is4); err != nil {
+			t.log.Debugf("udpencap: %s: no control messages: %v", s.local, err)
+		} else {
+			s.meta = true
+		}
+		if batchSupported && !cfg.DisableBatching {
+			if s.is4 {
+				s.batch = ipv4.NewPacketConn(uc)
+			} else {
+				s.batch = ipv6.NewPacketConn(uc)
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *socket) run() {
+	defer s.t.wg.Done()
+	if s.batch != nil {
+		s.readBatchLoop()
+	} else {
+		s.readLoop()
+	}
+}
+
+func unmapAddrPort(ap netip.AddrPort) netip.AddrPort {
+	if ap.Addr().Is4In6() {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return ap
+}
+
+// readLoop reads one datagram per system call: ReadMsgUDPAddrPort on the
+// real network (allocation free, with control messages), ReadFrom on any
+// other transport.UDPConn.
+func (s *socket) readLoop() {
+	buf := make([]byte, MaxDatagramSize)
+	var oob []byte
+	if s.meta {
+		oob = make([]byte, oobSize)
+	}
+	streak := 0
+	for {
+		var (
+			meta Meta
+			n    int
+			err  error
+		)
+		if s.udp != nil {
+			var (
+				oobn int
+				src  netip.AddrPort
+			)
+			n, oobn, _, src, err = s.udp.ReadMsgUDPAddrPort(buf, oob)
+			meta.Src = unmapAddrPort(src)
+			meta.Local = s.local
+			if oobn > 0 {
+				parseOOB(oob[:oobn], &meta, s.is4, s.local.Port())
+			}
+		} else {
+			var addr net.Addr
+			n, addr, err = s.conn.ReadFrom(buf)
+			if ua, ok := addr.(*net.UDPAddr); ok {
+				meta.Src = unmapAddrPort(ua.AddrPort())
+			}
+			meta.Local = s.local
+		}
+		if err == nil || n > 0 {
+			s.ctr.rxDatagrams.Add(1)
+			s.ctr.rxBytes.Add(uint64(n))
+			s.deliver(buf[:n], &meta)
+		}
+		if err != nil {
+			if s.readFailed(err, &streak) {
+				return
+			}
+			continue
+		}
+		streak = 0
+	}
+}
+
+// readBatchLoop reads up to batchSize datagrams per ReadBatch call
+// (recvmmsg on Linux).
+func (s *socket) readBatchLoop() {
+	n := s.t.batchSize
+	msgs := make([]ipv4.Message, n)
+	slab := make([]byte, n*MaxDatagramSize)
+	bufs := make([][]byte, n)
+	var oobs []byte
+	if s.meta {
+		oobs = make([]byte, n*oobSize)
+	}
+	for i := range msgs {
+		bufs[i] = slab[i*MaxDatagramSize : (i+1)*MaxDatagramSize : (i+1)*MaxDatagramSize]
+		msgs[i].Buffers = bufs[i : i+1]
+		if s.meta {
+			msgs[i].OOB = oobs[i*oobSize : (i+1)*oobSize : (i+1)*oobSize]
+		}
+	}
+	port := s.local.Port()
+	streak := 0
+	for {
+		k, err := s.batch.ReadBatch(msgs, 0)
+		if err != nil {
+			if s.readFailed(err, &streak) {
+				return
+			}
+			continue
+		}
+		streak = 0
+		var nbytes uint64
+		for i := range k {
+			nbytes += uint64(msgs[i].N)
+		}
+		s.ctr.rxDatagrams.Add(uint64(k))
+		s.ctr.rxBytes.Add(nbytes)
+		for i := range k {
+			m := &msgs[i]
+			meta := Meta{Local: s.local}
+			if ua, ok := m.Addr.(*net.UDPAddr); ok {
+				meta.Src = unmapAddrPort(ua.AddrPort())
+			}
+			m.Addr = nil
+			if m.NN > 0 {
+				parseOOB(m.OOB[:m.NN], &meta, s.is4, port)
+			}
+			s.deliver(m.Buffers[0][:m.N], &meta)
+		}
+	}
+}
+
+// readFailed accounts for a read error and reports whether the read loop
+// must end (the transport or the socket is closed). Persistent errors are
+// slowed down so that a broken socket does not spin.
+func (s *socket) readFailed(err error, streak *int) bool {
+	if s.t.closed.Load() || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	s.ctr.rxErrors.Add(1)
+	*streak++
+	if *streak == 1 {
+		s.t.log.Warnf("udpencap: read on %s: %v", s.local, err)
+	}
+	if *streak > 16 {
+		time.Sleep(min(time.Duration(*streak)*time.Millisecond, 100*time.Millisecond))
+	}
+	return false
+}
+
+// deliver runs the receive checks of one datagram and hands it to its
+// Receiver (RFC 6951 section 5.4: the UDP header is already gone, the
+// "generic lookup" is the SCTP layer's, keyed here by destination port).
+func (s *socket) deliver(pkt []byte, meta *Meta) {
+	c := &s.ctr
+	if len(pkt) < wire.CommonHeaderSize {
+		c.rxTooShort.Add(1)
+		return
+	}
+	if !wire.VerifyChecksum(pkt) {
+		c.rxBadChecksum.Add(1)
+		return
+	}
+	hdr, err := wire.ParseCommonHeader(pkt)
+	if err != nil { // cannot happen after the length check
+		c.rxTooShort.Add(1)
+		return
+	}
+	if r := s.t.lookup(hdr.DstPort); r != nil {
+		r.ReceivePacket(pkt, hdr, *meta)
+		return
+	}
+	if fb := s.t.fallback.Load(); fb != nil {
+		c.rxNoReceiver.Add(1)
+		fb.r.ReceivePacket(pkt, hdr, *meta)
+		return
+	}
+	c.rxDropped.Add(1)
+}
+
+// send writes one datagram. On the real network it uses
+// WriteToUDPAddrPort, which does not allocate; pion's vnet keeps the
+// destination address it is given, so it gets a fresh *net.UDPAddr.
+func (s *socket) send(pkt []byte, to netip.AddrPort) error {
+	var err error
+	if s.udp != nil {
+		if s.is4 {
+			to = unmapAddrPort(to)
+		}
+		_, err = s.udp.WriteToUDPAddrPort(pkt, to)
+	} else {
+		_, err = s.conn.WriteTo(pkt, net.UDPAddrFromAddrPort(to))
+	}
+	if err != nil {
+		s.ctr.txErrors.Add(1)
+		return fmt.Errorf("udpencap: send %s -> %s: %w", s.local, to, err)
+	}
+	s.ctr.txDatagrams.Add(1)
+	s.ctr.txBytes.Add(uint64(len(pkt)))
+	return nil
+}
+
+// sendBatch writes msgs, which all leave through s; see SendBatch.
+func (s *socket) sendBatch(t *Transport, msgs []Outgoing) (int, error) {
+	sent := 0
+	var first error
+	if s.batch == nil {
+		for i := range msgs {
+			if err := s.send(msgs[i].Pkt, msgs[i].To); err != nil {
+				if first == nil {
+					first = err
+				}
+				if errors.Is(err, net.ErrClosed) {
+					s.ctr.txErrors.Add(uint64(len(msgs) - i - 1))
+					break
+				}
+				continue
+			}
+			sent++
+		}
+		return sent, first
+	}
+
+	sc := t.batchPool.Get().(*batchScratch)
+	defer t.batchPool.Put(sc)
+	for len(msgs) > 0 {
+		k := min(len(msgs), len(sc.msgs))
+		for i := range k {
+			sc.fill(i, msgs[i], s.is4)
+		}
+		ms := sc.msgs[:k]
+		for off := 0; off < k; {
+			n, err := s.batch.WriteBatch(ms[off:], 0)
+			n = max(n, 0)
+			var nbytes uint64
+			for i := off; i < off+n; i++ {
+				nbytes += uint64(len(msgs[i].Pkt))
+			}
+			s.ctr.txDatagrams.Add(uint64(n))
+			s.ctr.txBytes.Add(nbytes)
+			sent += n
+			off += n
+			if err == nil && n > 0 {
+				continue
+			}
+			if err == nil {
+				err = errors.New("WriteBatch made no progress")
+			}
+			// The message at off failed: count it and skip it.
+			s.ctr.txErrors.Add(1)
+			if first == nil {
+				first = fmt.Errorf("udpencap: send %s -> %s: %w", s.local, msgs[off].To, err)
+			}
+			off++
+			if errors.Is(err, net.ErrClosed) {
+				s.ctr.txErrors.Add(uint64(len(msgs) - off))
+				sc.clear(k)
+				return sent, first
+			}
+		}
+		sc.clear(k)
+		msgs = msgs[k:]
+	}
+	return sent, first
+}
+
+// batchScratch is the reusable per-call state of a batched send: messages,
+// their one-element buffer lists and destination addresses.
+type batchScratch struct {
+	msgs  []ipv4.Message
+	bufs  [][]byte
+	addrs []net.UDPAddr
+	ips   [][16]byte
+}
+
+func newBatchScratch(n int) *batchScratch {
+	sc := &batchScratch{
+		msgs:  make([]ipv4.Message, n),
+		bufs:  make([][]byte, n),
+		addrs: make([]net.UDPAddr, n),
+		ips:   make([][16]byte, n),
+	}
+	for i := range sc.msgs {
+		sc.msgs[i].Buffers = sc.bufs[i : i+1]
+		sc.msgs[i].Addr = &sc.addrs[i]
+	}
+	return sc
+}
+
+// fill prepares message i for m without allocating: the destination IP
+// is written into a reused array that the reused *net.UDPAddr points to.
+func (sc *batchScratch) fill(i int, m Outgoing, is4 bool) {
+	sc.bufs[i] = m.Pkt
+	a := m.To.Addr()
+	if is4 {
+		a = a.Unmap()
+	}
+	ua := &sc.addrs[i]
+	if a.Is4() {
+		b := a.As4()
+		copy(sc.ips[i][:4], b[:])
+		ua.IP = sc.ips[i][:4]
+	} else {
+		sc.ips[i] = a.As16()
+		ua.IP = sc.ips[i][:]
+	}
+	ua.Port = int(m.To.Port())
+	ua.Zone = a.Zone()
+}
+
+// clear drops the references to the caller's packets before the scratch
+// goes back to the pool.
+func (sc *batchScratch) clear(k int) {
+	for i := range k {
+		sc.bufs[i] = nil
+	}
+}

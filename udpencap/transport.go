@@ -1,0 +1,511 @@
+package udpencap
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/logging"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+// DefaultPort is the IANA-assigned UDP port for SCTP over UDP,
+// "sctp-tunneling" (RFC 6951 section 5.1: "UDP-encapsulated SCTP is normally
+// communicated between SCTP stacks using the IANA-assigned UDP port number
+// 9899 (sctp-tunneling) on both ends"). Config.Port zero does NOT select it:
+// a caller that wants the registered port passes DefaultPort explicitly.
+const DefaultPort uint16 = 9899
+
+// DefaultBatchSize is the number of datagrams read or written per system
+// call in batching mode when Config.BatchSize is zero.
+const DefaultBatchSize = 32
+
+// MaxDatagramSize is the size of each receive buffer slot: the largest UDP
+// payload. A socket in batching mode holds BatchSize such slots.
+const MaxDatagramSize = 64 * 1024
+
+// socketBufferSize is what Open asks the kernel for as send and receive
+// buffer of every socket; the kernel may grant less (failure is ignored).
+const socketBufferSize = 4 << 20
+
+// Errors returned by the Transport. They are sentinels: test with errors.Is.
+// Operations on a closed Transport return errors wrapping net.ErrClosed.
+var (
+	// ErrPortRegistered means Register was called for an SCTP port that
+	// already has a Receiver.
+	ErrPortRegistered = errors.New("udpencap: SCTP port already registered")
+	// ErrNoSocket means no socket of the Transport matches the source
+	// address (or, for an unspecified source, the destination's family).
+	ErrNoSocket = errors.New("udpencap: no socket for source address")
+	// ErrInvalidConfig means Open was given an unusable Config.
+	ErrInvalidConfig = errors.New("udpencap: invalid config")
+	// ErrNilReceiver means Register was given a nil Receiver.
+	ErrNilReceiver = errors.New("udpencap: nil receiver")
+)
+
+// Config configures Open. The zero value is usable: a transport on
+// 127.0.0.1, on a free UDP port, over the real network.
+type Config struct {
+	// Net is the network the sockets are opened on. Nil means the real
+	// network (stdnet.NewNet()). With pion's vnet the sockets are read one
+	// datagram at a time and Meta carries no TOS/TTL.
+	Net transport.Net
+
+	// LocalAddrs are the addresses to bind, one socket each. Nil or empty
+	// means 127.0.0.1 only. An unspecified address (0.0.0.0 or ::) binds
+	// the wildcard; the local address of each datagram then comes from
+	// IP_PKTINFO / IPV6_PKTINFO where the platform provides it.
+	// IPv4-mapped IPv6 addresses are treated as IPv4.
+	LocalAddrs []netip.Addr
+
+	// Port is the local UDP encapsulation port, the same for all
+	// addresses (RFC 6951 section 5.1). Zero picks a free port: the first
+	// socket is bound to an ephemeral port and the other addresses bind
+	// that same port. Pass DefaultPort for the registered port 9899.
+	Port uint16
+
+	// BatchSize is the number of datagrams per ReadBatch/WriteBatch call
+	// in batching mode; zero means DefaultBatchSize. Each socket in
+	// batching mode keeps BatchSize receive slots of MaxDatagramSize
+	// bytes (2 MiB for 32).
+	BatchSize int
+
+	// DisableBatching forces one-datagram-per-call I/O even where
+	// recvmmsg/sendmmsg are available.
+	DisableBatching bool
+
+	// LoggerFactory creates the transport's logger; nil means pion's
+	// default factory.
+	LoggerFactory logging.LoggerFactory
+}
+
+// Meta describes how a datagram arrived.
+type Meta struct {
+	// Src is the peer's IP address and UDP source port: the remote UDP
+	// encapsulation port that RFC 6951 section 5.4 asks the SCTP layer to
+	// store for the association and that address.
+	Src netip.AddrPort
+	// Local is the local IP address and UDP port the datagram arrived on.
+	// For a socket bound to a wildcard address the IP comes from
+	// IP_PKTINFO / IPV6_PKTINFO where available, else it is the wildcard.
+	Local netip.AddrPort
+	// TOS is the IPv4 type-of-service byte or the IPv6 traffic class
+	// (DSCP and ECN bits), valid only if HasTOS.
+	TOS    uint8
+	HasTOS bool
+	// TTL is the IPv4 time-to-live or the IPv6 hop limit, valid only if
+	// HasTTL.
+	TTL    uint8
+	HasTTL bool
+}
+
+// Receiver consumes the SCTP packets that arrive for one SCTP port (or, as
+// fallback, for every port without its own Receiver).
+//
+// ReceivePacket is called synchronously on the read goroutine of the socket
+// the datagram arrived on, once per datagram that passed the length and
+// CRC32c checks. pkt is the whole SCTP packet (common header included) and
+// hdr its parsed common header. pkt aliases a reused receive buffer and is
+// valid only during the call: the receiver copies whatever it keeps.
+// ReceivePacket must not block for long and may run concurrently for
+// datagrams of different sockets. It must not call Transport.Close.
+type Receiver interface {
+	ReceivePacket(pkt []byte, hdr wire.CommonHeader, meta Meta)
+}
+
+// ReceiverFunc adapts a function to the Receiver interface.
+type ReceiverFunc func(pkt []byte, hdr wire.CommonHeader, meta Meta)
+
+// ReceivePacket calls f(pkt, hdr, meta).
+func (f ReceiverFunc) ReceivePacket(pkt []byte, hdr wire.CommonHeader, meta Meta) {
+	f(pkt, hdr, meta)
+}
+
+// Outgoing is one datagram for SendBatch.
+type Outgoing struct {
+	// Pkt is the complete SCTP packet, checksum included. It is neither
+	// modified nor retained.
+	Pkt []byte
+	// From selects the socket, as for Send.
+	From netip.Addr
+	// To is the peer's IP address and remote UDP encapsulation port.
+	To netip.AddrPort
+}
+
+// Stats are the transport's counters since Open. Every received datagram is
+// counted in RxDatagrams and then in at most one of RxTooShort,
+// RxBadChecksum, RxNoReceiver or RxDropped (none of them if it went to a
+// registered Receiver).
+type Stats struct {
+	RxDatagrams uint64 // UDP datagrams read from the sockets
+	RxBytes     uint64 // their UDP payload bytes
+	TxDatagrams uint64 // datagrams handed to the kernel successfully
+	TxBytes     uint64 // their UDP payload bytes
+
+	RxTooShort    uint64 // dropped: shorter than the SCTP common header
+	RxBadChecksum uint64 // dropped: CRC32c mismatch
+	RxNoReceiver  uint64 // no Receiver for the SCTP port; given to the fallback
+	RxDropped     uint64 // no Receiver for the SCTP port and no fallback
+
+	TxErrors uint64 // datagrams not sent (write error, no socket, closed)
+	RxErrors uint64 // failed socket reads (not counting the one ending Close)
+}
+
+// SocketInfo describes one socket of a Transport.
+type SocketInfo struct {
+	// Local is the address and port the socket is bound to.
+	Local netip.AddrPort
+	// Batching reports whether the socket reads and writes with
+	// ReadBatch/WriteBatch (recvmmsg/sendmmsg) rather than one datagram
+	// per system call.
+	Batching bool
+	// Meta reports whether the socket delivers destination address,
+	// TOS/traffic class and TTL/hop limit from control messages.
+	Meta bool
+}
+
+// Transport is the RFC 6951 UDP encapsulation transport: one UDP socket per
+// local address, all on the same port, each with its own read goroutine.
+// All methods are safe for concurrent use.
+type Transport struct {
+	log       logging.LeveledLogger
+	port      uint16
+	batchSize int
+	socks     []*socket // immutable after Open
+
+	// receivers is a copy-on-write map: readers load it without locking,
+	// writers (under regMu) replace it.
+	receivers atomic.Pointer[map[uint16]Receiver]
+	fallback  atomic.Pointer[receiverBox]
+	regMu     sync.Mutex
+
+	txErrors atomic.Uint64 // send errors that belong to no socket
+
+	batchPool sync.Pool // *batchScratch
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
+}
+
+type receiverBox struct{ r Receiver }
+
+// Open binds one UDP socket per configured local address on the configured
+// port and starts their read goroutines. On error nothing stays open.
+func Open(cfg Config) (*Transport, error) {
+	if cfg.BatchSize < 0 {
+		return nil, fmt.Errorf("%w: negative BatchSize %d", ErrInvalidConfig, cfg.BatchSize)
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.LoggerFactory == nil {
+		cfg.LoggerFactory = logging.NewDefaultLoggerFactory()
+	}
+	if cfg.Net == nil {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("udpencap: stdnet: %w", err)
+		}
+		cfg.Net = n
+	}
+	addrs := cfg.LocalAddrs
+	if len(addrs) == 0 {
+		addrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	}
+	norm := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if !a.IsValid() {
+			return nil, fmt.Errorf("%w: invalid local address", ErrInvalidConfig)
+		}
+		a = a.Unmap()
+		for _, b := range norm {
+			if a == b {
+				return nil, fmt.Errorf("%w: duplicate local address %s", ErrInvalidConfig, a)
+			}
+		}
+		norm = append(norm, a)
+	}
+
+	t := &Transport{
+		log:       cfg.LoggerFactory.NewLogger("udpencap"),
+		batchSize: cfg.BatchSize,
+	}
+	empty := map[uint16]Receiver{}
+	t.receivers.Store(&empty)
+	t.batchPool.New = func() any { return newBatchScratch(t.batchSize) }
+
+	// With Port 0 the first socket picks an ephemeral port that may be
+	// taken on another address; retry a few times with a fresh one.
+	attempts := 1
+	if cfg.Port == 0 && len(norm) > 1 {
+		attempts = 8
+	}
+	var err error
+	for range attempts {
+		t.socks, err = t.bindAll(cfg, norm)
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.port = t.socks[0].local.Port()
+	for _, s := range t.socks {
+		t.wg.Add(1)
+		go s.run()
+	}
+	return t, nil
+}
+
+func (t *Transport) bindAll(cfg Config, addrs []netip.Addr) ([]*socket, error) {
+	socks := make([]*socket, 0, len(addrs))
+	port := cfg.Port
+	for _, a := range addrs {
+		s, err := t.bind(cfg, a, port)
+		if err != nil {
+			for _, o := range socks {
+				_ = o.conn.Close()
+			}
+			return nil, err
+		}
+		port = s.local.Port()
+		socks = append(socks, s)
+	}
+	return socks, nil
+}
+
+// Port returns the local UDP encapsulation port shared by all sockets.
+func (t *Transport) Port() uint16 { return t.port }
+
+// LocalAddrs returns the bound address and port of every socket, in the
+// order of Config.LocalAddrs.
+func (t *Transport) LocalAddrs() []netip.AddrPort {
+	out := make([]netip.AddrPort, len(t.socks))
+	for i, s := range t.socks {
+		out[i] = s.local
+	}
+	return out
+}
+
+// Sockets describes every socket, in the order of Config.LocalAddrs.
+func (t *Transport) Sockets() []SocketInfo {
+	out := make([]SocketInfo, len(t.socks))
+	for i, s := range t.socks {
+		out[i] = SocketInfo{Local: s.local, Batching: s.batch != nil, Meta: s.meta}
+	}
+	return out
+}
+
+// Batching reports whether every socket uses batched I/O
+// (ReadBatch/WriteBatch). See Sockets for the mode of each socket.
+func (t *Transport) Batching() bool {
+	for _, s := range t.socks {
+		if s.batch == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Register routes the packets whose SCTP destination port is sctpPort to r.
+// It returns an error wrapping ErrPortRegistered if the port already has a
+// Receiver. r starts receiving with the next datagram a read goroutine
+// looks up; the call does not wait for in-flight deliveries.
+func (t *Transport) Register(sctpPort uint16, r Receiver) error {
+	if r == nil {
+		return fmt.Errorf("register SCTP port %d: %w", sctpPort, ErrNilReceiver)
+	}
+	t.regMu.Lock()
+	defer t.regMu.Unlock()
+	old := *t.receivers.Load()
+	if _, ok := old[sctpPort]; ok {
+		return fmt.Errorf("register SCTP port %d: %w", sctpPort, ErrPortRegistered)
+	}
+	m := make(map[uint16]Receiver, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[sctpPort] = r
+	t.receivers.Store(&m)
+	return nil
+}
+
+// Unregister removes the Receiver of sctpPort, if any. A read goroutine
+// that looked it up before may still be delivering one packet to it.
+func (t *Transport) Unregister(sctpPort uint16) {
+	t.regMu.Lock()
+	defer t.regMu.Unlock()
+	old := *t.receivers.Load()
+	if _, ok := old[sctpPort]; !ok {
+		return
+	}
+	m := make(map[uint16]Receiver, len(old))
+	for k, v := range old {
+		if k != sctpPort {
+			m[k] = v
+		}
+	}
+	t.receivers.Store(&m)
+}
+
+// SetFallback sets the Receiver for packets whose SCTP destination port has
+// no registered Receiver (counted in Stats.RxNoReceiver), for example to
+// answer them with an ABORT (RFC 9260 section 8.4). Nil removes it; such
+// packets are then dropped (Stats.RxDropped).
+func (t *Transport) SetFallback(r Receiver) {
+	if r == nil {
+		t.fallback.Store(nil)
+		return
+	}
+	t.fallback.Store(&receiverBox{r: r})
+}
+
+// lookup returns the Receiver for an SCTP port, or nil.
+func (t *Transport) lookup(port uint16) Receiver {
+	m := *t.receivers.Load()
+	if len(m) == 0 {
+		return nil
+	}
+	return m[port]
+}
+
+// Send writes pkt, a complete SCTP packet with its checksum, as one UDP
+// datagram to the peer address and remote encapsulation port to. RFC 6951
+// section 5.3 requires that the UDP source port "MUST be the local UDP
+// encapsulation port number of the SCTP stack": it is, as every socket is
+// bound to Port(). It uses the socket bound to from; an invalid or unspecified
+// from selects the first socket of to's address family, and a from without
+// its own socket falls back to a wildcard socket of its family, if any.
+// Otherwise the error wraps ErrNoSocket. Send writes synchronously on the
+// calling goroutine, does not modify or retain pkt, and after Close returns
+// an error wrapping net.ErrClosed.
+func (t *Transport) Send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
+	if t.closed.Load() {
+		t.txErrors.Add(1)
+		return fmt.Errorf("udpencap: send: %w", net.ErrClosed)
+	}
+	s, err := t.pick(from, to)
+	if err != nil {
+		t.txErrors.Add(1)
+		return err
+	}
+	return s.send(pkt, to)
+}
+
+// SendBatch sends every message of msgs like Send, grouping consecutive
+// messages that leave through the same socket into WriteBatch calls
+// (sendmmsg) where the socket is in batching mode. A message that fails is
+// counted and skipped; SendBatch goes on with the rest (it stops early only
+// once the transport is closed) and returns the number of messages sent and
+// the first error.
+func (t *Transport) SendBatch(msgs []Outgoing) (int, error) {
+	if t.closed.Load() {
+		t.txErrors.Add(uint64(len(msgs)))
+		return 0, fmt.Errorf("udpencap: send: %w", net.ErrClosed)
+	}
+	sent := 0
+	var firstErr error
+	for i := 0; i < len(msgs); {
+		s, err := t.pick(msgs[i].From, msgs[i].To)
+		if err != nil {
+			t.txErrors.Add(1)
+			if firstErr == nil {
+				firstErr = err
+			}
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(msgs) && t.sameSocket(s, msgs[j].From, msgs[j].To) {
+			j++
+		}
+		n, err := s.sendBatch(t, msgs[i:j])
+		sent += n
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err != nil && errors.Is(err, net.ErrClosed) {
+			break
+		}
+		i = j
+	}
+	return sent, firstErr
+}
+
+func (t *Transport) sameSocket(s *socket, from netip.Addr, to netip.AddrPort) bool {
+	o, err := t.pick(from, to)
+	return err == nil && o == s
+}
+
+// pick finds the socket for a source address; see Send.
+func (t *Transport) pick(from netip.Addr, to netip.AddrPort) (*socket, error) {
+	if from.IsValid() && !from.IsUnspecified() {
+		from = from.Unmap()
+		for _, s := range t.socks {
+			if s.addr == from {
+				return s, nil
+			}
+		}
+		for _, s := range t.socks {
+			if s.addr.IsUnspecified() && s.is4 == from.Is4() {
+				return s, nil
+			}
+		}
+		return nil, fmt.Errorf("send from %s: %w", from, ErrNoSocket)
+	}
+	v4 := to.Addr().Unmap().Is4()
+	for _, s := range t.socks {
+		if s.is4 == v4 {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("send to %s: %w", to, ErrNoSocket)
+}
+
+// Stats returns a snapshot of the counters, summed over all sockets.
+func (t *Transport) Stats() Stats {
+	var st Stats
+	for _, s := range t.socks {
+		c := &s.ctr
+		st.RxDatagrams += c.rxDatagrams.Load()
+		st.RxBytes += c.rxBytes.Load()
+		st.RxTooShort += c.rxTooShort.Load()
+		st.RxBadChecksum += c.rxBadChecksum.Load()
+		st.RxNoReceiver += c.rxNoReceiver.Load()
+		st.RxDropped += c.rxDropped.Load()
+		st.RxErrors += c.rxErrors.Load()
+		st.TxDatagrams += c.txDatagrams.Load()
+		st.TxBytes += c.txBytes.Load()
+		st.TxErrors += c.txErrors.Load()
+	}
+	st.TxErrors += t.txErrors.Load()
+	return st
+}
+
+// Close closes every socket and waits until all read goroutines have
+// returned; no ReceivePacket call runs after it returns. Later calls
+// return the first call's result. Close must not be called from within
+// ReceivePacket.
+func (t *Transport) Close() error {
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		var errs []error
+		for _, s := range t.socks {
+			if err := s.conn.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		t.wg.Wait()
+		t.closeErr = errors.Join(errs...)
+	})
+	return t.closeErr
+}
