@@ -1,0 +1,413 @@
+package sock
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+// rawPeer is a hand-driven SCTP peer over a plain UDP socket: it sends
+// crafted packets to a stack and reads what comes back.
+type rawPeer struct {
+	t    testing.TB
+	conn *net.UDPConn
+	to   netip.AddrPort // the stack's UDP address
+}
+
+func newRawPeer(t testing.TB, s *Stack) *rawPeer {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return &rawPeer{t: t, conn: c, to: netip.AddrPortFrom(lo4, s.UDPPort())}
+}
+
+func (r *rawPeer) udpPort() uint16 { return uint16(r.conn.LocalAddr().(*net.UDPAddr).Port) }
+
+func (r *rawPeer) send(pkt []byte) {
+	_, err := r.conn.WriteToUDPAddrPort(pkt, r.to)
+	require.NoError(r.t, err)
+}
+
+// recv returns the next packet, or nil after the timeout.
+func (r *rawPeer) recv(timeout time.Duration) []byte {
+	_ = r.conn.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 65536)
+	n, _, err := r.conn.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		return nil
+	}
+	require.True(r.t, wire.VerifyChecksum(buf[:n]), "every packet from the stack has a correct CRC32c")
+	return buf[:n]
+}
+
+// expectSilence asserts nothing arrives for a while.
+func (r *rawPeer) expectSilence() {
+	r.t.Helper()
+	if p := r.recv(200 * time.Millisecond); p != nil {
+		r.t.Fatalf("unexpected reply %x", p)
+	}
+}
+
+func firstChunk(t testing.TB, pkt []byte) (wire.CommonHeader, wire.Chunk) {
+	t.Helper()
+	require.NotNil(t, pkt, "expected a packet")
+	hdr, err := wire.ParseCommonHeader(pkt)
+	require.NoError(t, err)
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	require.True(t, it.Next())
+	return hdr, it.Chunk()
+}
+
+func packet(src, dst uint16, tag uint32, chunks ...[]byte) []byte {
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: src, DstPort: dst, VerificationTag: tag})
+	for _, c := range chunks {
+		pkt = append(pkt, c...)
+	}
+	return wire.Finish(pkt)
+}
+
+func initChunk(tag, tsn uint32) []byte {
+	return wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: tsn}.Append(nil, wire.ChunkInit)
+}
+
+func dataChunk(tsn uint32, stream uint16, payload string) []byte {
+	v := make([]byte, 12, 12+len(payload))
+	binary.BigEndian.PutUint32(v[0:], tsn)
+	binary.BigEndian.PutUint16(v[4:], stream)
+	binary.BigEndian.PutUint32(v[8:], 51)
+	return wire.AppendChunk(nil, wire.ChunkData, 0x03, append(v, payload...))
+}
+
+// handshake runs INIT / INIT-ACK and returns the INIT-ACK and the cookie.
+func (r *rawPeer) initAck(srcPort, dstPort uint16, tag uint32) (wire.Init, []byte) {
+	r.t.Helper()
+	r.send(packet(srcPort, dstPort, 0, initChunk(tag, 1000)))
+	hdr, c := firstChunk(r.t, r.recv(5*time.Second))
+	require.Equal(r.t, wire.ChunkInitAck, c.Type)
+	require.Equal(r.t, tag, hdr.VerificationTag)
+	ack, err := wire.ParseInit(c.Value)
+	require.NoError(r.t, err)
+	ck, ok := ack.Cookie()
+	require.True(r.t, ok)
+	return ack, ck
+}
+
+func TestCookieAttacks(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	const peerPort = 4000
+
+	t.Run("forged", func(t *testing.T) {
+		r := newRawPeer(t, s)
+		ack, ck := r.initAck(peerPort, ep.Port(), 0x1111)
+		forged := append([]byte(nil), ck...)
+		forged[len(forged)/2] ^= 0x40
+		r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, forged)))
+		r.expectSilence()
+		require.Empty(t, ep.Associations())
+	})
+	t.Run("wrong tag for the cookie", func(t *testing.T) {
+		r := newRawPeer(t, s)
+		ack, ck := r.initAck(peerPort, ep.Port(), 0x2222)
+		r.send(packet(peerPort, ep.Port(), ack.InitiateTag+1, wire.AppendCookieEcho(nil, ck)))
+		r.expectSilence()
+		require.Empty(t, ep.Associations())
+	})
+	t.Run("replayed", func(t *testing.T) {
+		r := newRawPeer(t, s)
+		ack, ck := r.initAck(peerPort, ep.Port(), 0x3333)
+		echo := packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck), dataChunk(1000, 0, "bundled"))
+		r.send(echo)
+		_, c := firstChunk(t, r.recv(5*time.Second))
+		require.Equal(t, wire.ChunkCookieAck, c.Type)
+		m := recvCtx(t, ep)
+		require.Equal(t, "bundled", string(m.Payload), "DATA bundled with the COOKIE-ECHO is delivered")
+		require.Len(t, ep.Associations(), 1)
+		// The same COOKIE-ECHO again: section 5.2.4 action D, a COOKIE-ACK
+		// and nothing new.
+		r.send(echo)
+		for {
+			_, c = firstChunk(t, r.recv(5*time.Second))
+			if c.Type == wire.ChunkCookieAck {
+				break
+			}
+			require.Equal(t, wire.ChunkSack, c.Type)
+		}
+		require.Len(t, ep.Associations(), 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := ep.Recv(ctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "the replayed DATA is not delivered twice")
+		ep.Associations()[0].Abort("done")
+	})
+}
+
+func TestExpiredCookie(t *testing.T) {
+	s := newStack(t, WithCookieLifetime(50*time.Millisecond))
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	ack, ck := r.initAck(4001, ep.Port(), 0x4444)
+	time.Sleep(120 * time.Millisecond)
+	r.send(packet(4001, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	hdr, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkError, c.Type)
+	require.Equal(t, uint32(0x4444), hdr.VerificationTag)
+	causes, err := wire.ParseErrorChunk(c.Value)
+	require.NoError(t, err)
+	require.Len(t, causes, 1)
+	require.Equal(t, wire.CauseStaleCookie, causes[0].Code)
+	staleUS := binary.BigEndian.Uint32(causes[0].Info)
+	require.GreaterOrEqual(t, staleUS, uint32(50_000), "measure of staleness in microseconds")
+	require.Empty(t, ep.Associations())
+}
+
+func TestOutOfTheBlue(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const tag = 0xabcdef01
+	for _, port := range []struct {
+		name string
+		port uint16
+	}{{"endpoint", ep.Port()}, {"no endpoint", ep.Port() + 1}} {
+		t.Run(port.name, func(t *testing.T) {
+			dst := port.port
+			for _, c := range []struct {
+				name  string
+				chunk []byte
+				reply wire.ChunkType // 0: silence
+			}{
+				{"ABORT", wire.Abort{}.Append(nil), 0},
+				{"SHUTDOWN-COMPLETE", wire.AppendShutdownComplete(nil, false), 0},
+				{"COOKIE-ACK", wire.AppendCookieAck(nil), 0},
+				{"ERROR", wire.AppendErrorChunk(nil, wire.StaleCookieCause(10)), 0},
+				{"SHUTDOWN-ACK", wire.AppendShutdownAck(nil), wire.ChunkShutdownComplete},
+				{"DATA", dataChunk(1, 0, "x"), wire.ChunkAbort},
+				{"SACK", wire.AppendSack(nil, 1, 1000, nil, nil), wire.ChunkAbort},
+				{"HEARTBEAT", wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb")), wire.ChunkAbort},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					pkt := packet(5555, dst, tag, c.chunk)
+					r.send(pkt)
+					if c.reply == 0 {
+						r.expectSilence()
+						return
+					}
+					reply := r.recv(5 * time.Second)
+					hdr, got := firstChunk(t, reply)
+					require.Equal(t, c.reply, got.Type)
+					require.Equal(t, uint8(1), got.Flags&1, "T bit: the tag is reflected")
+					require.Equal(t, uint32(tag), hdr.VerificationTag)
+					require.Equal(t, dst, hdr.SrcPort)
+					require.Equal(t, uint16(5555), hdr.DstPort)
+					require.LessOrEqual(t, len(reply), len(pkt), "never a bigger reply")
+					r.expectSilence() // never more than one
+				})
+			}
+		})
+	}
+	t.Run("INIT to a port nobody owns", func(t *testing.T) {
+		r.send(packet(5555, ep.Port()+1, 0, initChunk(0x7777, 1)))
+		hdr, c := firstChunk(t, r.recv(5*time.Second))
+		require.Equal(t, wire.ChunkAbort, c.Type)
+		require.Zero(t, c.Flags&1, "T bit clear: the INIT's own tag")
+		require.Equal(t, uint32(0x7777), hdr.VerificationTag)
+	})
+	require.Empty(t, ep.Associations())
+}
+
+func TestWrongVerificationTag(t *testing.T) {
+	p := newPair(t)
+	ctx := context.Background()
+	r := newRawPeer(t, p.server)
+	// DATA from the client's address and port with a wrong tag: not
+	// delivered; the association goes on.
+	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^1, dataChunk(1, 0, "intruder")))
+	require.NoError(t, p.clientAssoc.Send(ctx, []byte("legit"), SendInfo{}))
+	require.Equal(t, "legit", string(recvCtx(t, p.listener).Payload))
+	// An ABORT with a wrong tag is ignored (RFC 9260 section 8.5.1 rule B).
+	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^2, wire.Abort{}.Append(nil)))
+	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
+	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
+	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+}
+
+func TestPeerRestart(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const peerPort = 4100
+	ack, ck := r.initAck(peerPort, ep.Port(), 0x5151)
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	_, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ev, err := ep.Event(ctx)
+	require.NoError(t, err)
+	require.Equal(t, EventUp, ev.Type)
+	old := ev.Association
+
+	// The peer restarts: a new INIT with a new tag from the same address.
+	ack2, ck2 := r.initAck(peerPort, ep.Port(), 0x6262)
+	require.NotEqual(t, ack.InitiateTag, ack2.InitiateTag, "section 5.2.2: a new Initiate Tag")
+	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, wire.AppendCookieEcho(nil, ck2)))
+	_, c = firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	var restarted *Association
+	for restarted == nil {
+		ev, err := ep.Event(ctx)
+		require.NoError(t, err)
+		if ev.Type == EventRestart {
+			restarted = ev.Association
+		}
+	}
+	<-old.Done()
+	require.Equal(t, []*Association{restarted}, ep.Associations())
+	require.Equal(t, uint32(0x6262), restarted.peerTagValue())
+	// The new association works.
+	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, dataChunk(1000, 1, "after restart")))
+	require.Equal(t, "after restart", string(recvCtx(t, ep).Payload))
+	restarted.Abort("done")
+}
+
+func TestInitCollision(t *testing.T) {
+	a := newStack(t)
+	b := newStack(t)
+	epA, err := a.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	epB, err := b.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var assocA, assocB *Association
+	var errA, errB error
+	wg.Go(func() {
+		assocA, errA = epA.Connect(ctx, []netip.Addr{lo4}, epB.Port(), WithRemoteUDPPort(b.UDPPort()))
+	})
+	wg.Go(func() {
+		assocB, errB = epB.Connect(ctx, []netip.Addr{lo4}, epA.Port(), WithRemoteUDPPort(a.UDPPort()))
+	})
+	wg.Wait()
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	require.Len(t, epA.Associations(), 1, "one association between two endpoints")
+	require.Len(t, epB.Associations(), 1)
+	require.NoError(t, assocA.Send(ctx, []byte("a to b"), SendInfo{}))
+	require.Equal(t, "a to b", string(recvCtx(t, epB).Payload))
+	require.NoError(t, assocB.Send(ctx, []byte("b to a"), SendInfo{}))
+	require.Equal(t, "b to a", string(recvCtx(t, epA).Payload))
+}
+
+func TestConnectNobodyListens(t *testing.T) {
+	server := newStack(t)
+	_, err := server.NewEndpoint(nil, 0) // opens the stack's socket
+	require.NoError(t, err)
+	client := newStack(t)
+	c, err := client.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+	// ErrRefused (not ErrTimeout) says the stack's ABORT ended it.
+	_, err = c.Connect(context.Background(), []netip.Addr{lo4}, 7, WithRemoteUDPPort(server.UDPPort()))
+	require.ErrorIs(t, err, ErrRefused)
+	require.Empty(t, c.Associations())
+}
+
+func TestConnectTimeout(t *testing.T) {
+	// A UDP socket that never answers.
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer sink.Close()
+	client := newStack(t)
+	c, err := client.NewEndpoint(nil, 0,
+		WithRTOMin(10*time.Millisecond), WithRTOInitial(20*time.Millisecond), WithRTOMax(60*time.Millisecond),
+		WithMaxInitRetransmits(4))
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = c.Connect(context.Background(), []netip.Addr{lo4}, 9, WithRemoteUDPPort(uint16(sink.LocalAddr().(*net.UDPAddr).Port)))
+	require.ErrorIs(t, err, ErrTimeout)
+	// 20 + 40 + 60 + 60 + 60 ms: the first try and four retransmissions.
+	require.GreaterOrEqual(t, time.Since(start), 240*time.Millisecond)
+	require.Empty(t, c.Associations())
+	// Count the INITs that reached the sink: 1 + Max.Init.Retransmits.
+	_ = sink.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	n := 0
+	buf := make([]byte, 2048)
+	for {
+		if _, _, err := sink.ReadFrom(buf); err != nil {
+			break
+		}
+		n++
+	}
+	require.Equal(t, 5, n)
+}
+
+func TestStatelessListener(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	client := newStack(t)
+	dialer, err := client.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+
+	settle := func() (int, uint64) {
+		var ms runtime.MemStats
+		for range 3 {
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&ms)
+		return runtime.NumGoroutine(), ms.HeapAlloc
+	}
+	g0, h0 := settle()
+
+	const floods = 10_000
+	r := newRawPeer(t, s)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			_ = r.conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			if _, _, err := r.conn.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range floods {
+		r.send(packet(uint16(1024+i), ep.Port(), 0, initChunk(uint32(i+1), 1)))
+		if i == floods/2 {
+			// A real client gets in during the flood.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			a, err := dialer.Connect(ctx, []netip.Addr{lo4}, ep.Port(), WithRemoteUDPPort(s.UDPPort()))
+			cancel()
+			require.NoError(t, err)
+			require.NoError(t, a.Send(context.Background(), []byte("through the flood"), SendInfo{}))
+			require.Equal(t, "through the flood", string(recvCtx(t, ep).Payload))
+			a.Abort("done")
+			<-a.Done()
+		}
+	}
+	<-done
+	require.Eventually(t, func() bool { return len(ep.Associations()) == 0 }, 5*time.Second, 10*time.Millisecond)
+	g1, h1 := settle()
+	require.LessOrEqual(t, g1, g0, "no goroutine left by %d INITs", floods)
+	// 10,000 INITs leave nothing behind: allow 1 MiB of noise (a retained
+	// state per INIT would be several MiB).
+	require.Less(t, int64(h1)-int64(h0), int64(1<<20), "heap before %d after %d", h0, h1)
+	st := s.Stats().Sockets[lo4]
+	require.GreaterOrEqual(t, st.RxDatagrams, uint64(floods))
+}
