@@ -187,6 +187,13 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	ep := newEndpoint(s, addrs, port, cfg)
 	s.endpoints = append(s.endpoints, ep)
 	s.publishLocked()
+	for _, a := range addrs {
+		// udpencap hands packets for the endpoint's port to the stack's
+		// demultiplexer; another endpoint may have registered it already.
+		if err := s.transports[a].Register(port, udpencap.ReceiverFunc(s.receive)); err != nil && !errors.Is(err, udpencap.ErrPortRegistered) {
+			return nil, fmt.Errorf("sock: register port %d: %w", port, err)
+		}
+	}
 	return ep, nil
 }
 
@@ -286,12 +293,18 @@ func (s *Stack) removeEndpoint(ep *Endpoint) {
 	s.endpoints = slices.Delete(s.endpoints, i, i+1)
 	s.publishLocked()
 	for _, a := range ep.addrs {
-		used := false
+		used, portUsed := false, false
 		for _, other := range s.endpoints {
-			used = used || slices.Contains(other.addrs, a)
+			if slices.Contains(other.addrs, a) {
+				used = true
+				portUsed = portUsed || other.port == ep.port
+			}
 		}
-		if !used {
+		switch {
+		case !used:
 			s.closeTransportLocked(a)
+		case !portUsed:
+			s.transports[a].Unregister(ep.port)
 		}
 	}
 }

@@ -12,6 +12,12 @@ import (
 // endpoint owns the port); when false an INIT is refused with an ABORT.
 //
 // The caller has already dropped packets from non-unicast sources (rule 1).
+//
+// The rules are applied in their order of precedence, wherever the chunk
+// sits in the packet: a SHUTDOWN ACK gets a SHUTDOWN COMPLETE (rule 5) even
+// after chunks that would otherwise get an ABORT (rule 8). A packet with a
+// zero Verification Tag gets a reply only if it is a lone INIT (section
+// 8.5.1 A).
 func OOTBReply(pkt []byte, initHandled bool) []byte {
 	hdr, err := wire.ParseCommonHeader(pkt)
 	if err != nil {
@@ -19,8 +25,10 @@ func OOTBReply(pkt []byte, initHandled bool) []byte {
 	}
 	reply := replyNone
 	var initTag uint32
+	chunks := 0
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 	for it.Next() {
+		chunks++
 		c := it.Chunk()
 		switch c.Type {
 		case wire.ChunkAbort, wire.ChunkShutdownComplete, wire.ChunkCookieAck, wire.ChunkError:
@@ -45,8 +53,10 @@ func OOTBReply(pkt []byte, initHandled bool) []byte {
 			reply = replyAbortInit
 		case wire.ChunkShutdownAck:
 			// Rule 5: "the receiver should respond to the sender of the OOTB
-			// packet with a SHUTDOWN COMPLETE ... the T bit set".
-			if reply == replyNone {
+			// packet with a SHUTDOWN COMPLETE ... the T bit set". It comes
+			// before rule 8, so it wins over an ABORT whatever the order of
+			// the chunks.
+			if reply != replyAbortInit {
 				reply = replyShutdownComplete
 			}
 		default:
@@ -58,6 +68,13 @@ func OOTBReply(pkt []byte, initHandled bool) []byte {
 		}
 	}
 	if it.Err() != nil {
+		return nil
+	}
+	// Section 8.5.1 A: "When an endpoint receives an SCTP packet with the
+	// Verification Tag set to 0, it SHOULD verify that the packet contains
+	// only an INIT chunk. Otherwise, the receiver MUST silently discard the
+	// packet."
+	if hdr.VerificationTag == 0 && (chunks != 1 || reply != replyAbortInit) {
 		return nil
 	}
 	out := make([]byte, wire.CommonHeaderSize, wire.CommonHeaderSize+4)

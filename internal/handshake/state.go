@@ -29,7 +29,7 @@ type State struct {
 	// LocalTSN is the initial TSN of our INIT-ACK.
 	LocalTSN uint32
 	// LocalARwnd, LocalOS and LocalMIS are the other fields of our INIT-ACK.
-	LocalARwnd       uint32
+	LocalARwnd        uint32
 	LocalOS, LocalMIS uint16
 	// TieLocal and TiePeer are the tie-tags of section 5.2.2: the tags of the
 	// association that existed when the INIT-ACK was sent, zero otherwise.
