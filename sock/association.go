@@ -63,20 +63,21 @@ type Association struct {
 	connectErr error
 	sawShut    bool
 	// pendingPeer is the peer's INIT-ACK while in COOKIE-ECHOED.
-	pendingPeer *wire.Init
+	pendingPeer    *wire.Init
+	engineStarting bool
 
 	stats assocCounters
 }
 
 type assocCounters struct {
-	droppedForeign  atomic.Uint64 // wrong source address or port
-	droppedQueue    atomic.Uint64 // pion's input queue full
-	droppedStream   atomic.Uint64 // messages on invalid streams
-	unrecognized    atomic.Uint64 // unrecognised chunks
-	heartbeatsIn    atomic.Uint64
-	heartbeatAcks   atomic.Uint64
-	messagesIn      atomic.Uint64
-	messagesOut     atomic.Uint64
+	droppedForeign atomic.Uint64 // wrong source address or port
+	droppedQueue   atomic.Uint64 // pion's input queue full
+	droppedStream  atomic.Uint64 // messages on invalid streams
+	unrecognized   atomic.Uint64 // unrecognised chunks
+	heartbeatsIn   atomic.Uint64
+	heartbeatAcks  atomic.Uint64
+	messagesIn     atomic.Uint64
+	messagesOut    atomic.Uint64
 }
 
 func (a *Association) count(c *atomic.Uint64) { c.Add(1) }
@@ -361,10 +362,16 @@ func (a *Association) connect(ctx context.Context) error {
 				rto = a.cfg.rtoInitial
 				sendNext = true
 			case m.typ == wire.ChunkCookieAck && state == stateCookieEchoed:
-				if err := a.establishAsInitiator(); err != nil {
+				started, err := a.establishAsInitiator()
+				if err != nil {
 					return err
 				}
-				a.ep.events.push(Event{Type: EventUp, Association: a})
+				if started {
+					a.ep.events.push(Event{Type: EventUp, Association: a})
+				}
+				if err := a.waitUp(ctx); err != nil {
+					return err
+				}
 				return nil
 			case m.typ == wire.ChunkError && state == stateCookieEchoed:
 				causes, err := wire.ParseErrorChunk(m.value)

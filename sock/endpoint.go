@@ -97,7 +97,7 @@ type Endpoint struct {
 
 	mu     sync.RWMutex
 	closed bool
-	byTag  map[uint32]*Association        // by our verification tag
+	byTag  map[uint32]*Association         // by our verification tag
 	byPeer map[netip.AddrPort]*Association // by each peer address and SCTP port
 	wg     sync.WaitGroup                  // association goroutines
 

@@ -38,13 +38,12 @@ func (a *Association) localInit() wire.Init {
 }
 
 // establishAsInitiator starts pion once the COOKIE-ACK arrived.
-func (a *Association) establishAsInitiator() error {
+func (a *Association) establishAsInitiator() (started bool, err error) {
 	a.mu.Lock()
 	peer := a.pendingPeer
-	a.pendingPeer = nil
 	a.mu.Unlock()
 	if peer == nil {
-		return fmt.Errorf("sock: COOKIE-ACK without INIT-ACK: %w", ErrNotEstablished)
+		return false, nil // established by an INIT collision meanwhile
 	}
 	local := a.localInit()
 	return a.startEngine(&local, peer)
@@ -52,7 +51,16 @@ func (a *Association) establishAsInitiator() error {
 
 // startEngine creates the pion association from the two INIT chunks
 // (SNAP, out-of-band establishment) over the shim, and enters ESTABLISHED.
-func (a *Association) startEngine(local, peer *wire.Init) error {
+// It runs once: an INIT collision can establish the association from the
+// receive path while Connect waits; started says whether this call did it.
+func (a *Association) startEngine(local, peer *wire.Init) (started bool, err error) {
+	a.mu.Lock()
+	if a.engineStarting {
+		a.mu.Unlock()
+		return false, nil
+	}
+	a.engineStarting = true
+	a.mu.Unlock()
 	localTok, remoteTok := handshake.PionTokens(local, peer, false)
 	conn := newShimConn(a)
 	pa, err := sctp.ClientWithOptions(
@@ -68,7 +76,7 @@ func (a *Association) startEngine(local, peer *wire.Init) error {
 		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
 	)
 	if err != nil {
-		return fmt.Errorf("sock: start association engine: %w", err)
+		return false, fmt.Errorf("sock: start association engine: %w", err)
 	}
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
@@ -76,12 +84,18 @@ func (a *Association) startEngine(local, peer *wire.Init) error {
 	a.inStreams = min(a.cfg.inStreams, peer.OutStreams)
 	a.pion = pa
 	a.conn = conn
+	a.pendingPeer = nil
 	a.mu.Unlock()
-	a.state.Store(int32(stateEstablished))
+	if !a.state.CompareAndSwap(int32(stateCookieWait), int32(stateEstablished)) &&
+		!a.state.CompareAndSwap(int32(stateCookieEchoed), int32(stateEstablished)) {
+		// Closed meanwhile.
+		_ = pa.Close()
+		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
+	}
 	close(a.up)
 	a.ep.wg.Add(1)
 	go a.acceptLoop(pa)
-	return nil
+	return true, nil
 }
 
 // newAcceptedAssociation creates the association a valid COOKIE-ECHO asks
@@ -105,7 +119,7 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 		return nil, err
 	}
 	local := a.localInit()
-	if err := a.startEngine(&local, peer); err != nil {
+	if _, err := a.startEngine(&local, peer); err != nil {
 		a.finish(ReasonAborted, err.Error(), false)
 		return nil, err
 	}
@@ -145,23 +159,24 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 	switch handshake.DecideCookie(st, peer.InitiateTag, tcb) {
 	case handshake.ActionRestart:
 		a.restart(st, peer, meta)
-	case handshake.ActionCollision:
+	case handshake.ActionCollision, handshake.ActionReplay:
+		// B and D: "enter the ESTABLISHED state, if it has not already
+		// done so", stop the cookie timer (Connect returns), COOKIE-ACK.
 		if assocState(a.state.Load()) < stateEstablished {
-			a.mu.Lock()
-			a.pendingPeer = nil
-			a.mu.Unlock()
 			local := a.localInit()
-			if err := a.startEngine(&local, peer); err != nil {
+			started, err := a.startEngine(&local, peer)
+			if err != nil {
 				return
 			}
-			a.ep.events.push(Event{Type: EventUp, Association: a})
+			if started {
+				a.ep.events.push(Event{Type: EventUp, Association: a})
+			}
+		}
+		if assocState(a.state.Load()) != stateEstablished {
+			return
 		}
 		a.sendCookieAck(meta.Src)
 		a.receiveAfterCookie(pkt, meta)
-	case handshake.ActionReplay:
-		if assocState(a.state.Load()) == stateEstablished {
-			a.sendCookieAck(meta.Src)
-		}
 	default:
 		a.ep.dropped.Add(1)
 	}

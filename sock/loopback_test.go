@@ -25,10 +25,10 @@ func newStack(t testing.TB, opts ...StackOption) *Stack {
 // pair makes a listening endpoint on one stack and a connected association
 // from another.
 type pair struct {
-	server, client     *Stack
-	listener, dialer   *Endpoint
-	clientAssoc        *Association
-	serverAssoc        *Association
+	server, client   *Stack
+	listener, dialer *Endpoint
+	clientAssoc      *Association
+	serverAssoc      *Association
 }
 
 func newPair(t testing.TB, serverOpts ...EndpointOption) *pair {

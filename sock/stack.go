@@ -69,8 +69,11 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 		}
 		cfg.net = n
 	}
+	pionMin := slogpion.LevelTrace // a caller's logger decides for itself
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		// pion warns about ordinary things (a peer without PR-SCTP).
+		pionMin = slog.LevelError
 	}
 	signer, err := cookie.NewSigner()
 	if err != nil {
@@ -80,7 +83,7 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 		cfg:        cfg,
 		signer:     signer,
 		log:        cfg.logger,
-		pionLF:     slogpion.Factory{Logger: cfg.logger},
+		pionLF:     slogpion.Factory{Logger: cfg.logger, MinLevel: pionMin},
 		udpPort:    cfg.udpPort,
 		transports: map[netip.Addr]*udpencap.Transport{},
 		stopRotate: make(chan struct{}),

@@ -17,21 +17,28 @@ const LevelTrace = slog.LevelDebug - 4
 // "scope" attribute.
 type Factory struct {
 	Logger *slog.Logger
+	// MinLevel drops pion's messages below it, whatever the handler's level.
+	MinLevel slog.Level
 }
 
 // NewLogger implements logging.LoggerFactory.
 func (f Factory) NewLogger(scope string) logging.LeveledLogger {
-	return &logger{l: f.Logger.With("scope", scope)}
+	return &logger{l: f.Logger.With("scope", scope), min: f.MinLevel}
 }
 
-type logger struct{ l *slog.Logger }
+type logger struct {
+	l   *slog.Logger
+	min slog.Level
+}
 
 func (g *logger) log(level slog.Level, msg string) {
-	g.l.Log(context.Background(), level, msg)
+	if level >= g.min {
+		g.l.Log(context.Background(), level, msg)
+	}
 }
 
 func (g *logger) logf(level slog.Level, format string, args ...any) {
-	if g.l.Enabled(context.Background(), level) {
+	if level >= g.min && g.l.Enabled(context.Background(), level) {
 		g.l.Log(context.Background(), level, fmt.Sprintf(format, args...))
 	}
 }
