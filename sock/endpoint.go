@@ -489,19 +489,10 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.dropped.Add(1) // section 5.1.5 step 2: silently discard
 		return
 	}
-	var st handshake.State
-	if err := st.Unmarshal(payload); err != nil {
-		e.dropped.Add(1)
-		return
-	}
+	st, peerInit, err := decodeCookie(payload)
 	// Section 5.1.5 step 1: the Verification Tag and ports of the packet
 	// must be those the cookie was made for.
-	if hdr.VerificationTag != st.LocalTag || hdr.DstPort != st.LocalPort || hdr.SrcPort != st.PeerPort {
-		e.dropped.Add(1)
-		return
-	}
-	peerInit, err := wire.ParseInit(st.PeerInit)
-	if err != nil {
+	if err != nil || hdr.VerificationTag != st.LocalTag || hdr.DstPort != st.LocalPort || hdr.SrcPort != st.PeerPort {
 		e.dropped.Add(1)
 		return
 	}
@@ -528,15 +519,21 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 	a.receiveAfterCookie(pkt, meta)
 }
 
+// decodeCookie decodes the payload of a verified cookie: the handshake
+// state and the peer's INIT inside it.
+func decodeCookie(payload []byte) (handshake.State, wire.Init, error) {
+	var st handshake.State
+	if err := st.Unmarshal(payload); err != nil {
+		return st, wire.Init{}, err
+	}
+	peerInit, err := wire.ParseInit(st.PeerInit)
+	return st, peerInit, err
+}
+
 // sendStaleCookie answers a COOKIE-ECHO whose cookie expired with a Stale
 // Cookie error (RFC 9260 section 5.1.5 step 3, 3.3.10.3).
 func (e *Endpoint) sendStaleCookie(payload []byte, hdr wire.CommonHeader, meta udpencap.Meta, staleness time.Duration) {
-	var st handshake.State
-	if payload == nil || st.Unmarshal(payload) != nil {
-		e.dropped.Add(1)
-		return
-	}
-	peerInit, err := wire.ParseInit(st.PeerInit)
+	_, peerInit, err := decodeCookie(payload)
 	if err != nil {
 		e.dropped.Add(1)
 		return
