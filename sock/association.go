@@ -293,7 +293,7 @@ func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Ini
 	if preserve > 0 {
 		// RFC 9260 section 5.2.6: ask for a longer cookie life after a
 		// Stale Cookie error.
-		ms := uint32(min(preserve.Milliseconds(), 1<<31))
+		ms := uint32(min((preserve+time.Millisecond-1).Milliseconds(), 1<<31))
 		in.Params = append(in.Params, wire.Param{Type: wire.ParamCookiePreservative,
 			Value: []byte{byte(ms >> 24), byte(ms >> 16), byte(ms >> 8), byte(ms)}})
 	}
@@ -384,7 +384,7 @@ func (a *Association) connect(ctx context.Context) error {
 						// asks for more cookie life, counting it as a
 						// retransmission.
 						staleUS := uint32(c.Info[0])<<24 | uint32(c.Info[1])<<16 | uint32(c.Info[2])<<8 | uint32(c.Info[3])
-						preserve = 2 * time.Duration(staleUS) * time.Microsecond
+						preserve = max(2*time.Duration(staleUS)*time.Microsecond, time.Millisecond)
 						retransmits++
 						if retransmits > a.cfg.maxInitRetransmits {
 							return fmt.Errorf("sock: connect: stale cookies: %w", ErrTimeout)

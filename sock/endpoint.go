@@ -101,7 +101,8 @@ type Endpoint struct {
 	byPeer map[netip.AddrPort]*Association // by each peer address and SCTP port
 	wg     sync.WaitGroup                  // association goroutines
 
-	dropped atomic.Uint64
+	dropped      atomic.Uint64
+	staleCookies atomic.Uint64
 }
 
 func newEndpoint(s *Stack, addrs []netip.Addr, port uint16, cfg endpointConfig) *Endpoint {
@@ -342,7 +343,23 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		st.LocalTag = randomTag()
 		st.LocalTSN = randomTag()
 	}
-	e.sendInitAck(&st, init.InitiateTag, unrecognized, meta)
+	e.sendInitAck(&st, init.InitiateTag, unrecognized, cookieExtension(&init), meta)
+}
+
+// maxCookieExtension bounds what a Cookie Preservative may add to the
+// cookie lifetime.
+const maxCookieExtension = time.Minute
+
+// cookieExtension reads the Cookie Preservative of an INIT (RFC 9260
+// section 3.3.2.1: "the sender of the INIT ... suggested Cookie Life-Span
+// Increment", in milliseconds); the receiver "MAY choose to use" it: it
+// is honoured up to a minute.
+func cookieExtension(init *wire.Init) time.Duration {
+	p, ok := init.Param(wire.ParamCookiePreservative)
+	if !ok || len(p.Value) != 4 {
+		return 0
+	}
+	return min(time.Duration(binary.BigEndian.Uint32(p.Value))*time.Millisecond, maxCookieExtension)
 }
 
 // initAddresses returns the addresses an INIT or INIT-ACK lists and the
@@ -425,9 +442,9 @@ func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta u
 
 // sendInitAck sends the INIT-ACK for st with its State Cookie (RFC 9260
 // section 5.1.3).
-func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, meta udpencap.Meta) {
+func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, extension time.Duration, meta udpencap.Meta) {
 	payload := st.Marshal(nil)
-	ck := e.stack.signer.Seal(nil, payload, time.Now(), e.stack.cfg.cookieLifetime)
+	ck := e.stack.signer.Seal(nil, payload, time.Now(), e.stack.cfg.cookieLifetime+extension)
 	ack := wire.Init{
 		InitiateTag: st.LocalTag,
 		ARwnd:       st.LocalARwnd,
@@ -483,6 +500,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 	var stale *cookie.StaleError
 	switch {
 	case errors.As(err, &stale):
+		e.staleCookies.Add(1)
 		e.sendStaleCookie(payload, hdr, meta, stale.Staleness)
 		return
 	case err != nil:

@@ -411,3 +411,37 @@ func TestStatelessListener(t *testing.T) {
 	st := s.Stats().Sockets[lo4]
 	require.GreaterOrEqual(t, st.RxDatagrams, uint64(floods))
 }
+
+// TestStaleCookieRetry: a cookie that expires before it comes back gets a
+// Stale Cookie error; the initiator starts over with a Cookie Preservative
+// (RFC 9260 section 5.2.6), which the listener honours, and gets in.
+func TestStaleCookieRetry(t *testing.T) {
+	server := newStack(t, WithCookieLifetime(time.Microsecond))
+	ep, err := server.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	client := newStack(t)
+	c, err := client.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := c.Connect(ctx, []netip.Addr{lo4}, ep.Port(), WithRemoteUDPPort(server.UDPPort()))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, ep.staleCookies.Load(), uint64(1), "the first cookie went stale")
+	require.NoError(t, a.Send(ctx, []byte("late but in"), SendInfo{}))
+	require.Equal(t, "late but in", string(recvCtx(t, ep).Payload))
+}
+
+// TestStaleCookieGivesUp: with every cookie stale and no retransmissions
+// left, Connect fails.
+func TestStaleCookieGivesUp(t *testing.T) {
+	server := newStack(t, WithCookieLifetime(time.Microsecond))
+	ep, err := server.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	client := newStack(t)
+	c, err := client.NewEndpoint(nil, 0, WithMaxInitRetransmits(0))
+	require.NoError(t, err)
+	_, err = c.Connect(context.Background(), []netip.Addr{lo4}, ep.Port(), WithRemoteUDPPort(server.UDPPort()))
+	require.ErrorIs(t, err, ErrTimeout)
+	require.Equal(t, uint64(1), ep.staleCookies.Load())
+	require.Empty(t, ep.Associations())
+}
