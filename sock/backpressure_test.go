@@ -52,3 +52,15 @@ func TestSlowReaderBackpressure(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWithFullQueue: closing an endpoint whose receive queue is full
+// (readers blocked on it) returns and leaks nothing.
+func TestCloseWithFullQueue(t *testing.T) {
+	p := newPair(t, WithRecvQueue(1))
+	ctx := context.Background()
+	for i := range 4 {
+		require.NoError(t, p.clientAssoc.Send(ctx, []byte{byte(i)}, SendInfo{Stream: uint16(i)}))
+	}
+	require.Eventually(t, func() bool { return len(p.listener.recvq) == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, p.listener.Close())
+}

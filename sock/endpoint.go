@@ -181,11 +181,12 @@ func (e *Endpoint) Close() error {
 		assocs = append(assocs, a)
 	}
 	e.mu.Unlock()
+	// Closing done first releases stream readers blocked on a full queue.
+	close(e.done)
 	for _, a := range assocs {
 		a.Abort("endpoint closed")
 	}
 	e.wg.Wait()
-	close(e.done)
 	e.stack.removeEndpoint(e)
 	return nil
 }

@@ -38,6 +38,11 @@ type Stack struct {
 	transports map[netip.Addr]*udpencap.Transport
 	endpoints  []*Endpoint
 
+	// sendVia is a copy of transports for the send path, which must not
+	// take mu: a socket's read goroutine sends replies, and Close holds mu
+	// while it waits for that goroutine.
+	sendVia atomic.Pointer[map[netip.Addr]*udpencap.Transport]
+
 	// byAddr maps (local address, SCTP port) to the endpoint owning it, for
 	// the receive path; copied on write.
 	byAddr atomic.Pointer[map[netip.AddrPort]*Endpoint]
@@ -91,6 +96,7 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 	}
 	empty := map[netip.AddrPort]*Endpoint{}
 	s.byAddr.Store(&empty)
+	s.publishTransportsLocked()
 	go s.rotateLoop()
 	return s, nil
 }
@@ -180,9 +186,13 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 			continue
 		}
 		if err := s.openTransportLocked(a); err != nil {
+			var trs []*udpencap.Transport
 			for _, o := range opened {
-				s.closeTransportLocked(o)
+				trs = append(trs, s.detachTransportLocked(o))
 			}
+			s.mu.Unlock()
+			closeTransports(trs)
+			s.mu.Lock()
 			return nil, err
 		}
 		opened = append(opened, a)
@@ -264,13 +274,33 @@ func (s *Stack) openTransportLocked(a netip.Addr) error {
 	}
 	tr.SetFallback(udpencap.ReceiverFunc(s.receive))
 	s.transports[a] = tr
+	s.publishTransportsLocked()
 	return nil
 }
 
-func (s *Stack) closeTransportLocked(a netip.Addr) {
-	if tr, ok := s.transports[a]; ok {
-		_ = tr.Close()
-		delete(s.transports, a)
+// detachTransportLocked removes the socket of address a from the stack and
+// returns it, for the caller to close after releasing mu (Close waits for
+// the socket's read goroutine, which may be waiting for mu).
+func (s *Stack) detachTransportLocked(a netip.Addr) *udpencap.Transport {
+	tr := s.transports[a]
+	delete(s.transports, a)
+	s.publishTransportsLocked()
+	return tr
+}
+
+func (s *Stack) publishTransportsLocked() {
+	m := make(map[netip.Addr]*udpencap.Transport, len(s.transports))
+	for a, tr := range s.transports {
+		m[a] = tr
+	}
+	s.sendVia.Store(&m)
+}
+
+func closeTransports(trs []*udpencap.Transport) {
+	for _, tr := range trs {
+		if tr != nil {
+			_ = tr.Close()
+		}
 	}
 }
 
@@ -287,6 +317,8 @@ func (s *Stack) publishLocked() {
 
 // removeEndpoint forgets ep and closes the sockets no endpoint uses.
 func (s *Stack) removeEndpoint(ep *Endpoint) {
+	var detached []*udpencap.Transport
+	defer func() { closeTransports(detached) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := slices.Index(s.endpoints, ep)
@@ -305,7 +337,7 @@ func (s *Stack) removeEndpoint(ep *Endpoint) {
 		}
 		switch {
 		case !used:
-			s.closeTransportLocked(a)
+			detached = append(detached, s.detachTransportLocked(a))
 		case !portUsed:
 			s.transports[a].Unregister(ep.port)
 		}
@@ -353,16 +385,15 @@ func (s *Stack) replyOOTB(pkt []byte, meta udpencap.Meta, initHandled bool) {
 
 // send sends one packet from local address from.
 func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
-	s.mu.Lock()
-	tr := s.transports[from]
+	m := *s.sendVia.Load()
+	tr := m[from]
 	if tr == nil {
 		if from.Is4() {
-			tr = s.transports[netip.IPv4Unspecified()]
+			tr = m[netip.IPv4Unspecified()]
 		} else {
-			tr = s.transports[netip.IPv6Unspecified()]
+			tr = m[netip.IPv6Unspecified()]
 		}
 	}
-	s.mu.Unlock()
 	if tr == nil {
 		return fmt.Errorf("sock: no socket on %v: %w", from, ErrClosed)
 	}
@@ -442,10 +473,12 @@ func (s *Stack) Close() error {
 	close(s.stopRotate)
 	<-s.rotateDone
 	s.mu.Lock()
+	var detached []*udpencap.Transport
 	for a := range s.transports {
-		s.closeTransportLocked(a)
+		detached = append(detached, s.detachTransportLocked(a))
 	}
 	s.mu.Unlock()
+	closeTransports(detached)
 	defaultMu.Lock()
 	if defaultStack == s {
 		defaultStack = nil
