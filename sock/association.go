@@ -14,6 +14,7 @@ import (
 
 	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 )
 
 type assocState int32
@@ -190,20 +191,6 @@ func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort
 	return p
 }
 
-// localFor picks the endpoint's address to send to remote from: one of the
-// same family, a loopback one for a loopback peer and another otherwise.
-func (e *Endpoint) localFor(remote netip.Addr) (netip.Addr, bool) {
-	var best netip.Addr
-	for _, l := range e.addrs {
-		if l.Is4() != remote.Is4() {
-			continue
-		}
-		if !best.IsValid() || (l.IsLoopback() == remote.IsLoopback() && best.IsLoopback() != remote.IsLoopback()) {
-			best = l
-		}
-	}
-	return best, best.IsValid()
-}
 
 // Connect sets up an association with the peer endpoint at the remote
 // addresses and SCTP port (the seed's create_assoc). The INIT goes to each
@@ -223,10 +210,10 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 	var peers []netip.Addr
 	for _, r := range remote {
 		r = r.Unmap()
-		if !usablePeerAddr(r) {
+		if !multihome.Usable(r) {
 			return nil, fmt.Errorf("%w: remote address %v", ErrInvalidArgument, r)
 		}
-		if _, ok := e.localFor(r); !ok {
+		if !e.hasFamily(r) {
 			return nil, fmt.Errorf("%w: no local address of the family of %v", ErrInvalidArgument, r)
 		}
 		if !slices.Contains(peers, r) {
@@ -242,7 +229,7 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 		a := newAssociation(e, port)
 		a.state.Store(int32(stateCookieWait))
 		for _, r := range peers {
-			l, _ := e.localFor(r)
+			l, _ := multihome.LocalFor(e.addrs, r)
 			a.addPathLocked(r, l, cc.remoteUDPPort, false)
 		}
 		a.primary = a.paths[0]
@@ -286,7 +273,7 @@ func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Ini
 		InStreams:   a.cfg.inStreams,
 		InitialTSN:  a.localTSN,
 	}
-	in.Params = append(in.Params, a.ep.addressParams(dst)...)
+	in.Params = append(in.Params, multihome.Advertise(a.ep.addrs, dst, nil)...)
 	in.Params = append(in.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())
@@ -412,7 +399,7 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("INIT-ACK without State Cookie: %w", wire.ErrBadChunk)
 	}
-	listed, _ := initAddresses(&ack)
+	listed, _ := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.peerTag = ack.InitiateTag
@@ -424,7 +411,7 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 	p.udpPort.Store(uint32(m.src.Port()))
 	a.primary = p
 	for _, l := range listed {
-		if local, ok := a.ep.localFor(l); ok {
+		if local, ok := multihome.LocalFor(a.ep.addrs, l); ok {
 			a.addPathLocked(l, local, m.src.Port(), false)
 		}
 	}

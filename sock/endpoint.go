@@ -15,6 +15,7 @@ import (
 	"github.com/usock/usock/internal/cookie"
 	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 
@@ -42,8 +43,8 @@ type AcceptRequest struct {
 	Endpoint *Endpoint
 	// Peer is the INIT's source address and SCTP source port.
 	Peer netip.AddrPort
-	// PeerAddrs are the addresses the INIT lists (RFC 9260 section 5.1.2),
-	// besides the source address.
+	// PeerAddrs are the peer's addresses: the INIT's source address, then
+	// the usable ones it lists (RFC 9260 section 5.1.2).
 	PeerAddrs []netip.Addr
 	// Ancillary is the ancillary data of the INIT's datagram.
 	Ancillary Ancillary
@@ -321,7 +322,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		}
 		return
 	}
-	peerAddrs, unrecognized := initAddresses(&init)
+	peerAddrs, unrecognized := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	st := handshake.State{
 		LocalARwnd: uint32(e.cfg.assoc.receiveBuffer),
@@ -344,7 +345,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		st.LocalTag = randomTag()
 		st.LocalTSN = randomTag()
 	}
-	e.sendInitAck(&st, init.InitiateTag, unrecognized, cookieExtension(&init), meta)
+	e.sendInitAck(&st, init.InitiateTag, unrecognized, multihome.AddressTypes(&init), cookieExtension(&init), meta)
 }
 
 // maxCookieExtension bounds what a Cookie Preservative may add to the
@@ -363,39 +364,13 @@ func cookieExtension(init *wire.Init) time.Duration {
 	return min(time.Duration(binary.BigEndian.Uint32(p.Value))*time.Millisecond, maxCookieExtension)
 }
 
-// initAddresses returns the addresses an INIT or INIT-ACK lists and the
-// parameters to report as unrecognised (RFC 9260 section 3.2.1: "Stop
-// processing this parameter and do not process any further parameters
-// within this chunk", with or without a report).
-func initAddresses(init *wire.Init) (addrs []netip.Addr, unrecognized []wire.Param) {
-	for _, p := range init.Params {
-		switch p.Type {
-		case wire.ParamIPv4Address, wire.ParamIPv6Address:
-			if a, err := p.Addr(); err == nil && usablePeerAddr(a) && !slices.Contains(addrs, a) {
-				addrs = append(addrs, a)
-			}
-		case wire.ParamStateCookie, wire.ParamCookiePreservative, wire.ParamSupportedAddressTypes,
-			wire.ParamSupportedExtensions, wire.ParamForwardTSNSupported, wire.ParamZeroChecksum,
-			wire.ParamUnrecognized, wire.ParamHostNameAddress, wire.ParamECN, wire.ParamRandom,
-			wire.ParamChunkList, wire.ParamRequestedHMAC, wire.ParamPadding, wire.ParamAdaptationLayerInd:
-			// Known; those the stack does not act on are ignored, as a peer
-			// must expect of an optional parameter.
-		default:
-			act := wire.ParamAction(p.Type)
-			if act.Report {
-				unrecognized = append(unrecognized, p)
-			}
-			if act.Stop {
-				return addrs, unrecognized
-			}
-		}
-	}
-	return addrs, unrecognized
-}
 
-func usablePeerAddr(a netip.Addr) bool {
-	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() &&
-		!(a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
+
+// hasFamily reports whether the endpoint has a local address of a's
+// family (or a wildcard one).
+func (e *Endpoint) hasFamily(a netip.Addr) bool {
+	_, ok := multihome.LocalFor(e.addrs, a)
+	return ok
 }
 
 // existingFor returns the association with a peer at one of the transport
@@ -443,7 +418,7 @@ func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta u
 
 // sendInitAck sends the INIT-ACK for st with its State Cookie (RFC 9260
 // section 5.1.3).
-func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, extension time.Duration, meta udpencap.Meta) {
+func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, peerTypes []wire.ParamType, extension time.Duration, meta udpencap.Meta) {
 	payload := st.Marshal(nil)
 	ck := e.stack.signer.Seal(nil, payload, time.Now(), e.stack.cfg.cookieLifetime+extension)
 	ack := wire.Init{
@@ -454,7 +429,7 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 		InitialTSN:  st.LocalTSN,
 	}
 	ack.Params = append(ack.Params, wire.StateCookieParam(ck))
-	ack.Params = append(ack.Params, e.addressParams(meta.Src.Addr())...)
+	ack.Params = append(ack.Params, multihome.Advertise(e.addrs, meta.Src.Addr(), peerTypes)...)
 	ack.Params = append(ack.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())
@@ -466,32 +441,6 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
-// addressParams lists the endpoint's addresses for an INIT or INIT-ACK to
-// peer, with the scoping of RFC 9260 section 5.1.2: no loopback address to
-// a peer that is not on loopback; with a single address none is listed (the
-// source address says it). A wildcard endpoint lists nothing.
-func (e *Endpoint) addressParams(peer netip.Addr) []wire.Param {
-	var ps []wire.Param
-	v4, v6 := false, false
-	for _, a := range e.addrs {
-		if a.IsUnspecified() || (a.IsLoopback() && !peer.IsLoopback()) {
-			continue
-		}
-		ps = append(ps, wire.AddressParam(a))
-		v4, v6 = v4 || a.Is4(), v6 || a.Is6()
-	}
-	if len(ps) < 2 {
-		ps = nil
-	}
-	var types []wire.ParamType
-	if v4 || peer.Is4() {
-		types = append(types, wire.ParamIPv4Address)
-	}
-	if v6 || peer.Is6() {
-		types = append(types, wire.ParamIPv6Address)
-	}
-	return append(ps, wire.SupportedAddressTypesParam(types...))
-}
 
 // handleCookieEcho verifies a COOKIE-ECHO and creates (or, for an
 // existing association, resolves) the association (RFC 9260 sections
@@ -515,7 +464,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.dropped.Add(1)
 		return
 	}
-	peerAddrs, _ := initAddresses(&peerInit)
+	peerAddrs, _ := multihome.PeerAddresses(meta.Src.Addr(), &peerInit, e.hasFamily)
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
 		a.handleCookieForExisting(pkt, &st, &peerInit, meta)

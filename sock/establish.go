@@ -11,6 +11,7 @@ import (
 
 	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 
@@ -105,12 +106,12 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 	a.localTag, a.localTSN = st.LocalTag, st.LocalTSN
 	a.cfg.outStreams, a.cfg.inStreams = st.LocalOS, st.LocalMIS
 	a.state.Store(int32(stateCookieEchoed))
-	listed, _ := initAddresses(peer)
+	listed, _ := multihome.PeerAddresses(meta.Src.Addr(), peer, e.hasFamily)
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
 	a.primary = a.addPathLocked(meta.Src.Addr(), meta.Local.Addr(), meta.Src.Port(), true)
 	for _, l := range listed {
-		if local, ok := e.localFor(l); ok {
+		if local, ok := multihome.LocalFor(e.addrs, l); ok {
 			a.addPathLocked(l, local, meta.Src.Port(), false)
 		}
 	}

@@ -1,0 +1,137 @@
+// Package multihome handles an endpoint's address lists (RFC 9260 sections
+// 5.1.2 and 5.4): which local addresses go into an INIT or INIT-ACK for a
+// given peer, which addresses of the peer's INIT or INIT-ACK are usable,
+// and which local address to send to each peer address from.
+package multihome
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+// Usable reports whether a peer address may be a path's destination: a
+// valid unicast address (RFC 9260 section 8.4 rule 1 treats the others as
+// non-unicast).
+func Usable(a netip.Addr) bool {
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() &&
+		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// Advertise returns the address parameters and the Supported Address Types
+// parameter for an INIT or INIT-ACK from local addresses to peer, with the
+// scoping of RFC 9260 section 5.1.2: a loopback address is never listed to
+// a peer that is not itself on loopback, nor an address of a family the
+// peer did not say it supports (peerTypes; nil: the peer said nothing,
+// which means it supports all). Unspecified (wildcard) addresses are not
+// listed. A lone address is not listed either: the packet's source
+// address says it.
+func Advertise(local []netip.Addr, peer netip.Addr, peerTypes []wire.ParamType) []wire.Param {
+	var ps []wire.Param
+	v4, v6 := false, false
+	for _, a := range local {
+		if !Usable(a) || (a.IsLoopback() && !peer.IsLoopback()) || !supports(peerTypes, a) {
+			continue
+		}
+		ps = append(ps, wire.AddressParam(a))
+		v4, v6 = v4 || a.Is4(), v6 || a.Is6()
+	}
+	if len(ps) < 2 {
+		ps = nil
+	}
+	var types []wire.ParamType
+	if v4 || peer.Is4() {
+		types = append(types, wire.ParamIPv4Address)
+	}
+	if v6 || peer.Is6() {
+		types = append(types, wire.ParamIPv6Address)
+	}
+	return append(ps, wire.SupportedAddressTypesParam(types...))
+}
+
+// supports: RFC 9260 section 5.1.2 "If the Supported Address Types
+// parameter is not present, the endpoint is assumed to support all address
+// types."
+func supports(types []wire.ParamType, a netip.Addr) bool {
+	if types == nil {
+		return true
+	}
+	if a.Is4() {
+		return slices.Contains(types, wire.ParamIPv4Address)
+	}
+	return slices.Contains(types, wire.ParamIPv6Address)
+}
+
+// PeerAddresses returns the peer's transport addresses from its INIT or
+// INIT-ACK (RFC 9260 section 5.1.2): the packet's source address first,
+// then every usable listed address not already there, and the parameters
+// to report as unrecognised (section 3.2.1: the two high bits of an
+// unknown parameter type say whether to report it and whether to stop
+// processing the chunk's parameters). Addresses of a family with no local
+// address (hasFamily false) are left out: they could not be reached.
+func PeerAddresses(src netip.Addr, init *wire.Init, hasFamily func(netip.Addr) bool) (addrs []netip.Addr, unrecognized []wire.Param) {
+	if Usable(src) {
+		addrs = append(addrs, src)
+	}
+	for _, p := range init.Params {
+		switch p.Type {
+		case wire.ParamIPv4Address, wire.ParamIPv6Address:
+			a, err := p.Addr()
+			if err != nil {
+				continue
+			}
+			a = a.Unmap()
+			if Usable(a) && !slices.Contains(addrs, a) && (hasFamily == nil || hasFamily(a)) &&
+				(!a.IsLoopback() || src.IsLoopback()) {
+				addrs = append(addrs, a)
+			}
+		case wire.ParamStateCookie, wire.ParamCookiePreservative, wire.ParamSupportedAddressTypes,
+			wire.ParamSupportedExtensions, wire.ParamForwardTSNSupported, wire.ParamZeroChecksum,
+			wire.ParamUnrecognized, wire.ParamHostNameAddress, wire.ParamECN, wire.ParamRandom,
+			wire.ParamChunkList, wire.ParamRequestedHMAC, wire.ParamPadding, wire.ParamAdaptationLayerInd:
+			// Known; those the stack does not act on are ignored, as a peer
+			// must expect of an optional parameter.
+		default:
+			act := wire.ParamAction(p.Type)
+			if act.Report {
+				unrecognized = append(unrecognized, p)
+			}
+			if act.Stop {
+				return addrs, unrecognized
+			}
+		}
+	}
+	return addrs, unrecognized
+}
+
+// AddressTypes returns the peer's Supported Address Types, nil when it did
+// not send the parameter.
+func AddressTypes(init *wire.Init) []wire.ParamType {
+	p, ok := init.Param(wire.ParamSupportedAddressTypes)
+	if !ok {
+		return nil
+	}
+	types, err := p.AddressTypes()
+	if err != nil {
+		return nil
+	}
+	return types
+}
+
+// LocalFor picks the local address to send to remote from: one of the same
+// family; among them one on loopback for a loopback peer and one off
+// loopback otherwise; the first listed wins a tie. false when local has no
+// address of remote's family.
+func LocalFor(local []netip.Addr, remote netip.Addr) (netip.Addr, bool) {
+	var best netip.Addr
+	for _, l := range local {
+		if l.Is4() != remote.Is4() {
+			continue
+		}
+		if !best.IsValid() || (l.IsLoopback() == remote.IsLoopback() && best.IsLoopback() != remote.IsLoopback()) {
+			best = l
+		}
+	}
+	return best, best.IsValid()
+}

@@ -1,0 +1,108 @@
+package multihome
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+var (
+	lo1  = netip.MustParseAddr("127.0.0.1")
+	lo2  = netip.MustParseAddr("127.0.0.2")
+	pub1 = netip.MustParseAddr("192.0.2.1")
+	pub2 = netip.MustParseAddr("198.51.100.1")
+	v6   = netip.MustParseAddr("2001:db8::1")
+	lo6  = netip.MustParseAddr("::1")
+)
+
+func listed(ps []wire.Param) (addrs []netip.Addr, types []wire.ParamType) {
+	for _, p := range ps {
+		switch p.Type {
+		case wire.ParamIPv4Address, wire.ParamIPv6Address:
+			a, _ := p.Addr()
+			addrs = append(addrs, a)
+		case wire.ParamSupportedAddressTypes:
+			types, _ = p.AddressTypes()
+		}
+	}
+	return addrs, types
+}
+
+func TestAdvertise(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		local     []netip.Addr
+		peer      netip.Addr
+		peerTypes []wire.ParamType
+		want      []netip.Addr
+		wantTypes []wire.ParamType
+	}{
+		{"loopback pair to loopback peer", []netip.Addr{lo1, lo2}, lo1, nil, []netip.Addr{lo1, lo2}, []wire.ParamType{wire.ParamIPv4Address}},
+		{"no loopback to a remote peer", []netip.Addr{lo1, pub1, pub2}, pub2, nil, []netip.Addr{pub1, pub2}, []wire.ParamType{wire.ParamIPv4Address}},
+		{"a lone address is not listed", []netip.Addr{lo1, pub1}, pub2, nil, nil, []wire.ParamType{wire.ParamIPv4Address}},
+		{"no IPv6 to an IPv4-only peer", []netip.Addr{pub1, pub2, v6}, pub2, []wire.ParamType{wire.ParamIPv4Address}, []netip.Addr{pub1, pub2}, []wire.ParamType{wire.ParamIPv4Address}},
+		{"dual stack", []netip.Addr{pub1, v6}, pub2, nil, []netip.Addr{pub1, v6}, []wire.ParamType{wire.ParamIPv4Address, wire.ParamIPv6Address}},
+		{"wildcard lists nothing", []netip.Addr{netip.IPv4Unspecified()}, lo1, nil, nil, []wire.ParamType{wire.ParamIPv4Address}},
+		{"IPv6 loopback peer", []netip.Addr{lo6, v6}, lo6, nil, []netip.Addr{lo6, v6}, []wire.ParamType{wire.ParamIPv6Address}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			addrs, types := listed(Advertise(c.local, c.peer, c.peerTypes))
+			require.Equal(t, c.want, addrs)
+			require.Equal(t, c.wantTypes, types)
+		})
+	}
+}
+
+func TestPeerAddresses(t *testing.T) {
+	init := wire.Init{InitiateTag: 1, ARwnd: 1, OutStreams: 1, InStreams: 1, InitialTSN: 1, Params: []wire.Param{
+		wire.AddressParam(pub1),
+		wire.AddressParam(pub2),
+		wire.AddressParam(pub1),                                   // duplicate
+		wire.AddressParam(netip.MustParseAddr("224.0.0.1")),       // multicast
+		wire.AddressParam(lo2),                                    // loopback from a remote source
+		wire.AddressParam(v6),                                     // no local IPv6
+		{Type: wire.ParamType(0xC123), Value: []byte{1, 2, 3, 4}}, // skip and report
+		{Type: wire.ParamType(0x4123), Value: []byte{5}},          // stop and report
+		wire.AddressParam(netip.MustParseAddr("203.0.113.9")),     // never reached
+	}}
+	only4 := func(a netip.Addr) bool { return a.Is4() }
+	addrs, unrec := PeerAddresses(pub2, &init, only4)
+	require.Equal(t, []netip.Addr{pub2, pub1}, addrs)
+	require.Len(t, unrec, 2)
+	require.Equal(t, wire.ParamType(0xC123), unrec[0].Type)
+	require.Equal(t, wire.ParamType(0x4123), unrec[1].Type)
+
+	// A loopback source may list loopback addresses.
+	lo := wire.Init{Params: []wire.Param{wire.AddressParam(lo2)}}
+	addrs, _ = PeerAddresses(lo1, &lo, nil)
+	require.Equal(t, []netip.Addr{lo1, lo2}, addrs)
+	// An unknown parameter with action 00: stop silently.
+	stop := wire.Init{Params: []wire.Param{{Type: 0x0123}, wire.AddressParam(lo2)}}
+	addrs, unrec = PeerAddresses(lo1, &stop, nil)
+	require.Equal(t, []netip.Addr{lo1}, addrs)
+	require.Empty(t, unrec)
+}
+
+func TestAddressTypes(t *testing.T) {
+	require.Nil(t, AddressTypes(&wire.Init{}))
+	in := wire.Init{Params: []wire.Param{wire.SupportedAddressTypesParam(wire.ParamIPv4Address)}}
+	require.Equal(t, []wire.ParamType{wire.ParamIPv4Address}, AddressTypes(&in))
+}
+
+func TestLocalFor(t *testing.T) {
+	local := []netip.Addr{lo1, pub1, v6}
+	got, ok := LocalFor(local, lo2)
+	require.True(t, ok)
+	require.Equal(t, lo1, got)
+	got, ok = LocalFor(local, pub2)
+	require.True(t, ok)
+	require.Equal(t, pub1, got)
+	got, ok = LocalFor(local, netip.MustParseAddr("2001:db8::2"))
+	require.True(t, ok)
+	require.Equal(t, v6, got)
+	_, ok = LocalFor([]netip.Addr{lo1}, v6)
+	require.False(t, ok)
+}
