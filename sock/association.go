@@ -191,7 +191,6 @@ func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort
 	return p
 }
 
-
 // Connect sets up an association with the peer endpoint at the remote
 // addresses and SCTP port (the seed's create_assoc). The INIT goes to each
 // address in turn, with T1-init back-off (RFC 9260 section 5.1). There is
@@ -280,7 +279,7 @@ func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Ini
 	if preserve > 0 {
 		// RFC 9260 section 5.2.6: ask for a longer cookie life after a
 		// Stale Cookie error.
-		ms := uint32(min((preserve+time.Millisecond-1).Milliseconds(), 1<<31))
+		ms := uint32(min((preserve + time.Millisecond - 1).Milliseconds(), 1<<31))
 		in.Params = append(in.Params, wire.Param{Type: wire.ParamCookiePreservative,
 			Value: []byte{byte(ms >> 24), byte(ms >> 16), byte(ms >> 8), byte(ms)}})
 	}

@@ -364,8 +364,6 @@ func cookieExtension(init *wire.Init) time.Duration {
 	return min(time.Duration(binary.BigEndian.Uint32(p.Value))*time.Millisecond, maxCookieExtension)
 }
 
-
-
 // hasFamily reports whether the endpoint has a local address of a's
 // family (or a wildcard one).
 func (e *Endpoint) hasFamily(a netip.Addr) bool {
@@ -440,7 +438,6 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 	pkt = ack.Append(pkt, wire.ChunkInitAck)
 	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
-
 
 // handleCookieEcho verifies a COOKIE-ECHO and creates (or, for an
 // existing association, resolves) the association (RFC 9260 sections
