@@ -119,19 +119,44 @@ func AddressTypes(init *wire.Init) []wire.ParamType {
 	return types
 }
 
-// LocalFor picks the local address to send to remote from: one of the same
-// family; among them one on loopback for a loopback peer and one off
-// loopback otherwise; the first listed wins a tie. false when local has no
-// address of remote's family.
+// LocalFor picks the local address to send to remote from: one of the
+// same family; among them one on loopback for a loopback peer and one off
+// loopback otherwise; then the one sharing the longest prefix with remote
+// (on a host with one address per network, the one on remote's network);
+// the first listed wins a tie. false when local has no address of remote's
+// family.
 func LocalFor(local []netip.Addr, remote netip.Addr) (netip.Addr, bool) {
 	var best netip.Addr
+	bestScore := -1
 	for _, l := range local {
 		if l.Is4() != remote.Is4() {
 			continue
 		}
-		if !best.IsValid() || (l.IsLoopback() == remote.IsLoopback() && best.IsLoopback() != remote.IsLoopback()) {
-			best = l
+		score := commonPrefix(l, remote)
+		if l.IsLoopback() == remote.IsLoopback() {
+			score += 256
+		}
+		if score > bestScore {
+			best, bestScore = l, score
 		}
 	}
 	return best, best.IsValid()
+}
+
+// commonPrefix counts the leading bits a and b share.
+func commonPrefix(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		d := x[i] ^ y[i]
+		if d != 0 {
+			for d&0x80 == 0 {
+				n++
+				d <<= 1
+			}
+			return n
+		}
+		n += 8
+	}
+	return n
 }

@@ -105,4 +105,10 @@ func TestLocalFor(t *testing.T) {
 	require.Equal(t, v6, got)
 	_, ok = LocalFor([]netip.Addr{lo1}, v6)
 	require.False(t, ok)
+	// One address per network: the one on the peer's network.
+	a1, a2 := netip.MustParseAddr("10.0.1.1"), netip.MustParseAddr("10.0.2.1")
+	got, _ = LocalFor([]netip.Addr{a1, a2}, netip.MustParseAddr("10.0.2.2"))
+	require.Equal(t, a2, got)
+	got, _ = LocalFor([]netip.Addr{a1, a2}, netip.MustParseAddr("10.0.1.2"))
+	require.Equal(t, a1, got)
 }
