@@ -67,6 +67,9 @@ type Association struct {
 	pendingPeer    *wire.Init
 	engineStarting bool
 
+	mp           atomic.Pointer[multipath] // set once established
+	lastDataFrom atomic.Pointer[path]
+
 	stats assocCounters
 }
 
@@ -79,6 +82,8 @@ type assocCounters struct {
 	heartbeatAcks  atomic.Uint64
 	messagesIn     atomic.Uint64
 	messagesOut    atomic.Uint64
+	// forgedHeartbeatAcks counts HEARTBEAT-ACKs with a nonce we never sent.
+	forgedHeartbeatAcks atomic.Uint64
 }
 
 func (a *Association) count(c *atomic.Uint64) { c.Add(1) }

@@ -93,6 +93,10 @@ func (a *Association) startEngine(local, peer *wire.Init) (started bool, err err
 		_ = pa.Close()
 		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
 	}
+	if err := a.startPaths(time.Now()); err != nil {
+		_ = pa.Close()
+		return false, fmt.Errorf("sock: path management: %w", err)
+	}
 	close(a.up)
 	a.ep.wg.Add(1)
 	go a.acceptLoop(pa)

@@ -3,6 +3,7 @@ package sock
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -21,6 +22,19 @@ const (
 	EventRestart
 	// EventShutdownComplete: a graceful shutdown finished.
 	EventShutdownComplete
+	// EventPathConfirmed: a HEARTBEAT answered with our nonce confirmed a
+	// peer address (RFC 9260 section 5.4); it may now carry data.
+	EventPathConfirmed
+	// EventPathPotentiallyFailed: a path timed out more than the PF
+	// threshold allows (RFC 7829); no new data goes to it.
+	EventPathPotentiallyFailed
+	// EventPathDown: a path exceeded Path.Max.Retrans (RFC 9260 section
+	// 8.2) and is inactive.
+	EventPathDown
+	// EventPathUp: a failed path answered again and is active.
+	EventPathUp
+	// EventPrimaryChanged: data now goes to another path (Event.Path).
+	EventPrimaryChanged
 )
 
 func (t EventType) String() string {
@@ -33,6 +47,16 @@ func (t EventType) String() string {
 		return "restart"
 	case EventShutdownComplete:
 		return "shutdown complete"
+	case EventPathConfirmed:
+		return "path confirmed"
+	case EventPathPotentiallyFailed:
+		return "path potentially failed"
+	case EventPathDown:
+		return "path down"
+	case EventPathUp:
+		return "path up"
+	case EventPrimaryChanged:
+		return "primary changed"
 	default:
 		return fmt.Sprintf("EventType(%d)", int(t))
 	}
@@ -76,6 +100,8 @@ type Event struct {
 	Association *Association
 	// Reason is set for EventDown.
 	Reason DownReason
+	// Path is the peer address of the path, for path events.
+	Path netip.Addr
 	// Detail is a human-readable addition (an ABORT's reason, ...).
 	Detail string
 	// Time is when the stack saw it.
@@ -84,6 +110,9 @@ type Event struct {
 
 func (e Event) String() string {
 	s := fmt.Sprintf("%v %v", e.Association, e.Type)
+	if e.Path.IsValid() {
+		s += " " + e.Path.String()
+	}
 	if e.Type == EventDown {
 		s += " (" + e.Reason.String() + ")"
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/sctp"
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/pathmgr"
 )
 
 // Message is a message received on one of an endpoint's associations.
@@ -145,32 +146,76 @@ const (
 	PathUnconfirmed PathState = iota
 	// PathActive: the path is confirmed and reachable.
 	PathActive
+	// PathPotentiallyFailed: the path timed out more than the PF threshold
+	// allows (RFC 7829); it gets no new data until it answers again.
+	PathPotentiallyFailed
+	// PathInactive: the path exceeded Path.Max.Retrans (RFC 9260 section
+	// 8.2); heartbeats probe it until it answers again.
+	PathInactive
 )
 
 func (s PathState) String() string {
-	if s == PathActive {
+	switch s {
+	case PathActive:
 		return "active"
+	case PathPotentiallyFailed:
+		return "potentially failed"
+	case PathInactive:
+		return "inactive"
+	default:
+		return "unconfirmed"
 	}
-	return "unconfirmed"
+}
+
+func pathStateOf(s pathmgr.State) PathState {
+	switch s {
+	case pathmgr.Active:
+		return PathActive
+	case pathmgr.PotentiallyFailed:
+		return PathPotentiallyFailed
+	case pathmgr.Inactive:
+		return PathInactive
+	default:
+		return PathUnconfirmed
+	}
 }
 
 // Path describes one path of an association: the peer address it leads to
 // and how it is used (the seed's path()).
 type Path struct {
+	// Remote is the peer's address, Local the address sent from and
+	// RemoteUDPPort the peer's UDP encapsulation port on this path
+	// (learned from its packets, RFC 6951 section 5.4).
 	Remote        netip.Addr
 	Local         netip.Addr
 	RemoteUDPPort uint16
 	State         PathState
-	Primary       bool
-	PacketsOut    uint64
-	BytesOut      uint64
-	PacketsIn     uint64
-	BytesIn       uint64
+	// Primary marks the user's primary path; InUse the path new data goes
+	// to now (another one while the primary is failed).
+	Primary, InUse bool
+	// SRTT and RTO are the path's smoothed round-trip time (zero before
+	// the first measurement) and retransmission timeout (RFC 9260 section
+	// 6.3); ErrorCount its error counter (section 8.2).
+	SRTT, RTO  time.Duration
+	ErrorCount int
+	// HeartbeatsSent and HeartbeatsAcked count the stack's HEARTBEATs on
+	// the path and the answers to them.
+	HeartbeatsSent, HeartbeatsAcked uint64
+	PacketsOut, BytesOut            uint64
+	PacketsIn, BytesIn              uint64
 }
 
 // Paths returns the association's paths, one per peer address (the seed's
 // get_paths).
 func (a *Association) Paths() []Path {
+	infos := map[pathmgr.PathID]pathmgr.PathInfo{}
+	if mp := a.mp.Load(); mp != nil {
+		mp.mu.Lock()
+		for _, in := range mp.pm.Paths() {
+			infos[in.ID] = in
+		}
+		mp.mu.Unlock()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]Path, len(a.paths))
@@ -181,9 +226,15 @@ func (a *Association) Paths() []Path {
 		}
 		out[i] = Path{
 			Remote: p.remote, Local: p.local, RemoteUDPPort: uint16(p.udpPort.Load()),
-			State: st, Primary: p == a.primary,
+			State: st, Primary: p == a.primary, InUse: p == a.primary,
 			PacketsOut: p.packetsOut.Load(), BytesOut: p.bytesOut.Load(),
 			PacketsIn: p.packetsIn.Load(), BytesIn: p.bytesIn.Load(),
+		}
+		if in, ok := infos[p.id]; ok {
+			out[i].State = pathStateOf(in.State)
+			out[i].Primary, out[i].InUse = in.Primary, in.InUse
+			out[i].SRTT, out[i].RTO, out[i].ErrorCount = in.SRTT, in.RTO, in.ErrorCount
+			out[i].HeartbeatsSent, out[i].HeartbeatsAcked = in.HeartbeatsSent, in.HeartbeatsAcked
 		}
 	}
 	return out
@@ -282,6 +333,7 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 		a.connectErr = fmt.Errorf("sock: association closed during handshake (%s): %w", detail, ErrAborted)
 	}
 	a.mu.Unlock()
+	a.stopPaths()
 	a.ep.unregister(a)
 	if pa != nil {
 		_ = pa.Close()

@@ -36,6 +36,16 @@ const (
 	// before its associations stop reading (and their windows close).
 	DefaultRecvQueue = 256
 
+	// DefaultHeartbeatInterval is HB.interval.
+	DefaultHeartbeatInterval = 30 * time.Second
+	// DefaultPathMaxRetrans is Path.Max.Retrans.
+	DefaultPathMaxRetrans = 5
+	// DefaultAssociationMaxRetrans is Association.Max.Retrans.
+	DefaultAssociationMaxRetrans = 10
+	// DefaultPFThreshold is the potentially-failed threshold of RFC 7829
+	// (0, as Linux: a path is suspect after its first timeout).
+	DefaultPFThreshold = 0
+
 	maxPacketSize = 8000 // pion reads inbound packets into 8192 bytes
 	minPacketSize = 512
 )
@@ -113,6 +123,11 @@ type assocConfig struct {
 	maxMessageSize             int
 	receiveBuffer              int
 	packetSize                 int
+	hbInterval                 time.Duration // 0: no periodic heartbeats
+	pathMaxRetrans             int
+	assocMaxRetrans            int
+	pfThreshold                int
+	switchback                 bool
 }
 
 func defaultEndpointConfig() endpointConfig {
@@ -128,6 +143,10 @@ func defaultEndpointConfig() endpointConfig {
 			maxMessageSize:     DefaultMaxMessageSize,
 			receiveBuffer:      DefaultReceiveBuffer,
 			packetSize:         DefaultPacketSize,
+			hbInterval:         DefaultHeartbeatInterval,
+			pathMaxRetrans:     DefaultPathMaxRetrans,
+			assocMaxRetrans:    DefaultAssociationMaxRetrans,
+			pfThreshold:        DefaultPFThreshold,
 		},
 	}
 }
@@ -137,6 +156,9 @@ func (c *endpointConfig) validate() error {
 	if a.rtoMin > a.rtoInitial || a.rtoInitial > a.rtoMax {
 		return fmt.Errorf("%w: need RTO.Min %v <= RTO.Initial %v <= RTO.Max %v",
 			ErrInvalidOption, a.rtoMin, a.rtoInitial, a.rtoMax)
+	}
+	if a.pfThreshold > a.pathMaxRetrans {
+		return fmt.Errorf("%w: PF threshold %d above Path.Max.Retrans %d", ErrInvalidOption, a.pfThreshold, a.pathMaxRetrans)
 	}
 	if a.maxMessageSize > a.receiveBuffer {
 		return fmt.Errorf("%w: maximum message size %d above the receive buffer %d",
@@ -231,6 +253,52 @@ func WithPacketSize(n int) EndpointOption {
 // close and the peers slow down. Default 256.
 func WithRecvQueue(n int) EndpointOption {
 	return intOption("receive queue", n, 1, 1<<20, func(c *endpointConfig) { c.recvQueue = n })
+}
+
+// WithHeartbeatInterval sets HB.interval (RFC 9260 section 8.3): an idle
+// path gets a HEARTBEAT every RTO + HB.interval, jittered. 0 turns the
+// periodic heartbeats off (the ones that confirm a new address still go).
+// Default 30 s.
+func WithHeartbeatInterval(d time.Duration) EndpointOption {
+	return func(c *endpointConfig) error {
+		if d != 0 && (d < 10*time.Millisecond || d > 24*time.Hour) {
+			return fmt.Errorf("%w: HB.interval %v: 0 (off) or in [10ms, 24h]", ErrInvalidOption, d)
+		}
+		c.assoc.hbInterval = d
+		return nil
+	}
+}
+
+// WithPathMaxRetrans sets Path.Max.Retrans (RFC 9260 section 8.2): after
+// more consecutive timeouts a path is inactive. Default 5.
+func WithPathMaxRetrans(n int) EndpointOption {
+	return intOption("Path.Max.Retrans", n, 0, 255, func(c *endpointConfig) { c.assoc.pathMaxRetrans = n })
+}
+
+// WithAssociationMaxRetrans sets Association.Max.Retrans (RFC 9260 section
+// 8.1): after more consecutive timeouts over all paths the association is
+// aborted and the user gets EventDown with ReasonCommunicationLost.
+// Default 10.
+func WithAssociationMaxRetrans(n int) EndpointOption {
+	return intOption("Association.Max.Retrans", n, 1, 255, func(c *endpointConfig) { c.assoc.assocMaxRetrans = n })
+}
+
+// WithPFThreshold sets the potentially-failed threshold (RFC 7829): after
+// more consecutive timeouts a path gets no new data until it answers
+// again. At most Path.Max.Retrans. Default 0.
+func WithPFThreshold(n int) EndpointOption {
+	return intOption("PF threshold", n, 0, 255, func(c *endpointConfig) { c.assoc.pfThreshold = n })
+}
+
+// WithPrimarySwitchback makes data return to the primary path when it is
+// active again after a failure (RFC 7829 section 6 "Primary Path
+// Switchover" lets either behaviour be chosen). Default off: data stays on
+// the path it moved to.
+func WithPrimarySwitchback(on bool) EndpointOption {
+	return func(c *endpointConfig) error {
+		c.assoc.switchback = on
+		return nil
+	}
 }
 
 // ConnectOption configures one Connect call.

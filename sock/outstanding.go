@@ -1,0 +1,206 @@
+package sock
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/pathmgr"
+)
+
+// outstanding remembers the DATA the association sent and the peer has not
+// acknowledged, by path: what pathmgr needs to run a retransmission timer
+// per path (RFC 9260 section 6.3.2) from what the stack observed, and what
+// the shim re-sends at once on another path when one fails (section 6.4.1)
+// instead of waiting for pion's backed-off timer. Memory is bounded by the
+// peer's window: pion never has more in flight.
+type outstanding struct {
+	byTSN  map[uint32]*outPacket
+	pkts   []*outPacket // in the order sent
+	onPath map[pathmgr.PathID]int
+}
+
+// outPacket is one packet of DATA chunks (a copy of what went out, without
+// the other chunks pion bundled with them).
+type outPacket struct {
+	pkt    []byte
+	tsns   []uint32
+	left   int // TSNs not yet acknowledged
+	path   pathmgr.PathID
+	sentAt time.Time
+	rtx    bool // retransmitted: no RTT sample (Karn's rule, section 6.3.1 C5)
+}
+
+func newOutstanding() *outstanding {
+	return &outstanding{byTSN: map[uint32]*outPacket{}, onPath: map[pathmgr.PathID]int{}}
+}
+
+// dataTSNs appends the TSNs of the DATA and I-DATA chunks of pkt to dst.
+func dataTSNs(dst []uint32, pkt []byte) []uint32 {
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	for it.Next() {
+		if tsn, ok := wire.PeekDataTSN(it.Chunk()); ok {
+			dst = append(dst, tsn)
+		}
+	}
+	return dst
+}
+
+// isRetransmission reports whether any TSN was sent before.
+func (o *outstanding) isRetransmission(tsns []uint32) (pathmgr.PathID, bool) {
+	for _, t := range tsns {
+		if p, ok := o.byTSN[t]; ok {
+			return p.path, true
+		}
+	}
+	return 0, false
+}
+
+// add records a packet pion sent with DATA chunks tsns on path p.
+func (o *outstanding) add(pkt []byte, tsns []uint32, p pathmgr.PathID, now time.Time, rtx bool) {
+	op := &outPacket{pkt: dataOnly(pkt), tsns: append([]uint32(nil), tsns...), path: p, sentAt: now, rtx: rtx}
+	for _, t := range tsns {
+		if old, ok := o.byTSN[t]; ok {
+			// pion retransmitted it: the new copy replaces the old one.
+			o.forget(old, t)
+		}
+		o.byTSN[t] = op
+		op.left++
+	}
+	o.pkts = append(o.pkts, op)
+	o.onPath[p]++
+}
+
+func (o *outstanding) forget(op *outPacket, tsn uint32) {
+	delete(o.byTSN, tsn)
+	op.left--
+	if op.left == 0 {
+		o.onPath[op.path]--
+	}
+}
+
+// ackedPath is what a SACK did for one path.
+type ackedPath struct {
+	path    pathmgr.PathID
+	rtt     time.Duration
+	hasRTT  bool
+	allDone bool
+}
+
+// ack applies a SACK (RFC 9260 section 3.3.4): every TSN up to cum and
+// every TSN in a gap block is acknowledged. It returns, per path that had
+// DATA acknowledged, an RTT sample from a packet sent once and whether
+// nothing is left outstanding on it.
+func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
+	if len(o.byTSN) == 0 {
+		return nil
+	}
+	cum := s.CumTSNAck()
+	var out []ackedPath
+	note := func(op *outPacket) {
+		for i := range out {
+			if out[i].path == op.path {
+				if !op.rtx && !out[i].hasRTT {
+					out[i].rtt, out[i].hasRTT = now.Sub(op.sentAt), true
+				}
+				return
+			}
+		}
+		out = append(out, ackedPath{path: op.path, rtt: now.Sub(op.sentAt), hasRTT: !op.rtx})
+	}
+	acked := func(t uint32) {
+		if op, ok := o.byTSN[t]; ok {
+			o.forget(op, t)
+			note(op)
+		}
+	}
+	for t, op := range o.byTSN {
+		if serialLE(t, cum) {
+			o.forget(op, t)
+			note(op)
+		}
+	}
+	for i := range s.NumGapBlocks() {
+		start, end := s.GapBlock(i)
+		for off := uint32(start); off <= uint32(end) && off != 0; off++ {
+			acked(cum + off)
+		}
+	}
+	o.compact()
+	for i := range out {
+		out[i].allDone = o.onPath[out[i].path] == 0
+	}
+	return out
+}
+
+// compact drops fully acknowledged packets from the send-order list.
+func (o *outstanding) compact() {
+	n := 0
+	for _, op := range o.pkts {
+		if op.left > 0 {
+			o.pkts[n] = op
+			n++
+		}
+	}
+	clear(o.pkts[n:])
+	o.pkts = o.pkts[:n]
+}
+
+// move re-assigns to path to the packets outstanding on from (on any
+// other path than to, with anyPath) and returns them, to be sent again at
+// once.
+func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time) [][]byte {
+	var out [][]byte
+	for _, op := range o.pkts {
+		switch {
+		case op.left == 0:
+			continue
+		case anyPath && op.path == to:
+			continue
+		case !anyPath && op.path != from:
+			continue
+		}
+		o.onPath[op.path]--
+		op.path, op.sentAt, op.rtx = to, now, true
+		o.onPath[to]++
+		out = append(out, op.pkt)
+	}
+	return out
+}
+
+// serialLE is a <= b in serial number arithmetic (RFC 1982), as TSNs wrap.
+func serialLE(a, b uint32) bool { return int32(a-b) <= 0 }
+
+// dataOnly copies the common header and the DATA / I-DATA chunks of pkt.
+func dataOnly(pkt []byte) []byte {
+	out := make([]byte, wire.CommonHeaderSize, len(pkt))
+	copy(out, pkt[:wire.CommonHeaderSize])
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	for it.Next() {
+		if t := it.Chunk().Type; t == wire.ChunkData || t == wire.ChunkIData {
+			out = appendPadded(out, it.Raw())
+		}
+	}
+	return wire.Finish(out)
+}
+
+// heartbeatInfo is the stack's Heartbeat Info (RFC 9260 section 3.3.5: the
+// sender's own, opaque to the peer): the 64-bit nonce of section 5.4, the
+// send time, and the destination address the heartbeat went to.
+func heartbeatInfo(nonce uint64, sent time.Time, to netip.Addr) []byte {
+	b := make([]byte, 0, 8+8+1+16)
+	b = binary.BigEndian.AppendUint64(b, nonce)
+	b = binary.BigEndian.AppendUint64(b, uint64(sent.UnixNano()))
+	a := to.AsSlice()
+	b = append(b, byte(len(a)))
+	return append(b, a...)
+}
+
+func parseHeartbeatInfo(b []byte) (nonce uint64, sent time.Time, to netip.Addr, ok bool) {
+	if len(b) < 17 || len(b) != 17+int(b[16]) {
+		return 0, time.Time{}, netip.Addr{}, false
+	}
+	to, ok = netip.AddrFromSlice(b[17:])
+	return binary.BigEndian.Uint64(b), time.Unix(0, int64(binary.BigEndian.Uint64(b[8:]))), to, ok
+}

@@ -1,0 +1,89 @@
+package sock
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/pathmgr"
+)
+
+func sackView(t *testing.T, cum uint32, gaps ...wire.GapAckBlock) wire.SackView {
+	t.Helper()
+	c := wire.AppendSack(nil, cum, 1000, gaps, nil)
+	it := wire.NewChunkIter(c)
+	require.True(t, it.Next())
+	v, err := wire.ParseSackView(it.Chunk().Value)
+	require.NoError(t, err)
+	return v
+}
+
+func TestOutstanding(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	o := newOutstanding()
+	const p1, p2 = pathmgr.PathID(1), pathmgr.PathID(2)
+	add := func(tsns []uint32, p pathmgr.PathID, at time.Duration) {
+		var chunks [][]byte
+		for _, tsn := range tsns {
+			chunks = append(chunks, dataChunk(tsn, 0, "x"))
+		}
+		pkt := packet(1, 2, 3, append([][]byte{wire.AppendSack(nil, 9, 100, nil, nil)}, chunks...)...)
+		got := dataTSNs(nil, pkt)
+		require.Equal(t, tsns, got)
+		_, rtx := o.isRetransmission(tsns)
+		o.add(pkt, tsns, p, t0.Add(at), rtx)
+	}
+	add([]uint32{0xfffffffe, 0xffffffff}, p1, 0) // TSNs wrap
+	add([]uint32{0, 1}, p1, time.Millisecond)
+	add([]uint32{2}, p2, 2*time.Millisecond)
+	require.Len(t, o.pkts, 3)
+	require.Equal(t, 2, o.onPath[p1])
+	// The stored copies carry DATA only.
+	it := wire.NewChunkIter(o.pkts[0].pkt[wire.CommonHeaderSize:])
+	for it.Next() {
+		require.Equal(t, wire.ChunkData, it.Chunk().Type)
+	}
+	require.True(t, wire.VerifyChecksum(o.pkts[0].pkt))
+
+	// Cumulative ack of the first packet, a gap block for TSN 1.
+	acks := o.ack(sackView(t, 0xffffffff, wire.GapAckBlock{Start: 2, End: 2}), t0.Add(10*time.Millisecond))
+	require.Equal(t, []ackedPath{{path: p1, rtt: 10 * time.Millisecond, hasRTT: true, allDone: false}}, acks)
+	require.Equal(t, 1, o.onPath[p1], "TSN 0 is still out on path 1")
+
+	// pion retransmits TSN 0: no RTT sample from it (Karn).
+	_, rtx := o.isRetransmission([]uint32{0})
+	require.True(t, rtx)
+	add([]uint32{0}, p2, 20*time.Millisecond)
+	require.Zero(t, o.onPath[p1])
+	require.Equal(t, 2, o.onPath[p2])
+
+	// Failover: everything not on path 1 moves there.
+	moved := o.move(0, p1, true, t0.Add(30*time.Millisecond))
+	require.Len(t, moved, 2)
+	require.Equal(t, 2, o.onPath[p1])
+	require.Zero(t, o.onPath[p2])
+
+	acks = o.ack(sackView(t, 2), t0.Add(40*time.Millisecond))
+	require.Equal(t, []ackedPath{{path: p1, rtt: 10 * time.Millisecond, hasRTT: false, allDone: true}}, acks)
+	require.Empty(t, o.pkts)
+	require.Empty(t, o.byTSN)
+	require.Nil(t, o.ack(sackView(t, 5), t0), "nothing outstanding")
+}
+
+func TestHeartbeatInfo(t *testing.T) {
+	now := time.Unix(5, 6)
+	for _, to := range []string{"10.0.0.1", "2001:db8::1"} {
+		info := heartbeatInfo(0x0102030405060708, now, mustAddr(to))
+		nonce, sent, addr, ok := parseHeartbeatInfo(info)
+		require.True(t, ok)
+		require.Equal(t, uint64(0x0102030405060708), nonce)
+		require.True(t, sent.Equal(now))
+		require.Equal(t, mustAddr(to), addr)
+		for n := range len(info) {
+			_, _, _, ok := parseHeartbeatInfo(info[:n])
+			require.False(t, ok, "truncated to %d", n)
+		}
+	}
+}

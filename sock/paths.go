@@ -1,0 +1,338 @@
+package sock
+
+import (
+	crand "crypto/rand"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/pathmgr"
+)
+
+// multipath is an association's path management: pathmgr's state machine,
+// the record of outstanding DATA, and the one timer that drives both. It
+// has its own lock: the send path (pion's write loop), the receive path (a
+// socket's read goroutine) and the timer all come through here.
+type multipath struct {
+	mu    sync.Mutex
+	pm    *pathmgr.Manager
+	out   *outstanding
+	timer *time.Timer
+	rng   *rand.Rand
+	byID  map[pathmgr.PathID]*path
+	last  map[pathmgr.PathID]pathmgr.State // for events
+	data  pathmgr.PathID                   // the path data went to, for events
+	dead  bool
+}
+
+// startPaths starts path management once the association is established.
+func (a *Association) startPaths(now time.Time) error {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:])
+	rng := rand.New(rand.NewChaCha8(seed))
+	cfg := pathmgr.Config{
+		RTOInitial: a.cfg.rtoInitial, RTOMin: a.cfg.rtoMin, RTOMax: a.cfg.rtoMax,
+		HBInterval: a.cfg.hbInterval, HBDisabled: a.cfg.hbInterval == 0,
+		PathMaxRetrans: a.cfg.pathMaxRetrans, AssocMaxRetrans: a.cfg.assocMaxRetrans,
+		PFThreshold: a.cfg.pfThreshold, Switchback: a.cfg.switchback,
+		Rand: rng.Float64, Nonce: rng.Uint64,
+	}
+	if cfg.HBDisabled {
+		cfg.HBInterval = DefaultHeartbeatInterval
+	}
+	pm, err := pathmgr.New(cfg)
+	if err != nil {
+		return err
+	}
+	mp := &multipath{pm: pm, out: newOutstanding(), rng: rng, byID: map[pathmgr.PathID]*path{}, last: map[pathmgr.PathID]pathmgr.State{}}
+	a.mu.Lock()
+	for _, p := range a.paths {
+		p.id = pm.AddPath(p.confirmed, now)
+		mp.byID[p.id] = p
+	}
+	primary := a.primary
+	a.mu.Unlock()
+	if err := pm.SetPrimary(primary.id); err != nil {
+		return err
+	}
+	for _, info := range pm.Paths() {
+		mp.last[info.ID] = info.State
+	}
+	mp.data, _ = pm.DataPath()
+	mp.timer = time.AfterFunc(time.Hour, a.onPathTimer)
+	mp.timer.Stop()
+	a.mp.Store(mp)
+	if assocState(a.state.Load()) == stateClosed {
+		a.stopPaths() // closed while starting: finish saw no paths to stop
+		return nil
+	}
+	a.runPathActions(pm.Tick(now), now) // confirmation heartbeats go at once
+	return nil
+}
+
+// stopPaths stops the timer; nothing is sent on the paths any more.
+func (a *Association) stopPaths() {
+	mp := a.mp.Load()
+	if mp == nil {
+		return
+	}
+	mp.mu.Lock()
+	mp.dead = true
+	mp.timer.Stop()
+	mp.mu.Unlock()
+}
+
+// armLocked sets the timer to pathmgr's next deadline.
+func (mp *multipath) armLocked(now time.Time) {
+	if mp.dead {
+		return
+	}
+	if d, ok := mp.pm.NextDeadline(); ok {
+		mp.timer.Reset(max(d.Sub(now), 0))
+	} else {
+		mp.timer.Stop()
+	}
+}
+
+func (a *Association) onPathTimer() {
+	mp := a.mp.Load()
+	now := time.Now()
+	mp.mu.Lock()
+	if mp.dead {
+		mp.mu.Unlock()
+		return
+	}
+	acts := mp.pm.Tick(now)
+	mp.mu.Unlock()
+	a.runPathActions(acts, now)
+}
+
+// runPathActions carries out what pathmgr decided, then reports path
+// changes to the user and re-arms the timer.
+func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
+	mp := a.mp.Load()
+	type send struct {
+		p   *path
+		pkt []byte
+	}
+	var sends []send
+	failed := false
+	mp.mu.Lock()
+	for _, act := range acts {
+		switch act.Kind {
+		case pathmgr.SendHeartbeat:
+			if p := mp.byID[act.Path]; p != nil {
+				sends = append(sends, send{p, a.heartbeatPacket(act.Nonce, now, p.remote)})
+			}
+		case pathmgr.Retransmit:
+			// RFC 9260 section 6.4.1: retransmit to an active alternate
+			// path, at once rather than at pion's backed-off timer.
+			if to := mp.byID[act.To]; to != nil {
+				for _, pkt := range mp.out.move(act.Path, act.To, false, now) {
+					sends = append(sends, send{to, pkt})
+				}
+				mp.pm.DataSent(act.To, now)
+			}
+		case pathmgr.PrimaryChanged:
+			// Failover: what is unacknowledged goes again on the new path.
+			if to := mp.byID[act.To]; to != nil {
+				for _, pkt := range mp.out.move(0, act.To, true, now) {
+					sends = append(sends, send{to, pkt})
+				}
+				mp.pm.DataSent(act.To, now)
+			}
+		case pathmgr.AssociationFailed:
+			failed = true
+		}
+	}
+	events := a.pathEventsLocked()
+	mp.armLocked(now)
+	mp.mu.Unlock()
+	for _, s := range sends {
+		a.sendOn(s.p, s.pkt)
+	}
+	for _, ev := range events {
+		a.ep.events.push(ev)
+	}
+	if failed {
+		// RFC 9260 section 8.1: the peer is unreachable; the association
+		// is closed and the user told.
+		a.stopPaths()
+		a.sendAbort("communication lost")
+		a.finish(ReasonCommunicationLost, "association error counter exceeded Association.Max.Retrans", true)
+	}
+}
+
+// pathEventsLocked compares pathmgr's path states and data path with what
+// was last reported and returns the events for the changes.
+func (a *Association) pathEventsLocked() []Event {
+	mp := a.mp.Load()
+	var evs []Event
+	for _, info := range mp.pm.Paths() {
+		old := mp.last[info.ID]
+		if old == info.State {
+			continue
+		}
+		mp.last[info.ID] = info.State
+		p := mp.byID[info.ID]
+		var typ EventType
+		switch {
+		case info.State == pathmgr.Active && old == pathmgr.Unconfirmed:
+			typ = EventPathConfirmed
+		case info.State == pathmgr.Active:
+			typ = EventPathUp
+		case info.State == pathmgr.PotentiallyFailed:
+			typ = EventPathPotentiallyFailed
+		case info.State == pathmgr.Inactive:
+			typ = EventPathDown
+		default:
+			continue
+		}
+		evs = append(evs, Event{Type: typ, Association: a, Path: p.remote})
+	}
+	if d, ok := mp.pm.DataPath(); ok && d != mp.data {
+		mp.data = d
+		evs = append(evs, Event{Type: EventPrimaryChanged, Association: a, Path: mp.byID[d].remote})
+	}
+	return evs
+}
+
+// heartbeatPacket builds a HEARTBEAT for the path to remote (RFC 9260
+// section 8.3).
+func (a *Association) heartbeatPacket(nonce uint64, now time.Time, remote netip.Addr) []byte {
+	tag := a.peerTagValue()
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
+	return wire.Finish(wire.AppendHeartbeat(pkt, wire.ChunkHeartbeat, heartbeatInfo(nonce, now, remote)))
+}
+
+// routeData picks the path for a packet pion wrote and records its DATA.
+func (a *Association) routeData(pkt []byte) *path {
+	mp := a.mp.Load()
+	if mp == nil {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.primary
+	}
+	var buf [32]uint32
+	tsns := dataTSNs(buf[:0], pkt)
+	now := time.Now()
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	var id pathmgr.PathID
+	var ok bool
+	if len(tsns) > 0 {
+		if last, rtx := mp.out.isRetransmission(tsns); rtx {
+			id, ok = mp.pm.RetransmitPath(last), true
+			mp.out.add(pkt, tsns, id, now, true)
+		} else if id, ok = mp.pm.DataPath(); ok {
+			mp.out.add(pkt, tsns, id, now, false)
+		}
+		if ok {
+			mp.pm.DataSent(id, now)
+			mp.armLocked(now)
+		}
+	} else if lp := a.lastDataFrom.Load(); lp != nil {
+		// RFC 9260 section 6.4: "An endpoint SHOULD transmit reply chunks
+		// (e.g., SACK, HEARTBEAT ACK, etc.) to the same destination
+		// transport address from which it received the DATA or control
+		// chunk to which it is replying."
+		return lp
+	} else {
+		id, ok = mp.pm.DataPath()
+	}
+	if !ok {
+		id = mp.pm.Primary()
+	}
+	return mp.byID[id]
+}
+
+// sackArrived feeds a SACK to path management.
+func (a *Association) sackArrived(v wire.SackView) {
+	mp := a.mp.Load()
+	if mp == nil {
+		return
+	}
+	now := time.Now()
+	mp.mu.Lock()
+	for _, ack := range mp.out.ack(v, now) {
+		mp.pm.DataAcked(ack.path, ack.rtt, ack.hasRTT, ack.allDone, now)
+	}
+	events := a.pathEventsLocked()
+	mp.armLocked(now)
+	mp.mu.Unlock()
+	for _, ev := range events {
+		a.ep.events.push(ev)
+	}
+}
+
+// heartbeatAckArrived confirms a path or measures its RTT (RFC 9260
+// sections 5.4 and 8.3); a nonce we never sent confirms nothing.
+func (a *Association) heartbeatAckArrived(c wire.Chunk) {
+	mp := a.mp.Load()
+	if mp == nil {
+		return
+	}
+	info, err := wire.ParseHeartbeat(c.Value)
+	if err != nil {
+		return
+	}
+	nonce, _, to, ok := parseHeartbeatInfo(info)
+	if !ok {
+		return
+	}
+	p := a.pathFor(to)
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	mp.mu.Lock()
+	if !mp.pm.HeartbeatAcked(p.id, nonce, now) {
+		mp.mu.Unlock()
+		a.count(&a.stats.forgedHeartbeatAcks)
+		return
+	}
+	a.mu.Lock()
+	p.confirmed = true
+	a.mu.Unlock()
+	events := a.pathEventsLocked()
+	mp.armLocked(now)
+	mp.mu.Unlock()
+	for _, ev := range events {
+		a.ep.events.push(ev)
+	}
+}
+
+// SetPrimary makes the path to remote the primary path (RFC 9260 section
+// 5.1.2: the upper layer may select the primary). It must be confirmed.
+func (a *Association) SetPrimary(remote netip.Addr) error {
+	p := a.pathFor(remote.Unmap())
+	if p == nil {
+		return fmt.Errorf("sock: no path to %v: %w", remote, ErrNotFound)
+	}
+	mp := a.mp.Load()
+	if mp == nil {
+		return fmt.Errorf("sock: set primary: %w", ErrNotEstablished)
+	}
+	now := time.Now()
+	mp.mu.Lock()
+	err := mp.pm.SetPrimary(p.id)
+	var events []Event
+	if err == nil {
+		events = a.pathEventsLocked()
+		a.mu.Lock()
+		a.primary = p
+		a.mu.Unlock()
+	}
+	mp.armLocked(now)
+	mp.mu.Unlock()
+	for _, ev := range events {
+		a.ep.events.push(ev)
+	}
+	if err != nil {
+		return fmt.Errorf("sock: set primary %v: %w: %w", remote, ErrInvalidArgument, err)
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package sock
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+func TestSetImmediateSack(t *testing.T) {
+	sack := wire.AppendSack(nil, 1, 1000, nil, nil)
+	pkt := packet(1, 2, 3, sack, dataChunk(7, 0, "odd"), dataChunk(8, 1, "four"))
+	setImmediateSack(pkt)
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	var flags []uint8
+	for it.Next() {
+		flags = append(flags, it.Chunk().Flags)
+	}
+	require.NoError(t, it.Err())
+	require.Equal(t, []uint8{0, 0x03 | 0x08, 0x03 | 0x08}, flags, "the I bit on DATA only")
+}
+
+func TestDropChunks(t *testing.T) {
+	hb := wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x"))
+	pkt := packet(1, 2, 3, hb, dataChunk(7, 0, "odd"), hb)
+	out := dropChunks(pkt, wire.ChunkHeartbeat)
+	it := wire.NewChunkIter(out[wire.CommonHeaderSize:])
+	n := 0
+	for it.Next() {
+		require.Equal(t, wire.ChunkData, it.Chunk().Type)
+		n++
+	}
+	require.NoError(t, it.Err())
+	require.Equal(t, 1, n)
+	require.Len(t, dropChunks(packet(1, 2, 3, hb), wire.ChunkHeartbeat), wire.CommonHeaderSize)
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
