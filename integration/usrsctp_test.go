@@ -249,7 +249,7 @@ func TestMultiHomedUsrsctp(t *testing.T) {
 
 	t.Run("usrsctp connects", func(t *testing.T) {
 		s := newStack(t)
-		ep := newEndpoint(t, s, nil, sock.AcceptMax(4))
+		ep := newEndpoint(t, s, both, sock.AcceptMax(4)) // a two-address endpoint of ours
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go echo(ctx, t, ep)

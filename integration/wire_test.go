@@ -24,6 +24,8 @@ const (
 	chunkInit             = "1"
 	chunkInitAck          = "2"
 	chunkSack             = "3"
+	chunkHeartbeat        = "4"
+	chunkHeartbeatAck     = "5"
 	chunkShutdown         = "7"
 	chunkShutdownAck      = "8"
 	chunkCookieEcho       = "10"
@@ -132,8 +134,9 @@ func (c *capture) stop(t *testing.T) []packet {
 
 // checkWire asserts that every packet is SCTP with a correct CRC32c and no
 // expert complaint, and that the chunk sequence has the handshake, data,
-// acknowledgements and the shutdown exchange in order.
-func checkWire(t *testing.T, pkts []packet) {
+// acknowledgements and the shutdown exchange in order, and, with
+// heartbeats, a HEARTBEAT answered by a HEARTBEAT ACK.
+func checkWire(t *testing.T, pkts []packet, heartbeats bool) {
 	t.Helper()
 	require.NotEmpty(t, pkts, "nothing captured")
 	var seq []string
@@ -157,6 +160,9 @@ func checkWire(t *testing.T, pkts []packet) {
 	inOrder(chunkInit, chunkInitAck, chunkCookieEcho, chunkCookieAck)
 	inOrder(chunkCookieAck, chunkData, chunkSack)
 	inOrder(chunkShutdown, chunkShutdownAck, chunkShutdownComplete)
+	if heartbeats {
+		inOrder(chunkCookieAck, chunkHeartbeat, chunkHeartbeatAck, chunkShutdown)
+	}
 	require.Equal(t, chunkInit, seq[0], "the first chunk is the INIT")
 	require.Equal(t, chunkShutdownComplete, seq[len(seq)-1], "the last chunk is the SHUTDOWN COMPLETE")
 }
@@ -178,8 +184,12 @@ func wireMessages(seed int) []testMsg {
 // messages on several streams both ways, graceful shutdown.
 func TestWireOurStacks(t *testing.T) {
 	server, client := newStack(t), newStack(t)
-	listener := newEndpoint(t, server, nil, sock.AcceptMax(1))
-	dialer := newEndpoint(t, client, nil)
+	// Short heartbeat intervals, so that an idle moment shows HEARTBEAT and
+	// HEARTBEAT ACK on the wire.
+	hb := []sock.EndpointOption{sock.WithRTOMin(10 * time.Millisecond), sock.WithRTOInitial(100 * time.Millisecond),
+		sock.WithHeartbeatInterval(50 * time.Millisecond)}
+	listener := newEndpoint(t, server, nil, append(hb, sock.AcceptMax(1))...)
+	dialer := newEndpoint(t, client, nil, hb...)
 	c := startCapture(t, server.UDPPort(), client.UDPPort())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -188,10 +198,11 @@ func TestWireOurStacks(t *testing.T) {
 	a, err := dialer.Connect(ctx, []netip.Addr{lo1}, listener.Port(), sock.WithRemoteUDPPort(server.UDPPort()))
 	require.NoError(t, err)
 	exchange(t, a, dialer, wireMessages(20))
+	require.Eventually(t, func() bool { return a.Paths()[0].HeartbeatsAcked > 0 }, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, a.Shutdown(ctx))
 	waitEvent(t, listener, sock.EventDown, 10*time.Second)
 
-	checkWire(t, c.stop(t))
+	checkWire(t, c.stop(t), true)
 }
 
 // TestWireUsrsctp: our stack and a usrsctp echo server.
@@ -210,5 +221,5 @@ func TestWireUsrsctp(t *testing.T) {
 	require.NoError(t, a.Shutdown(ctx))
 	srv.expect(`^DOWN `, 10*time.Second, `^ABORT`)
 
-	checkWire(t, c.stop(t))
+	checkWire(t, c.stop(t), false)
 }
