@@ -323,7 +323,8 @@ func (a *Association) connect(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			a.sendAbort("connect canceled")
-			return ctx.Err()
+			return fmt.Errorf("sock: connect to port %d canceled in %v (local tag %08x, peer tag %08x): %w",
+				a.peerPort, assocState(a.state.Load()), a.localTag, a.peerTagValue(), ctx.Err())
 		case <-a.up:
 			return nil // an INIT collision established us (section 5.2.4 B)
 		case <-a.done:
@@ -348,7 +349,9 @@ func (a *Association) connect(ctx context.Context) error {
 				if err != nil {
 					continue // malformed: discard, keep waiting
 				}
-				a.state.Store(int32(stateCookieEchoed))
+				if !a.state.CompareAndSwap(int32(stateCookieWait), int32(stateCookieEchoed)) {
+					continue // established meanwhile by an INIT collision
+				}
 				cookieEcho, echoPath = pkt, p
 				rto = a.cfg.rtoInitial
 				sendNext = true
@@ -380,10 +383,12 @@ func (a *Association) connect(ctx context.Context) error {
 						if retransmits > a.cfg.maxInitRetransmits {
 							return fmt.Errorf("sock: connect: stale cookies: %w", ErrTimeout)
 						}
+						if !a.state.CompareAndSwap(int32(stateCookieEchoed), int32(stateCookieWait)) {
+							break // established meanwhile by an INIT collision
+						}
 						a.mu.Lock()
 						a.peerTag = 0
 						a.mu.Unlock()
-						a.state.Store(int32(stateCookieWait))
 						sendNext = true
 					}
 				}
@@ -406,6 +411,11 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 	listed, _ := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.engineStarting {
+		// An INIT collision is establishing the association from the
+		// peer's COOKIE-ECHO: this INIT-ACK is stale.
+		return nil, nil, fmt.Errorf("INIT-ACK after establishment: %w", ErrNotEstablished)
+	}
 	a.peerTag = ack.InitiateTag
 	peer := ack
 	a.pendingPeer = &peer

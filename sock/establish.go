@@ -87,15 +87,16 @@ func (a *Association) startEngine(local, peer *wire.Init) (started bool, err err
 	a.conn = conn
 	a.pendingPeer = nil
 	a.mu.Unlock()
-	if !a.state.CompareAndSwap(int32(stateCookieWait), int32(stateEstablished)) &&
-		!a.state.CompareAndSwap(int32(stateCookieEchoed), int32(stateEstablished)) {
-		// Closed meanwhile.
-		_ = pa.Close()
-		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
-	}
 	if err := a.startPaths(time.Now()); err != nil {
 		_ = pa.Close()
 		return false, fmt.Errorf("sock: path management: %w", err)
+	}
+	if !a.state.CompareAndSwap(int32(stateCookieWait), int32(stateEstablished)) &&
+		!a.state.CompareAndSwap(int32(stateCookieEchoed), int32(stateEstablished)) {
+		// Closed meanwhile.
+		a.stopPaths()
+		_ = pa.Close()
+		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
 	}
 	close(a.up)
 	a.ep.wg.Add(1)
@@ -161,7 +162,14 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 	if assocState(a.state.Load()) == stateCookieWait {
 		tcb.PeerTag = 0
 	}
-	switch handshake.DecideCookie(st, peer.InitiateTag, tcb) {
+	action := handshake.DecideCookie(st, peer.InitiateTag, tcb)
+	if action == handshake.ActionCollision || action == handshake.ActionReplay {
+		// RFC 9260 section 5.4: a COOKIE ECHO carrying our tag proves
+		// the address it came from; with an INIT collision it may be the
+		// first answer from the peer.
+		a.confirmPath(meta)
+	}
+	switch action {
 	case handshake.ActionRestart:
 		a.restart(st, peer, meta)
 	case handshake.ActionCollision, handshake.ActionReplay:
@@ -171,6 +179,8 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 			local := a.localInit()
 			started, err := a.startEngine(&local, peer)
 			if err != nil {
+				a.ep.stack.log.Warn("association set-up failed", "association", a.String(), "err", err)
+				a.finish(ReasonAborted, err.Error(), false)
 				return
 			}
 			if started {
@@ -184,6 +194,21 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 		a.receiveAfterCookie(pkt, meta)
 	default:
 		a.ep.dropped.Add(1)
+	}
+}
+
+// confirmPath marks the path the packet came from confirmed and, if the
+// primary is not, makes it the primary.
+func (a *Association) confirmPath(meta udpencap.Meta) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	local, _ := multihome.LocalFor(a.ep.addrs, meta.Src.Addr())
+	if meta.Local.Addr().IsValid() && !meta.Local.Addr().IsUnspecified() {
+		local = meta.Local.Addr()
+	}
+	p := a.addPathLocked(meta.Src.Addr(), local, meta.Src.Port(), true)
+	if a.primary == nil || !a.primary.confirmed {
+		a.primary = p
 	}
 }
 

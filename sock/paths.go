@@ -56,7 +56,7 @@ func (a *Association) startPaths(now time.Time) error {
 	primary := a.primary
 	a.mu.Unlock()
 	if err := pm.SetPrimary(primary.id); err != nil {
-		return err
+		return fmt.Errorf("primary path to %v: %w", primary.remote, err)
 	}
 	for _, info := range pm.Paths() {
 		mp.last[info.ID] = info.State

@@ -304,6 +304,13 @@ func TestInitCollision(t *testing.T) {
 		assocB, errB = epB.Connect(ctx, []netip.Addr{lo4}, epA.Port(), WithRemoteUDPPort(a.UDPPort()))
 	})
 	wg.Wait()
+	if errA != nil || errB != nil {
+		for _, ep := range []*Endpoint{epA, epB} {
+			for _, as := range ep.Associations() {
+				t.Logf("endpoint %v: %v %v local tag %x peer tag %x", ep, as, as.State(), as.localTag, as.peerTagValue())
+			}
+		}
+	}
 	require.NoError(t, errA)
 	require.NoError(t, errB)
 	require.Len(t, epA.Associations(), 1, "one association between two endpoints")
