@@ -307,6 +307,19 @@ func (a *Association) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("sock: shutdown %v: %w", a.id, ErrClosed)
 	}
 	err := pa.Shutdown(ctx)
+	if err != nil && ctx.Err() == nil {
+		// pion refuses when it is already shutting down (the peer sent
+		// SHUTDOWN a moment earlier): wait for that shutdown to end.
+		select {
+		case <-a.done:
+			if a.Reason() == ReasonShutdown {
+				return nil
+			}
+			return fmt.Errorf("sock: shutdown: association went down (%v): %w", a.Reason(), ErrAborted)
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		a.Abort("shutdown timed out")
 		return fmt.Errorf("sock: shutdown: %w", err)

@@ -52,6 +52,35 @@ type Stack struct {
 
 	ootbReplies atomic.Uint64
 	ootbDropped atomic.Uint64
+
+	fault      atomic.Pointer[FaultFilter]
+	faultDrops atomic.Uint64
+}
+
+// FaultFilter decides, for fault injection, whether to drop a packet
+// between a local address and a remote address and UDP port; inbound says
+// which way it goes. It runs on the send and receive paths: it must be
+// quick and safe for concurrent use.
+type FaultFilter func(local netip.Addr, remote netip.AddrPort, inbound bool) (drop bool)
+
+// SetFaultFilter installs f (nil removes it): packets it drops are counted
+// in Stats().FaultDrops and otherwise vanish as on a broken network path.
+// For tests, demos and failover drills.
+func (s *Stack) SetFaultFilter(f FaultFilter) {
+	if f == nil {
+		s.fault.Store(nil)
+		return
+	}
+	s.fault.Store(&f)
+}
+
+func (s *Stack) faulty(local netip.Addr, remote netip.AddrPort, inbound bool) bool {
+	f := s.fault.Load()
+	if f == nil || !(*f)(local, remote, inbound) {
+		return false
+	}
+	s.faultDrops.Add(1)
+	return true
 }
 
 // NewStack creates a stack. Sockets are opened when an endpoint first needs
@@ -347,6 +376,9 @@ func (s *Stack) removeEndpoint(ep *Endpoint) {
 // receive is the receive path of every socket: find the endpoint owning the
 // packet's local address and destination port; none: out of the blue.
 func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
+	if s.faulty(meta.Local.Addr(), meta.Src, true) {
+		return
+	}
 	m := *s.byAddr.Load()
 	local := meta.Local.Addr()
 	ep := m[netip.AddrPortFrom(local, hdr.DstPort)]
@@ -385,6 +417,9 @@ func (s *Stack) replyOOTB(pkt []byte, meta udpencap.Meta, initHandled bool) {
 
 // send sends one packet from local address from.
 func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
+	if s.faulty(from, to, false) {
+		return nil
+	}
 	m := *s.sendVia.Load()
 	tr := m[from]
 	if tr == nil {
@@ -436,6 +471,8 @@ type Stats struct {
 	// OOTBReplies counts replies sent to out-of-the-blue packets, and
 	// OOTBDropped the ones left unanswered (RFC 9260 section 8.4).
 	OOTBReplies, OOTBDropped uint64
+	// FaultDrops counts packets the fault filter dropped.
+	FaultDrops uint64
 	// Sockets holds the counters of each encapsulation socket.
 	Sockets map[netip.Addr]udpencap.Stats
 }
@@ -447,6 +484,7 @@ func (s *Stack) Stats() Stats {
 	st := Stats{
 		OOTBReplies: s.ootbReplies.Load(),
 		OOTBDropped: s.ootbDropped.Load(),
+		FaultDrops:  s.faultDrops.Load(),
 		Sockets:     map[netip.Addr]udpencap.Stats{},
 	}
 	for a, tr := range s.transports {

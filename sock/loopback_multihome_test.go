@@ -1,0 +1,65 @@
+package sock
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLoopbackMultihome: real sockets, two addresses on each side (all of
+// 127.0.0.0/8 is on the loopback interface on Linux): both paths confirmed
+// by heartbeat and reported by Paths; a cut by the fault filter moves the
+// data to the other path.
+func TestLoopbackMultihome(t *testing.T) {
+	if !canBind(t, "127.0.0.2") {
+		t.Skip("127.0.0.2 is not a local address here (only Linux routes all of 127.0.0.0/8 to loopback)")
+	}
+	a1, a2 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
+	b1, b2 := netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.4")
+	server, client := newStack(t), newStack(t)
+	opts := []EndpointOption{WithRTOMin(10 * time.Millisecond), WithRTOInitial(100 * time.Millisecond),
+		WithRTOMax(time.Second), WithHeartbeatInterval(100 * time.Millisecond)}
+	sep, err := server.NewEndpoint([]netip.Addr{b1, b2}, 0, append(opts, AcceptMax(1))...)
+	require.NoError(t, err)
+	cep, err := client.NewEndpoint([]netip.Addr{a1, a2}, 0, opts...)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := cep.Connect(ctx, []netip.Addr{b1, b2}, sep.Port(), WithRemoteUDPPort(server.UDPPort()))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		ps := a.Paths()
+		return len(ps) == 2 && ps[0].State == PathActive && ps[1].State == PathActive
+	}, 10*time.Second, 10*time.Millisecond, "both paths confirmed: %+v", a.Paths())
+	ps := a.Paths()
+	require.Equal(t, []netip.Addr{b1, b2}, []netip.Addr{ps[0].Remote, ps[1].Remote})
+	require.True(t, ps[0].Primary)
+	require.NotZero(t, ps[1].HeartbeatsAcked)
+	require.Equal(t, server.UDPPort(), ps[1].RemoteUDPPort)
+
+	// Cut the primary path (both directions) with the fault filter.
+	client.SetFaultFilter(func(local netip.Addr, remote netip.AddrPort, inbound bool) bool {
+		return remote.Addr() == b1
+	})
+	for i := range 20 {
+		require.NoError(t, a.Send(ctx, []byte{byte(i)}, SendInfo{}))
+	}
+	for i := range 20 {
+		m := recvCtx(t, sep)
+		require.Equal(t, []byte{byte(i)}, m.Payload)
+	}
+	require.Eventually(t, func() bool { return a.Paths()[1].InUse }, 10*time.Second, 10*time.Millisecond)
+	require.NotZero(t, client.Stats().FaultDrops)
+	client.SetFaultFilter(nil)
+}
+
+func canBind(t *testing.T, addr string) bool {
+	s, err := NewStack(WithUDPPort(0))
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.NewEndpoint([]netip.Addr{netip.MustParseAddr(addr)}, 0)
+	return err == nil
+}
