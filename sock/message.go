@@ -225,7 +225,7 @@ func (a *Association) Paths() []Path {
 			st = PathActive
 		}
 		out[i] = Path{
-			Remote: p.remote, Local: p.local, RemoteUDPPort: uint16(p.udpPort.Load()),
+			Remote: p.remote, Local: p.from(), RemoteUDPPort: uint16(p.udpPort.Load()),
 			State: st, Primary: p == a.primary, InUse: p == a.primary,
 			PacketsOut: p.packetsOut.Load(), BytesOut: p.bytesOut.Load(),
 			PacketsIn: p.packetsIn.Load(), BytesIn: p.bytesIn.Load(),

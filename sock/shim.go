@@ -83,13 +83,25 @@ func (c *shimConn) SetWriteDeadline(t time.Time) error { return nil }
 // path is the association's view of one peer address (RFC 9260 section
 // 1.3 "transport address"): where to send, from where, and its counters.
 type path struct {
-	id        pathmgr.PathID
-	remote    netip.Addr
-	local     netip.Addr
-	udpPort   atomic.Uint32 // the peer's UDP encapsulation port
+	id      pathmgr.PathID
+	remote  netip.Addr
+	local   netip.Addr
+	udpPort atomic.Uint32 // the peer's UDP encapsulation port
+	// arrival is the local address the peer's packets from remote arrive
+	// on; once known the path sends from it, so that both directions of
+	// a path use the same pair of addresses.
+	arrival   atomic.Pointer[netip.Addr]
 	confirmed bool
 
 	packetsOut, bytesOut, packetsIn, bytesIn atomic.Uint64
+}
+
+// from is the local address the path sends from.
+func (p *path) from() netip.Addr {
+	if l := p.arrival.Load(); l != nil {
+		return *l
+	}
+	return p.local
 }
 
 // sendOn sends a complete packet on path p.
@@ -97,7 +109,7 @@ func (a *Association) sendOn(p *path, pkt []byte) {
 	if p == nil {
 		return
 	}
-	if err := a.ep.stack.send(pkt, p.local, netip.AddrPortFrom(p.remote, uint16(p.udpPort.Load()))); err == nil {
+	if err := a.ep.stack.send(pkt, p.from(), netip.AddrPortFrom(p.remote, uint16(p.udpPort.Load()))); err == nil {
 		p.packetsOut.Add(1)
 		p.bytesOut.Add(uint64(len(pkt)))
 	}
@@ -210,6 +222,11 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	// RFC 6951 section 5.4: the peer's UDP port is learned from every
 	// packet that passes the checks.
 	p.udpPort.Store(uint32(meta.Src.Port()))
+	if l := meta.Local.Addr(); l.IsValid() && !l.IsUnspecified() {
+		if cur := p.arrival.Load(); cur == nil || *cur != l {
+			p.arrival.Store(&l)
+		}
+	}
 	p.packetsIn.Add(1)
 	p.bytesIn.Add(uint64(len(pkt)))
 

@@ -76,7 +76,7 @@ func runIO(args []string, in io.Reader, out, errOut io.Writer) error {
 	case "demo":
 		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 		n := fs.Int("messages", 5, "messages to send each way")
-		if err := parseFlags(fs, args[1:], out, "usage: usock demo [-messages N]\n\nTwo stacks on loopback, each on its own UDP encapsulation port;\nan endpoint on each, an association, messages both ways, the paths\nand the counters, then a graceful shutdown.\n\nexample:\n  usock demo -messages 10"); err != nil {
+		if err := parseFlags(fs, args[1:], out, "usage: usock demo [-messages N]\n\nTwo stacks on loopback, each on its own UDP encapsulation port, with a\nmulti-homed endpoint each (127.0.0.1+127.0.0.2 and 127.0.0.3+127.0.0.4):\nan association, messages both ways, both paths confirmed by heartbeat,\nthen the primary path cut by the fault filter while messages flow, the\nfailover, the recovery and a summary, then a graceful shutdown.\n\nexample:\n  usock demo -messages 10"); err != nil {
 			return helpOK(err)
 		}
 		return demo(ctx, out, *n)
