@@ -205,9 +205,7 @@ func TestLossOnOnePath(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newVnetWorld(t)
 		client, _, _, sep := mhPair(t, w, tuned()...)
-		w.mu.Lock()
-		w.loss[1] = 0.2
-		w.mu.Unlock()
+		w.SetLoss(1, 0.2)
 		const n = 1000
 		go streamMessages(t, client, n, time.Millisecond, nil)
 		recvAll(t, sep, n)

@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/usock/usock/internal/vnettest"
+	"github.com/usock/usock/sock"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// setting is a set of timer options under test.
+type setting struct {
+	name string
+	opts []sock.EndpointOption
+}
+
+var settings = []setting{
+	{"defaults", nil},
+	{"tuned", []sock.EndpointOption{ // RTO.Min 10 ms, HB.interval 100 ms, PF threshold 0
+		sock.WithRTOMin(10 * time.Millisecond), sock.WithRTOInitial(100 * time.Millisecond),
+		sock.WithRTOMax(time.Second), sock.WithHeartbeatInterval(100 * time.Millisecond), sock.WithPFThreshold(0),
+	}},
+}
+
+// failoverOnce connects client addresses to server addresses, waits until
+// both paths are confirmed, sends a message every millisecond, cuts the
+// primary path (by calling cut) and returns the time from the cut to the
+// first message delivered after it.
+func failoverOnce(tb testing.TB, cs, ss *sock.Stack, caddrs, saddrs []netip.Addr, opts []sock.EndpointOption, cut func()) time.Duration {
+	tb.Helper()
+	sep, err := ss.NewEndpoint(saddrs, 5000, append(opts, sock.AcceptMax(1))...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cep, err := cs.NewEndpoint(caddrs, 5001, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	a, err := cep.Connect(ctx, saddrs, 5000, sock.WithRemoteUDPPort(ss.UDPPort()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		ps := a.Paths()
+		if len(ps) == 2 && ps[0].State == sock.PathActive && ps[1].State == sock.PathActive {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	const n = 3000
+	var cutAt time.Time
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], uint64(i))
+			if err := a.Send(ctx, b[:], sock.SendInfo{}); err != nil {
+				sent <- err
+				return
+			}
+			if i == 200 {
+				cutAt = time.Now()
+				cut()
+			}
+			time.Sleep(time.Millisecond)
+		}
+		sent <- nil
+	}()
+	var first time.Time
+	for i := range n {
+		m, err := sep.Recv(ctx)
+		if err != nil {
+			tb.Fatalf("message %d: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint64(m.Payload); got != uint64(i) {
+			tb.Fatalf("message %d arrived as %d", i, got)
+		}
+		if first.IsZero() && i > 200 && !cutAt.IsZero() && m.Time.After(cutAt) {
+			first = m.Time
+			break
+		}
+	}
+	cancel()
+	<-sent
+	if err := cep.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := sep.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return first.Sub(cutAt)
+}
+
+// TestFailoverSimulated measures failover in simulated time on the vnet
+// world: exact for a given setting.
+func TestFailoverSimulated(t *testing.T) {
+	for _, s := range settings {
+		t.Run(s.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w, err := vnettest.New(1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs, err := sock.NewStack(sock.WithNet(w.A), sock.WithUDPPort(9899))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ss, err := sock.NewStack(sock.WithNet(w.B), sock.WithUDPPort(9899))
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := failoverOnce(t, cs, ss, []netip.Addr{vnettest.A1, vnettest.A2}, []netip.Addr{vnettest.B1, vnettest.B2},
+					s.opts, func() { w.SetCut(1, true) })
+				t.Logf("%s: cut to first delivery on the other path: %v (simulated time)", s.name, d)
+				_ = cs.Close()
+				_ = ss.Close()
+				_ = w.Close()
+			})
+		})
+	}
+}
+
+// BenchmarkFailoverLoopback measures failover in wall time on real
+// loopback sockets (127.0.0.1/.2 to 127.0.0.3/.4), the path cut by the
+// client stack's fault filter. One iteration is one failover; the metric
+// is failover-ms.
+func BenchmarkFailoverLoopback(b *testing.B) {
+	caddrs := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}
+	saddrs := []netip.Addr{netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.4")}
+	probe, err := sock.NewStack(sock.WithUDPPort(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = probe.NewEndpoint(saddrs[1:], 0)
+	_ = probe.Close()
+	if err != nil {
+		b.Skipf("127.0.0.4 is not a local address here (Linux has all of 127.0.0.0/8): %v", err)
+	}
+	for _, s := range settings {
+		b.Run(s.name, func(b *testing.B) {
+			var total time.Duration
+			for range b.N {
+				cs, err := sock.NewStack(sock.WithUDPPort(0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ss, err := sock.NewStack(sock.WithUDPPort(0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += failoverOnce(b, cs, ss, caddrs, saddrs, s.opts, func() {
+					cs.SetFaultFilter(func(_ netip.Addr, remote netip.AddrPort, _ bool) bool { return remote.Addr() == saddrs[0] })
+				})
+				_ = cs.Close()
+				_ = ss.Close()
+			}
+			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "failover-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
