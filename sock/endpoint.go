@@ -168,6 +168,29 @@ func (e *Endpoint) Event(ctx context.Context) (Event, error) {
 	return e.events.next(ctx, e.done)
 }
 
+// EndpointStats are an endpoint's counters and gauges.
+type EndpointStats struct {
+	// Associations is the number of associations, RecvQueued the messages
+	// waiting for Recv.
+	Associations, RecvQueued int
+	// Dropped counts packets dropped before any association took them
+	// (malformed, a bad cookie, a wrong tag for the cookie, ...);
+	// StaleCookies COOKIE-ECHOs with an expired cookie; EventsDropped
+	// events that fell off the full event queue.
+	Dropped, StaleCookies, EventsDropped uint64
+}
+
+// Stats returns the endpoint's counters and gauges.
+func (e *Endpoint) Stats() EndpointStats {
+	e.events.mu.Lock()
+	evDropped := e.events.dropped
+	e.events.mu.Unlock()
+	return EndpointStats{
+		Associations: e.count(), RecvQueued: len(e.recvq),
+		Dropped: e.dropped.Load(), StaleCookies: e.staleCookies.Load(), EventsDropped: evDropped,
+	}
+}
+
 // Close aborts every association of the endpoint and releases its
 // transport addresses. It is idempotent.
 func (e *Endpoint) Close() error {

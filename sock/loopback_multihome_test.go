@@ -63,3 +63,29 @@ func canBind(t *testing.T, addr string) bool {
 	_, err = s.NewEndpoint([]netip.Addr{netip.MustParseAddr(addr)}, 0)
 	return err == nil
 }
+
+func TestPathSettersAndStats(t *testing.T) {
+	p := newPair(t)
+	ctx := context.Background()
+	require.NoError(t, p.clientAssoc.Send(ctx, []byte("x"), SendInfo{}))
+	recvCtx(t, p.listener)
+	st := p.clientAssoc.Stats()
+	require.NotZero(t, st.BytesSent)
+	require.NotZero(t, st.CWND)
+	require.Equal(t, uint64(1), st.MessagesOut)
+	es := p.listener.Stats()
+	require.Equal(t, 1, es.Associations)
+	require.Zero(t, es.RecvQueued)
+
+	require.ErrorIs(t, p.clientAssoc.SetPathLocal(lo4, netip.MustParseAddr("127.0.0.9")), ErrInvalidArgument)
+	require.ErrorIs(t, p.clientAssoc.SetPathLocal(netip.MustParseAddr("127.0.0.9"), lo4), ErrNotFound)
+	require.NoError(t, p.clientAssoc.SetPathLocal(lo4, lo4))
+	require.ErrorIs(t, p.clientAssoc.SetPathUDPPort(lo4, 0), ErrInvalidArgument)
+	// A wrong port set by hand is corrected by the next packet from the
+	// peer (RFC 6951 section 5.4).
+	require.NoError(t, p.clientAssoc.SetPathUDPPort(lo4, 1))
+	require.Equal(t, uint16(1), p.clientAssoc.Paths()[0].RemoteUDPPort)
+	require.NoError(t, p.serverAssoc.Send(ctx, []byte("y"), SendInfo{}))
+	recvCtx(t, p.dialer)
+	require.Equal(t, p.server.UDPPort(), p.clientAssoc.Paths()[0].RemoteUDPPort)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/pion/sctp"
@@ -249,18 +250,66 @@ type AssociationStats struct {
 	DroppedForeign, DroppedQueue, DroppedStream uint64
 	// Unrecognized counts unrecognised chunks (RFC 9260 section 3.2).
 	Unrecognized uint64
-	// HeartbeatsIn counts HEARTBEATs answered.
-	HeartbeatsIn uint64
+	// HeartbeatsIn counts HEARTBEATs answered; ForgedHeartbeatAcks
+	// HEARTBEAT-ACKs whose nonce we never sent (they confirm nothing).
+	HeartbeatsIn, ForgedHeartbeatAcks uint64
+	// BytesSent and BytesReceived count pion's SCTP bytes; CWND is the
+	// congestion window, RWND the peer's receive window and SRTT pion's
+	// smoothed round-trip time (zero before establishment).
+	BytesSent, BytesReceived uint64
+	CWND, RWND               uint32
+	SRTT                     time.Duration
 }
 
-// Stats returns the association's counters.
+// Stats returns the association's counters and gauges.
 func (a *Association) Stats() AssociationStats {
-	return AssociationStats{
+	st := AssociationStats{
 		MessagesIn: a.stats.messagesIn.Load(), MessagesOut: a.stats.messagesOut.Load(),
 		DroppedForeign: a.stats.droppedForeign.Load(), DroppedQueue: a.stats.droppedQueue.Load(),
 		DroppedStream: a.stats.droppedStream.Load(), Unrecognized: a.stats.unrecognized.Load(),
-		HeartbeatsIn: a.stats.heartbeatsIn.Load(),
+		HeartbeatsIn: a.stats.heartbeatsIn.Load(), ForgedHeartbeatAcks: a.stats.forgedHeartbeatAcks.Load(),
 	}
+	a.mu.Lock()
+	pa := a.pion
+	a.mu.Unlock()
+	if pa != nil {
+		st.BytesSent, st.BytesReceived = pa.BytesSent(), pa.BytesReceived()
+		st.CWND, st.RWND = pa.CWND(), pa.RWND()
+		st.SRTT = time.Duration(pa.SRTT() * float64(time.Millisecond))
+	}
+	return st
+}
+
+// SetPathLocal makes the path to remote send from the local address
+// local, which must be one of the endpoint's (RFC 9260 leaves the source
+// address to the implementation; this makes it the user's choice). It
+// stays until changed again.
+func (a *Association) SetPathLocal(remote, local netip.Addr) error {
+	p := a.pathFor(remote.Unmap())
+	if p == nil {
+		return fmt.Errorf("sock: no path to %v: %w", remote, ErrNotFound)
+	}
+	local = local.Unmap()
+	if !slices.Contains(a.ep.addrs, local) || local.Is4() != remote.Unmap().Is4() {
+		return fmt.Errorf("%w: %v is not a local address of the endpoint of the family of %v", ErrInvalidArgument, local, remote)
+	}
+	p.pinned.Store(&local)
+	return nil
+}
+
+// SetPathUDPPort sets the peer's UDP encapsulation port on the path to
+// remote (RFC 6951 section 5.4: learned from the peer's packets, which
+// override it again when they arrive from another port).
+func (a *Association) SetPathUDPPort(remote netip.Addr, port uint16) error {
+	p := a.pathFor(remote.Unmap())
+	if p == nil {
+		return fmt.Errorf("sock: no path to %v: %w", remote, ErrNotFound)
+	}
+	if port == 0 {
+		return fmt.Errorf("%w: UDP port 0", ErrInvalidArgument)
+	}
+	p.udpPort.Store(uint32(port))
+	return nil
 }
 
 // sendAbort sends an ABORT with a User-Initiated Abort cause, if the

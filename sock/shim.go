@@ -90,7 +90,9 @@ type path struct {
 	// arrival is the local address the peer's packets from remote arrive
 	// on; once known the path sends from it, so that both directions of
 	// a path use the same pair of addresses.
-	arrival   atomic.Pointer[netip.Addr]
+	arrival atomic.Pointer[netip.Addr]
+	pinned  atomic.Pointer[netip.Addr] // set by SetPathLocal; wins
+
 	confirmed bool
 
 	packetsOut, bytesOut, packetsIn, bytesIn atomic.Uint64
@@ -98,6 +100,9 @@ type path struct {
 
 // from is the local address the path sends from.
 func (p *path) from() netip.Addr {
+	if l := p.pinned.Load(); l != nil {
+		return *l
+	}
 	if l := p.arrival.Load(); l != nil {
 		return *l
 	}
