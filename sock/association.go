@@ -113,6 +113,7 @@ func newAssociation(ep *Endpoint, peerPort uint16) *Association {
 	return a
 }
 
+// String names the association by its number, local port and primary peer address.
 func (a *Association) String() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()

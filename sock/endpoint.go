@@ -129,6 +129,7 @@ func (e *Endpoint) Port() uint16 { return e.port }
 // Stack returns the stack the endpoint belongs to.
 func (e *Endpoint) Stack() *Stack { return e.stack }
 
+// String is the endpoint's addresses and port.
 func (e *Endpoint) String() string { return fmt.Sprintf("%v:%d", e.addrs, e.port) }
 
 // Associations returns the endpoint's associations, established or being

@@ -37,6 +37,7 @@ const (
 	EventPrimaryChanged
 )
 
+// String names the event type.
 func (t EventType) String() string {
 	switch t {
 	case EventUp:
@@ -79,6 +80,7 @@ const (
 	ReasonCommunicationLost
 )
 
+// String names the reason.
 func (r DownReason) String() string {
 	switch r {
 	case ReasonShutdown:
@@ -108,6 +110,7 @@ type Event struct {
 	Time time.Time
 }
 
+// String describes the event for logs.
 func (e Event) String() string {
 	s := fmt.Sprintf("%v %v", e.Association, e.Type)
 	if e.Path.IsValid() {

@@ -155,6 +155,7 @@ const (
 	PathInactive
 )
 
+// String names the state.
 func (s PathState) String() string {
 	switch s {
 	case PathActive:
