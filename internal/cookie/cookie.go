@@ -47,6 +47,7 @@ type StaleError struct {
 	Staleness time.Duration
 }
 
+// Error says by how much the cookie is stale.
 func (e *StaleError) Error() string {
 	return fmt.Sprintf("cookie: stale by %v", e.Staleness)
 }

@@ -22,6 +22,7 @@ const (
 	ActionDiscard
 )
 
+// String names the action and its row letter in the RFC table.
 func (a CookieAction) String() string {
 	switch a {
 	case ActionRestart:
