@@ -21,8 +21,11 @@ type outstanding struct {
 	onPath map[pathmgr.PathID]int
 }
 
-// outPacket is one packet of DATA chunks (a copy of what went out, without
-// the other chunks pion bundled with them).
+// outPacket is one packet of DATA chunks: what went out, without the other
+// chunks pion bundled with them. A packet of DATA chunks only is kept as
+// it is (pion allocates every packet afresh and never touches it after
+// writing it); its checksum is the one the shim set. Otherwise it is a
+// copy whose checksum is computed only when it is sent again.
 type outPacket struct {
 	pkt    []byte
 	tsns   []uint32
@@ -30,6 +33,7 @@ type outPacket struct {
 	path   pathmgr.PathID
 	sentAt time.Time
 	rtx    bool // retransmitted: no RTT sample (Karn's rule, section 6.3.1 C5)
+	copied bool // pkt is a copy, its checksum still to be set
 }
 
 func newOutstanding() *outstanding {
@@ -59,7 +63,9 @@ func (o *outstanding) isRetransmission(tsns []uint32) (pathmgr.PathID, bool) {
 
 // add records a packet pion sent with DATA chunks tsns on path p.
 func (o *outstanding) add(pkt []byte, tsns []uint32, p pathmgr.PathID, now time.Time, rtx bool) {
-	op := &outPacket{pkt: dataOnly(pkt), tsns: append([]uint32(nil), tsns...), path: p, sentAt: now, rtx: rtx}
+	kept := dataOnly(pkt)
+	op := &outPacket{pkt: kept, tsns: append([]uint32(nil), tsns...), path: p, sentAt: now, rtx: rtx,
+		copied: len(kept) == 0 || &kept[0] != &pkt[0]}
 	for _, t := range tsns {
 		if old, ok := o.byTSN[t]; ok {
 			// pion retransmitted it: the new copy replaces the old one.
@@ -164,6 +170,10 @@ func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time)
 		o.onPath[op.path]--
 		op.path, op.sentAt, op.rtx = to, now, true
 		o.onPath[to]++
+		if op.copied {
+			wire.SetChecksum(op.pkt)
+			op.copied = false
+		}
 		out = append(out, op.pkt)
 	}
 	return out
@@ -172,17 +182,29 @@ func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time)
 // serialLE is a <= b in serial number arithmetic (RFC 1982), as TSNs wrap.
 func serialLE(a, b uint32) bool { return int32(a-b) <= 0 }
 
-// dataOnly copies the common header and the DATA / I-DATA chunks of pkt.
+// dataOnly returns pkt if it holds DATA / I-DATA chunks only, otherwise a
+// copy of its common header and those chunks (checksum not set).
 func dataOnly(pkt []byte) []byte {
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	only := true
+	for it.Next() {
+		if t := it.Chunk().Type; t != wire.ChunkData && t != wire.ChunkIData {
+			only = false
+			break
+		}
+	}
+	if only {
+		return pkt
+	}
 	out := make([]byte, wire.CommonHeaderSize, len(pkt))
 	copy(out, pkt[:wire.CommonHeaderSize])
-	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	it = wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 	for it.Next() {
 		if t := it.Chunk().Type; t == wire.ChunkData || t == wire.ChunkIData {
 			out = appendPadded(out, it.Raw())
 		}
 	}
-	return wire.Finish(out)
+	return out
 }
 
 // heartbeatInfo is the stack's Heartbeat Info (RFC 9260 section 3.3.5: the

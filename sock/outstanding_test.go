@@ -45,7 +45,9 @@ func TestOutstanding(t *testing.T) {
 	for it.Next() {
 		require.Equal(t, wire.ChunkData, it.Chunk().Type)
 	}
-	require.True(t, wire.VerifyChecksum(o.pkts[0].pkt))
+	// A packet of DATA only is kept as sent, without a copy.
+	lone := packet(1, 2, 3, dataChunk(99, 0, "y"))
+	require.Same(t, &lone[0], &dataOnly(lone)[0])
 
 	// Cumulative ack of the first packet, a gap block for TSN 1.
 	acks := o.ack(sackView(t, 0xffffffff, wire.GapAckBlock{Start: 2, End: 2}), t0.Add(10*time.Millisecond))
@@ -62,6 +64,9 @@ func TestOutstanding(t *testing.T) {
 	// Failover: everything not on path 1 moves there.
 	moved := o.move(0, p1, true, t0.Add(30*time.Millisecond))
 	require.Len(t, moved, 2)
+	for _, m := range moved {
+		require.True(t, wire.VerifyChecksum(m), "a packet sent again has its checksum")
+	}
 	require.Equal(t, 2, o.onPath[p1])
 	require.Zero(t, o.onPath[p2])
 

@@ -135,11 +135,11 @@ func (a *Association) output(pkt []byte) {
 	if a.cfg.rtoMin < maxSackDelay {
 		setImmediateSack(pkt)
 	}
-	p := a.routeData(pkt)
 	wire.SetPorts(pkt, a.ep.port, a.peerPort)
 	a.noteOutbound(pkt)
 	wire.SetChecksum(pkt)
-	a.sendOn(p, pkt)
+	// The packet is final before routeData may keep it for a re-send.
+	a.sendOn(a.routeData(pkt), pkt)
 }
 
 // maxSackDelay is the longest a peer may delay a SACK: RFC 9260 section
