@@ -452,3 +452,45 @@ func TestStaleCookieGivesUp(t *testing.T) {
 	require.Equal(t, uint64(1), ep.staleCookies.Load())
 	require.Empty(t, ep.Associations())
 }
+
+// TestInvalidInboundStream: DATA on a stream beyond the negotiated inbound
+// count is acknowledged, reported with an Invalid Stream Identifier error
+// and never delivered (RFC 9260 section 6.5).
+func TestInvalidInboundStream(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const peerPort = 4200
+	ack, ck := r.initAck(peerPort, ep.Port(), 0x7171) // our INIT says OS 4
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	_, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, dataChunk(1000, 10, "stream ten")))
+	var sawError, sawSack bool
+	for !(sawError && sawSack) {
+		pkt := r.recv(5 * time.Second)
+		require.NotNil(t, pkt, "an ERROR and a SACK")
+		it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+		for it.Next() {
+			switch c := it.Chunk(); c.Type {
+			case wire.ChunkError:
+				causes, err := wire.ParseErrorChunk(c.Value)
+				require.NoError(t, err)
+				require.Equal(t, wire.CauseInvalidStreamID, causes[0].Code)
+				require.Equal(t, uint16(10), binary.BigEndian.Uint16(causes[0].Info))
+				sawError = true
+			case wire.ChunkSack:
+				v, err := wire.ParseSackView(c.Value)
+				require.NoError(t, err)
+				require.Equal(t, uint32(1000), v.CumTSNAck(), "acknowledged as usual")
+				sawSack = true
+			}
+		}
+	}
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, dataChunk(1001, 3, "stream three")))
+	require.Equal(t, "stream three", string(recvCtx(t, ep).Payload), "the next valid message, not the invalid one")
+	a := ep.Associations()[0]
+	require.Eventually(t, func() bool { return a.Stats().DroppedStream == 1 }, 5*time.Second, time.Millisecond)
+	a.Abort("done")
+}
