@@ -19,6 +19,10 @@ type outstanding struct {
 	byTSN  map[uint32]*outPacket
 	pkts   []*outPacket // in the order sent
 	onPath map[pathmgr.PathID]int
+	// cum is the highest cumulative TSN ack seen (valid with haveCum): a
+	// SACK then visits only the TSNs it newly acknowledges.
+	cum     uint32
+	haveCum bool
 }
 
 // outPacket is one packet of DATA chunks: what went out, without the other
@@ -121,15 +125,41 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 			note(op)
 		}
 	}
-	for t, op := range o.byTSN {
-		if serialLE(t, cum) {
-			o.forget(op, t)
-			note(op)
+	switch {
+	case o.haveCum && serialLE(cum, o.cum):
+		// Nothing new below cum (an old or repeated SACK).
+	case o.haveCum && cum-o.cum <= uint32(2*len(o.byTSN)):
+		for t := o.cum + 1; serialLE(t, cum); t++ {
+			acked(t)
 		}
+	default:
+		for t, op := range o.byTSN {
+			if serialLE(t, cum) {
+				o.forget(op, t)
+				note(op)
+			}
+		}
+	}
+	if !o.haveCum || !serialLE(cum, o.cum) {
+		o.cum, o.haveCum = cum, true
 	}
 	for i := range s.NumGapBlocks() {
 		start, end := s.GapBlock(i)
-		for off := uint32(start); off <= uint32(end) && off != 0; off++ {
+		if start == 0 || end < start {
+			continue // malformed block
+		}
+		if int(end-start)+1 > len(o.byTSN) {
+			// A block wider than what is outstanding (a peer may claim
+			// any range): visit the outstanding TSNs instead.
+			for t, op := range o.byTSN {
+				if off := t - cum; off >= uint32(start) && off <= uint32(end) {
+					o.forget(op, t)
+					note(op)
+				}
+			}
+			continue
+		}
+		for off := uint32(start); off <= uint32(end); off++ {
 			acked(cum + off)
 		}
 	}
