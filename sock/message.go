@@ -118,15 +118,21 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 	}
 	// pion blocks a write while the previous one waits for window space;
 	// the deadline lets ctx interrupt it.
-	stop := context.AfterFunc(ctx, func() { _ = st.s.SetWriteDeadline(time.Unix(1, 0)) })
-	if d, ok := ctx.Deadline(); ok {
-		_ = st.s.SetWriteDeadline(d)
+	var err error
+	if ctx.Done() == nil {
+		// A context that cannot end needs no deadline plumbing.
+		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
+	} else {
+		stop := context.AfterFunc(ctx, func() { _ = st.s.SetWriteDeadline(time.Unix(1, 0)) })
+		if d, ok := ctx.Deadline(); ok {
+			_ = st.s.SetWriteDeadline(d)
+		}
+		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
+		if !stop() || ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		_ = st.s.SetWriteDeadline(time.Time{})
 	}
-	_, err := st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
-	if !stop() || ctx.Err() != nil {
-		err = ctx.Err()
-	}
-	_ = st.s.SetWriteDeadline(time.Time{})
 	if err != nil {
 		if assocState(a.state.Load()) != stateEstablished {
 			return fmt.Errorf("sock: send: %w", ErrNotEstablished)

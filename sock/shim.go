@@ -15,9 +15,15 @@ import (
 // shimConn is the net.Conn pion's association runs over. Inbound, the
 // association's receive path queues packets already checked and filtered;
 // outbound, every packet pion writes goes through Association.output.
+//
+// The inbound queue is a slice that grows with bursts and shrinks back
+// when drained, so an idle association holds no queue memory (a channel
+// of shimQueue slots would cost 24 KiB each).
 type shimConn struct {
 	a      *Association
-	in     chan []byte
+	mu     sync.Mutex
+	queue  [][]byte
+	ready  chan struct{} // a token while the queue is not empty
 	closed chan struct{}
 	once   sync.Once
 }
@@ -27,20 +33,33 @@ type shimConn struct {
 const shimQueue = 1024
 
 func newShimConn(a *Association) *shimConn {
-	return &shimConn{a: a, in: make(chan []byte, shimQueue), closed: make(chan struct{})}
+	return &shimConn{a: a, ready: make(chan struct{}, 1), closed: make(chan struct{})}
 }
 
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, maxPacketSize+wire.CommonHeaderSize); return &b }}
 
 func (c *shimConn) Read(b []byte) (int, error) {
-	select {
-	case p := <-c.in:
-		n := copy(b, p)
-		p = p[:0]
-		packetPool.Put(&p)
-		return n, nil
-	case <-c.closed:
-		return 0, net.ErrClosed
+	for {
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			p := c.queue[0]
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+			if len(c.queue) == 0 {
+				c.queue = nil // let a burst's backing array go
+			}
+			c.mu.Unlock()
+			n := copy(b, p)
+			p = p[:0]
+			packetPool.Put(&p)
+			return n, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.ready:
+		case <-c.closed:
+			return 0, net.ErrClosed
+		}
 	}
 }
 
@@ -54,14 +73,21 @@ func (c *shimConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// push queues an inbound packet for pion (pkt is kept).
+// push queues an inbound packet for pion (pkt is kept); false when the
+// queue is full.
 func (c *shimConn) push(pkt []byte) bool {
-	select {
-	case c.in <- pkt:
-		return true
-	default:
+	c.mu.Lock()
+	if len(c.queue) >= shimQueue {
+		c.mu.Unlock()
 		return false
 	}
+	c.queue = append(c.queue, pkt)
+	c.mu.Unlock()
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 func (c *shimConn) Close() error {
