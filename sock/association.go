@@ -301,9 +301,9 @@ func (a *Association) connect(ctx context.Context) error {
 	var preserve time.Duration
 	var cookieEcho []byte // the COOKIE-ECHO packet, once in COOKIE-ECHOED
 	var echoPath *path
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(time.Hour) // armed with the RTO at each send
+	timer.Stop()
 	defer timer.Stop()
-	<-timer.C
 	sendNext := true
 	for {
 		if sendNext {
