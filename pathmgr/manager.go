@@ -287,6 +287,16 @@ func (m *Manager) DataAcked(p PathID, rtt time.Duration, hasRTT bool, allAckedOn
 	m.enqueue(out, now)
 }
 
+// DataMoved says that nothing sent on p is outstanding any more because
+// the caller re-sent all of it on another path: p's T3-rtx timer stops (as
+// RFC 9260 section 6.3.2 R2 does when all of it is acknowledged) but, as
+// nothing was acknowledged, its error counters stay as they are.
+func (m *Manager) DataMoved(p PathID) {
+	if pp := m.get(p); pp != nil {
+		pp.t3Running = false
+	}
+}
+
 // HeartbeatAcked records a HEARTBEAT ACK received for p carrying nonce. It
 // returns false, and changes nothing, unless nonce is the one of the
 // heartbeat outstanding on p: a forged or stale ack confirms nothing.

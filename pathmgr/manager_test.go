@@ -830,3 +830,33 @@ func TestErrorsAreComparable(t *testing.T) {
 	require.True(t, errors.Is(err, ErrInvalidConfig))
 	require.Contains(t, err.Error(), "RTOMin")
 }
+
+func TestDataMovedStopsT3(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Rand = func() float64 { return 0.5 }
+	cfg.Nonce = func() uint64 { return 1 }
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(100, 0)
+	p := m.AddPath(true, now)
+	m.DataSent(p, now)
+	if !m.Paths()[0].T3Running {
+		t.Fatal("T3 not started by DataSent")
+	}
+	m.DataMoved(p)
+	in := m.Paths()[0]
+	if in.T3Running {
+		t.Fatal("T3 still running after DataMoved")
+	}
+	for _, a := range m.Tick(now.Add(cfg.RTOInitial + time.Millisecond)) {
+		if a.Kind == Retransmit {
+			t.Fatalf("a retransmission for moved data: %v", a)
+		}
+	}
+	if m.AssocErrors() != 0 {
+		t.Fatalf("association errors %d for a timer that was stopped", m.AssocErrors())
+	}
+	m.DataMoved(PathID(42)) // unknown: ignored
+}

@@ -84,6 +84,8 @@ type assocCounters struct {
 	messagesOut    atomic.Uint64
 	// forgedHeartbeatAcks counts HEARTBEAT-ACKs with a nonce we never sent.
 	forgedHeartbeatAcks atomic.Uint64
+	// droppedMalformed counts packets dropped for a malformed chunk.
+	droppedMalformed atomic.Uint64
 }
 
 func (a *Association) count(c *atomic.Uint64) { c.Add(1) }

@@ -128,7 +128,12 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 			_ = st.s.SetWriteDeadline(d)
 		}
 		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
-		if !stop() || ctx.Err() != nil {
+		stop()
+		if err != nil && ctx.Err() != nil {
+			// The deadline interrupted the write: pion rolled the message
+			// back. A write that succeeded stands even if ctx ended just
+			// after it: the message is queued and will be delivered, so
+			// an error here would make a retrying caller send it twice.
 			err = ctx.Err()
 		}
 		_ = st.s.SetWriteDeadline(time.Time{})
@@ -253,8 +258,9 @@ type AssociationStats struct {
 	MessagesIn, MessagesOut uint64
 	// DroppedForeign counts packets from an address or port not in the
 	// association; DroppedQueue packets dropped because pion's input queue
-	// was full; DroppedStream messages on invalid stream identifiers.
-	DroppedForeign, DroppedQueue, DroppedStream uint64
+	// was full; DroppedStream messages on invalid stream identifiers;
+	// DroppedMalformed packets with a malformed DATA chunk.
+	DroppedForeign, DroppedQueue, DroppedStream, DroppedMalformed uint64
 	// Unrecognized counts unrecognised chunks (RFC 9260 section 3.2).
 	Unrecognized uint64
 	// HeartbeatsIn counts HEARTBEATs answered; ForgedHeartbeatAcks
@@ -273,7 +279,8 @@ func (a *Association) Stats() AssociationStats {
 	st := AssociationStats{
 		MessagesIn: a.stats.messagesIn.Load(), MessagesOut: a.stats.messagesOut.Load(),
 		DroppedForeign: a.stats.droppedForeign.Load(), DroppedQueue: a.stats.droppedQueue.Load(),
-		DroppedStream: a.stats.droppedStream.Load(), Unrecognized: a.stats.unrecognized.Load(),
+		DroppedStream: a.stats.droppedStream.Load(), DroppedMalformed: a.stats.droppedMalformed.Load(),
+		Unrecognized: a.stats.unrecognized.Load(),
 		HeartbeatsIn: a.stats.heartbeatsIn.Load(), ForgedHeartbeatAcks: a.stats.forgedHeartbeatAcks.Load(),
 	}
 	a.mu.Lock()
@@ -322,6 +329,10 @@ func (a *Association) SetPathUDPPort(remote netip.Addr, port uint16) error {
 // sendAbort sends an ABORT with a User-Initiated Abort cause, if the
 // peer's tag is known.
 func (a *Association) sendAbort(reason string) {
+	a.sendAbortCauses(wire.UserInitiatedAbortCause([]byte(reason)))
+}
+
+func (a *Association) sendAbortCauses(causes ...wire.ErrorCause) {
 	a.mu.Lock()
 	tag, p := a.peerTag, a.primary
 	a.mu.Unlock()
@@ -329,8 +340,18 @@ func (a *Association) sendAbort(reason string) {
 		return
 	}
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	pkt = wire.Abort{Causes: []wire.ErrorCause{wire.UserInitiatedAbortCause([]byte(reason))}}.Append(pkt)
+	pkt = wire.Abort{Causes: causes}.Append(pkt)
 	a.sendOn(p, wire.Finish(pkt))
+}
+
+// abortWith aborts the association for a protocol error of the peer: an
+// ABORT with causes, then EventDown with ReasonAborted and detail.
+func (a *Association) abortWith(detail string, causes ...wire.ErrorCause) {
+	if assocState(a.state.Load()) == stateClosed {
+		return
+	}
+	a.sendAbortCauses(causes...)
+	a.finish(ReasonAborted, detail, true)
 }
 
 // Abort aborts the association (RFC 9260 section 9.1): an ABORT to the

@@ -3,6 +3,7 @@ package sock
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/usock/usock/internal/wire"
@@ -185,9 +186,8 @@ func (o *outstanding) compact() {
 
 // move re-assigns to path to the packets outstanding on from (on any
 // other path than to, with anyPath) and returns them, to be sent again at
-// once.
-func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time) [][]byte {
-	var out [][]byte
+// once, and the paths left with nothing outstanding.
+func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time) (out [][]byte, emptied []pathmgr.PathID) {
 	for _, op := range o.pkts {
 		switch {
 		case op.left == 0:
@@ -198,6 +198,9 @@ func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time)
 			continue
 		}
 		o.onPath[op.path]--
+		if o.onPath[op.path] == 0 && !slices.Contains(emptied, op.path) {
+			emptied = append(emptied, op.path)
+		}
 		op.path, op.sentAt, op.rtx = to, now, true
 		o.onPath[to]++
 		if op.copied {
@@ -206,7 +209,7 @@ func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time)
 		}
 		out = append(out, op.pkt)
 	}
-	return out
+	return out, emptied
 }
 
 // serialLE is a <= b in serial number arithmetic (RFC 1982), as TSNs wrap.

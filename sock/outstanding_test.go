@@ -62,8 +62,9 @@ func TestOutstanding(t *testing.T) {
 	require.Equal(t, 2, o.onPath[p2])
 
 	// Failover: everything not on path 1 moves there.
-	moved := o.move(0, p1, true, t0.Add(30*time.Millisecond))
+	moved, emptied := o.move(0, p1, true, t0.Add(30*time.Millisecond))
 	require.Len(t, moved, 2)
+	require.Equal(t, []pathmgr.PathID{p2}, emptied, "path 2 has nothing outstanding left")
 	for _, m := range moved {
 		require.True(t, wire.VerifyChecksum(m), "a packet sent again has its checksum")
 	}

@@ -131,18 +131,33 @@ func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
 			// RFC 9260 section 6.4.1: retransmit to an active alternate
 			// path, at once rather than at pion's backed-off timer.
 			if to := mp.byID[act.To]; to != nil {
-				for _, pkt := range mp.out.move(act.Path, act.To, false, now) {
+				moved, emptied := mp.out.move(act.Path, act.To, false, now)
+				for _, p := range emptied {
+					mp.pm.DataMoved(p)
+				}
+				for _, pkt := range moved {
 					sends = append(sends, send{to, pkt})
 				}
-				mp.pm.DataSent(act.To, now)
+				if len(moved) > 0 {
+					// Only DATA that really goes starts T3 there (section
+					// 6.3.2 R1); a timer with nothing outstanding would
+					// only count errors.
+					mp.pm.DataSent(act.To, now)
+				}
 			}
 		case pathmgr.PrimaryChanged:
 			// Failover: what is unacknowledged goes again on the new path.
 			if to := mp.byID[act.To]; to != nil {
-				for _, pkt := range mp.out.move(0, act.To, true, now) {
+				moved, emptied := mp.out.move(0, act.To, true, now)
+				for _, p := range emptied {
+					mp.pm.DataMoved(p)
+				}
+				for _, pkt := range moved {
 					sends = append(sends, send{to, pkt})
 				}
-				mp.pm.DataSent(act.To, now)
+				if len(moved) > 0 {
+					mp.pm.DataSent(act.To, now)
+				}
 			}
 		case pathmgr.AssociationFailed:
 			failed = true

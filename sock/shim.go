@@ -307,6 +307,25 @@ loop:
 			a.mu.Unlock()
 			out = appendPadded(out, it.Raw())
 		case wire.ChunkData, wire.ChunkIData:
+			if _, ok := wire.PeekDataTSN(c); !ok {
+				// Shorter than its own fixed fields: malformed. The packet
+				// is dropped whole, as pion would.
+				a.count(&a.stats.droppedMalformed)
+				*bp = out[:0]
+				packetPool.Put(bp)
+				return
+			}
+			if noUserData(c) {
+				// RFC 9260 section 6.2: "If an endpoint receives a DATA
+				// chunk with no user data (i.e., the Length field is set
+				// to 16), it MUST send an ABORT with a "No User Data"
+				// error cause."
+				tsn, _ := wire.PeekDataTSN(c)
+				*bp = out[:0]
+				packetPool.Put(bp)
+				a.abortWith("peer sent DATA without user data", wire.NoUserDataCause(tsn))
+				return
+			}
 			a.lastDataFrom.Store(p)
 			if sid, ok := wire.PeekDataStream(c); ok && !a.validInStream(sid) {
 				// RFC 9260 section 6.5: acknowledge it as usual, report
@@ -348,6 +367,16 @@ loop:
 		*bp = out[:0]
 		packetPool.Put(bp)
 	}
+}
+
+// noUserData reports whether a DATA or I-DATA chunk carries no user data
+// (its value is only the fixed fields: 12 bytes for DATA, RFC 9260 section
+// 3.3.1; 16 for I-DATA, RFC 8260 section 2.1).
+func noUserData(c wire.Chunk) bool {
+	if c.Type == wire.ChunkIData {
+		return len(c.Value) == 16
+	}
+	return len(c.Value) == 12
 }
 
 func (a *Association) validInStream(sid uint16) bool {
