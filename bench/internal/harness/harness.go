@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -56,15 +55,6 @@ type Sample struct {
 	BytesPerAssoc    float64 `json:"bytes_per_assoc,omitempty"`
 	GoroutinesPerAsc float64 `json:"goroutines_per_assoc,omitempty"`
 	FailoverMs       float64 `json:"failover_ms,omitempty"`
-}
-
-// CPUTime returns the user plus system CPU time of this process.
-func CPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Payload returns a data message of n bytes (n >= 1).

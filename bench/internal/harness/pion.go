@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pion/logging"
@@ -51,24 +50,6 @@ func ListenUDP(port int) (*net.UDPConn, error) {
 		_ = c.SetWriteBuffer(SocketBuffer)
 	}
 	return c, err
-}
-
-// ConnectUDP connects an open UDP socket to the peer (connect(2)): from
-// then on it only exchanges datagrams with the peer, and Read and Write
-// work on it like on a socket from net.DialUDP.
-func ConnectUDP(c *net.UDPConn, peer netip.AddrPort) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var cerr error
-	err = rc.Control(func(fd uintptr) {
-		cerr = syscall.Connect(int(fd), &syscall.SockaddrInet4{Port: int(peer.Port()), Addr: peer.Addr().As4()})
-	})
-	if err != nil {
-		return err
-	}
-	return cerr
 }
 
 // UDPPair returns two UDP sockets on 127.0.0.1 connected to each other.
