@@ -120,6 +120,27 @@ func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
 	}
 	var sends []send
 	failed := false
+	// resend moves the DATA outstanding on from (on every other path, with
+	// anyPath) to path to and queues it to be sent at once.
+	resend := func(from, to pathmgr.PathID, anyPath bool) {
+		p := mp.byID[to]
+		if p == nil {
+			return
+		}
+		moved, emptied := mp.out.move(from, to, anyPath, now)
+		for _, e := range emptied {
+			mp.pm.DataMoved(e)
+		}
+		for _, pkt := range moved {
+			sends = append(sends, send{p, pkt})
+		}
+		if len(moved) > 0 {
+			// Only DATA that really goes starts T3 there (section 6.3.2
+			// R1); a timer with nothing outstanding would only count
+			// errors.
+			mp.pm.DataSent(to, now)
+		}
+	}
 	mp.mu.Lock()
 	for _, act := range acts {
 		switch act.Kind {
@@ -130,35 +151,10 @@ func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
 		case pathmgr.Retransmit:
 			// RFC 9260 section 6.4.1: retransmit to an active alternate
 			// path, at once rather than at pion's backed-off timer.
-			if to := mp.byID[act.To]; to != nil {
-				moved, emptied := mp.out.move(act.Path, act.To, false, now)
-				for _, p := range emptied {
-					mp.pm.DataMoved(p)
-				}
-				for _, pkt := range moved {
-					sends = append(sends, send{to, pkt})
-				}
-				if len(moved) > 0 {
-					// Only DATA that really goes starts T3 there (section
-					// 6.3.2 R1); a timer with nothing outstanding would
-					// only count errors.
-					mp.pm.DataSent(act.To, now)
-				}
-			}
+			resend(act.Path, act.To, false)
 		case pathmgr.PrimaryChanged:
 			// Failover: what is unacknowledged goes again on the new path.
-			if to := mp.byID[act.To]; to != nil {
-				moved, emptied := mp.out.move(0, act.To, true, now)
-				for _, p := range emptied {
-					mp.pm.DataMoved(p)
-				}
-				for _, pkt := range moved {
-					sends = append(sends, send{to, pkt})
-				}
-				if len(moved) > 0 {
-					mp.pm.DataSent(act.To, now)
-				}
-			}
+			resend(0, act.To, true)
 		case pathmgr.AssociationFailed:
 			failed = true
 		}
