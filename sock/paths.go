@@ -145,7 +145,10 @@ func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
 	for _, act := range acts {
 		switch act.Kind {
 		case pathmgr.SendHeartbeat:
-			if p := mp.byID[act.Path]; p != nil {
+			// Once a SHUTDOWN went either way the association is ending:
+			// a HEARTBEAT reaching a peer that already closed would only
+			// come back as an out-of-the-blue ABORT.
+			if p := mp.byID[act.Path]; p != nil && !a.shuttingDown() {
 				sends = append(sends, send{p, a.heartbeatPacket(act.Nonce, now, p.remote)})
 			}
 		case pathmgr.Retransmit:
@@ -175,6 +178,14 @@ func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
 		a.sendAbort("communication lost")
 		a.finish(ReasonCommunicationLost, "association error counter exceeded Association.Max.Retrans", true)
 	}
+}
+
+// shuttingDown reports whether a SHUTDOWN, SHUTDOWN-ACK or
+// SHUTDOWN-COMPLETE went either way.
+func (a *Association) shuttingDown() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sawShut
 }
 
 // pathEventsLocked compares pathmgr's path states and data path with what
