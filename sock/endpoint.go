@@ -505,7 +505,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 	}
 	a.sendCookieAck(meta.Src)
 	e.events.push(Event{Type: EventUp, Association: a})
-	a.receiveAfterCookie(pkt, meta)
+	a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 }
 
 // decodeCookie decodes the payload of a verified cookie: the handshake

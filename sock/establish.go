@@ -191,7 +191,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 			return
 		}
 		a.sendCookieAck(meta.Src)
-		a.receiveAfterCookie(pkt, meta)
+		a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 	default:
 		a.ep.dropped.Add(1)
 	}
@@ -235,13 +235,6 @@ func (a *Association) sendCookieAck(to netip.AddrPort) {
 	a.mu.Unlock()
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
 	a.sendOn(p, wire.Finish(wire.AppendCookieAck(pkt)))
-}
-
-// receiveAfterCookie passes the chunks bundled after a COOKIE-ECHO
-// (section 5.1: "DATA chunks MAY be bundled with the COOKIE ECHO") to the
-// association; receive skips the COOKIE-ECHO itself.
-func (a *Association) receiveAfterCookie(pkt []byte, meta udpencap.Meta) {
-	a.receive(pkt, meta)
 }
 
 // acceptLoop accepts pion's inbound streams as they appear (pion queues

@@ -154,15 +154,20 @@ func (a *Association) output(pkt []byte) {
 	if len(pkt) < wire.CommonHeaderSize {
 		return
 	}
-	pkt = dropChunks(pkt, wire.ChunkHeartbeat)
-	if len(pkt) == wire.CommonHeaderSize {
-		return
+	heartbeat, shutdown := markOutbound(pkt, a.cfg.rtoMin < maxSackDelay)
+	if heartbeat {
+		pkt = dropChunks(pkt, wire.ChunkHeartbeat)
+		if len(pkt) == wire.CommonHeaderSize {
+			return
+		}
 	}
-	if a.cfg.rtoMin < maxSackDelay {
-		setImmediateSack(pkt)
+	if shutdown {
+		// Watched for the end of a graceful shutdown.
+		a.mu.Lock()
+		a.sawShut = true
+		a.mu.Unlock()
 	}
 	wire.SetPorts(pkt, a.ep.port, a.peerPort)
-	a.noteOutbound(pkt)
 	wire.SetChecksum(pkt)
 	// The packet is final before routeData may keep it for a re-send.
 	a.sendOn(a.routeData(pkt), pkt)
@@ -173,50 +178,47 @@ func (a *Association) output(pkt []byte) {
 // and Linux's value.
 const maxSackDelay = 200 * time.Millisecond
 
-// setImmediateSack sets the I bit (RFC 7053, "SACK-IMMEDIATELY") on the
-// DATA and I-DATA chunks of pkt, in place. With an RTO.Min below the peer's
-// SACK delay, the last packet of a burst would otherwise wait for the
-// delayed SACK longer than our retransmission timer, count a path error
-// that did not happen and, with a PF threshold of 0, move the data to
-// another path for nothing. The cost is a SACK per DATA packet instead of
-// one per two.
-func setImmediateSack(pkt []byte) {
+// markOutbound makes one pass over the chunks of a packet pion wrote: it
+// reports whether the packet holds a HEARTBEAT (pion's, to be dropped) and
+// a SHUTDOWN, SHUTDOWN-ACK or SHUTDOWN-COMPLETE, and with setI sets the I
+// bit (RFC 7053, "SACK-IMMEDIATELY") on its DATA and I-DATA chunks, in
+// place. With an RTO.Min below the peer's SACK delay, the last packet of a
+// burst would otherwise wait for the delayed SACK longer than our
+// retransmission timer, count a path error that did not happen and, with a
+// PF threshold of 0, move the data to another path for nothing. The cost
+// is a SACK per DATA packet instead of one per two.
+func markOutbound(pkt []byte, setI bool) (heartbeat, shutdown bool) {
 	const flagI = 0x08
 	body := pkt[wire.CommonHeaderSize:]
 	off := 0
 	it := wire.NewChunkIter(body)
 	for it.Next() {
 		raw := it.Raw()
-		if t := it.Chunk().Type; t == wire.ChunkData || t == wire.ChunkIData {
-			body[off+1] |= flagI
+		switch it.Chunk().Type {
+		case wire.ChunkData, wire.ChunkIData:
+			if setI {
+				body[off+1] |= flagI
+			}
+		case wire.ChunkHeartbeat:
+			heartbeat = true
+		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+			shutdown = true
 		}
 		off += len(raw) + (4-len(raw)%4)%4
 	}
+	return heartbeat, shutdown
 }
 
 // dropChunks removes the chunks of type t from pkt, in place.
 func dropChunks(pkt []byte, t wire.ChunkType) []byte {
-	body := pkt[wire.CommonHeaderSize:]
-	it := wire.NewChunkIter(body)
-	found := false
-	for it.Next() {
-		if it.Chunk().Type == t {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return pkt
-	}
-	out := pkt[:wire.CommonHeaderSize]
-	it = wire.NewChunkIter(body)
-	var scratch []byte
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	var kept []byte
 	for it.Next() {
 		if it.Chunk().Type != t {
-			scratch = appendPadded(scratch, it.Raw())
+			kept = appendPadded(kept, it.Raw())
 		}
 	}
-	return append(out, scratch...)
+	return append(pkt[:wire.CommonHeaderSize], kept...)
 }
 
 // appendPadded appends a raw chunk and its padding to 4 bytes.
@@ -226,20 +228,6 @@ func appendPadded(dst, raw []byte) []byte {
 		dst = append(dst, 0)
 	}
 	return dst
-}
-
-// noteOutbound watches pion's outbound packets for the end of a graceful
-// shutdown.
-func (a *Association) noteOutbound(pkt []byte) {
-	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
-	for it.Next() {
-		switch it.Chunk().Type {
-		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
-			a.mu.Lock()
-			a.sawShut = true
-			a.mu.Unlock()
-		}
-	}
 }
 
 // receive is the association's receive path for a packet that passed the

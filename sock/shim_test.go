@@ -12,7 +12,9 @@ import (
 func TestSetImmediateSack(t *testing.T) {
 	sack := wire.AppendSack(nil, 1, 1000, nil, nil)
 	pkt := packet(1, 2, 3, sack, dataChunk(7, 0, "odd"), dataChunk(8, 1, "four"))
-	setImmediateSack(pkt)
+	hb, shut := markOutbound(pkt, true)
+	require.False(t, hb)
+	require.False(t, shut)
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 	var flags []uint8
 	for it.Next() {
@@ -20,6 +22,17 @@ func TestSetImmediateSack(t *testing.T) {
 	}
 	require.NoError(t, it.Err())
 	require.Equal(t, []uint8{0, 0x03 | 0x08, 0x03 | 0x08}, flags, "the I bit on DATA only")
+
+	hbPkt := packet(1, 2, 3, wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x")), wire.AppendShutdownAck(nil), dataChunk(9, 0, "z"))
+	hb, shut = markOutbound(hbPkt, false)
+	require.True(t, hb)
+	require.True(t, shut)
+	it = wire.NewChunkIter(hbPkt[wire.CommonHeaderSize:])
+	for it.Next() {
+		if it.Chunk().Type == wire.ChunkData {
+			require.Equal(t, uint8(0x03), it.Chunk().Flags, "no I bit unless asked")
+		}
+	}
 }
 
 func TestDropChunks(t *testing.T) {

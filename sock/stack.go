@@ -383,11 +383,7 @@ func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
 	local := meta.Local.Addr()
 	ep := m[netip.AddrPortFrom(local, hdr.DstPort)]
 	if ep == nil {
-		if local.Is4() {
-			ep = m[netip.AddrPortFrom(netip.IPv4Unspecified(), hdr.DstPort)]
-		} else {
-			ep = m[netip.AddrPortFrom(netip.IPv6Unspecified(), hdr.DstPort)]
-		}
+		ep = m[netip.AddrPortFrom(wildcardOf(local), hdr.DstPort)]
 	}
 	if ep != nil {
 		ep.receive(pkt, hdr, meta)
@@ -423,11 +419,7 @@ func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 	m := *s.sendVia.Load()
 	tr := m[from]
 	if tr == nil {
-		if from.Is4() {
-			tr = m[netip.IPv4Unspecified()]
-		} else {
-			tr = m[netip.IPv6Unspecified()]
-		}
+		tr = m[wildcardOf(from)]
 	}
 	if tr == nil {
 		return fmt.Errorf("sock: no socket on %v: %w", from, ErrClosed)
@@ -534,4 +526,13 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, s.Close())
 	return errors.Join(errs...)
+}
+
+// wildcardOf is the unspecified address of a's family: the address of a
+// wildcard endpoint or socket that serves a.
+func wildcardOf(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
 }
