@@ -67,6 +67,11 @@ type Association struct {
 	pendingPeer    *wire.Init
 	engineStarting bool
 
+	// engineHeld: the engine's count in the endpoint's wait group, from
+	// establishment until the association is finished, is still held by
+	// the association itself (not handed to acceptLoop).
+	engineHeld atomic.Bool
+
 	mp           atomic.Pointer[multipath] // set once established
 	lastDataFrom atomic.Pointer[path]
 

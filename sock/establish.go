@@ -91,16 +91,19 @@ func (a *Association) startEngine(local, peer *wire.Init) (started bool, err err
 		_ = pa.Close()
 		return false, fmt.Errorf("sock: path management: %w", err)
 	}
+	// The engine's hold on the endpoint's wait group, from now until the
+	// association is finished (see releaseEngine).
+	a.ep.wg.Add(1)
+	a.engineHeld.Store(true)
 	if !a.state.CompareAndSwap(int32(stateCookieWait), int32(stateEstablished)) &&
 		!a.state.CompareAndSwap(int32(stateCookieEchoed), int32(stateEstablished)) {
 		// Closed meanwhile.
 		a.stopPaths()
 		_ = pa.Close()
+		a.releaseEngine()
 		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
 	}
 	close(a.up)
-	a.ep.wg.Add(1)
-	go a.acceptLoop(pa)
 	return true, nil
 }
 
@@ -237,10 +240,54 @@ func (a *Association) sendCookieAck(to netip.AddrPort) {
 	a.sendOn(p, wire.Finish(wire.AppendCookieAck(pkt)))
 }
 
-// acceptLoop accepts pion's inbound streams as they appear (pion queues
-// at most 16 unaccepted ones) and ends when pion's association closes.
-func (a *Association) acceptLoop(pa *sctp.Association) {
-	defer a.ep.wg.Done()
+// Inbound streams. pion creates a stream for the first DATA on a new
+// stream identifier and queues it for AcceptStream, at most 16 of them:
+// past that it discards the DATA until the peer retransmits. The receive
+// path opens the stream (openInboundStream) before it hands pion the
+// packet, so pion finds it and queues nothing: no goroutine waits in
+// AcceptStream while the association is up. pion refuses to open a stream
+// once a shutdown started, and the peer may still send on a new stream
+// until our SHUTDOWN reaches it: from then on acceptLoop accepts them.
+
+// openInboundStream opens stream sid in pion and starts its reader, if
+// that is not done yet, and reports whether sid is a valid inbound stream.
+func (a *Association) openInboundStream(sid uint16) (valid bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st := assocState(a.state.Load()); st != stateClosed && a.pion != nil {
+		if _, ok := a.streams[sid]; ok {
+			return sid < a.inStreams
+		}
+		// A failure (a shutdown started) leaves the stream to acceptLoop.
+		if s, err := a.pion.OpenStream(sid, sctp.PayloadTypeUnknown); err == nil {
+			a.startReaderLocked(s)
+		}
+	}
+	return sid < a.inStreams
+}
+
+// engineClosed runs when pion closes its connection: a shutdown completed,
+// or pion gave up on the association. It must not block nor take a.mu
+// (pion may hold its own lock). Unless the association is finishing
+// already, it hands the engine's hold to acceptLoop, which finishes it.
+func (a *Association) engineClosed() {
+	if assocState(a.state.Load()) == stateClosed {
+		return
+	}
+	if a.engineHeld.CompareAndSwap(true, false) {
+		go a.acceptLoop()
+	}
+}
+
+// acceptLoop accepts the streams pion queued, until pion's association
+// ends, then finishes the association. It owns the engine's hold on the
+// endpoint's wait group; it runs only from the start of a shutdown or
+// once pion closed.
+func (a *Association) acceptLoop() {
+	defer a.releaseEngineHold()
+	a.mu.Lock()
+	pa := a.pion
+	a.mu.Unlock()
 	for {
 		s, err := pa.AcceptStream()
 		if err != nil {
@@ -259,6 +306,23 @@ func (a *Association) acceptLoop(pa *sctp.Association) {
 	}
 	a.mu.Unlock()
 	a.finish(reason, "", true)
+}
+
+// releaseEngine drops the engine's hold on the endpoint's wait group,
+// unless acceptLoop owns it.
+func (a *Association) releaseEngine() {
+	if a.engineHeld.CompareAndSwap(true, false) {
+		a.releaseEngineHold()
+	}
+}
+
+// releaseEngineHold drops the hold. The association is closed; taking
+// a.mu orders the drop after any reader started (and counted) under a.mu
+// by someone who still saw it open.
+func (a *Association) releaseEngineHold() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ep.wg.Done()
 }
 
 // startReaderLocked registers s and starts the goroutine that reads its

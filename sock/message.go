@@ -383,6 +383,11 @@ func (a *Association) Shutdown(ctx context.Context) error {
 	if !a.state.CompareAndSwap(int32(stateEstablished), int32(stateShuttingDown)) || pa == nil {
 		return fmt.Errorf("sock: shutdown %v: %w", a.id, ErrClosed)
 	}
+	// pion opens no stream from now on: a new stream of the peer's waits
+	// in pion's accept queue.
+	if a.engineHeld.CompareAndSwap(true, false) {
+		go a.acceptLoop()
+	}
 	err := pa.Shutdown(ctx)
 	if err != nil && ctx.Err() == nil {
 		// pion refuses when it is already shutting down (the peer sent
@@ -428,6 +433,7 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 	if pa != nil {
 		_ = pa.Close()
 	}
+	a.releaseEngine()
 	close(a.done)
 	if event && prev >= stateEstablished {
 		if reason == ReasonShutdown {

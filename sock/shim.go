@@ -90,8 +90,10 @@ func (c *shimConn) push(pkt []byte) bool {
 	return true
 }
 
+// Close is pion closing its association.
 func (c *shimConn) Close() error {
 	c.once.Do(func() { close(c.closed) })
+	c.a.engineClosed()
 	return nil
 }
 
@@ -315,7 +317,9 @@ loop:
 				return
 			}
 			a.lastDataFrom.Store(p)
-			if sid, ok := wire.PeekDataStream(c); ok && !a.validInStream(sid) {
+			// The stream is opened (and its reader started) before pion
+			// sees the DATA: see openInboundStream.
+			if sid, ok := wire.PeekDataStream(c); ok && !a.openInboundStream(sid) {
 				// RFC 9260 section 6.5: acknowledge it as usual, report
 				// Invalid Stream Identifier, discard the data (the
 				// stream reader drops it).
@@ -365,12 +369,6 @@ func noUserData(c wire.Chunk) bool {
 		return len(c.Value) == 16
 	}
 	return len(c.Value) == 12
-}
-
-func (a *Association) validInStream(sid uint16) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return sid < a.inStreams
 }
 
 // receiveHandshake hands handshake chunks to the connecting goroutine.
