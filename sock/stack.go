@@ -84,7 +84,7 @@ func (s *Stack) faulty(local netip.Addr, remote netip.AddrPort, inbound bool) bo
 }
 
 // NewStack creates a stack. Sockets are opened when an endpoint first needs
-// a local address.
+// a local address and stay open until the stack is closed.
 func NewStack(opts ...StackOption) (*Stack, error) {
 	cfg := stackConfig{
 		udpPort:        DefaultUDPPort,
@@ -344,10 +344,13 @@ func (s *Stack) publishLocked() {
 	s.byAddr.Store(&m)
 }
 
-// removeEndpoint forgets ep and closes the sockets no endpoint uses.
+// removeEndpoint forgets ep. The sockets stay open until the stack is
+// closed: the UDP encapsulation port is the stack's (RFC 6951 section 5.1),
+// and a socket closed with the last endpoint on its address could lose the
+// port to another process and would cost a bind, a read goroutine and its
+// buffers again for the next endpoint there. Packets for the port that
+// arrive meanwhile are answered as out of the blue (RFC 9260 section 8.4).
 func (s *Stack) removeEndpoint(ep *Endpoint) {
-	var detached []*udpencap.Transport
-	defer func() { closeTransports(detached) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := slices.Index(s.endpoints, ep)
@@ -357,18 +360,15 @@ func (s *Stack) removeEndpoint(ep *Endpoint) {
 	s.endpoints = slices.Delete(s.endpoints, i, i+1)
 	s.publishLocked()
 	for _, a := range ep.addrs {
-		used, portUsed := false, false
+		portUsed := false
 		for _, other := range s.endpoints {
-			if slices.Contains(other.addrs, a) {
-				used = true
-				portUsed = portUsed || other.port == ep.port
+			if other.port == ep.port && slices.Contains(other.addrs, a) {
+				portUsed = true
+				break
 			}
 		}
-		switch {
-		case !used:
-			detached = append(detached, s.detachTransportLocked(a))
-		case !portUsed:
-			s.transports[a].Unregister(ep.port)
+		if tr := s.transports[a]; tr != nil && !portUsed {
+			tr.Unregister(ep.port)
 		}
 	}
 }
