@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,16 +37,21 @@ type Stack struct {
 	closed     bool
 	udpPort    uint16
 	transports map[netip.Addr]*udpencap.Transport
-	endpoints  []*Endpoint
+	// endpoints holds every endpoint with its creation number (for the
+	// order of Endpoints); byPort the endpoints of each SCTP port, so that
+	// creating or removing an endpoint costs the same with 10 or 10,000.
+	endpoints map[*Endpoint]uint64
+	byPort    map[uint16][]*Endpoint
+	epSeq     uint64
 
 	// sendVia is a copy of transports for the send path, which must not
 	// take mu: a socket's read goroutine sends replies, and Close holds mu
 	// while it waits for that goroutine.
 	sendVia atomic.Pointer[map[netip.Addr]*udpencap.Transport]
 
-	// byAddr maps (local address, SCTP port) to the endpoint owning it, for
-	// the receive path; copied on write.
-	byAddr atomic.Pointer[map[netip.AddrPort]*Endpoint]
+	// byAddr maps (local address, SCTP port) to the endpoint owning it
+	// (netip.AddrPort to *Endpoint), for the receive path; written under mu.
+	byAddr sync.Map
 
 	stopRotate chan struct{}
 	rotateDone chan struct{}
@@ -120,11 +126,11 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 		pionLF:     slogpion.Factory{Logger: cfg.logger, MinLevel: pionMin},
 		udpPort:    cfg.udpPort,
 		transports: map[netip.Addr]*udpencap.Transport{},
+		endpoints:  map[*Endpoint]uint64{},
+		byPort:     map[uint16][]*Endpoint{},
 		stopRotate: make(chan struct{}),
 		rotateDone: make(chan struct{}),
 	}
-	empty := map[netip.AddrPort]*Endpoint{}
-	s.byAddr.Store(&empty)
 	s.publishTransportsLocked()
 	go s.rotateLoop()
 	return s, nil
@@ -227,8 +233,12 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 		opened = append(opened, a)
 	}
 	ep := newEndpoint(s, addrs, port, cfg)
-	s.endpoints = append(s.endpoints, ep)
-	s.publishLocked()
+	s.epSeq++
+	s.endpoints[ep] = s.epSeq
+	s.byPort[port] = append(s.byPort[port], ep)
+	for _, a := range addrs {
+		s.byAddr.Store(netip.AddrPortFrom(a, port), ep)
+	}
 	for _, a := range addrs {
 		// udpencap hands packets for the endpoint's port to the stack's
 		// demultiplexer; another endpoint may have registered it already.
@@ -261,10 +271,7 @@ func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
 // conflictLocked returns the endpoint that owns one of the transport
 // addresses, if any. An unspecified address conflicts with every address.
 func (s *Stack) conflictLocked(addrs []netip.Addr, port uint16) *Endpoint {
-	for _, ep := range s.endpoints {
-		if ep.port != port {
-			continue
-		}
+	for _, ep := range s.byPort[port] {
 		for _, a := range addrs {
 			for _, b := range ep.addrs {
 				if a == b || a.IsUnspecified() || b.IsUnspecified() {
@@ -333,17 +340,6 @@ func closeTransports(trs []*udpencap.Transport) {
 	}
 }
 
-// publishLocked rebuilds the receive path's endpoint map.
-func (s *Stack) publishLocked() {
-	m := make(map[netip.AddrPort]*Endpoint)
-	for _, ep := range s.endpoints {
-		for _, a := range ep.addrs {
-			m[netip.AddrPortFrom(a, ep.port)] = ep
-		}
-	}
-	s.byAddr.Store(&m)
-}
-
 // removeEndpoint forgets ep. The sockets stay open until the stack is
 // closed: the UDP encapsulation port is the stack's (RFC 6951 section 5.1),
 // and a socket closed with the last endpoint on its address could lose the
@@ -353,16 +349,23 @@ func (s *Stack) publishLocked() {
 func (s *Stack) removeEndpoint(ep *Endpoint) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.Index(s.endpoints, ep)
-	if i < 0 {
+	if _, ok := s.endpoints[ep]; !ok {
 		return
 	}
-	s.endpoints = slices.Delete(s.endpoints, i, i+1)
-	s.publishLocked()
+	delete(s.endpoints, ep)
+	same := slices.DeleteFunc(s.byPort[ep.port], func(o *Endpoint) bool { return o == ep })
+	if len(same) == 0 {
+		delete(s.byPort, ep.port)
+	} else {
+		s.byPort[ep.port] = same
+	}
+	for _, a := range ep.addrs {
+		s.byAddr.CompareAndDelete(netip.AddrPortFrom(a, ep.port), ep)
+	}
 	for _, a := range ep.addrs {
 		portUsed := false
-		for _, other := range s.endpoints {
-			if other.port == ep.port && slices.Contains(other.addrs, a) {
+		for _, other := range same {
+			if slices.Contains(other.addrs, a) {
 				portUsed = true
 				break
 			}
@@ -379,17 +382,24 @@ func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
 	if s.faulty(meta.Local.Addr(), meta.Src, true) {
 		return
 	}
-	m := *s.byAddr.Load()
 	local := meta.Local.Addr()
-	ep := m[netip.AddrPortFrom(local, hdr.DstPort)]
+	ep := s.endpointAt(netip.AddrPortFrom(local, hdr.DstPort))
 	if ep == nil {
-		ep = m[netip.AddrPortFrom(wildcardOf(local), hdr.DstPort)]
+		ep = s.endpointAt(netip.AddrPortFrom(wildcardOf(local), hdr.DstPort))
 	}
 	if ep != nil {
 		ep.receive(pkt, hdr, meta)
 		return
 	}
 	s.replyOOTB(pkt, meta, false)
+}
+
+// endpointAt returns the endpoint owning the transport address, or nil.
+func (s *Stack) endpointAt(ap netip.AddrPort) *Endpoint {
+	if v, ok := s.byAddr.Load(ap); ok {
+		return v.(*Endpoint)
+	}
+	return nil
 }
 
 // replyOOTB answers an out-of-the-blue packet (RFC 9260 section 8.4).
@@ -431,13 +441,23 @@ func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 func (s *Stack) Endpoints() []*Endpoint {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.endpoints)
+	return s.endpointsLocked()
+}
+
+// endpointsLocked returns the endpoints in the order they were created.
+func (s *Stack) endpointsLocked() []*Endpoint {
+	out := make([]*Endpoint, 0, len(s.endpoints))
+	for ep := range s.endpoints {
+		out = append(out, ep)
+	}
+	slices.SortFunc(out, func(x, y *Endpoint) int { return cmp.Compare(s.endpoints[x], s.endpoints[y]) })
+	return out
 }
 
 // Endpoint returns the endpoint that owns the transport address (addr,
 // port), or an error wrapping ErrNotFound (the seed's get_ep).
 func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
-	if ep := (*s.byAddr.Load())[netip.AddrPortFrom(addr.Unmap(), port)]; ep != nil {
+	if ep := s.endpointAt(netip.AddrPortFrom(addr.Unmap(), port)); ep != nil {
 		return ep, nil
 	}
 	return nil, fmt.Errorf("sock: endpoint %v: %w", netip.AddrPortFrom(addr, port), ErrNotFound)
@@ -494,7 +514,7 @@ func (s *Stack) Close() error {
 		return nil
 	}
 	s.closed = true
-	eps := slices.Clone(s.endpoints)
+	eps := s.endpointsLocked()
 	s.mu.Unlock()
 	var errs []error
 	for _, ep := range eps {
