@@ -128,6 +128,21 @@ func TestEndpointRegistry(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Connect(context.Background(), []netip.Addr{lo4}, port, WithRemoteUDPPort(s.UDPPort()))
 	require.NoError(t, err)
+
+	require.NoError(t, ep1.Close())
+	require.NoError(t, ep3.Close())
+	w, err := s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, port, AcceptMax(1))
+	require.NoError(t, err, "the port is free on every address, the idle sockets make way for a wildcard one")
+	require.Equal(t, []*Endpoint{w}, s.Endpoints())
+	c2, err := client.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+	_, err = c2.Connect(context.Background(), []netip.Addr{lo4}, port, WithRemoteUDPPort(s.UDPPort()))
+	require.NoError(t, err)
+	_, err = s.NewEndpoint(nil, 0)
+	require.Error(t, err, "the wildcard socket is in use")
+	require.NoError(t, w.Close())
+	_, err = s.NewEndpoint(nil, 0)
+	require.NoError(t, err, "the idle wildcard socket makes way for a specific one")
 }
 
 func TestInvalidArguments(t *testing.T) {

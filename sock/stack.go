@@ -203,6 +203,7 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	if err != nil {
 		return nil, err
 	}
+	s.releaseIdleSockets(addrs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -247,6 +248,37 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 		}
 	}
 	return ep, nil
+}
+
+// releaseIdleSockets closes the sockets no endpoint uses that would keep
+// a socket for addrs from binding the stack's UDP port: a wildcard socket
+// and a specific one of the same family exclude each other.
+func (s *Stack) releaseIdleSockets(addrs []netip.Addr) {
+	s.mu.Lock()
+	var detached []*udpencap.Transport
+	for _, a := range addrs {
+		if _, ok := s.transports[a]; ok {
+			continue
+		}
+		for b := range s.transports {
+			if b.Is4() != a.Is4() || b.IsUnspecified() == a.IsUnspecified() || s.addrUsedLocked(b) {
+				continue
+			}
+			detached = append(detached, s.detachTransportLocked(b))
+		}
+	}
+	s.mu.Unlock()
+	closeTransports(detached)
+}
+
+// addrUsedLocked reports whether an endpoint has the local address a.
+func (s *Stack) addrUsedLocked(a netip.Addr) bool {
+	for ep := range s.endpoints {
+		if slices.Contains(ep.addrs, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
@@ -341,11 +373,12 @@ func closeTransports(trs []*udpencap.Transport) {
 }
 
 // removeEndpoint forgets ep. The sockets stay open until the stack is
-// closed: the UDP encapsulation port is the stack's (RFC 6951 section 5.1),
-// and a socket closed with the last endpoint on its address could lose the
-// port to another process and would cost a bind, a read goroutine and its
-// buffers again for the next endpoint there. Packets for the port that
-// arrive meanwhile are answered as out of the blue (RFC 9260 section 8.4).
+// closed (or releaseIdleSockets needs their place): the UDP encapsulation
+// port is the stack's (RFC 6951 section 5.1), and a socket closed with the
+// last endpoint on its address could lose the port to another process and
+// would cost a bind, a read goroutine and its buffers again for the next
+// endpoint there. Packets for the port that arrive meanwhile are answered
+// as out of the blue (RFC 9260 section 8.4).
 func (s *Stack) removeEndpoint(ep *Endpoint) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
