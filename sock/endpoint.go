@@ -266,18 +266,23 @@ func (e *Endpoint) register(a *Association) error {
 	return nil
 }
 
-// unregister removes a from the endpoint's tables.
+// unregister removes a from the endpoint's tables: its entries are those
+// of its paths (register and indexPeers add no others, and a path is never
+// removed), so the cost does not grow with the endpoint's associations.
 func (e *Endpoint) unregister(a *Association) {
+	a.mu.Lock() // before e.mu, as in takeInitAck -> indexPeers
 	e.mu.Lock()
 	if e.byTag[a.localTag] == a {
 		delete(e.byTag, a.localTag)
 	}
-	for k, v := range e.byPeer {
-		if v == a {
+	for _, p := range a.paths {
+		k := netip.AddrPortFrom(p.remote, a.peerPort)
+		if e.byPeer[k] == a {
 			delete(e.byPeer, k)
 		}
 	}
 	e.mu.Unlock()
+	a.mu.Unlock()
 	e.wg.Done()
 }
 

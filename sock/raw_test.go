@@ -494,3 +494,32 @@ func TestInvalidInboundStream(t *testing.T) {
 	require.Eventually(t, func() bool { return a.Stats().DroppedStream == 1 }, 5*time.Second, time.Millisecond)
 	a.Abort("done")
 }
+
+// TestSocketOutlivesEndpoints: closing the last endpoint on an address
+// keeps the stack's socket there, so the UDP encapsulation port stays the
+// stack's and a packet for the closed endpoint's port is answered as out
+// of the blue (RFC 9260 section 8.4).
+func TestSocketOutlivesEndpoints(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	port := ep.Port()
+	require.NoError(t, ep.Close())
+
+	u, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo4, s.UDPPort())))
+	if err == nil {
+		_ = u.Close()
+	}
+	require.Error(t, err, "the stack keeps its UDP port")
+	require.Contains(t, s.Stats().Sockets, lo4)
+
+	r := newRawPeer(t, s)
+	r.send(packet(5555, port, 0, initChunk(0x7777, 1)))
+	hdr, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkAbort, c.Type)
+	require.Equal(t, uint32(0x7777), hdr.VerificationTag)
+
+	ep2, err := s.NewEndpoint(nil, port, AcceptMax(1))
+	require.NoError(t, err, "the port is free again")
+	r.initAck(5555, ep2.Port(), 0x8888)
+}

@@ -93,6 +93,58 @@ func TestAddressInUse(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestEndpointRegistry: endpoints sharing an SCTP port on different
+// addresses are found, listed and removed independently.
+func TestEndpointRegistry(t *testing.T) {
+	if !canBind(t, "127.0.0.2") {
+		t.Skip("127.0.0.2 is not a local address here")
+	}
+	lo2 := netip.MustParseAddr("127.0.0.2")
+	s := newStack(t)
+	ep1, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	port := ep1.Port()
+	ep2, err := s.NewEndpoint([]netip.Addr{lo2}, port, AcceptMax(1))
+	require.NoError(t, err, "the same port on another address")
+	ep3, err := s.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+	require.Equal(t, []*Endpoint{ep1, ep2, ep3}, s.Endpoints(), "in the order of creation")
+	_, err = s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, port)
+	require.ErrorIs(t, err, ErrAddressInUse)
+
+	require.NoError(t, ep2.Close())
+	require.Equal(t, []*Endpoint{ep1, ep3}, s.Endpoints())
+	_, err = s.Endpoint(lo2, port)
+	require.ErrorIs(t, err, ErrNotFound)
+	got, err := s.Endpoint(lo4, port)
+	require.NoError(t, err)
+	require.Same(t, ep1, got)
+	_, err = s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, port)
+	require.ErrorIs(t, err, ErrAddressInUse, "ep1 still holds the port")
+
+	// ep1 still gets its packets.
+	client := newStack(t)
+	c, err := client.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+	_, err = c.Connect(context.Background(), []netip.Addr{lo4}, port, WithRemoteUDPPort(s.UDPPort()))
+	require.NoError(t, err)
+
+	require.NoError(t, ep1.Close())
+	require.NoError(t, ep3.Close())
+	w, err := s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, port, AcceptMax(1))
+	require.NoError(t, err, "the port is free on every address, the idle sockets make way for a wildcard one")
+	require.Equal(t, []*Endpoint{w}, s.Endpoints())
+	c2, err := client.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+	_, err = c2.Connect(context.Background(), []netip.Addr{lo4}, port, WithRemoteUDPPort(s.UDPPort()))
+	require.NoError(t, err)
+	_, err = s.NewEndpoint(nil, 0)
+	require.Error(t, err, "the wildcard socket is in use")
+	require.NoError(t, w.Close())
+	_, err = s.NewEndpoint(nil, 0)
+	require.NoError(t, err, "the idle wildcard socket makes way for a specific one")
+}
+
 func TestInvalidArguments(t *testing.T) {
 	s := newStack(t)
 	_, err := s.NewEndpoint([]netip.Addr{lo4, lo4}, 0)

@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,16 +37,21 @@ type Stack struct {
 	closed     bool
 	udpPort    uint16
 	transports map[netip.Addr]*udpencap.Transport
-	endpoints  []*Endpoint
+	// endpoints holds every endpoint with its creation number (for the
+	// order of Endpoints); byPort the endpoints of each SCTP port, so that
+	// creating or removing an endpoint costs the same with 10 or 10,000.
+	endpoints map[*Endpoint]uint64
+	byPort    map[uint16][]*Endpoint
+	epSeq     uint64
 
 	// sendVia is a copy of transports for the send path, which must not
 	// take mu: a socket's read goroutine sends replies, and Close holds mu
 	// while it waits for that goroutine.
 	sendVia atomic.Pointer[map[netip.Addr]*udpencap.Transport]
 
-	// byAddr maps (local address, SCTP port) to the endpoint owning it, for
-	// the receive path; copied on write.
-	byAddr atomic.Pointer[map[netip.AddrPort]*Endpoint]
+	// byAddr maps (local address, SCTP port) to the endpoint owning it
+	// (netip.AddrPort to *Endpoint), for the receive path; written under mu.
+	byAddr sync.Map
 
 	stopRotate chan struct{}
 	rotateDone chan struct{}
@@ -84,7 +90,7 @@ func (s *Stack) faulty(local netip.Addr, remote netip.AddrPort, inbound bool) bo
 }
 
 // NewStack creates a stack. Sockets are opened when an endpoint first needs
-// a local address.
+// a local address and stay open until the stack is closed.
 func NewStack(opts ...StackOption) (*Stack, error) {
 	cfg := stackConfig{
 		udpPort:        DefaultUDPPort,
@@ -120,11 +126,11 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 		pionLF:     slogpion.Factory{Logger: cfg.logger, MinLevel: pionMin},
 		udpPort:    cfg.udpPort,
 		transports: map[netip.Addr]*udpencap.Transport{},
+		endpoints:  map[*Endpoint]uint64{},
+		byPort:     map[uint16][]*Endpoint{},
 		stopRotate: make(chan struct{}),
 		rotateDone: make(chan struct{}),
 	}
-	empty := map[netip.AddrPort]*Endpoint{}
-	s.byAddr.Store(&empty)
 	s.publishTransportsLocked()
 	go s.rotateLoop()
 	return s, nil
@@ -197,6 +203,7 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	if err != nil {
 		return nil, err
 	}
+	s.releaseIdleSockets(addrs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -227,8 +234,12 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 		opened = append(opened, a)
 	}
 	ep := newEndpoint(s, addrs, port, cfg)
-	s.endpoints = append(s.endpoints, ep)
-	s.publishLocked()
+	s.epSeq++
+	s.endpoints[ep] = s.epSeq
+	s.byPort[port] = append(s.byPort[port], ep)
+	for _, a := range addrs {
+		s.byAddr.Store(netip.AddrPortFrom(a, port), ep)
+	}
 	for _, a := range addrs {
 		// udpencap hands packets for the endpoint's port to the stack's
 		// demultiplexer; another endpoint may have registered it already.
@@ -237,6 +248,37 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 		}
 	}
 	return ep, nil
+}
+
+// releaseIdleSockets closes the sockets no endpoint uses that would keep
+// a socket for addrs from binding the stack's UDP port: a wildcard socket
+// and a specific one of the same family exclude each other.
+func (s *Stack) releaseIdleSockets(addrs []netip.Addr) {
+	s.mu.Lock()
+	var detached []*udpencap.Transport
+	for _, a := range addrs {
+		if _, ok := s.transports[a]; ok {
+			continue
+		}
+		for b := range s.transports {
+			if b.Is4() != a.Is4() || b.IsUnspecified() == a.IsUnspecified() || s.addrUsedLocked(b) {
+				continue
+			}
+			detached = append(detached, s.detachTransportLocked(b))
+		}
+	}
+	s.mu.Unlock()
+	closeTransports(detached)
+}
+
+// addrUsedLocked reports whether an endpoint has the local address a.
+func (s *Stack) addrUsedLocked(a netip.Addr) bool {
+	for ep := range s.endpoints {
+		if slices.Contains(ep.addrs, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
@@ -261,10 +303,7 @@ func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
 // conflictLocked returns the endpoint that owns one of the transport
 // addresses, if any. An unspecified address conflicts with every address.
 func (s *Stack) conflictLocked(addrs []netip.Addr, port uint16) *Endpoint {
-	for _, ep := range s.endpoints {
-		if ep.port != port {
-			continue
-		}
+	for _, ep := range s.byPort[port] {
 		for _, a := range addrs {
 			for _, b := range ep.addrs {
 				if a == b || a.IsUnspecified() || b.IsUnspecified() {
@@ -333,42 +372,39 @@ func closeTransports(trs []*udpencap.Transport) {
 	}
 }
 
-// publishLocked rebuilds the receive path's endpoint map.
-func (s *Stack) publishLocked() {
-	m := make(map[netip.AddrPort]*Endpoint)
-	for _, ep := range s.endpoints {
-		for _, a := range ep.addrs {
-			m[netip.AddrPortFrom(a, ep.port)] = ep
-		}
-	}
-	s.byAddr.Store(&m)
-}
-
-// removeEndpoint forgets ep and closes the sockets no endpoint uses.
+// removeEndpoint forgets ep. The sockets stay open until the stack is
+// closed (or releaseIdleSockets needs their place): the UDP encapsulation
+// port is the stack's (RFC 6951 section 5.1), and a socket closed with the
+// last endpoint on its address could lose the port to another process and
+// would cost a bind, a read goroutine and its buffers again for the next
+// endpoint there. Packets for the port that arrive meanwhile are answered
+// as out of the blue (RFC 9260 section 8.4).
 func (s *Stack) removeEndpoint(ep *Endpoint) {
-	var detached []*udpencap.Transport
-	defer func() { closeTransports(detached) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.Index(s.endpoints, ep)
-	if i < 0 {
+	if _, ok := s.endpoints[ep]; !ok {
 		return
 	}
-	s.endpoints = slices.Delete(s.endpoints, i, i+1)
-	s.publishLocked()
+	delete(s.endpoints, ep)
+	same := slices.DeleteFunc(s.byPort[ep.port], func(o *Endpoint) bool { return o == ep })
+	if len(same) == 0 {
+		delete(s.byPort, ep.port)
+	} else {
+		s.byPort[ep.port] = same
+	}
 	for _, a := range ep.addrs {
-		used, portUsed := false, false
-		for _, other := range s.endpoints {
+		s.byAddr.CompareAndDelete(netip.AddrPortFrom(a, ep.port), ep)
+	}
+	for _, a := range ep.addrs {
+		portUsed := false
+		for _, other := range same {
 			if slices.Contains(other.addrs, a) {
-				used = true
-				portUsed = portUsed || other.port == ep.port
+				portUsed = true
+				break
 			}
 		}
-		switch {
-		case !used:
-			detached = append(detached, s.detachTransportLocked(a))
-		case !portUsed:
-			s.transports[a].Unregister(ep.port)
+		if tr := s.transports[a]; tr != nil && !portUsed {
+			tr.Unregister(ep.port)
 		}
 	}
 }
@@ -379,17 +415,24 @@ func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
 	if s.faulty(meta.Local.Addr(), meta.Src, true) {
 		return
 	}
-	m := *s.byAddr.Load()
 	local := meta.Local.Addr()
-	ep := m[netip.AddrPortFrom(local, hdr.DstPort)]
+	ep := s.endpointAt(netip.AddrPortFrom(local, hdr.DstPort))
 	if ep == nil {
-		ep = m[netip.AddrPortFrom(wildcardOf(local), hdr.DstPort)]
+		ep = s.endpointAt(netip.AddrPortFrom(wildcardOf(local), hdr.DstPort))
 	}
 	if ep != nil {
 		ep.receive(pkt, hdr, meta)
 		return
 	}
 	s.replyOOTB(pkt, meta, false)
+}
+
+// endpointAt returns the endpoint owning the transport address, or nil.
+func (s *Stack) endpointAt(ap netip.AddrPort) *Endpoint {
+	if v, ok := s.byAddr.Load(ap); ok {
+		return v.(*Endpoint)
+	}
+	return nil
 }
 
 // replyOOTB answers an out-of-the-blue packet (RFC 9260 section 8.4).
@@ -431,13 +474,23 @@ func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 func (s *Stack) Endpoints() []*Endpoint {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.endpoints)
+	return s.endpointsLocked()
+}
+
+// endpointsLocked returns the endpoints in the order they were created.
+func (s *Stack) endpointsLocked() []*Endpoint {
+	out := make([]*Endpoint, 0, len(s.endpoints))
+	for ep := range s.endpoints {
+		out = append(out, ep)
+	}
+	slices.SortFunc(out, func(x, y *Endpoint) int { return cmp.Compare(s.endpoints[x], s.endpoints[y]) })
+	return out
 }
 
 // Endpoint returns the endpoint that owns the transport address (addr,
 // port), or an error wrapping ErrNotFound (the seed's get_ep).
 func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
-	if ep := (*s.byAddr.Load())[netip.AddrPortFrom(addr.Unmap(), port)]; ep != nil {
+	if ep := s.endpointAt(netip.AddrPortFrom(addr.Unmap(), port)); ep != nil {
 		return ep, nil
 	}
 	return nil, fmt.Errorf("sock: endpoint %v: %w", netip.AddrPortFrom(addr, port), ErrNotFound)
@@ -494,7 +547,7 @@ func (s *Stack) Close() error {
 		return nil
 	}
 	s.closed = true
-	eps := slices.Clone(s.endpoints)
+	eps := s.endpointsLocked()
 	s.mu.Unlock()
 	var errs []error
 	for _, ep := range eps {

@@ -179,9 +179,11 @@ type Transport struct {
 	batchSize int
 	socks     []*socket // immutable after Open
 
-	// receivers is a copy-on-write map: readers load it without locking,
-	// writers (under regMu) replace it.
-	receivers atomic.Pointer[map[uint16]Receiver]
+	// receivers holds the Receiver of each SCTP port in pages of 256
+	// ports, allocated on first use: readers load it without locking,
+	// writers (under regMu) change one entry, so registering a port costs
+	// the same however many are registered.
+	receivers [256]atomic.Pointer[portPage]
 	fallback  atomic.Pointer[receiverBox]
 	regMu     sync.Mutex
 
@@ -196,6 +198,9 @@ type Transport struct {
 }
 
 type receiverBox struct{ r Receiver }
+
+// portPage holds the Receivers of 256 consecutive SCTP ports.
+type portPage [256]atomic.Pointer[receiverBox]
 
 // Open binds one UDP socket per configured local address on the configured
 // port and starts their read goroutines. On error nothing stays open.
@@ -238,8 +243,6 @@ func Open(cfg Config) (*Transport, error) {
 		log:       cfg.LoggerFactory.NewLogger("udpencap"),
 		batchSize: cfg.BatchSize,
 	}
-	empty := map[uint16]Receiver{}
-	t.receivers.Store(&empty)
 	t.batchPool.New = func() any { return newBatchScratch(t.batchSize) }
 
 	// With Port 0 the first socket picks an ephemeral port that may be
@@ -326,16 +329,15 @@ func (t *Transport) Register(sctpPort uint16, r Receiver) error {
 	}
 	t.regMu.Lock()
 	defer t.regMu.Unlock()
-	old := *t.receivers.Load()
-	if _, ok := old[sctpPort]; ok {
+	page := t.receivers[sctpPort>>8].Load()
+	if page == nil {
+		page = new(portPage)
+		t.receivers[sctpPort>>8].Store(page)
+	}
+	if page[sctpPort&0xff].Load() != nil {
 		return fmt.Errorf("register SCTP port %d: %w", sctpPort, ErrPortRegistered)
 	}
-	m := make(map[uint16]Receiver, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[sctpPort] = r
-	t.receivers.Store(&m)
+	page[sctpPort&0xff].Store(&receiverBox{r: r})
 	return nil
 }
 
@@ -344,17 +346,9 @@ func (t *Transport) Register(sctpPort uint16, r Receiver) error {
 func (t *Transport) Unregister(sctpPort uint16) {
 	t.regMu.Lock()
 	defer t.regMu.Unlock()
-	old := *t.receivers.Load()
-	if _, ok := old[sctpPort]; !ok {
-		return
+	if page := t.receivers[sctpPort>>8].Load(); page != nil {
+		page[sctpPort&0xff].Store(nil)
 	}
-	m := make(map[uint16]Receiver, len(old))
-	for k, v := range old {
-		if k != sctpPort {
-			m[k] = v
-		}
-	}
-	t.receivers.Store(&m)
 }
 
 // SetFallback sets the Receiver for packets whose SCTP destination port has
@@ -371,11 +365,14 @@ func (t *Transport) SetFallback(r Receiver) {
 
 // lookup returns the Receiver for an SCTP port, or nil.
 func (t *Transport) lookup(port uint16) Receiver {
-	m := *t.receivers.Load()
-	if len(m) == 0 {
+	page := t.receivers[port>>8].Load()
+	if page == nil {
 		return nil
 	}
-	return m[port]
+	if b := page[port&0xff].Load(); b != nil {
+		return b.r
+	}
+	return nil
 }
 
 // Send writes pkt, a complete SCTP packet with its checksum, as one UDP

@@ -270,6 +270,38 @@ func TestUnregister(t *testing.T) {
 	assert.Empty(t, ch)
 }
 
+// TestReceiverTable: each port has its own entry, neighbours and the
+// ends of the range included.
+func TestReceiverTable(t *testing.T) {
+	var tr Transport
+	recv := func(id byte) Receiver {
+		return ReceiverFunc(func(pkt []byte, _ wire.CommonHeader, _ Meta) { pkt[0] = id })
+	}
+	ports := []uint16{0, 1, 255, 256, 5000, 5001, 65535}
+	for i, p := range ports {
+		require.NoError(t, tr.Register(p, recv(byte(i+1))))
+	}
+	require.ErrorIs(t, tr.Register(5000, recv(9)), ErrPortRegistered)
+	require.ErrorIs(t, tr.Register(1, nil), ErrNilReceiver)
+	require.Nil(t, tr.lookup(2))
+	require.Nil(t, tr.lookup(1000), "a page never used")
+	tr.Unregister(5000)
+	tr.Unregister(5000) // no-op
+	tr.Unregister(7000) // no-op, a page never used
+	require.Nil(t, tr.lookup(5000))
+	for i, p := range ports {
+		if p == 5000 {
+			continue
+		}
+		r := tr.lookup(p)
+		require.NotNil(t, r, "port %d", p)
+		b := []byte{0}
+		r.ReceivePacket(b, wire.CommonHeader{}, Meta{})
+		require.Equal(t, byte(i+1), b[0], "port %d", p)
+	}
+	require.NoError(t, tr.Register(5000, recv(7)), "free again")
+}
+
 func TestSendBatch(t *testing.T) {
 	bothModes(t, func(t *testing.T, disable bool) {
 		const n = 100 // more than one WriteBatch of DefaultBatchSize
