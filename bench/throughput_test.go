@@ -31,13 +31,13 @@ type system struct {
 
 var systems = []system{
 	{"usock", func(tb testing.TB, mode string) harness.Conn {
-		srv, err := harness.StartUsockServer(mode, 16)
+		srv, err := harness.StartUsockServer(mode, 16, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := harness.DialUsock(ctx, nil, srv.Stack.UDPPort(), srv.EP.Port())
+		c, err := harness.DialUsock(ctx, nil, nil, srv.Stack.UDPPort(), srv.EP.Port())
 		if err != nil {
 			srv.Close()
 			tb.Fatal(err)
@@ -154,7 +154,7 @@ func BenchmarkPingPong64B(b *testing.B) {
 // handshake) and aborted.
 func BenchmarkHandshake(b *testing.B) {
 	b.Run("usock", func(b *testing.B) {
-		srv, err := harness.StartUsockServer(harness.ModeSink, 1<<20)
+		srv, err := harness.StartUsockServer(harness.ModeSink, 1<<20, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func BenchmarkHandshake(b *testing.B) {
 		ctx := context.Background()
 		b.ResetTimer()
 		for range b.N {
-			c, err := harness.DialUsock(ctx, st, srv.Stack.UDPPort(), srv.EP.Port())
+			c, err := harness.DialUsock(ctx, st, nil, srv.Stack.UDPPort(), srv.EP.Port())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -60,6 +60,21 @@ type stackConfig struct {
 	cookieLifetime time.Duration
 	cookieRotation time.Duration
 	logger         *slog.Logger
+	noBatching     bool
+}
+
+// WithUDPBatching turns batched UDP I/O on or off (default on): where the
+// system has them (Linux), sockets read with recvmmsg, the packets of a
+// burst leave through a send queue in one sendmmsg, runs of equal-sized
+// packets as one UDP_SEGMENT send, and the kernel may coalesce arriving
+// datagrams (UDP_GRO). Off, every packet is one system call on the
+// sending goroutine, as pion alone does. Meant for measurements and for
+// ruling batching out when debugging.
+func WithUDPBatching(on bool) StackOption {
+	return func(c *stackConfig) error {
+		c.noBatching = !on
+		return nil
+	}
 }
 
 // WithNet makes the stack open its sockets through n (a pion vnet in

@@ -137,15 +137,34 @@ func (p *path) from() netip.Addr {
 	return p.local
 }
 
-// sendOn sends a complete packet on path p.
+// sendOn sends a complete packet on path p at once.
 func (a *Association) sendOn(p *path, pkt []byte) {
 	if p == nil {
 		return
 	}
-	if err := a.ep.stack.send(pkt, p.from(), netip.AddrPortFrom(p.remote, uint16(p.udpPort.Load()))); err == nil {
+	p.countSent(pkt, a.ep.stack.send(pkt, p.from(), p.to()))
+}
+
+// queueOn sends a packet pion wrote on path p through the socket's send
+// queue, where it joins the rest of pion's burst in one system call.
+func (a *Association) queueOn(p *path, pkt []byte) {
+	if p == nil {
+		return
+	}
+	p.countSent(pkt, a.ep.stack.enqueue(pkt, p.from(), p.to()))
+}
+
+// countSent counts a packet handed to the socket.
+func (p *path) countSent(pkt []byte, err error) {
+	if err == nil {
 		p.packetsOut.Add(1)
 		p.bytesOut.Add(uint64(len(pkt)))
 	}
+}
+
+// to is the peer's address and UDP encapsulation port on the path.
+func (p *path) to() netip.AddrPort {
+	return netip.AddrPortFrom(p.remote, uint16(p.udpPort.Load()))
 }
 
 // output takes a packet pion wrote: drops pion's own HEARTBEATs (the shim
@@ -172,7 +191,7 @@ func (a *Association) output(pkt []byte) {
 	wire.SetPorts(pkt, a.ep.port, a.peerPort)
 	wire.SetChecksum(pkt)
 	// The packet is final before routeData may keep it for a re-send.
-	a.sendOn(a.routeData(pkt), pkt)
+	a.queueOn(a.routeData(pkt), pkt)
 }
 
 // maxSackDelay is the longest a peer may delay a SACK: RFC 9260 section

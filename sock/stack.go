@@ -330,9 +330,11 @@ func (s *Stack) freePortLocked(addrs []netip.Addr) (uint16, error) {
 
 func (s *Stack) openTransportLocked(a netip.Addr) error {
 	tr, err := udpencap.Open(udpencap.Config{
-		Net:        s.cfg.net,
-		LocalAddrs: []netip.Addr{a},
-		Port:       s.udpPort,
+		Net:             s.cfg.net,
+		LocalAddrs:      []netip.Addr{a},
+		Port:            s.udpPort,
+		DisableBatching: s.cfg.noBatching,
+		DisableOffload:  s.cfg.noBatching,
 	})
 	if err != nil {
 		return fmt.Errorf("sock: UDP socket on %v port %d: %w", a, s.udpPort, err)
@@ -456,8 +458,29 @@ func (s *Stack) replyOOTB(pkt []byte, meta udpencap.Meta, initHandled bool) {
 
 // send sends one packet from local address from.
 func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
+	tr, err := s.transportFor(pkt, from, to)
+	if tr == nil {
+		return err
+	}
+	return tr.Send(pkt, from, to)
+}
+
+// enqueue is send for the packets pion writes: they wait in the socket's
+// send queue and leave in batches (udpencap.Transport.Enqueue), so pkt
+// must not change afterwards.
+func (s *Stack) enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) error {
+	tr, err := s.transportFor(pkt, from, to)
+	if tr == nil {
+		return err
+	}
+	return tr.Enqueue(pkt, from, to)
+}
+
+// transportFor finds the transport that sends from; nil with a nil error
+// when the fault filter drops the packet.
+func (s *Stack) transportFor(pkt []byte, from netip.Addr, to netip.AddrPort) (*udpencap.Transport, error) {
 	if s.faulty(from, to, false) {
-		return nil
+		return nil, nil
 	}
 	m := *s.sendVia.Load()
 	tr := m[from]
@@ -465,9 +488,9 @@ func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 		tr = m[wildcardOf(from)]
 	}
 	if tr == nil {
-		return fmt.Errorf("sock: no socket on %v: %w", from, ErrClosed)
+		return nil, fmt.Errorf("sock: no socket on %v: %w", from, ErrClosed)
 	}
-	return tr.Send(pkt, from, to)
+	return tr, nil
 }
 
 // Endpoints returns every endpoint of the stack (the seed's get_eps).

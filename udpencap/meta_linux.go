@@ -56,8 +56,10 @@ func cmsgAlign(n int) int {
 }
 
 // parseOOB reads the control messages enabled by enableMeta into m without
-// allocating. Unknown or malformed messages are ignored.
-func parseOOB(b []byte, m *Meta, is4 bool, port uint16) {
+// allocating, and returns the segment size of a datagram the kernel
+// coalesced (UDP_GRO, see enableOffload), or 0. Unknown or malformed
+// messages are ignored.
+func parseOOB(b []byte, m *Meta, is4 bool, port uint16) (segSize int) {
 	const hdrLen = unix.SizeofCmsghdr
 	for len(b) >= hdrLen {
 		var l int
@@ -72,7 +74,7 @@ func parseOOB(b []byte, m *Meta, is4 bool, port uint16) {
 			typ = int32(binary.NativeEndian.Uint32(b[8:]))
 		}
 		if l < hdrLen || l > len(b) {
-			return
+			return segSize
 		}
 		data := b[cmsgAlign(hdrLen):l]
 		switch {
@@ -94,11 +96,14 @@ func parseOOB(b []byte, m *Meta, is4 bool, port uint16) {
 			m.TOS, m.HasTOS = uint8(binary.NativeEndian.Uint32(data)), true
 		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_HOPLIMIT && len(data) >= 4:
 			m.TTL, m.HasTTL = uint8(binary.NativeEndian.Uint32(data)), true
+		case level == unix.IPPROTO_UDP && typ == unix.UDP_GRO && len(data) >= 4:
+			segSize = int(binary.NativeEndian.Uint32(data))
 		}
 		next := cmsgAlign(l)
 		if next >= len(b) {
-			return
+			return segSize
 		}
 		b = b[next:]
 	}
+	return segSize
 }

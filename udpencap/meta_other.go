@@ -30,12 +30,13 @@ func enableMeta(c *net.UDPConn, is4 bool) error {
 }
 
 // parseOOB reads the control messages enabled by enableMeta. It uses x/net's
-// parser, which allocates; the IPv4 TOS is not available here.
-func parseOOB(b []byte, m *Meta, is4 bool, port uint16) {
+// parser, which allocates; the IPv4 TOS is not available here. There is no
+// receive offload outside Linux, so the segment size is always 0.
+func parseOOB(b []byte, m *Meta, is4 bool, port uint16) (segSize int) {
 	if is4 {
 		var cm ipv4.ControlMessage
 		if cm.Parse(b) != nil {
-			return
+			return 0
 		}
 		if a, ok := netip.AddrFromSlice(cm.Dst); ok && !a.IsUnspecified() {
 			m.Local = netip.AddrPortFrom(a.Unmap(), port)
@@ -43,11 +44,11 @@ func parseOOB(b []byte, m *Meta, is4 bool, port uint16) {
 		if cm.TTL > 0 {
 			m.TTL, m.HasTTL = uint8(cm.TTL), true
 		}
-		return
+		return 0
 	}
 	var cm ipv6.ControlMessage
 	if cm.Parse(b) != nil {
-		return
+		return 0
 	}
 	if a, ok := netip.AddrFromSlice(cm.Dst); ok && !a.IsUnspecified() {
 		m.Local = netip.AddrPortFrom(a, port)
@@ -56,4 +57,5 @@ func parseOOB(b []byte, m *Meta, is4 bool, port uint16) {
 		m.TTL, m.HasTTL = uint8(cm.HopLimit), true
 	}
 	m.TOS, m.HasTOS = uint8(cm.TrafficClass), true
+	return 0
 }

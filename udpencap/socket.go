@@ -38,10 +38,12 @@ type counters struct {
 	rxNoReceiver  atomic.Uint64
 	rxDropped     atomic.Uint64
 	rxErrors      atomic.Uint64
+	rxCoalesced   atomic.Uint64
 	_             [64]byte
 	txDatagrams   atomic.Uint64
 	txBytes       atomic.Uint64
 	txErrors      atomic.Uint64
+	txSegmented   atomic.Uint64
 }
 
 // socket is one bound UDP socket of a Transport. All fields but the
@@ -55,6 +57,9 @@ type socket struct {
 	is4   bool
 	local netip.AddrPort // addr and the port actually bound
 	meta  bool           // control messages (PKTINFO, TOS, TTL) enabled
+	gro   bool           // the kernel may coalesce datagrams (UDP_GRO)
+	gso   atomic.Bool    // segmented sends (UDP_SEGMENT) in use
+	q     sendQueue      // Enqueue's packets, in batching mode
 	ctr   counters
 }
 
@@ -79,6 +84,7 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 		is4:   a.Is4(),
 		local: netip.AddrPortFrom(a, bound),
 	}
+	s.q.shrunk.L = &s.q.mu
 	// Larger kernel buffers absorb bursts; the kernel may cap or refuse.
 	_ = c.SetReadBuffer(socketBufferSize)
 	_ = c.SetWriteBuffer(socketBufferSize)
@@ -95,6 +101,11 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 				s.batch = ipv4.NewPacketConn(uc)
 			} else {
 				s.batch = ipv6.NewPacketConn(uc)
+			}
+			if !cfg.DisableOffload {
+				gso, gro := enableOffload(uc)
+				s.gso.Store(gso)
+				s.gro = gro
 			}
 		}
 	}
@@ -129,9 +140,10 @@ func (s *socket) readLoop() {
 	streak := 0
 	for {
 		var (
-			meta Meta
-			n    int
-			err  error
+			meta    Meta
+			n       int
+			segSize int
+			err     error
 		)
 		if s.udp != nil {
 			var (
@@ -142,7 +154,7 @@ func (s *socket) readLoop() {
 			meta.Src = unmapAddrPort(src)
 			meta.Local = s.local
 			if oobn > 0 {
-				parseOOB(oob[:oobn], &meta, s.is4, s.local.Port())
+				segSize = parseOOB(oob[:oobn], &meta, s.is4, s.local.Port())
 			}
 		} else {
 			var addr net.Addr
@@ -153,9 +165,7 @@ func (s *socket) readLoop() {
 			meta.Local = s.local
 		}
 		if err == nil || n > 0 {
-			s.ctr.rxDatagrams.Add(1)
-			s.ctr.rxBytes.Add(uint64(n))
-			s.deliver(buf[:n], &meta)
+			s.deliverSegments(buf[:n], segSize, &meta)
 		}
 		if err != nil {
 			if s.readFailed(err, &streak) {
@@ -196,12 +206,6 @@ func (s *socket) readBatchLoop() {
 			continue
 		}
 		streak = 0
-		var nbytes uint64
-		for i := range k {
-			nbytes += uint64(msgs[i].N)
-		}
-		s.ctr.rxDatagrams.Add(uint64(k))
-		s.ctr.rxBytes.Add(nbytes)
 		for i := range k {
 			m := &msgs[i]
 			meta := Meta{Local: s.local}
@@ -209,10 +213,11 @@ func (s *socket) readBatchLoop() {
 				meta.Src = unmapAddrPort(ua.AddrPort())
 			}
 			m.Addr = nil
+			segSize := 0
 			if m.NN > 0 {
-				parseOOB(m.OOB[:m.NN], &meta, s.is4, port)
+				segSize = parseOOB(m.OOB[:m.NN], &meta, s.is4, port)
 			}
-			s.deliver(m.Buffers[0][:m.N], &meta)
+			s.deliverSegments(m.Buffers[0][:m.N], segSize, &meta)
 		}
 	}
 }
@@ -233,6 +238,25 @@ func (s *socket) readFailed(err error, streak *int) bool {
 		time.Sleep(min(time.Duration(*streak)*time.Millisecond, 100*time.Millisecond))
 	}
 	return false
+}
+
+// deliverSegments counts and delivers what one read returned: a datagram,
+// or with receive offload several datagrams of one sender coalesced by the
+// kernel, each segSize bytes but the last.
+func (s *socket) deliverSegments(buf []byte, segSize int, meta *Meta) {
+	s.ctr.rxBytes.Add(uint64(len(buf)))
+	if segSize <= 0 || segSize >= len(buf) {
+		s.ctr.rxDatagrams.Add(1)
+		s.deliver(buf, meta)
+		return
+	}
+	s.ctr.rxCoalesced.Add(1)
+	s.ctr.rxDatagrams.Add(uint64((len(buf) + segSize - 1) / segSize))
+	for len(buf) > 0 {
+		n := min(segSize, len(buf))
+		s.deliver(buf[:n], meta)
+		buf = buf[n:]
+	}
 }
 
 // deliver runs the receive checks of one datagram and hands it to its
@@ -378,20 +402,26 @@ func newBatchScratch(n int) *batchScratch {
 // is written into a reused array that the reused *net.UDPAddr points to.
 func (sc *batchScratch) fill(i int, m Outgoing, is4 bool) {
 	sc.bufs[i] = m.Pkt
-	a := m.To.Addr()
+	to := m.To
 	if is4 {
-		a = a.Unmap()
+		to = unmapAddrPort(to)
 	}
-	ua := &sc.addrs[i]
+	fillAddr(&sc.addrs[i], &sc.ips[i], to)
+}
+
+// fillAddr points ua at to without allocating: the IP is written into ip,
+// which ua.IP then refers to.
+func fillAddr(ua *net.UDPAddr, ip *[16]byte, to netip.AddrPort) {
+	a := to.Addr()
 	if a.Is4() {
 		b := a.As4()
-		copy(sc.ips[i][:4], b[:])
-		ua.IP = sc.ips[i][:4]
+		copy(ip[:4], b[:])
+		ua.IP = ip[:4]
 	} else {
-		sc.ips[i] = a.As16()
-		ua.IP = sc.ips[i][:]
+		*ip = a.As16()
+		ua.IP = ip[:]
 	}
-	ua.Port = int(m.To.Port())
+	ua.Port = int(to.Port())
 	ua.Zone = a.Zone()
 }
 

@@ -80,6 +80,11 @@ type Config struct {
 	// recvmmsg/sendmmsg are available.
 	DisableBatching bool
 
+	// DisableOffload turns off UDP generic segmentation and receive
+	// offload (UDP_SEGMENT, UDP_GRO), which batching mode uses on Linux
+	// where the kernel has them.
+	DisableOffload bool
+
 	// LoggerFactory creates the transport's logger; nil means pion's
 	// default factory.
 	LoggerFactory logging.LoggerFactory
@@ -154,7 +159,10 @@ type Stats struct {
 	RxDropped     uint64 // no Receiver for the SCTP port and no fallback
 
 	TxErrors uint64 // datagrams not sent (write error, no socket, closed)
-	RxErrors uint64 // failed socket reads (not counting the one ending Close)
+
+	TxSegmented uint64 // sends that carried several datagrams (UDP_SEGMENT)
+	RxCoalesced uint64 // reads that returned several datagrams (UDP_GRO)
+	RxErrors    uint64 // failed socket reads (not counting the one ending Close)
 }
 
 // SocketInfo describes one socket of a Transport.
@@ -168,6 +176,10 @@ type SocketInfo struct {
 	// Meta reports whether the socket delivers destination address,
 	// TOS/traffic class and TTL/hop limit from control messages.
 	Meta bool
+	// Segmentation reports whether Enqueue sends runs of equal-sized
+	// packets as one UDP_SEGMENT send; Coalescing whether the kernel may
+	// hand several datagrams to one read (UDP_GRO).
+	Segmentation, Coalescing bool
 }
 
 // Transport is the RFC 6951 UDP encapsulation transport: one UDP socket per
@@ -189,7 +201,8 @@ type Transport struct {
 
 	txErrors atomic.Uint64 // send errors that belong to no socket
 
-	batchPool sync.Pool // *batchScratch
+	batchPool sync.Pool      // *batchScratch
+	flushers  sync.WaitGroup // running send queue flushers
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -303,7 +316,8 @@ func (t *Transport) LocalAddrs() []netip.AddrPort {
 func (t *Transport) Sockets() []SocketInfo {
 	out := make([]SocketInfo, len(t.socks))
 	for i, s := range t.socks {
-		out[i] = SocketInfo{Local: s.local, Batching: s.batch != nil, Meta: s.meta}
+		out[i] = SocketInfo{Local: s.local, Batching: s.batch != nil, Meta: s.meta,
+			Segmentation: s.gso.Load(), Coalescing: s.gro}
 	}
 	return out
 }
@@ -483,6 +497,8 @@ func (t *Transport) Stats() Stats {
 		st.TxDatagrams += c.txDatagrams.Load()
 		st.TxBytes += c.txBytes.Load()
 		st.TxErrors += c.txErrors.Load()
+		st.TxSegmented += c.txSegmented.Load()
+		st.RxCoalesced += c.rxCoalesced.Load()
 	}
 	st.TxErrors += t.txErrors.Load()
 	return st
@@ -495,6 +511,7 @@ func (t *Transport) Stats() Stats {
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
+		t.stopQueues()
 		var errs []error
 		for _, s := range t.socks {
 			if err := s.conn.Close(); err != nil {

@@ -626,8 +626,8 @@ func plan(o *options, rep *Report) []job {
 	hsValue := func(s harness.Sample) (float64, map[string]float64) {
 		return float64(s.Handshakes) / s.Seconds, nil
 	}
-	sctpSystems := []string{"usock", "usock1p", "pion", "usrsctp"}
-	label := map[string]string{"usock1p": "usock-1p"}
+	sctpSystems := []string{"usock", "usocknb", "usock1p", "pion", "usrsctp"}
+	label := map[string]string{"usock1p": "usock-1p", "usocknb": "usock-nobatch"}
 	name := func(sys string) string {
 		if l, ok := label[sys]; ok {
 			return l

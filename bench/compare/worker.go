@@ -23,7 +23,7 @@ import (
 // its first argument) what to do.
 type spec struct {
 	Role   string `json:"role"` // server, client, memserver, memclient, pionmem, failover
-	Sys    string `json:"sys"`  // usock, usock1p, pion, tcp, udp
+	Sys    string `json:"sys"`  // usock, usocknb, usock1p, pion, tcp, udp
 	Mode   string `json:"mode,omitempty"`
 	Test   string `json:"test,omitempty"` // tput, rtt, hs
 	Size   int    `json:"size,omitempty"`
@@ -38,6 +38,15 @@ type spec struct {
 	// pion over connected UDP: the client's UDP port, chosen beforehand
 	Peer    uint16 `json:"peer,omitempty"`
 	Setting string `json:"setting,omitempty"` // failover: defaults or tuned
+}
+
+// stackOptions are the stack options of this stack's systems: "usocknb"
+// is "usock" without batched UDP I/O, to show what batching does.
+func (s spec) stackOptions() []sock.StackOption {
+	if s.Sys == "usocknb" {
+		return []sock.StackOption{sock.WithUDPBatching(false)}
+	}
+	return nil
 }
 
 // ready is a server's first line.
@@ -102,15 +111,16 @@ func measureMem() memStat {
 // runServer serves until its standard input ends, answering "rusage" and
 // "mem".
 func runServer(s spec, say func(string, ...any)) error {
+	so := s.stackOptions()
 	var (
 		r       ready
 		h       = &harness.Handler{Mode: s.Mode}
 		closeFn func()
 	)
 	switch s.Sys {
-	case "usock":
+	case "usock", "usocknb":
 		n := max(s.N+16, 16)
-		srv, err := harness.StartUsockServer(s.Mode, n, sock.WithPacketSize(s.PS))
+		srv, err := harness.StartUsockServer(s.Mode, n, so, sock.WithPacketSize(s.PS))
 		if err != nil {
 			return err
 		}
@@ -175,6 +185,7 @@ func runServer(s spec, say func(string, ...any)) error {
 }
 
 func runClient(s spec, say func(string, ...any)) (harness.Sample, error) {
+	so := s.stackOptions()
 	d, warm := time.Duration(s.Dur), time.Duration(s.Warmup)
 	ctx, cancel := context.WithTimeout(context.Background(), d+warm+60*time.Second)
 	defer cancel()
@@ -196,15 +207,15 @@ func runClient(s spec, say func(string, ...any)) (harness.Sample, error) {
 		err error
 	)
 	switch s.Sys {
-	case "usock":
-		c, err = harness.DialUsock(ctx, nil, s.UDP, s.Port, sock.WithPacketSize(s.PS))
+	case "usock", "usocknb":
+		c, err = harness.DialUsock(ctx, nil, so, s.UDP, s.Port, sock.WithPacketSize(s.PS))
 	case "usock1p":
-		srv, err := harness.StartUsockServer(s.Mode, 16, sock.WithPacketSize(s.PS))
+		srv, err := harness.StartUsockServer(s.Mode, 16, so, sock.WithPacketSize(s.PS))
 		if err != nil {
 			return harness.Sample{}, err
 		}
 		defer srv.Close()
-		c, err = harness.DialUsock(ctx, nil, srv.Stack.UDPPort(), srv.EP.Port(), sock.WithPacketSize(s.PS))
+		c, err = harness.DialUsock(ctx, nil, so, srv.Stack.UDPPort(), srv.EP.Port(), sock.WithPacketSize(s.PS))
 		if err != nil {
 			return harness.Sample{}, err
 		}
@@ -251,16 +262,17 @@ func runClient(s spec, say func(string, ...any)) (harness.Sample, error) {
 // handshakes connects and aborts associations in a loop with s.Par
 // workers.
 func handshakes(ctx context.Context, s spec) (harness.Sample, error) {
+	so := s.stackOptions()
 	par := max(s.Par, 1)
 	switch s.Sys {
-	case "usock":
+	case "usock", "usocknb":
 		st, err := sock.NewStack(sock.WithUDPPort(0))
 		if err != nil {
 			return harness.Sample{}, err
 		}
 		defer st.Close() //nolint:errcheck
 		return harness.Handshakes(par, time.Duration(s.Dur), func() error {
-			c, err := harness.DialUsock(ctx, st, s.UDP, s.Port, sock.WithPacketSize(s.PS))
+			c, err := harness.DialUsock(ctx, st, so, s.UDP, s.Port, sock.WithPacketSize(s.PS))
 			if err != nil {
 				return err
 			}
@@ -290,6 +302,7 @@ func handshakes(ctx context.Context, s spec) (harness.Sample, error) {
 // usockMemClient sets up s.N associations, each from its own endpoint of
 // one stack, to the server; each sends a message and waits for its echo.
 func usockMemClient(ctx context.Context, s spec) (harness.Sample, error) {
+	so := s.stackOptions()
 	st, err := sock.NewStack(sock.WithUDPPort(0))
 	if err != nil {
 		return harness.Sample{}, err
@@ -314,7 +327,7 @@ func usockMemClient(ctx context.Context, s spec) (harness.Sample, error) {
 				}
 				next++
 				mu.Unlock()
-				c, err := harness.DialUsock(ctx, st, s.UDP, s.Port)
+				c, err := harness.DialUsock(ctx, st, so, s.UDP, s.Port)
 				if err == nil {
 					if err = c.Send([]byte("hello")); err == nil {
 						_, err = c.Recv()

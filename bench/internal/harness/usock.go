@@ -23,9 +23,10 @@ type UsockServer struct {
 	wg       sync.WaitGroup
 }
 
-// StartUsockServer starts a server on its own stack (a free UDP port).
-func StartUsockServer(mode string, maxAssocs int, opts ...sock.EndpointOption) (*UsockServer, error) {
-	st, err := sock.NewStack(sock.WithUDPPort(0))
+// StartUsockServer starts a server on its own stack (a free UDP port, and
+// stackOpts).
+func StartUsockServer(mode string, maxAssocs int, stackOpts []sock.StackOption, opts ...sock.EndpointOption) (*UsockServer, error) {
+	st, err := sock.NewStack(append([]sock.StackOption{sock.WithUDPPort(0)}, stackOpts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -73,12 +74,13 @@ type UsockConn struct {
 }
 
 // DialUsock connects a new endpoint on st (or on a new stack when st is
-// nil) to the server at 127.0.0.1, UDP port udpPort, SCTP port port.
-func DialUsock(ctx context.Context, st *sock.Stack, udpPort, port uint16, opts ...sock.EndpointOption) (*UsockConn, error) {
+// nil, made with stackOpts) to the server at 127.0.0.1, UDP port udpPort,
+// SCTP port port.
+func DialUsock(ctx context.Context, st *sock.Stack, stackOpts []sock.StackOption, udpPort, port uint16, opts ...sock.EndpointOption) (*UsockConn, error) {
 	c := &UsockConn{}
 	if st == nil {
 		var err error
-		if st, err = sock.NewStack(sock.WithUDPPort(0)); err != nil {
+		if st, err = sock.NewStack(append([]sock.StackOption{sock.WithUDPPort(0)}, stackOpts...)...); err != nil {
 			return nil, err
 		}
 		c.owned = st
