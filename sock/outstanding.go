@@ -66,6 +66,16 @@ func (o *outstanding) isRetransmission(tsns []uint32) (pathmgr.PathID, bool) {
 	return 0, false
 }
 
+// unacked removes from tsns, in place, the TSNs at or below the highest
+// cumulative ack seen: the peer has them, and no SACK would acknowledge
+// them again.
+func (o *outstanding) unacked(tsns []uint32) []uint32 {
+	if !o.haveCum {
+		return tsns
+	}
+	return slices.DeleteFunc(tsns, func(t uint32) bool { return serialLE(t, o.cum) })
+}
+
 // add records a packet pion sent with DATA chunks tsns on path p.
 func (o *outstanding) add(pkt []byte, tsns []uint32, p pathmgr.PathID, now time.Time, rtx bool) {
 	kept := dataOnly(pkt)

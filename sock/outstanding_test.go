@@ -78,6 +78,48 @@ func TestOutstanding(t *testing.T) {
 	require.Nil(t, o.ack(sackView(t, 5), t0), "nothing outstanding")
 }
 
+// A retransmission pion wrote before it read the SACK the shim already
+// applied is not outstanding: no later SACK acknowledges it again.
+func TestOutstandingLateRetransmission(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	o := newOutstanding()
+	const p1, p2 = pathmgr.PathID(1), pathmgr.PathID(2)
+	send := func(p pathmgr.PathID, tsns ...uint32) {
+		var chunks [][]byte
+		for _, tsn := range tsns {
+			chunks = append(chunks, dataChunk(tsn, 0, "x"))
+		}
+		pkt := packet(1, 2, 3, chunks...)
+		tsns = o.unacked(dataTSNs(nil, pkt))
+		if len(tsns) == 0 {
+			return
+		}
+		_, rtx := o.isRetransmission(tsns)
+		o.add(pkt, tsns, p, t0, rtx)
+	}
+	require.Equal(t, []uint32{5}, o.unacked([]uint32{5}), "nothing acknowledged yet")
+	send(p1, 10, 11, 12)
+	// The T3-rtx timer of path 1 expired: the shim re-sent the packet on
+	// path 2, and the peer acknowledged it all.
+	moved, _ := o.move(p1, p2, false, t0)
+	require.Len(t, moved, 1)
+	acks := o.ack(sackView(t, 12), t0.Add(time.Millisecond))
+	require.Equal(t, []ackedPath{{path: p2, rtt: time.Millisecond, allDone: true}}, acks)
+	// pion's own retransmission of TSNs 10 to 12, built before it read
+	// that SACK, goes out now; one with a new TSN too.
+	send(p2, 10, 11, 12)
+	require.Empty(t, o.byTSN)
+	require.Zero(t, o.onPath[p2])
+	send(p2, 12, 13)
+	require.Len(t, o.byTSN, 1)
+	require.Equal(t, 1, o.onPath[p2])
+	acks = o.ack(sackView(t, 13), t0.Add(2*time.Millisecond))
+	require.Len(t, acks, 1)
+	require.True(t, acks[0].allDone, "nothing stays outstanding on path 2")
+	require.Empty(t, o.byTSN)
+	require.Empty(t, o.pkts)
+}
+
 func TestHeartbeatInfo(t *testing.T) {
 	now := time.Unix(5, 6)
 	for _, to := range []string{"10.0.0.1", "2001:db8::1"} {

@@ -246,15 +246,25 @@ func (a *Association) routeData(pkt []byte) *path {
 	var id pathmgr.PathID
 	var ok bool
 	if len(tsns) > 0 {
-		if last, rtx := mp.out.isRetransmission(tsns); rtx {
-			id, ok = mp.pm.RetransmitPath(last), true
-			mp.out.add(pkt, tsns, id, now, true)
-		} else if id, ok = mp.pm.DataPath(); ok {
-			mp.out.add(pkt, tsns, id, now, false)
-		}
-		if ok {
-			mp.pm.DataSent(id, now)
-			mp.armLocked(now)
+		// The shim applies a SACK before pion reads it, so pion may still
+		// write a retransmission of DATA the SACK just acknowledged.
+		// Recorded, it would be outstanding for ever (no later SACK
+		// acknowledges a TSN below the cumulative ack again): its path's
+		// T3-rtx timer would keep expiring on an idle association and,
+		// with switchback, move the data path away and back every RTO.
+		if tsns = mp.out.unacked(tsns); len(tsns) == 0 {
+			id, ok = mp.pm.DataPath()
+		} else {
+			if last, rtx := mp.out.isRetransmission(tsns); rtx {
+				id, ok = mp.pm.RetransmitPath(last), true
+				mp.out.add(pkt, tsns, id, now, true)
+			} else if id, ok = mp.pm.DataPath(); ok {
+				mp.out.add(pkt, tsns, id, now, false)
+			}
+			if ok {
+				mp.pm.DataSent(id, now)
+				mp.armLocked(now)
+			}
 		}
 	} else if lp := a.lastDataFrom.Load(); lp != nil {
 		// RFC 9260 section 6.4: "An endpoint SHOULD transmit reply chunks
