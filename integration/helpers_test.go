@@ -221,9 +221,9 @@ func startServer(t *testing.T, bin, mode string, remoteUDP uint16, extra ...stri
 }
 
 // newStack returns one of our stacks on a free UDP port.
-func newStack(t *testing.T) *sock.Stack {
+func newStack(t *testing.T, opts ...sock.StackOption) *sock.Stack {
 	t.Helper()
-	s, err := sock.NewStack(sock.WithUDPPort(freeUDPPort(t)))
+	s, err := sock.NewStack(append([]sock.StackOption{sock.WithUDPPort(freeUDPPort(t))}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s

@@ -180,10 +180,19 @@ func wireMessages(seed int) []testMsg {
 	return msgs
 }
 
+// wireCapturable makes our stacks send one datagram per system call. A
+// capture on the sending host sees a segmented send (UDP_SEGMENT) before
+// the kernel cuts it into datagrams, as it sees a TCP segmentation offload
+// send before the NIC cuts it: one UDP payload holding several SCTP
+// packets, which tshark would decode as one broken packet. The peer
+// receives proper datagrams either way; the interop tests above run with
+// batching on.
+var wireCapturable = sock.WithUDPBatching(false)
+
 // TestWireOurStacks: two of our stacks on different UDP ports; handshake,
 // messages on several streams both ways, graceful shutdown.
 func TestWireOurStacks(t *testing.T) {
-	server, client := newStack(t), newStack(t)
+	server, client := newStack(t, wireCapturable), newStack(t, wireCapturable)
 	// Short heartbeat intervals, so that an idle moment shows HEARTBEAT and
 	// HEARTBEAT ACK on the wire.
 	hb := []sock.EndpointOption{sock.WithRTOMin(10 * time.Millisecond), sock.WithRTOInitial(100 * time.Millisecond),
@@ -208,7 +217,7 @@ func TestWireOurStacks(t *testing.T) {
 // TestWireUsrsctp: our stack and a usrsctp echo server.
 func TestWireUsrsctp(t *testing.T) {
 	bin := buildPeer(t)
-	s := newStack(t)
+	s := newStack(t, wireCapturable)
 	ep := newEndpoint(t, s, nil)
 	srv, udp, port := startServer(t, bin, "echo", s.UDPPort())
 	c := startCapture(t, s.UDPPort(), udp)

@@ -60,6 +60,8 @@ var (
 	dRxUnclaimed = desc("socket_rx_unclaimed_total", "Received datagrams for an SCTP port without an endpoint, handed to the out-of-the-blue handler.", socketLabels)
 	dRxErrors    = desc("socket_rx_errors_total", "Failed socket reads.", socketLabels)
 	dTxErrors    = desc("socket_tx_errors_total", "Datagrams that could not be sent.", socketLabels)
+	dTxSegmented = desc("socket_tx_segmented_sends_total", "Sends that carried several datagrams with UDP segmentation offload (UDP_SEGMENT).", socketLabels)
+	dRxCoalesced = desc("socket_rx_coalesced_reads_total", "Reads that returned several datagrams coalesced by the kernel (UDP_GRO).", socketLabels)
 
 	dAssociations = desc("associations", "Associations of the endpoint, established or being set up.", epLabels)
 
@@ -87,7 +89,7 @@ var (
 
 	allDescs = []*prometheus.Desc{
 		dStackUDPPort, dEndpoints, dOOTBReplies, dOOTBDropped,
-		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxUnclaimed, dRxErrors, dTxErrors,
+		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxUnclaimed, dRxErrors, dTxErrors, dTxSegmented, dRxCoalesced,
 		dAssociations,
 		dMsgsIn, dMsgsOut, dAssocDrops, dUnrecog, dHeartbeats, dEstablished, dStreamsOut, dStreamsIn,
 		dPathPktsOut, dPathBytesOut, dPathPktsIn, dPathBytesIn, dPathActive, dPathPrimary,
@@ -194,6 +196,8 @@ func (c *collector) collectStack(ch chan<- prometheus.Metric, s *sock.Stack, sl 
 		counter(ch, dRxUnclaimed, ss.RxNoReceiver, sl, so)
 		counter(ch, dRxErrors, ss.RxErrors, sl, so)
 		counter(ch, dTxErrors, ss.TxErrors, sl, so)
+		counter(ch, dTxSegmented, ss.TxSegmented, sl, so)
+		counter(ch, dRxCoalesced, ss.RxCoalesced, sl, so)
 	}
 	eps := s.Endpoints()
 	gauge(ch, dEndpoints, float64(len(eps)), sl)
