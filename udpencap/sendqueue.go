@@ -58,13 +58,8 @@ const (
 // blocks while the socket's queue is full. Packets queued before Close
 // are written before Close returns.
 func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) error {
-	if t.closed.Load() {
-		t.txErrors.Add(1)
-		return fmt.Errorf("udpencap: send: %w", net.ErrClosed)
-	}
-	s, err := t.pick(from, to)
+	s, err := t.sender(from, to)
 	if err != nil {
-		t.txErrors.Add(1)
 		return err
 	}
 	if s.batch == nil {
@@ -75,6 +70,8 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 	}
 	q := &s.q
 	now := time.Now()
+	// Close sets t.closed and then takes every queue's lock once, so with
+	// the flag checked under q.mu no flusher starts after Close waits.
 	q.mu.Lock()
 	if now.Sub(q.last) < burstGap {
 		q.quick++
@@ -82,13 +79,13 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 		q.quick = 0
 	}
 	q.last = now
-	if !q.running && len(q.pending) == 0 && q.quick < burstLen-1 && !q.closedLocked(t) {
+	if !q.running && len(q.pending) == 0 && q.quick < burstLen-1 && !t.closed.Load() {
 		return s.sendInline(pkt, to)
 	}
-	for len(q.pending) >= sendQueueLimit && !q.closedLocked(t) {
+	for len(q.pending) >= sendQueueLimit && !t.closed.Load() {
 		q.shrunk.Wait()
 	}
-	if q.closedLocked(t) {
+	if t.closed.Load() {
 		q.mu.Unlock()
 		s.ctr.txErrors.Add(1)
 		return fmt.Errorf("udpencap: send: %w", net.ErrClosed)
@@ -123,11 +120,6 @@ func (s *socket) sendInline(pkt []byte, to netip.AddrPort) error {
 	q.mu.Unlock()
 	return err
 }
-
-// closedLocked reports whether the transport is closing; Close sets the
-// flag and then takes every queue's lock once, so a flusher is never
-// started after Close waits for them.
-func (q *sendQueue) closedLocked(t *Transport) bool { return t.closed.Load() }
 
 // stopQueues wakes senders blocked on full queues and waits for the
 // flushers to write what is queued.

@@ -400,16 +400,26 @@ func (t *Transport) lookup(port uint16) Receiver {
 // calling goroutine, does not modify or retain pkt, and after Close returns
 // an error wrapping net.ErrClosed.
 func (t *Transport) Send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
+	s, err := t.sender(from, to)
+	if err != nil {
+		return err
+	}
+	return s.send(pkt, to)
+}
+
+// sender is the socket Send and Enqueue write through, or the counted
+// error why there is none (closed transport, no socket for from).
+func (t *Transport) sender(from netip.Addr, to netip.AddrPort) (*socket, error) {
 	if t.closed.Load() {
 		t.txErrors.Add(1)
-		return fmt.Errorf("udpencap: send: %w", net.ErrClosed)
+		return nil, fmt.Errorf("udpencap: send: %w", net.ErrClosed)
 	}
 	s, err := t.pick(from, to)
 	if err != nil {
 		t.txErrors.Add(1)
-		return err
+		return nil, err
 	}
-	return s.send(pkt, to)
+	return s, nil
 }
 
 // SendBatch sends every message of msgs like Send, grouping consecutive
