@@ -442,3 +442,29 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 		a.ep.events.push(Event{Type: EventDown, Association: a, Reason: reason, Detail: detail})
 	}
 }
+
+// ResetStream resets outbound stream id (RFC 6525 section 5.1.2, Outgoing
+// SSN Reset Request): messages already sent on it are delivered first,
+// then the peer sees the stream end. Its sequence numbers restart at zero
+// for the next message sent on id.
+func (a *Association) ResetStream(id uint16) error {
+	a.mu.Lock()
+	if st := assocState(a.state.Load()); st != stateEstablished {
+		a.mu.Unlock()
+		return fmt.Errorf("sock: reset stream %d (%v): %w", id, st, ErrNotEstablished)
+	}
+	if id >= a.outStreams {
+		n := a.outStreams
+		a.mu.Unlock()
+		return fmt.Errorf("sock: reset stream %d of %d: %w", id, n, ErrInvalidStream)
+	}
+	st, ok := a.streams[id]
+	a.mu.Unlock()
+	if !ok {
+		return nil // never used: nothing to reset
+	}
+	if err := st.s.Close(); err != nil {
+		return fmt.Errorf("sock: reset stream %d: %w", id, err)
+	}
+	return nil
+}
