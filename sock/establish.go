@@ -328,18 +328,28 @@ func (a *Association) releaseEngineHold() {
 // startReaderLocked registers s and starts the goroutine that reads its
 // messages into the endpoint's queue. The caller holds a.mu.
 func (a *Association) startReaderLocked(s *sctp.Stream) *stream {
-	st := &stream{s: s, lock: make(chan struct{}, 1)}
+	st := newStream(s)
 	a.streams[s.StreamIdentifier()] = st
 	a.ep.wg.Add(1)
 	go a.readStream(st)
 	return st
 }
 
+func newStream(s *sctp.Stream) *stream {
+	return &stream{s: s, lock: make(chan struct{}, 1), retired: make(chan struct{})}
+}
+
 // readStream moves s's messages to the endpoint's receive queue. It blocks
 // when the queue is full, so pion's receive buffer fills and its window
 // closes: the peer slows down (backpressure), memory stays bounded.
+//
+// When the peer resets the stream (RFC 6525 section 5.2.2), pion ends it
+// (io.EOF once its queued messages are read) and makes a new stream for
+// the next DATA on that identifier. The reader then goes on with the new
+// stream (renew), so the messages on the identifier stay in order.
 func (a *Association) readStream(st *stream) {
 	defer a.ep.wg.Done()
+	defer func() { close(st.retired) }()
 	id := st.s.StreamIdentifier()
 	for {
 		// A read into no buffer reports the size of the next message
@@ -348,30 +358,96 @@ func (a *Association) readStream(st *stream) {
 		if err == nil {
 			continue
 		}
-		if !errors.Is(err, io.ErrShortBuffer) {
-			return
-		}
-		buf := make([]byte, n)
-		n, ppi, err := st.s.ReadSCTP(buf)
 		if errors.Is(err, io.ErrShortBuffer) {
-			continue // another message got ahead (an unordered one)
+			buf := make([]byte, n)
+			var ppi sctp.PayloadProtocolIdentifier
+			n, ppi, err = st.s.ReadSCTP(buf)
+			if errors.Is(err, io.ErrShortBuffer) {
+				continue // another message got ahead (an unordered one)
+			}
+			if err == nil {
+				if !a.deliver(id, ppi, buf[:n]) {
+					return
+				}
+				continue
+			}
 		}
-		if err != nil {
+		if !errors.Is(err, io.EOF) {
+			a.dropStream(st)
 			return
 		}
+		next := a.renewStream(st)
+		if next == nil {
+			return
+		}
+		close(st.retired)
+		st = next
+	}
+}
+
+// deliver queues one message of stream id for Recv; false when the
+// endpoint is closed.
+func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, payload []byte) bool {
+	a.mu.Lock()
+	valid := id < a.inStreams
+	a.mu.Unlock()
+	if !valid {
+		a.count(&a.stats.droppedStream)
+		return true
+	}
+	a.count(&a.stats.messagesIn)
+	msg := Message{Association: a, Stream: id, PPID: uint32(ppi), Payload: payload, Time: time.Now()}
+	select {
+	case a.ep.recvq <- msg:
+		return true
+	case <-a.ep.done:
+		return false
+	}
+}
+
+// dropStream forgets st, whose reader ends.
+func (a *Association) dropStream(st *stream) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if id := st.s.StreamIdentifier(); a.streams[id] == st {
+		delete(a.streams, id)
+	}
+}
+
+// renewStream replaces st, which the peer reset and whose messages are all
+// read, by the stream pion keeps for its identifier from now on, and
+// returns it (nil when the association ends: st is then dropped). Our
+// outbound stream is reset in turn, as RFC 8831 section 6.7 does, so that
+// the peer, whose outbound stream stays closed until then, may use the
+// identifier again. Its sequence numbers restart at zero.
+func (a *Association) renewStream(st *stream) *stream {
+	id := st.s.StreamIdentifier()
+	if assocState(a.state.Load()) == stateEstablished {
+		_ = st.s.Close()
+	}
+	for {
 		a.mu.Lock()
-		valid := id < a.inStreams
+		if a.streams[id] != st || assocState(a.state.Load()) != stateEstablished || a.pion == nil {
+			if a.streams[id] == st {
+				delete(a.streams, id)
+			}
+			a.mu.Unlock()
+			return nil
+		}
+		s, err := a.pion.OpenStream(id, sctp.PayloadTypeUnknown)
+		if err != nil {
+			delete(a.streams, id)
+			a.mu.Unlock()
+			return nil
+		}
+		if s != st.s {
+			next := newStream(s)
+			a.streams[id] = next
+			a.mu.Unlock()
+			return next
+		}
 		a.mu.Unlock()
-		if !valid {
-			a.count(&a.stats.droppedStream)
-			continue
-		}
-		a.count(&a.stats.messagesIn)
-		msg := Message{Association: a, Stream: id, PPID: uint32(ppi), Payload: buf[:n], Time: time.Now()}
-		select {
-		case a.ep.recvq <- msg:
-		case <-a.ep.done:
-			return
-		}
+		// pion ends the stream (io.EOF) a moment before it forgets it.
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/sctp"
@@ -50,6 +51,11 @@ type stream struct {
 	s    *sctp.Stream
 	lock chan struct{} // a mutex that a context can give up on
 	rel  relSettings
+	// resetting: ResetStream closed the outbound side; a send waits until
+	// retired, when the peer reset its side too and pion gave the
+	// identifier a new stream.
+	resetting atomic.Bool
+	retired   chan struct{} // closed when the reader leaves the stream
 }
 
 type relSettings struct {
@@ -75,29 +81,10 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 	if err := a.waitUp(ctx); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	if st := assocState(a.state.Load()); st != stateEstablished {
-		a.mu.Unlock()
-		if st == stateClosed {
-			return fmt.Errorf("sock: send on association %d: %w", a.id, ErrClosed)
-		}
-		return fmt.Errorf("sock: send on association %d (%v): %w", a.id, st, ErrNotEstablished)
+	st, err := a.sendStream(ctx, info)
+	if err != nil {
+		return err
 	}
-	if info.Stream >= a.outStreams {
-		n := a.outStreams
-		a.mu.Unlock()
-		return fmt.Errorf("sock: stream %d of %d: %w", info.Stream, n, ErrInvalidStream)
-	}
-	st, ok := a.streams[info.Stream]
-	if !ok {
-		s, err := a.pion.OpenStream(info.Stream, sctp.PayloadProtocolIdentifier(info.PPID))
-		if err != nil {
-			a.mu.Unlock()
-			return fmt.Errorf("sock: open stream %d: %w", info.Stream, ErrNotEstablished)
-		}
-		st = a.startReaderLocked(s)
-	}
-	a.mu.Unlock()
 
 	select {
 	case st.lock <- struct{}{}:
@@ -118,7 +105,6 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 	}
 	// pion blocks a write while the previous one waits for window space;
 	// the deadline lets ctx interrupt it.
-	var err error
 	if ctx.Done() == nil {
 		// A context that cannot end needs no deadline plumbing.
 		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
@@ -146,6 +132,45 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 	}
 	a.count(&a.stats.messagesOut)
 	return nil
+}
+
+// sendStream returns the stream to send info's message on, opened if
+// need be. After ResetStream it waits until the peer reset its side too
+// (see renewStream), or ctx is done.
+func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, error) {
+	for {
+		a.mu.Lock()
+		if st := assocState(a.state.Load()); st != stateEstablished {
+			a.mu.Unlock()
+			if st == stateClosed {
+				return nil, fmt.Errorf("sock: send on association %d: %w", a.id, ErrClosed)
+			}
+			return nil, fmt.Errorf("sock: send on association %d (%v): %w", a.id, st, ErrNotEstablished)
+		}
+		if info.Stream >= a.outStreams {
+			n := a.outStreams
+			a.mu.Unlock()
+			return nil, fmt.Errorf("sock: stream %d of %d: %w", info.Stream, n, ErrInvalidStream)
+		}
+		st, ok := a.streams[info.Stream]
+		if !ok {
+			s, err := a.pion.OpenStream(info.Stream, sctp.PayloadProtocolIdentifier(info.PPID))
+			if err != nil {
+				a.mu.Unlock()
+				return nil, fmt.Errorf("sock: open stream %d: %w", info.Stream, ErrNotEstablished)
+			}
+			st = a.startReaderLocked(s)
+		}
+		a.mu.Unlock()
+		if !st.resetting.Load() {
+			return st, nil
+		}
+		select {
+		case <-st.retired:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // PathState is the state of a path (RFC 9260 section 8.2, RFC 7829).
@@ -441,4 +466,33 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 		}
 		a.ep.events.push(Event{Type: EventDown, Association: a, Reason: reason, Detail: detail})
 	}
+}
+
+// ResetStream resets outbound stream id (RFC 6525 section 5.1.2, Outgoing
+// SSN Reset Request): messages already sent on it are delivered first,
+// then the peer sees the stream end. Its sequence numbers restart at zero
+// for the next message sent on id. A Send on id waits until the peer reset
+// its outbound stream id in turn (as this stack does, and RFC 8831 section
+// 6.7 asks): pion reuses no stream identifier before that.
+func (a *Association) ResetStream(id uint16) error {
+	a.mu.Lock()
+	if st := assocState(a.state.Load()); st != stateEstablished {
+		a.mu.Unlock()
+		return fmt.Errorf("sock: reset stream %d (%v): %w", id, st, ErrNotEstablished)
+	}
+	if id >= a.outStreams {
+		n := a.outStreams
+		a.mu.Unlock()
+		return fmt.Errorf("sock: reset stream %d of %d: %w", id, n, ErrInvalidStream)
+	}
+	st, ok := a.streams[id]
+	a.mu.Unlock()
+	if !ok {
+		return nil // never used: nothing to reset
+	}
+	st.resetting.Store(true)
+	if err := st.s.Close(); err != nil {
+		return fmt.Errorf("sock: reset stream %d: %w", id, err)
+	}
+	return nil
 }
