@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -10,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/usock/usock/bench/internal/harness"
 	"github.com/usock/usock/internal/vnettest"
 	"github.com/usock/usock/sock"
 )
@@ -24,16 +24,11 @@ type setting struct {
 
 var settings = []setting{
 	{"defaults", nil},
-	{"tuned", []sock.EndpointOption{ // RTO.Min 10 ms, HB.interval 100 ms, PF threshold 0
-		sock.WithRTOMin(10 * time.Millisecond), sock.WithRTOInitial(100 * time.Millisecond),
-		sock.WithRTOMax(time.Second), sock.WithHeartbeatInterval(100 * time.Millisecond), sock.WithPFThreshold(0),
-	}},
+	{"tuned", harness.TunedFailover()},
 }
 
-// failoverOnce connects client addresses to server addresses, waits until
-// both paths are confirmed, sends a message every millisecond, cuts the
-// primary path (by calling cut) and returns the time from the cut to the
-// first message delivered after it.
+// failoverOnce makes a server endpoint on saddrs and a client endpoint on
+// caddrs and returns harness.MeasureFailover between them.
 func failoverOnce(tb testing.TB, cs, ss *sock.Stack, caddrs, saddrs []netip.Addr, opts []sock.EndpointOption, cut func()) time.Duration {
 	tb.Helper()
 	sep, err := ss.NewEndpoint(saddrs, 5000, append(opts, sock.AcceptMax(1))...)
@@ -46,59 +41,17 @@ func failoverOnce(tb testing.TB, cs, ss *sock.Stack, caddrs, saddrs []netip.Addr
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	a, err := cep.Connect(ctx, saddrs, 5000, sock.WithRemoteUDPPort(ss.UDPPort()))
+	d, err := harness.MeasureFailover(ctx, cep, sep, saddrs, ss.UDPPort(), cut)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for {
-		ps := a.Paths()
-		if len(ps) == 2 && ps[0].State == sock.PathActive && ps[1].State == sock.PathActive {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	const n = 3000
-	var cutAt time.Time
-	sent := make(chan error, 1)
-	go func() {
-		for i := range n {
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], uint64(i))
-			if err := a.Send(ctx, b[:], sock.SendInfo{}); err != nil {
-				sent <- err
-				return
-			}
-			if i == 200 {
-				cutAt = time.Now()
-				cut()
-			}
-			time.Sleep(time.Millisecond)
-		}
-		sent <- nil
-	}()
-	var first time.Time
-	for i := range n {
-		m, err := sep.Recv(ctx)
-		if err != nil {
-			tb.Fatalf("message %d: %v", i, err)
-		}
-		if got := binary.BigEndian.Uint64(m.Payload); got != uint64(i) {
-			tb.Fatalf("message %d arrived as %d", i, got)
-		}
-		if first.IsZero() && i > 200 && !cutAt.IsZero() && m.Time.After(cutAt) {
-			first = m.Time
-			break
-		}
-	}
-	cancel()
-	<-sent
 	if err := cep.Close(); err != nil {
 		tb.Fatal(err)
 	}
 	if err := sep.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	return first.Sub(cutAt)
+	return d
 }
 
 // TestFailoverSimulated measures failover in simulated time on the vnet

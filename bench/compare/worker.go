@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -400,11 +398,8 @@ func failover(s spec) (harness.Sample, error) {
 	caddrs := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}
 	saddrs := []netip.Addr{netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.4")}
 	var opts []sock.EndpointOption
-	if s.Setting == "tuned" { // RTO.Min 10 ms, HB.interval 100 ms, PF threshold 0
-		opts = []sock.EndpointOption{
-			sock.WithRTOMin(10 * time.Millisecond), sock.WithRTOInitial(100 * time.Millisecond),
-			sock.WithRTOMax(time.Second), sock.WithHeartbeatInterval(100 * time.Millisecond), sock.WithPFThreshold(0),
-		}
+	if s.Setting == "tuned" {
+		opts = harness.TunedFailover()
 	}
 	cs, err := sock.NewStack(sock.WithUDPPort(0))
 	if err != nil {
@@ -426,55 +421,11 @@ func failover(s spec) (harness.Sample, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := cep.Connect(ctx, saddrs, sep.Port(), sock.WithRemoteUDPPort(ss.UDPPort()))
+	d, err := harness.MeasureFailover(ctx, cep, sep, saddrs, ss.UDPPort(), func() {
+		cs.SetFaultFilter(func(_ netip.Addr, remote netip.AddrPort, _ bool) bool { return remote.Addr() == saddrs[0] })
+	})
 	if err != nil {
 		return harness.Sample{}, err
 	}
-	for {
-		ps := a.Paths()
-		if len(ps) == 2 && ps[0].State == sock.PathActive && ps[1].State == sock.PathActive {
-			break
-		}
-		if ctx.Err() != nil {
-			return harness.Sample{}, errors.New("paths not confirmed")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	const n, cutAfter = 100000, 200
-	var cutAt time.Time
-	cutCh := make(chan time.Time, 1)
-	sent := make(chan error, 1)
-	go func() {
-		for i := range n {
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], uint64(i))
-			if err := a.Send(ctx, b[:], sock.SendInfo{}); err != nil {
-				sent <- err
-				return
-			}
-			if i == cutAfter {
-				cutCh <- time.Now()
-				cs.SetFaultFilter(func(_ netip.Addr, remote netip.AddrPort, _ bool) bool { return remote.Addr() == saddrs[0] })
-			}
-			time.Sleep(time.Millisecond)
-		}
-		sent <- nil
-	}()
-	for i := 0; ; i++ {
-		m, err := sep.Recv(ctx)
-		if err != nil {
-			return harness.Sample{}, fmt.Errorf("message %d: %w", i, err)
-		}
-		if cutAt.IsZero() {
-			select {
-			case cutAt = <-cutCh:
-			default:
-			}
-		}
-		if i > cutAfter && !cutAt.IsZero() && m.Time.After(cutAt) {
-			cancel()
-			<-sent
-			return harness.Sample{FailoverMs: float64(m.Time.Sub(cutAt).Microseconds()) / 1000}, nil
-		}
-	}
+	return harness.Sample{FailoverMs: float64(d.Microseconds()) / 1000}, nil
 }
