@@ -218,7 +218,6 @@ func segmentRun(batch []Outgoing, gso bool) int {
 // possible, each message a run of packets segmented by the kernel.
 func (s *socket) writeQueued(sc *offloadScratch, batch []Outgoing) {
 	for len(batch) > 0 {
-		sc.iov = sc.iov[:0]
 		k, used := 0, 0
 		for k < len(sc.msgs) && used < len(batch) {
 			n := segmentRun(batch[used:], s.gso.Load())
@@ -238,12 +237,14 @@ func (s *socket) writeQueued(sc *offloadScratch, batch []Outgoing) {
 			k++
 		}
 		s.writeMessages(sc, batch[:used], k)
+		// Drop the references to the packets written, and only those.
 		for i := range k {
 			sc.msgs[i].Buffers = nil
 		}
+		clear(sc.iov)
+		sc.iov = sc.iov[:0]
 		batch = batch[used:]
 	}
-	clear(sc.iov[:cap(sc.iov)])
 }
 
 // writeMessages writes the k prepared messages carrying pkts. A failed
