@@ -32,13 +32,14 @@ import (
 const namespace = "usock"
 
 var (
-	stackLabels  = []string{"stack"}
-	socketLabels = []string{"stack", "socket"}
-	dropLabels   = []string{"stack", "socket", "reason"}
-	epLabels     = []string{"stack", "endpoint"}
-	assocLabels  = []string{"stack", "endpoint", "peer"}
-	aDropLabels  = []string{"stack", "endpoint", "peer", "reason"}
-	pathLabels   = []string{"stack", "endpoint", "peer", "remote"}
+	stackLabels     = []string{"stack"}
+	stackDropLabels = []string{"stack", "reason"}
+	socketLabels    = []string{"stack", "socket"}
+	dropLabels      = []string{"stack", "socket", "reason"}
+	epLabels        = []string{"stack", "endpoint"}
+	assocLabels     = []string{"stack", "endpoint", "peer"}
+	aDropLabels     = []string{"stack", "endpoint", "peer", "reason"}
+	pathLabels      = []string{"stack", "endpoint", "peer", "remote"}
 )
 
 func desc(name, help string, labels []string) *prometheus.Desc {
@@ -51,6 +52,7 @@ var (
 	dEndpoints    = desc("endpoints", "Endpoints of the stack.", stackLabels)
 	dOOTBReplies  = desc("ootb_replies_total", "Replies sent to out-of-the-blue packets (RFC 9260 section 8.4).", stackLabels)
 	dOOTBDropped  = desc("ootb_dropped_total", "Out-of-the-blue packets left unanswered (RFC 9260 section 8.4).", stackLabels)
+	dDrops        = desc("drops_total", "Packets, chunks or messages the stack discarded, by reason (sock.DropReason: malformed, forged_cookie, stale_cookie, refused_init, wrong_tag, foreign, over_window, invalid_stream, oversized_message, queue_full, excess_address, panic).", stackDropLabels)
 
 	dRxDatagrams = desc("socket_rx_datagrams_total", "UDP datagrams read from the encapsulation socket.", socketLabels)
 	dRxBytes     = desc("socket_rx_bytes_total", "UDP payload bytes read from the encapsulation socket.", socketLabels)
@@ -88,7 +90,7 @@ var (
 	dPathHBAcked  = desc("path_heartbeats_acked_total", "HEARTBEAT-ACKs received for them.", pathLabels)
 
 	allDescs = []*prometheus.Desc{
-		dStackUDPPort, dEndpoints, dOOTBReplies, dOOTBDropped,
+		dStackUDPPort, dEndpoints, dOOTBReplies, dOOTBDropped, dDrops,
 		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxUnclaimed, dRxErrors, dTxErrors, dTxSegmented, dRxCoalesced,
 		dAssociations,
 		dMsgsIn, dMsgsOut, dAssocDrops, dUnrecog, dHeartbeats, dEstablished, dStreamsOut, dStreamsIn,
@@ -184,6 +186,9 @@ func (c *collector) collectStack(ch chan<- prometheus.Metric, s *sock.Stack, sl 
 	gauge(ch, dStackUDPPort, float64(s.UDPPort()), sl)
 	counter(ch, dOOTBReplies, st.OOTBReplies, sl)
 	counter(ch, dOOTBDropped, st.OOTBDropped, sl)
+	for _, r := range sock.DropReasons() {
+		counter(ch, dDrops, st.Drops[r], sl, r.String())
+	}
 	for addr, ss := range st.Sockets {
 		so := netip.AddrPortFrom(addr, s.UDPPort()).String()
 		counter(ch, dRxDatagrams, ss.RxDatagrams, sl, so)

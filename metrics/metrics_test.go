@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/metrics"
 	"github.com/usock/usock/sock"
 )
@@ -87,6 +89,7 @@ func TestMetricsCollector(t *testing.T) {
 	for name, want := range map[string]int{
 		"usock_stack_udp_port":                  2,
 		"usock_ootb_replies_total":              2,
+		"usock_drops_total":                     2 * len(sock.DropReasons()),
 		"usock_socket_rx_datagrams_total":       2,
 		"usock_socket_rx_dropped_total":         6, // three reasons per socket
 		"usock_associations":                    2,
@@ -182,12 +185,34 @@ func TestMetricsHandler(t *testing.T) {
 	if want := fmt.Sprintf(`usock_endpoints{stack="%d"} 2`, client.UDPPort()); !strings.Contains(body, want) {
 		t.Errorf("scrape lacks %q", want)
 	}
+	// A forged COOKIE-ECHO to the server's endpoint is counted by reason.
+	forged := wire.NewPacket(nil, wire.CommonHeader{SrcPort: 7, DstPort: sa.Endpoint().Port(), VerificationTag: 1})
+	forged = wire.Finish(wire.AppendCookieEcho(forged, make([]byte, 64)))
+	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, server.UDPPort())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	want := fmt.Sprintf(`usock_drops_total{reason="forged_cookie",stack="%d"} 1`, server.UDPPort())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := uc.Write(forged); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(scrape(), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scrape lacks %q", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	// After the association is gone its series are gone too.
 	if err := sa.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for strings.Contains(scrape(), "usock_association_messages_in_total{") {
 		if time.Now().After(deadline) {
 			t.Fatal("association series still there after shutdown")

@@ -296,7 +296,7 @@ func (e *Endpoint) count() int {
 func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 	if !it.Next() {
-		e.dropped.Add(1) // empty or malformed
+		e.drop(DropMalformed) // empty or malformed
 		return
 	}
 	first := it.Chunk()
@@ -325,7 +325,7 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 	if hdr.SrcPort != a.peerPort || !a.hasPeerAddr(meta.Src.Addr()) {
 		// RFC 9260 section 8.5: a packet from an address not in the
 		// association, or with other ports, does not belong to it.
-		a.count(&a.stats.droppedForeign)
+		a.drop(&a.stats.droppedForeign, DropForeign)
 		return
 	}
 	a.receive(pkt, meta)
@@ -338,12 +338,12 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 	// Section 8.5.1 rule A: an INIT's packet has Verification Tag 0, and
 	// section 6.10: "INIT ... MUST NOT be bundled with any other chunk".
 	if hdr.VerificationTag != 0 || it.Next() {
-		e.dropped.Add(1)
+		e.drop(DropMalformed)
 		return
 	}
 	init, err := wire.ParseInit(c.Value)
 	if err != nil {
-		e.dropped.Add(1)
+		e.drop(DropMalformed)
 		if len(c.Value) >= 4 && binary.BigEndian.Uint32(c.Value) != 0 {
 			// A zero OS or MIS: ABORT "using the Initiate Tag as the
 			// Verification Tag" (section 3.3.2).
@@ -368,6 +368,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		a.fillInitAckState(&st)
 	} else {
 		if !e.accepts(src, peerAddrs, meta) {
+			e.drop(DropRefusedInit)
 			e.sendAbortToInit(init.InitiateTag, hdr, meta)
 			return
 		}
@@ -477,17 +478,18 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 	switch {
 	case errors.As(err, &stale):
 		e.staleCookies.Add(1)
+		e.stack.countDrop(DropStaleCookie)
 		e.sendStaleCookie(payload, hdr, meta, stale.Staleness)
 		return
 	case err != nil:
-		e.dropped.Add(1) // section 5.1.5 step 2: silently discard
+		e.drop(DropForgedCookie) // section 5.1.5 step 2: silently discard
 		return
 	}
 	st, peerInit, err := decodeCookie(payload)
 	// Section 5.1.5 step 1: the Verification Tag and ports of the packet
 	// must be those the cookie was made for.
 	if err != nil || hdr.VerificationTag != st.LocalTag || hdr.DstPort != st.LocalPort || hdr.SrcPort != st.PeerPort {
-		e.dropped.Add(1)
+		e.drop(DropForgedCookie)
 		return
 	}
 	peerAddrs, _ := multihome.PeerAddresses(meta.Src.Addr(), &peerInit, e.hasFamily)
@@ -499,12 +501,13 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 	if e.cfg.accept.fn == nil && !e.accepts(src, peerAddrs, meta) {
 		// The accept limit is checked again: associations may have been
 		// made since the INIT.
+		e.drop(DropRefusedInit)
 		e.sendAbortToInit(peerInit.InitiateTag, hdr, meta)
 		return
 	}
 	a, err := e.newAcceptedAssociation(&st, &peerInit, meta)
 	if err != nil {
-		e.dropped.Add(1)
+		e.drop(DropMalformed)
 		e.stack.log.Warn("cannot create association", "endpoint", e.String(), "peer", src, "err", err)
 		return
 	}
@@ -529,7 +532,7 @@ func decodeCookie(payload []byte) (handshake.State, wire.Init, error) {
 func (e *Endpoint) sendStaleCookie(payload []byte, hdr wire.CommonHeader, meta udpencap.Meta, staleness time.Duration) {
 	_, peerInit, err := decodeCookie(payload)
 	if err != nil {
-		e.dropped.Add(1)
+		e.drop(DropMalformed)
 		return
 	}
 	us := staleness.Microseconds()

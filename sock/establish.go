@@ -196,7 +196,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 		a.sendCookieAck(meta.Src)
 		a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 	default:
-		a.ep.dropped.Add(1)
+		a.ep.drop(DropWrongTag)
 	}
 }
 
@@ -223,7 +223,7 @@ func (a *Association) restart(st *handshake.State, peer *wire.Init, meta udpenca
 	a.finish(ReasonAbortedByPeer, "peer restarted", true)
 	b, err := e.newAcceptedAssociation(st, peer, meta)
 	if err != nil {
-		e.dropped.Add(1)
+		e.drop(DropMalformed)
 		return
 	}
 	b.sendCookieAck(meta.Src)
@@ -392,7 +392,7 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 	valid := id < a.inStreams
 	a.mu.Unlock()
 	if !valid {
-		a.count(&a.stats.droppedStream)
+		a.drop(&a.stats.droppedStream, DropInvalidStream)
 		return true
 	}
 	a.count(&a.stats.messagesIn)

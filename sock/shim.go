@@ -256,7 +256,7 @@ func appendPadded(dst, raw []byte) []byte {
 func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	p := a.pathFor(meta.Src.Addr())
 	if p == nil {
-		a.count(&a.stats.droppedForeign)
+		a.drop(&a.stats.droppedForeign, DropForeign)
 		return
 	}
 	// RFC 6951 section 5.4: the peer's UDP port is learned from every
@@ -319,7 +319,7 @@ loop:
 			if _, ok := wire.PeekDataTSN(c); !ok {
 				// Shorter than its own fixed fields: malformed. The packet
 				// is dropped whole, as pion would.
-				a.count(&a.stats.droppedMalformed)
+				a.drop(&a.stats.droppedMalformed, DropMalformed)
 				*bp = out[:0]
 				packetPool.Put(bp)
 				return
@@ -374,7 +374,7 @@ loop:
 	conn := a.conn
 	a.mu.Unlock()
 	if conn == nil || !conn.push(out) {
-		a.count(&a.stats.droppedQueue)
+		a.drop(&a.stats.droppedQueue, DropQueueFull)
 		*bp = out[:0]
 		packetPool.Put(bp)
 	}

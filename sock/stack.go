@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,8 @@ type Stack struct {
 
 	fault      atomic.Pointer[FaultFilter]
 	faultDrops atomic.Uint64
+
+	drops dropCounters
 }
 
 // FaultFilter decides, for fault injection, whether to drop a packet
@@ -414,6 +417,7 @@ func (s *Stack) removeEndpoint(ep *Endpoint) {
 // receive is the receive path of every socket: find the endpoint owning the
 // packet's local address and destination port; none: out of the blue.
 func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
+	defer s.recoverReceive(meta)
 	if s.faulty(meta.Local.Addr(), meta.Src, true) {
 		return
 	}
@@ -427,6 +431,18 @@ func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
 		return
 	}
 	s.replyOOTB(pkt, meta, false)
+}
+
+// recoverReceive is the receive path's last line of defence: a panic while
+// handling one datagram is counted (DropPanic), logged at error level with
+// its stack trace, and the datagram dropped, so that no packet takes the
+// process down. No known input reaches it; the wire builders and the
+// receive path return errors instead.
+func (s *Stack) recoverReceive(meta udpencap.Meta) {
+	if v := recover(); v != nil {
+		s.countDrop(DropPanic)
+		s.log.Error("panic on the receive path; datagram dropped", "from", meta.Src, "local", meta.Local, "panic", v, "stack", string(debug.Stack()))
+	}
 }
 
 // endpointAt returns the endpoint owning the transport address, or nil.
@@ -541,6 +557,9 @@ type Stats struct {
 	OOTBReplies, OOTBDropped uint64
 	// FaultDrops counts packets the fault filter dropped.
 	FaultDrops uint64
+	// Drops counts, by reason, what the stack's endpoints and associations
+	// discarded (only reasons with a count are present).
+	Drops map[DropReason]uint64
 	// Sockets holds the counters of each encapsulation socket.
 	Sockets map[netip.Addr]udpencap.Stats
 }
@@ -553,6 +572,7 @@ func (s *Stack) Stats() Stats {
 		OOTBReplies: s.ootbReplies.Load(),
 		OOTBDropped: s.ootbDropped.Load(),
 		FaultDrops:  s.faultDrops.Load(),
+		Drops:       s.drops.snapshot(),
 		Sockets:     map[netip.Addr]udpencap.Stats{},
 	}
 	for a, tr := range s.transports {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usock/usock/cmd/usock/internal/admin"
+	"github.com/usock/usock/sock"
 )
 
 const statUsage = `usage: usock stat [flags]
@@ -76,6 +77,15 @@ func stat(ctx context.Context, args []string, std stdio) error {
 func printSnapshot(w io.Writer, s admin.Snapshot) {
 	fmt.Fprintf(w, "stack: UDP port %d, endpoints %d, out-of-the-blue replies %d, dropped %d\n\n",
 		s.UDPPort, len(s.Endpoints), s.Stack.OOTBReplies, s.Stack.OOTBDropped)
+	if len(s.Stack.Drops) > 0 {
+		fmt.Fprint(w, "drops:")
+		for _, r := range sock.DropReasons() {
+			if n := s.Stack.Drops[r]; n > 0 {
+				fmt.Fprintf(w, " %v %d", r, n)
+			}
+		}
+		fmt.Fprint(w, "\n\n")
+	}
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SOCKET\tRX DGRAMS\tRX BYTES\tTX DGRAMS\tTX BYTES\tBAD CSUM\tTOO SHORT\tNO ENDPOINT\tDROPPED\tRX ERR\tTX ERR\t")

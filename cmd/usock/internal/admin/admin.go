@@ -36,7 +36,9 @@ type Snapshot struct {
 type StackStats struct {
 	OOTBReplies uint64
 	OOTBDropped uint64
-	Sockets     []Socket
+	// Drops counts what the stack discarded, by reason (sock.Stats.Drops).
+	Drops   map[sock.DropReason]uint64
+	Sockets []Socket
 }
 
 // Socket is one UDP encapsulation socket with its counters; the counters
@@ -81,6 +83,7 @@ func Take(s *sock.Stack) Snapshot {
 		Stack: StackStats{
 			OOTBReplies: st.OOTBReplies,
 			OOTBDropped: st.OOTBDropped,
+			Drops:       st.Drops,
 			Sockets:     []Socket{},
 		},
 		Endpoints: []Endpoint{},
