@@ -63,6 +63,13 @@ func supports(types []wire.ParamType, a netip.Addr) bool {
 	return slices.Contains(types, wire.ParamIPv6Address)
 }
 
+// MaxPeerAddresses is the most peer addresses (paths) one association
+// takes: the INIT's or INIT-ACK's source address and the first usable
+// addresses it lists, up to this many in all. The rest are ignored (and
+// counted), so that one INIT cannot make an association probe hundreds of
+// addresses or hold state for them.
+const MaxPeerAddresses = 16
+
 // PeerAddresses returns the peer's transport addresses from its INIT or
 // INIT-ACK (RFC 9260 section 5.1.2): the packet's source address first,
 // then every usable listed address not already there, and the parameters
