@@ -308,17 +308,33 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 		e.handleCookieEcho(pkt, hdr, first, meta)
 		return
 	}
-	e.mu.RLock()
-	a := e.byTag[hdr.VerificationTag]
-	e.mu.RUnlock()
-	if a == nil && (first.Type == wire.ChunkAbort || first.Type == wire.ChunkShutdownComplete) && first.Flags&flagT != 0 {
-		// RFC 9260 section 8.5.1 rules B and C: with the T bit set the
-		// Verification Tag is the peer's own.
-		if b := e.lookupPeer(meta.Src.Addr(), hdr.SrcPort); b != nil && b.peerTagValue() == hdr.VerificationTag {
-			a = b
+	a := e.associationFor(hdr, first, meta)
+	if first.Type == wire.ChunkShutdownAck {
+		// Section 8.5.1 rule E: "If the receiver is in COOKIE-ECHOED or
+		// COOKIE-WAIT state, the procedures in Section 8.4 SHOULD be
+		// followed; in other words, it is treated as an Out Of The Blue
+		// packet."
+		b := a
+		if b == nil {
+			b = e.lookupPeer(meta.Src.Addr(), hdr.SrcPort)
+		}
+		if b != nil && assocState(b.state.Load()) < stateEstablished {
+			e.stack.replyOOTB(pkt, meta, true)
+			return
 		}
 	}
 	if a == nil {
+		if e.lookupPeer(meta.Src.Addr(), hdr.SrcPort) != nil {
+			// RFC 9260 section 8.5: the association exists, so this is
+			// not out of the blue: "If the received Verification Tag
+			// value does not match the receiver's own tag value, the
+			// receiver MUST silently discard the packet and MUST NOT
+			// process it any further except for those cases listed in
+			// Section 8.5.1".
+			e.drop(DropWrongTag)
+			return
+		}
+		// Section 8.4: no association at all.
 		e.stack.replyOOTB(pkt, meta, true)
 		return
 	}
@@ -332,6 +348,34 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 }
 
 const flagT = 0x01
+
+// associationFor returns the association a packet (not an INIT nor a
+// COOKIE-ECHO) belongs to by its Verification Tag, or nil.
+//
+// RFC 9260 section 8.5.1 rule B: "The receiver of an ABORT chunk MUST
+// accept the packet if the Verification Tag field of the packet matches
+// its own tag and the T bit is not set OR if it is set to its Peer's Tag
+// and the T bit is set in the Chunk Flags. Otherwise, the receiver MUST
+// silently discard the packet and take no further action." Rule C says the
+// same of SHUTDOWN COMPLETE. So with the T bit the tag must be the peer's,
+// which is not known in COOKIE-WAIT (zero, never a valid tag): there an
+// ABORT can only be the answer to our INIT, which carries our Initiate Tag
+// with the T bit clear (section 8.4 rule 3). With the T bit our own tag
+// does not do either.
+func (e *Endpoint) associationFor(hdr wire.CommonHeader, first wire.Chunk, meta udpencap.Meta) *Association {
+	reflected := (first.Type == wire.ChunkAbort || first.Type == wire.ChunkShutdownComplete) && first.Flags&flagT != 0
+	if !reflected {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		return e.byTag[hdr.VerificationTag]
+	}
+	if b := e.lookupPeer(meta.Src.Addr(), hdr.SrcPort); b != nil {
+		if tag := b.peerTagValue(); tag != 0 && tag == hdr.VerificationTag {
+			return b
+		}
+	}
+	return nil
+}
 
 // handleInit answers an INIT (RFC 9260 section 5.1, 5.2.1, 5.2.2).
 func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, it *wire.ChunkIter, meta udpencap.Meta) {
