@@ -488,6 +488,75 @@ func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta u
 	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
+// sendAbortCause sends an ABORT with the T bit clear and Verification Tag
+// tag (the Initiate Tag of the INIT or INIT-ACK it answers) to port dstPort
+// at to, from local address from, with cause if the packet stays within
+// limit bytes, without it otherwise (the causes of these ABORTs are
+// optional).
+func (e *Endpoint) sendAbortCause(tag uint32, dstPort uint16, from netip.Addr, to netip.AddrPort, cause wire.ErrorCause, limit int) {
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: dstPort, VerificationTag: tag})
+	var causes []wire.ErrorCause
+	if len(pkt)+2*wire.ParamHeaderSize+len(cause.Info)+3 <= limit {
+		causes = append(causes, cause)
+	}
+	pkt = wire.Abort{Causes: causes}.Append(pkt)
+	_ = e.stack.send(wire.Finish(pkt), from, to)
+}
+
+// paramTLV is a parameter's Type, Length and Value, without padding: how
+// error causes quote a parameter.
+func paramTLV(p wire.Param) []byte {
+	v := make([]byte, 0, wire.ParamHeaderSize+len(p.Value))
+	v = binary.BigEndian.AppendUint16(v, uint16(p.Type))
+	v = binary.BigEndian.AppendUint16(v, uint16(wire.ParamHeaderSize+len(p.Value)))
+	return append(v, p.Value...)
+}
+
+// unresolvableAddressCause is an Unresolvable Address cause (RFC 9260
+// section 3.3.10.5) for a Host Name Address parameter: "The unresolvable
+// address field contains the complete Type, Length, and Value of the
+// address parameter (or Host Name parameter) that contains the
+// unresolvable address or host name."
+func unresolvableAddressCause(host wire.Param) wire.ErrorCause {
+	return wire.ErrorCause{Code: wire.CauseUnresolvableAddress, Info: paramTLV(host)}
+}
+
+// restartNewAddressesCause is a "Restart of an Association with New
+// Addresses" cause (section 3.3.10.11): "This field contains the complete
+// TLV for each new address that was added on a restart." Addresses past
+// limit bytes of information are left out.
+func restartNewAddressesCause(addrs []netip.Addr, limit int) wire.ErrorCause {
+	var info []byte
+	for _, ad := range addrs {
+		tlv := paramTLV(wire.AddressParam(ad))
+		if len(info)+len(tlv) > limit {
+			break
+		}
+		info = append(info, tlv...) // address TLVs are multiples of 4 bytes
+	}
+	return wire.ErrorCause{Code: wire.CauseRestartWithNewAddresses, Info: info}
+}
+
+// appendUnrecognizedReport appends to the packet pkt an ERROR chunk with
+// an Unrecognized Parameters cause listing the params that fit, in order,
+// within limit bytes of packet; pkt is returned unchanged if none does.
+func appendUnrecognizedReport(pkt []byte, params []wire.Param, limit int) []byte {
+	room := limit - len(pkt) - 2*wire.ParamHeaderSize // chunk and cause headers
+	var fit []wire.Param
+	for _, p := range params {
+		n := (wire.ParamHeaderSize + len(p.Value) + 3) &^ 3
+		if n > room {
+			break
+		}
+		room -= n
+		fit = append(fit, p)
+	}
+	if len(fit) == 0 {
+		return pkt
+	}
+	return wire.AppendErrorChunk(pkt, wire.UnrecognizedParamsCause(fit...))
+}
+
 // sendInitAck sends the INIT-ACK for st with its State Cookie (RFC 9260
 // section 5.1.3).
 func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, peerTypes []wire.ParamType, extension time.Duration, meta udpencap.Meta) {

@@ -379,7 +379,7 @@ func TestInitAckZeroFields(t *testing.T) {
 		name string
 		ack  wire.Init
 	}{
-		{"initiate tag", wire.Init{InitiateTag: 0, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1}},
+		{"Initiate Tag", wire.Init{InitiateTag: 0, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1}},
 		{"OS", wire.Init{InitiateTag: 9, ARwnd: 65536, OutStreams: 0, InStreams: 4, InitialTSN: 1}},
 		{"MIS", wire.Init{InitiateTag: 9, ARwnd: 65536, OutStreams: 4, InStreams: 0, InitialTSN: 1}},
 	} {
@@ -464,5 +464,3 @@ func TestInitAckUnrecognizedParamsReported(t *testing.T) {
 	_, err = pc.wait(t)
 	require.NoError(t, err)
 }
-
-
