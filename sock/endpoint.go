@@ -395,6 +395,17 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		}
 		return
 	}
+	if host, ok := init.Param(wire.ParamHostNameAddress); ok {
+		// Section 5.1.2: "If there is a Host Name Address parameter
+		// present in the received INIT or INIT ACK chunk, the endpoint
+		// MUST immediately send an ABORT chunk and MAY include an
+		// "Unresolvable Address" error cause to the peer." The ABORT
+		// answers an INIT: its Initiate Tag, the T bit clear (section
+		// 8.4 rule 3).
+		e.drop(DropRefusedInit)
+		e.sendAbortCause(init.InitiateTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, unresolvableAddressCause(host), e.cfg.assoc.packetSize)
+		return
+	}
 	peerAddrs, unrecognized := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	st := handshake.State{
@@ -409,6 +420,18 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 	}
 	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
 		// Sections 5.2.1 and 5.2.2: an INIT for an association that exists.
+		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && assocState(a.state.Load()) >= stateEstablished {
+			// Section 5.2.2: "If the INIT chunk contains new addresses
+			// not in the existing association, the receiver MUST NOT
+			// process this INIT chunk as a restart of an existing
+			// association; ... it MUST respond with an ABORT chunk that
+			// includes a "Restart of an Association with New Addresses"
+			// error cause listing the new addresses" (and the
+			// association stays as it is).
+			e.drop(DropRefusedInit)
+			e.refuseRestart(init.InitiateTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, added)
+			return
+		}
 		a.fillInitAckState(&st)
 	} else {
 		if !e.accepts(src, peerAddrs, meta) {
@@ -501,6 +524,15 @@ func (e *Endpoint) sendAbortCause(tag uint32, dstPort uint16, from netip.Addr, t
 	}
 	pkt = wire.Abort{Causes: causes}.Append(pkt)
 	_ = e.stack.send(wire.Finish(pkt), from, to)
+}
+
+// refuseRestart answers a restart that brings new addresses (RFC 9260
+// section 5.2.2) with an ABORT listing them, with the Initiate Tag of the
+// INIT inside the cookie.
+func (e *Endpoint) refuseRestart(initTag uint32, dstPort uint16, from netip.Addr, to netip.AddrPort, added []netip.Addr) {
+	limit := e.cfg.assoc.packetSize
+	room := limit - wire.CommonHeaderSize - 2*wire.ParamHeaderSize
+	e.sendAbortCause(initTag, dstPort, from, to, restartNewAddressesCause(added, room), limit)
 }
 
 // paramTLV is a parameter's Type, Length and Value, without padding: how
@@ -605,9 +637,12 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.drop(DropForgedCookie)
 		return
 	}
-	peerAddrs, _ := multihome.PeerAddresses(meta.Src.Addr(), &peerInit, e.hasFamily)
-	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
-	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
+	// The peer's addresses are those of its INIT: its source (where our
+	// INIT-ACK went, kept in the cookie) and the ones it lists; the
+	// COOKIE-ECHO may come from any of them (section 5.4).
+	peerAddrs, _ := multihome.PeerAddresses(st.Peer.Addr(), &peerInit, e.hasFamily)
+	src := netip.AddrPortFrom(st.Peer.Addr(), hdr.SrcPort)
+	if a := e.existingFor(src, append(peerAddrs, meta.Src.Addr()), hdr.SrcPort); a != nil {
 		a.handleCookieForExisting(pkt, &st, &peerInit, meta)
 		return
 	}

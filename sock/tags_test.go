@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -102,6 +103,7 @@ func connectTo(t testing.TB, ep *Endpoint, r *rawPeer, remote ...netip.Addr) *pe
 		pc.a, pc.err = ep.Connect(ctx, remote, rawServerPort, WithRemoteUDPPort(r.udpPort()))
 	}()
 	t.Cleanup(func() {
+		cancel() // a Connect still waiting gives up
 		<-pc.done
 		if pc.a != nil {
 			pc.a.Abort("test over")
@@ -463,4 +465,102 @@ func TestInitAckUnrecognizedParamsReported(t *testing.T) {
 	r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
 	_, err = pc.wait(t)
 	require.NoError(t, err)
+}
+
+// TestCollisionConfirmsInitAckDestination: with an INIT collision (RFC
+// 9260 section 5.2.4 action B) the peer's COOKIE ECHO confirms the address
+// our INIT-ACK went to, not the one the COOKIE ECHO came from (section
+// 5.4).
+func TestCollisionConfirmsInitAckDestination(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1),
+		WithRTOMin(10*time.Millisecond), WithRTOInitial(100*time.Millisecond), WithRTOMax(200*time.Millisecond),
+		WithMaxInitRetransmits(30))
+	require.NoError(t, err)
+	r1 := newRawPeer(t, s)
+	r2 := newRawPeerFrom(t, s, lo4b)
+	pc := connectTo(t, ep, r1, lo4, lo4b)
+	r1.expect(wire.ChunkInit, 5*time.Second)
+	// The peer's INIT crosses ours (section 5.2.1).
+	r1.send(packet(rawServerPort, ep.Port(), 0, initChunk(0x7a7a, 100)))
+	_, c, _ := r1.expect(wire.ChunkInitAck, 5*time.Second)
+	ack, err := wire.ParseInit(c.Value)
+	require.NoError(t, err)
+	ck, ok := ack.Cookie()
+	require.True(t, ok)
+	r2.send(packet(rawServerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	hdr, _, _ := r1.expect(wire.ChunkCookieAck, 5*time.Second)
+	require.Equal(t, uint32(0x7a7a), hdr.VerificationTag)
+	a, err := pc.wait(t)
+	require.NoError(t, err)
+	first := pathTo(t, a, lo4)
+	require.True(t, first.Primary)
+	require.Equal(t, PathActive, first.State)
+	second := pathTo(t, a, lo4b)
+	require.False(t, second.Primary)
+	require.Equal(t, PathUnconfirmed, second.State)
+}
+
+// TestRestartCookieWithNewAddress: a COOKIE ECHO that would restart the
+// association (section 5.2.4 action A) with an INIT listing a new address
+// is refused as the INIT would be (section 5.2.2), with the cookie's INIT
+// tag; the association is left as it is.
+func TestRestartCookieWithNewAddress(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const peerPort = 4600
+	ack, ck := r.initAck(peerPort, ep.Port(), 0x5151)
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.expect(wire.ChunkCookieAck, 5*time.Second)
+	require.Eventually(t, func() bool { return len(ep.Associations()) == 1 }, 5*time.Second, time.Millisecond)
+	a := ep.Associations()[0]
+	defer a.Abort("done")
+
+	// A cookie with the association's tie-tags, as an INIT-ACK answering
+	// a restart INIT would carry, for an INIT that lists 127.0.0.2.
+	in := wire.Init{InitiateTag: 0x7777, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 9,
+		Params: []wire.Param{wire.AddressParam(lo4b)}}
+	st := handshake.State{
+		LocalTag: 0x1111, LocalTSN: 1, LocalARwnd: 65536, LocalOS: 4, LocalMIS: 4,
+		TieLocal: a.localTag, TiePeer: a.peerTagValue(),
+		LocalPort: ep.Port(), PeerPort: peerPort,
+		Peer: netip.AddrPortFrom(lo4, r.udpPort()), Local: lo4,
+		PeerInit: in.Append(nil, wire.ChunkInit)[4:],
+	}
+	cookie := s.signer.Seal(nil, st.Marshal(nil), time.Now(), time.Minute)
+	r.send(packet(peerPort, ep.Port(), st.LocalTag, wire.AppendCookieEcho(nil, cookie)))
+	hdr, c, _ := r.expect(wire.ChunkAbort, 2*time.Second)
+	require.Equal(t, uint32(0x7777), hdr.VerificationTag)
+	ab, err := wire.ParseAbort(c)
+	require.NoError(t, err)
+	require.Len(t, ab.Causes, 1)
+	require.Equal(t, wire.CauseRestartWithNewAddresses, ab.Causes[0].Code)
+	require.Equal(t, paramTLVBytes(wire.AddressParam(lo4b)), ab.Causes[0].Info)
+	require.Equal(t, "ESTABLISHED", a.State())
+	require.Equal(t, []*Association{a}, ep.Associations())
+}
+
+// TestShutdownAckInCookieWait: RFC 9260 section 8.5.1 rule E, "If the
+// receiver is in COOKIE-ECHOED or COOKIE-WAIT state, the procedures in
+// Section 8.4 SHOULD be followed; in other words, it is treated as an Out
+// Of The Blue packet.": a SHUTDOWN COMPLETE with the T bit and the tag it
+// came with (section 8.4 rule 5); the handshake goes on.
+func TestShutdownAckInCookieWait(t *testing.T) {
+	s := newStack(t)
+	ep := fastClient(t, s)
+	r := newRawPeer(t, s)
+	pc := connectTo(t, ep, r)
+	_, c, _ := r.expect(wire.ChunkInit, 5*time.Second)
+	init, err := wire.ParseInit(c.Value)
+	require.NoError(t, err)
+	for _, tag := range []uint32{init.InitiateTag, 0x0bad0bad} {
+		r.send(packet(rawServerPort, ep.Port(), tag, wire.AppendShutdownAck(nil)))
+		hdr, c, _ := r.expect(wire.ChunkShutdownComplete, 2*time.Second)
+		require.Equal(t, tag, hdr.VerificationTag)
+		require.Equal(t, uint8(flagT), c.Flags&flagT)
+	}
+	r.expect(wire.ChunkInit, 5*time.Second)
+	require.False(t, pc.returned())
 }
