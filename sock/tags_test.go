@@ -11,6 +11,7 @@ import (
 
 	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/udpencap"
 )
 
 // Tests of the verification tag rules (RFC 9260 sections 8.5 and 8.5.1),
@@ -563,4 +564,58 @@ func TestShutdownAckInCookieWait(t *testing.T) {
 	}
 	r.expect(wire.ChunkInit, 5*time.Second)
 	require.False(t, pc.returned())
+}
+
+// TestInitTagRules: RFC 9260 section 8.5.1 rule A, "If the Verification
+// Tag is not 0, the receiver MUST silently discard the packet" of an INIT,
+// and section 6.10, an INIT "MUST NOT be bundled with any other chunk".
+func TestInitTagRules(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	before := s.Stats().Drops[DropMalformed]
+	r.send(packet(4700, ep.Port(), 5, initChunk(0x4444, 1)))
+	r.send(packet(4700, ep.Port(), 0, initChunk(0x4444, 1), wire.AppendCookieAck(nil)))
+	r.expectSilence()
+	require.Equal(t, before+2, s.Stats().Drops[DropMalformed])
+	require.Empty(t, ep.Associations())
+}
+
+// TestBundledAbortTagRule: rule B applies to an ABORT wherever it sits in
+// the packet: after a HEARTBEAT in a packet with our tag, an ABORT with the
+// T bit (which claims the peer's tag) is discarded; the HEARTBEAT is
+// answered.
+func TestBundledAbortTagRule(t *testing.T) {
+	p := newPair(t)
+	r := newRawPeer(t, p.server)
+	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag,
+		wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb")), wire.Abort{T: true}.Append(nil)))
+	r.expect(wire.ChunkHeartbeatAck, 5*time.Second)
+	ctx := context.Background()
+	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
+	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
+	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+}
+
+// TestUDPPortLearnedAfterTagCheck: RFC 6951 section 5.4, the peer's UDP
+// port is stored only from a packet whose verification tag was checked;
+// the association's receive path checks it itself, whatever hands it the
+// packet.
+func TestUDPPortLearnedAfterTagCheck(t *testing.T) {
+	p := newPair(t)
+	a := p.serverAssoc
+	port := pathTo(t, a, lo4).RemoteUDPPort
+	before := p.server.Stats().Drops[DropWrongTag]
+	meta := udpencap.Meta{Src: netip.AddrPortFrom(lo4, port+1), Local: netip.AddrPortFrom(lo4, p.server.UDPPort())}
+	for _, pkt := range [][]byte{
+		packet(p.dialer.Port(), p.listener.Port(), a.localTag^1, wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb"))),
+		packet(p.dialer.Port(), p.listener.Port(), 0, wire.Abort{T: true}.Append(nil)),
+		packet(p.dialer.Port(), p.listener.Port(), a.localTag, wire.Abort{T: true}.Append(nil)),
+	} {
+		a.receive(pkt, meta)
+	}
+	require.Equal(t, port, pathTo(t, a, lo4).RemoteUDPPort)
+	require.Equal(t, before+3, p.server.Stats().Drops[DropWrongTag])
+	require.Equal(t, "ESTABLISHED", a.State())
 }
