@@ -535,6 +535,12 @@ func (e *Endpoint) refuseRestart(initTag uint32, dstPort uint16, from netip.Addr
 	e.sendAbortCause(initTag, dstPort, from, to, restartNewAddressesCause(added, room), limit)
 }
 
+// paddedParamSize is the size on the wire of a parameter with a value of
+// n bytes, padding included.
+func paddedParamSize(n int) int {
+	return (wire.ParamHeaderSize + n + 3) &^ 3
+}
+
 // paramTLV is a parameter's Type, Length and Value, without padding: how
 // error causes quote a parameter.
 func paramTLV(p wire.Param) []byte {
@@ -576,7 +582,7 @@ func appendUnrecognizedReport(pkt []byte, params []wire.Param, limit int) []byte
 	room := limit - len(pkt) - 2*wire.ParamHeaderSize // chunk and cause headers
 	var fit []wire.Param
 	for _, p := range params {
-		n := (wire.ParamHeaderSize + len(p.Value) + 3) &^ 3
+		n := paddedParamSize(len(p.Value))
 		if n > room {
 			break
 		}
@@ -606,7 +612,24 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 	ack.Params = append(ack.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())
+	// RFC 9260 section 3.2.2: "If the receiver of an INIT chunk detects
+	// unrecognized parameters and has to report them according to Section
+	// 3.2.1, it MUST put the "Unrecognized Parameter" parameter(s) in the
+	// INIT ACK chunk sent in response to the INIT chunk." As many as fit
+	// in a packet of the association's size after the rest of the INIT
+	// ACK: the copies would otherwise double what an INIT full of unknown
+	// parameters gets back (the cookie already holds the INIT), and could
+	// push the chunk past its 16-bit length.
+	size := wire.CommonHeaderSize + 4 + 16 // common header, chunk header, fixed fields
+	for _, p := range ack.Params {
+		size += paddedParamSize(len(p.Value))
+	}
 	for _, u := range unrecognized {
+		n := paddedParamSize(wire.ParamHeaderSize + len(u.Value))
+		if size+n > e.cfg.assoc.packetSize {
+			break
+		}
+		size += n
 		ack.Params = append(ack.Params, wire.UnrecognizedParam(u))
 	}
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: st.PeerPort, VerificationTag: peerTag})

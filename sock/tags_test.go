@@ -619,3 +619,49 @@ func TestUDPPortLearnedAfterTagCheck(t *testing.T) {
 	require.Equal(t, before+3, p.server.Stats().Drops[DropWrongTag])
 	require.Equal(t, "ESTABLISHED", a.State())
 }
+
+// TestInitUnrecognizedParamsBounded: the Unrecognized Parameter report of
+// an INIT-ACK (RFC 9260 section 3.2.2) holds what fits in a packet: an
+// INIT full of reportable unknown parameters gets an INIT-ACK not much
+// bigger than itself (its cookie holds the INIT), and a small one has its
+// parameter reported.
+func TestInitUnrecognizedParamsBounded(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	unknown := func(i int, size int) wire.Param {
+		return wire.Param{Type: wire.ParamType(0xC0F0 + i), Value: make([]byte, size)}
+	}
+	count := func(ack wire.Init) int {
+		n := 0
+		for _, p := range ack.Params {
+			if p.Type == wire.ParamUnrecognized {
+				n++
+			}
+		}
+		return n
+	}
+
+	small := wire.Init{InitiateTag: 0x4711, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1,
+		Params: []wire.Param{unknown(0, 8)}}
+	r.send(packet(4800, ep.Port(), 0, small.Append(nil, wire.ChunkInit)))
+	_, c, _ := r.expect(wire.ChunkInitAck, 2*time.Second)
+	ack, err := wire.ParseInit(c.Value)
+	require.NoError(t, err)
+	require.Equal(t, 1, count(ack))
+
+	var many []wire.Param
+	for i := range 50 {
+		many = append(many, unknown(i, 1000))
+	}
+	big := wire.Init{InitiateTag: 0x4712, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1, Params: many}
+	initPkt := packet(4800, ep.Port(), 0, big.Append(nil, wire.ChunkInit))
+	r.send(initPkt)
+	_, c, pkt := r.expect(wire.ChunkInitAck, 2*time.Second)
+	ack, err = wire.ParseInit(c.Value)
+	require.NoError(t, err)
+	require.Zero(t, count(ack), "no room left after the cookie")
+	require.Less(t, len(pkt), len(initPkt)+DefaultPacketSize)
+	require.Zero(t, s.Stats().Drops[DropPanic])
+}
