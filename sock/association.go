@@ -419,6 +419,14 @@ func (a *Association) connect(ctx context.Context) error {
 // ErrProtocolViolation ends the attempt; any other one discards the
 // INIT-ACK.
 func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, lastInit *path) ([]byte, *path, error) {
+	a.mu.Lock()
+	starting := a.engineStarting
+	a.mu.Unlock()
+	if starting {
+		// An INIT collision is establishing the association from the
+		// peer's COOKIE-ECHO: this INIT-ACK is stale, whatever it holds.
+		return nil, nil, fmt.Errorf("INIT-ACK after establishment: %w", ErrNotEstablished)
+	}
 	if field := zeroInitField(m.value); field != "" {
 		// RFC 9260 section 3.3.3: "If the value of the Initiate Tag in a
 		// received INIT ACK chunk is found to be 0, the receiver MUST

@@ -560,9 +560,10 @@ func unresolvableAddressCause(host wire.Param) wire.ErrorCause {
 }
 
 // restartNewAddressesCause is a "Restart of an Association with New
-// Addresses" cause (section 3.3.10.11): "This field contains the complete
-// TLV for each new address that was added on a restart." Addresses past
-// limit bytes of information are left out.
+// Addresses" cause (section 3.3.10.11): "Each New Address TLV is an exact
+// copy of the TLV that was found in the INIT chunk that was new, including
+// the Parameter Type and the Parameter Length." Addresses past limit bytes
+// of information are left out.
 func restartNewAddressesCause(addrs []netip.Addr, limit int) wire.ErrorCause {
 	var info []byte
 	for _, ad := range addrs {
