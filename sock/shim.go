@@ -322,10 +322,18 @@ loop:
 			packetPool.Put(bp)
 			a.finish(ReasonAbortedByPeer, detail, true)
 			return
-		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+		case wire.ChunkShutdown:
 			a.mu.Lock()
 			a.sawShut = true
 			a.mu.Unlock()
+			out = appendPadded(out, it.Raw())
+		case wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+			// These answer our SHUTDOWN or SHUTDOWN-ACK, which output
+			// noted already; pion ignores them otherwise, as RFC 9260
+			// section 8.5.1 rule C wants of SHUTDOWN COMPLETE: "An
+			// endpoint MUST ignore the SHUTDOWN COMPLETE if it is not in
+			// the SHUTDOWN-ACK-SENT state." So must the shim: a stray one
+			// does not stop the heartbeats.
 			out = appendPadded(out, it.Raw())
 		case wire.ChunkData, wire.ChunkIData:
 			if _, ok := wire.PeekDataTSN(c); !ok {

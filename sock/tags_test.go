@@ -665,3 +665,19 @@ func TestInitUnrecognizedParamsBounded(t *testing.T) {
 	require.Less(t, len(pkt), len(initPkt)+DefaultPacketSize)
 	require.Zero(t, s.Stats().Drops[DropPanic])
 }
+
+// TestStrayShutdownComplete: RFC 9260 section 8.5.1 rule C, "An endpoint
+// MUST ignore the SHUTDOWN COMPLETE if it is not in the SHUTDOWN-ACK-SENT
+// state": one (or a SHUTDOWN ACK) in ESTABLISHED does not make the
+// association think a shutdown started (which would stop its heartbeats).
+func TestStrayShutdownComplete(t *testing.T) {
+	p := newPair(t)
+	r := newRawPeer(t, p.server)
+	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag, wire.AppendShutdownComplete(nil, false)))
+	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag, wire.AppendShutdownAck(nil)))
+	// The client's message arrives after them on the same socket.
+	require.NoError(t, p.clientAssoc.Send(context.Background(), []byte("after"), SendInfo{}))
+	require.Equal(t, "after", string(recvCtx(t, p.listener).Payload))
+	require.False(t, p.serverAssoc.shuttingDown())
+	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+}
