@@ -2,6 +2,7 @@ package sock
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -308,6 +309,9 @@ func (a *Association) connect(ctx context.Context) error {
 	var preserve time.Duration
 	var cookieEcho []byte // the COOKIE-ECHO packet, once in COOKIE-ECHOED
 	var echoPath *path
+	// Where INITs went: the INIT-ACK confirms one of them (section 5.4).
+	sentTo := map[netip.Addr]bool{}
+	var lastInit *path
 	timer := time.NewTimer(time.Hour) // armed with the RTO at each send
 	timer.Stop()
 	defer timer.Stop()
@@ -322,6 +326,7 @@ func (a *Association) connect(ctx context.Context) error {
 				pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
 				pkt = wire.Finish(init.Append(pkt, wire.ChunkInit))
 				a.sendOn(p, pkt)
+				sentTo[p.remote], lastInit = true, p
 			} else {
 				a.sendOn(echoPath, cookieEcho)
 			}
@@ -353,7 +358,10 @@ func (a *Association) connect(ctx context.Context) error {
 				// COOKIE-ECHOED means the peer refuses the association.
 				return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, ErrRefused)
 			case m.typ == wire.ChunkInitAck && state == stateCookieWait:
-				pkt, p, err := a.takeInitAck(m)
+				pkt, p, err := a.takeInitAck(m, sentTo, lastInit)
+				if errors.Is(err, ErrProtocolViolation) {
+					return err
+				}
 				if err != nil {
 					continue // malformed: discard, keep waiting
 				}
@@ -406,8 +414,30 @@ func (a *Association) connect(ctx context.Context) error {
 }
 
 // takeInitAck records the peer's INIT-ACK and returns the COOKIE-ECHO to
-// send and the path to send it on.
-func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
+// send and the path to send it on. sentTo holds the addresses INITs went
+// to, lastInit the path of the latest. An error wrapping
+// ErrProtocolViolation ends the attempt; any other one discards the
+// INIT-ACK.
+func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, lastInit *path) ([]byte, *path, error) {
+	a.mu.Lock()
+	starting := a.engineStarting
+	a.mu.Unlock()
+	if starting {
+		// An INIT collision is establishing the association from the
+		// peer's COOKIE-ECHO: this INIT-ACK is stale, whatever it holds.
+		return nil, nil, fmt.Errorf("INIT-ACK after establishment: %w", ErrNotEstablished)
+	}
+	if field := zeroInitField(m.value); field != "" {
+		// RFC 9260 section 3.3.3: "If the value of the Initiate Tag in a
+		// received INIT ACK chunk is found to be 0, the receiver MUST
+		// destroy the association discarding its TCB."; for OS and MIS:
+		// "A receiver of an INIT ACK chunk with the OS value set to 0
+		// MUST destroy the association discarding its TCB." (and the same
+		// of MIS). The peer kept no state (its cookie is stateless), so
+		// no ABORT goes to it.
+		return nil, nil, fmt.Errorf("sock: connect to port %d: INIT-ACK with %s 0 (RFC 9260 section 3.3.3): %w",
+			a.peerPort, field, ErrProtocolViolation)
+	}
 	ack, err := wire.ParseInit(m.value)
 	if err != nil {
 		return nil, nil, err
@@ -416,7 +446,18 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("INIT-ACK without State Cookie: %w", wire.ErrBadChunk)
 	}
-	listed, _ := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
+	if host, ok := ack.Param(wire.ParamHostNameAddress); ok {
+		// Section 5.1.2: "If there is a Host Name Address parameter
+		// present in the received INIT or INIT ACK chunk, the endpoint
+		// MUST immediately send an ABORT chunk and MAY include an
+		// "Unresolvable Address" error cause to the peer. The ABORT chunk
+		// SHOULD be sent to the source IP address from which the last
+		// peer packet was received."
+		a.ep.sendAbortCause(ack.InitiateTag, a.peerPort, m.local, m.src, unresolvableAddressCause(host), a.cfg.packetSize)
+		return nil, nil, fmt.Errorf("sock: connect to port %d: the peer's INIT-ACK lists a Host Name Address, which the stack does not resolve (RFC 9260 section 5.1.2): %w",
+			a.peerPort, ErrProtocolViolation)
+	}
+	listed, unrecognized := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.engineStarting {
@@ -427,18 +468,54 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 	a.peerTag = ack.InitiateTag
 	peer := ack
 	a.pendingPeer = &peer
-	// RFC 9260 section 5.4: the address the INIT-ACK came from is
-	// confirmed by the handshake; listed ones start unconfirmed.
-	p := a.addPathLocked(m.src.Addr(), m.local, m.src.Port(), true)
-	p.udpPort.Store(uint32(m.src.Port()))
-	a.primary = p
+	// RFC 9260 section 5.4: "For the sender of the COOKIE ECHO, the only
+	// confirmed address is the one to which the INIT was sent." With
+	// INITs sent to several addresses, the one the INIT-ACK came from if
+	// an INIT went there, else the latest. The INIT-ACK's source and the
+	// addresses it lists are the peer's (section 5.1.2) and start
+	// unconfirmed, to be verified by HEARTBEAT.
+	confirmed := lastInit
+	if sentTo[m.src.Addr()] || confirmed == nil {
+		confirmed = a.addPathLocked(m.src.Addr(), m.local, m.src.Port(), false)
+	}
+	confirmed.confirmed = true
+	a.primary = confirmed
 	for _, l := range listed {
+		if l == m.src.Addr() {
+			p := a.addPathLocked(l, m.local, m.src.Port(), false)
+			p.udpPort.Store(uint32(m.src.Port()))
+			continue
+		}
 		if local, ok := multihome.LocalFor(a.ep.addrs, l); ok {
 			a.addPathLocked(l, local, m.src.Port(), false)
 		}
 	}
 	a.ep.indexPeers(a)
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: ack.InitiateTag})
-	pkt = wire.Finish(wire.AppendCookieEcho(pkt, ck))
-	return pkt, p, nil
+	pkt = wire.AppendCookieEcho(pkt, ck)
+	// Section 3.2.2: "If the receiver of an INIT ACK chunk detects
+	// unrecognized parameters and has to report them according to
+	// Section 3.2.1, it SHOULD bundle the ERROR chunk containing the
+	// "Unrecognized Parameters" error cause with the COOKIE ECHO chunk
+	// sent in response to the INIT ACK chunk."
+	pkt = appendUnrecognizedReport(pkt, unrecognized, a.cfg.packetSize)
+	return wire.Finish(pkt), confirmed, nil
+}
+
+// zeroInitField names the field of an INIT or INIT-ACK value that is 0
+// and must not be (RFC 9260 sections 3.3.2 and 3.3.3), or "" if none is
+// (or the value is too short to say).
+func zeroInitField(value []byte) string {
+	if len(value) < 16 {
+		return ""
+	}
+	switch {
+	case binary.BigEndian.Uint32(value[0:]) == 0:
+		return "Initiate Tag"
+	case binary.BigEndian.Uint16(value[8:]) == 0:
+		return "OS"
+	case binary.BigEndian.Uint16(value[10:]) == 0:
+		return "MIS"
+	}
+	return ""
 }

@@ -308,17 +308,33 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 		e.handleCookieEcho(pkt, hdr, first, meta)
 		return
 	}
-	e.mu.RLock()
-	a := e.byTag[hdr.VerificationTag]
-	e.mu.RUnlock()
-	if a == nil && (first.Type == wire.ChunkAbort || first.Type == wire.ChunkShutdownComplete) && first.Flags&flagT != 0 {
-		// RFC 9260 section 8.5.1 rules B and C: with the T bit set the
-		// Verification Tag is the peer's own.
-		if b := e.lookupPeer(meta.Src.Addr(), hdr.SrcPort); b != nil && b.peerTagValue() == hdr.VerificationTag {
-			a = b
+	a := e.associationFor(hdr, first, meta)
+	if first.Type == wire.ChunkShutdownAck {
+		// Section 8.5.1 rule E: "If the receiver is in COOKIE-ECHOED or
+		// COOKIE-WAIT state, the procedures in Section 8.4 SHOULD be
+		// followed; in other words, it is treated as an Out Of The Blue
+		// packet."
+		b := a
+		if b == nil {
+			b = e.lookupPeer(meta.Src.Addr(), hdr.SrcPort)
+		}
+		if b != nil && assocState(b.state.Load()) < stateEstablished {
+			e.stack.replyOOTB(pkt, meta, true)
+			return
 		}
 	}
 	if a == nil {
+		if e.lookupPeer(meta.Src.Addr(), hdr.SrcPort) != nil {
+			// RFC 9260 section 8.5: the association exists, so this is
+			// not out of the blue: "If the received Verification Tag
+			// value does not match the receiver's own tag value, the
+			// receiver MUST silently discard the packet and MUST NOT
+			// process it any further except for those cases listed in
+			// Section 8.5.1".
+			e.drop(DropWrongTag)
+			return
+		}
+		// Section 8.4: no association at all.
 		e.stack.replyOOTB(pkt, meta, true)
 		return
 	}
@@ -332,6 +348,34 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 }
 
 const flagT = 0x01
+
+// associationFor returns the association a packet (not an INIT nor a
+// COOKIE-ECHO) belongs to by its Verification Tag, or nil.
+//
+// RFC 9260 section 8.5.1 rule B: "The receiver of an ABORT chunk MUST
+// accept the packet if the Verification Tag field of the packet matches
+// its own tag and the T bit is not set OR if it is set to its Peer's Tag
+// and the T bit is set in the Chunk Flags. Otherwise, the receiver MUST
+// silently discard the packet and take no further action." Rule C says the
+// same of SHUTDOWN COMPLETE. So with the T bit the tag must be the peer's,
+// which is not known in COOKIE-WAIT (zero, never a valid tag): there an
+// ABORT can only be the answer to our INIT, which carries our Initiate Tag
+// with the T bit clear (section 8.4 rule 3). With the T bit our own tag
+// does not do either.
+func (e *Endpoint) associationFor(hdr wire.CommonHeader, first wire.Chunk, meta udpencap.Meta) *Association {
+	reflected := (first.Type == wire.ChunkAbort || first.Type == wire.ChunkShutdownComplete) && first.Flags&flagT != 0
+	if !reflected {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		return e.byTag[hdr.VerificationTag]
+	}
+	if b := e.lookupPeer(meta.Src.Addr(), hdr.SrcPort); b != nil {
+		if tag := b.peerTagValue(); tag != 0 && tag == hdr.VerificationTag {
+			return b
+		}
+	}
+	return nil
+}
 
 // handleInit answers an INIT (RFC 9260 section 5.1, 5.2.1, 5.2.2).
 func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, it *wire.ChunkIter, meta udpencap.Meta) {
@@ -351,6 +395,17 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		}
 		return
 	}
+	if host, ok := init.Param(wire.ParamHostNameAddress); ok {
+		// Section 5.1.2: "If there is a Host Name Address parameter
+		// present in the received INIT or INIT ACK chunk, the endpoint
+		// MUST immediately send an ABORT chunk and MAY include an
+		// "Unresolvable Address" error cause to the peer." The ABORT
+		// answers an INIT: its Initiate Tag, the T bit clear (section
+		// 8.4 rule 3).
+		e.drop(DropRefusedInit)
+		e.sendAbortCause(init.InitiateTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, unresolvableAddressCause(host), e.cfg.assoc.packetSize)
+		return
+	}
 	peerAddrs, unrecognized := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	st := handshake.State{
@@ -365,6 +420,18 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 	}
 	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
 		// Sections 5.2.1 and 5.2.2: an INIT for an association that exists.
+		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && assocState(a.state.Load()) >= stateEstablished {
+			// Section 5.2.2: "If the INIT chunk contains new addresses
+			// not in the existing association, the receiver MUST NOT
+			// process this INIT chunk as a restart of an existing
+			// association; ... it MUST respond with an ABORT chunk that
+			// includes a "Restart of an Association with New Addresses"
+			// error cause listing the new addresses" (and the
+			// association stays as it is).
+			e.drop(DropRefusedInit)
+			e.refuseRestart(init.InitiateTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, added)
+			return
+		}
 		a.fillInitAckState(&st)
 	} else {
 		if !e.accepts(src, peerAddrs, meta) {
@@ -444,6 +511,91 @@ func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta u
 	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
+// sendAbortCause sends an ABORT with the T bit clear and Verification Tag
+// tag (the Initiate Tag of the INIT or INIT-ACK it answers) to port dstPort
+// at to, from local address from, with cause if the packet stays within
+// limit bytes, without it otherwise (the causes of these ABORTs are
+// optional).
+func (e *Endpoint) sendAbortCause(tag uint32, dstPort uint16, from netip.Addr, to netip.AddrPort, cause wire.ErrorCause, limit int) {
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: dstPort, VerificationTag: tag})
+	var causes []wire.ErrorCause
+	if len(pkt)+2*wire.ParamHeaderSize+len(cause.Info)+3 <= limit {
+		causes = append(causes, cause)
+	}
+	pkt = wire.Abort{Causes: causes}.Append(pkt)
+	_ = e.stack.send(wire.Finish(pkt), from, to)
+}
+
+// refuseRestart answers a restart that brings new addresses (RFC 9260
+// section 5.2.2) with an ABORT listing them, with the Initiate Tag of the
+// INIT inside the cookie.
+func (e *Endpoint) refuseRestart(initTag uint32, dstPort uint16, from netip.Addr, to netip.AddrPort, added []netip.Addr) {
+	limit := e.cfg.assoc.packetSize
+	room := limit - wire.CommonHeaderSize - 2*wire.ParamHeaderSize
+	e.sendAbortCause(initTag, dstPort, from, to, restartNewAddressesCause(added, room), limit)
+}
+
+// paddedParamSize is the size on the wire of a parameter with a value of
+// n bytes, padding included.
+func paddedParamSize(n int) int {
+	return (wire.ParamHeaderSize + n + 3) &^ 3
+}
+
+// paramTLV is a parameter's Type, Length and Value, without padding: how
+// error causes quote a parameter.
+func paramTLV(p wire.Param) []byte {
+	v := make([]byte, 0, wire.ParamHeaderSize+len(p.Value))
+	v = binary.BigEndian.AppendUint16(v, uint16(p.Type))
+	v = binary.BigEndian.AppendUint16(v, uint16(wire.ParamHeaderSize+len(p.Value)))
+	return append(v, p.Value...)
+}
+
+// unresolvableAddressCause is an Unresolvable Address cause (RFC 9260
+// section 3.3.10.5) for a Host Name Address parameter: "The unresolvable
+// address field contains the complete Type, Length, and Value of the
+// address parameter (or Host Name parameter) that contains the
+// unresolvable address or host name."
+func unresolvableAddressCause(host wire.Param) wire.ErrorCause {
+	return wire.ErrorCause{Code: wire.CauseUnresolvableAddress, Info: paramTLV(host)}
+}
+
+// restartNewAddressesCause is a "Restart of an Association with New
+// Addresses" cause (section 3.3.10.11): "Each New Address TLV is an exact
+// copy of the TLV that was found in the INIT chunk that was new, including
+// the Parameter Type and the Parameter Length." Addresses past limit bytes
+// of information are left out.
+func restartNewAddressesCause(addrs []netip.Addr, limit int) wire.ErrorCause {
+	var info []byte
+	for _, ad := range addrs {
+		tlv := paramTLV(wire.AddressParam(ad))
+		if len(info)+len(tlv) > limit {
+			break
+		}
+		info = append(info, tlv...) // address TLVs are multiples of 4 bytes
+	}
+	return wire.ErrorCause{Code: wire.CauseRestartWithNewAddresses, Info: info}
+}
+
+// appendUnrecognizedReport appends to the packet pkt an ERROR chunk with
+// an Unrecognized Parameters cause listing the params that fit, in order,
+// within limit bytes of packet; pkt is returned unchanged if none does.
+func appendUnrecognizedReport(pkt []byte, params []wire.Param, limit int) []byte {
+	room := limit - len(pkt) - 2*wire.ParamHeaderSize // chunk and cause headers
+	var fit []wire.Param
+	for _, p := range params {
+		n := paddedParamSize(len(p.Value))
+		if n > room {
+			break
+		}
+		room -= n
+		fit = append(fit, p)
+	}
+	if len(fit) == 0 {
+		return pkt
+	}
+	return wire.AppendErrorChunk(pkt, wire.UnrecognizedParamsCause(fit...))
+}
+
 // sendInitAck sends the INIT-ACK for st with its State Cookie (RFC 9260
 // section 5.1.3).
 func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, peerTypes []wire.ParamType, extension time.Duration, meta udpencap.Meta) {
@@ -461,7 +613,24 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 	ack.Params = append(ack.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())
+	// RFC 9260 section 3.2.2: "If the receiver of an INIT chunk detects
+	// unrecognized parameters and has to report them according to Section
+	// 3.2.1, it MUST put the "Unrecognized Parameter" parameter(s) in the
+	// INIT ACK chunk sent in response to the INIT chunk." As many as fit
+	// in a packet of the association's size after the rest of the INIT
+	// ACK: the copies would otherwise double what an INIT full of unknown
+	// parameters gets back (the cookie already holds the INIT), and could
+	// push the chunk past its 16-bit length.
+	size := wire.CommonHeaderSize + 4 + 16 // common header, chunk header, fixed fields
+	for _, p := range ack.Params {
+		size += paddedParamSize(len(p.Value))
+	}
 	for _, u := range unrecognized {
+		n := paddedParamSize(wire.ParamHeaderSize + len(u.Value))
+		if size+n > e.cfg.assoc.packetSize {
+			break
+		}
+		size += n
 		ack.Params = append(ack.Params, wire.UnrecognizedParam(u))
 	}
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: st.PeerPort, VerificationTag: peerTag})
@@ -492,9 +661,12 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.drop(DropForgedCookie)
 		return
 	}
-	peerAddrs, _ := multihome.PeerAddresses(meta.Src.Addr(), &peerInit, e.hasFamily)
-	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
-	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
+	// The peer's addresses are those of its INIT: its source (where our
+	// INIT-ACK went, kept in the cookie) and the ones it lists; the
+	// COOKIE-ECHO may come from any of them (section 5.4).
+	peerAddrs, _ := multihome.PeerAddresses(st.Peer.Addr(), &peerInit, e.hasFamily)
+	src := netip.AddrPortFrom(st.Peer.Addr(), hdr.SrcPort)
+	if a := e.existingFor(src, append(peerAddrs, meta.Src.Addr()), hdr.SrcPort); a != nil {
 		a.handleCookieForExisting(pkt, &st, &peerInit, meta)
 		return
 	}

@@ -23,6 +23,12 @@ var (
 	// ErrRefused: the peer answered the INIT with an ABORT (nobody listens
 	// at that port, or its accept policy refused us).
 	ErrRefused = errors.New("sock: association refused by peer")
+	// ErrProtocolViolation: the peer's answer to our INIT breaks a rule of
+	// RFC 9260 that ends the attempt: an INIT-ACK with an Initiate Tag, OS
+	// or MIS of 0 (section 3.3.3), or one listing a Host Name Address,
+	// which the stack does not resolve (section 5.1.2; the peer gets an
+	// ABORT with an Unresolvable Address cause).
+	ErrProtocolViolation = errors.New("sock: protocol violation by peer")
 	// ErrTimeout: the handshake got no answer after Max.Init.Retransmits
 	// retransmissions.
 	ErrTimeout = errors.New("sock: handshake timed out")

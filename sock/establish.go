@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/pion/sctp"
@@ -114,13 +115,20 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 	a.localTag, a.localTSN = st.LocalTag, st.LocalTSN
 	a.cfg.outStreams, a.cfg.inStreams = st.LocalOS, st.LocalMIS
 	a.state.Store(int32(stateCookieEchoed))
-	listed, _ := multihome.PeerAddresses(meta.Src.Addr(), peer, e.hasFamily)
+	// RFC 9260 section 5.4: "For the receiver of the COOKIE ECHO, the only
+	// confirmed address is the one to which the INIT ACK was sent": the
+	// INIT's source, kept in the cookie. The other addresses of the INIT,
+	// the COOKIE ECHO's source among them, start unconfirmed, to be
+	// verified by HEARTBEAT. A COOKIE ECHO from an address the INIT did
+	// not have makes no path (its bundled chunks are dropped as foreign).
+	confirmed := st.Peer.Addr()
+	listed, _ := multihome.PeerAddresses(confirmed, peer, e.hasFamily)
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
-	a.primary = a.addPathLocked(meta.Src.Addr(), meta.Local.Addr(), meta.Src.Port(), true)
+	a.primary = a.addPathLocked(confirmed, e.localFor(st.Local, confirmed), udpPortFor(confirmed, st.Peer.Port(), meta), true)
 	for _, l := range listed {
 		if local, ok := multihome.LocalFor(e.addrs, l); ok {
-			a.addPathLocked(l, local, meta.Src.Port(), false)
+			a.addPathLocked(l, local, udpPortFor(l, st.Peer.Port(), meta), false)
 		}
 	}
 	a.mu.Unlock()
@@ -133,6 +141,40 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 		return nil, err
 	}
 	return a, nil
+}
+
+// localFor is the local address to reach remote from: arrival (the one a
+// packet of remote's arrived on) if known, else the endpoint's best.
+func (e *Endpoint) localFor(arrival, remote netip.Addr) netip.Addr {
+	if arrival.IsValid() && !arrival.IsUnspecified() {
+		return arrival
+	}
+	l, _ := multihome.LocalFor(e.addrs, remote)
+	return l
+}
+
+// udpPortFor is the peer's UDP encapsulation port for address addr: the
+// source port of the verified packet meta if it came from addr (RFC 6951
+// section 5.4), else port.
+func udpPortFor(addr netip.Addr, port uint16, meta udpencap.Meta) uint16 {
+	if meta.Src.Addr() == addr {
+		return meta.Src.Port()
+	}
+	return port
+}
+
+// newPeerAddrs returns the addresses of addrs that are not the
+// association's.
+func (a *Association) newPeerAddrs(addrs []netip.Addr) []netip.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var added []netip.Addr
+	for _, ad := range addrs {
+		if !slices.ContainsFunc(a.paths, func(p *path) bool { return p.remote == ad }) {
+			added = append(added, ad)
+		}
+	}
+	return added
 }
 
 // fillInitAckState fills the INIT-ACK for an INIT that meets this
@@ -167,13 +209,21 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 	}
 	action := handshake.DecideCookie(st, peer.InitiateTag, tcb)
 	if action == handshake.ActionCollision || action == handshake.ActionReplay {
-		// RFC 9260 section 5.4: a COOKIE ECHO carrying our tag proves
-		// the address it came from; with an INIT collision it may be the
-		// first answer from the peer.
-		a.confirmPath(meta)
+		// With an INIT collision the COOKIE ECHO may be the first answer
+		// from the peer: it confirms the address our INIT-ACK went to.
+		a.confirmPath(st, meta)
 	}
 	switch action {
 	case handshake.ActionRestart:
+		listed, _ := multihome.PeerAddresses(st.Peer.Addr(), peer, a.ep.hasFamily)
+		if added := a.newPeerAddrs(listed); len(added) > 0 {
+			// Section 5.2.2, checked again for the cookie: a restart
+			// "MUST NOT" add addresses; the association is left as it
+			// is.
+			a.ep.drop(DropRefusedInit)
+			a.ep.refuseRestart(peer.InitiateTag, st.PeerPort, meta.Local.Addr(), meta.Src, added)
+			return
+		}
 		a.restart(st, peer, meta)
 	case handshake.ActionCollision, handshake.ActionReplay:
 		// B and D: "enter the ESTABLISHED state, if it has not already
@@ -200,16 +250,19 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 	}
 }
 
-// confirmPath marks the path the packet came from confirmed and, if the
-// primary is not, makes it the primary.
-func (a *Association) confirmPath(meta udpencap.Meta) {
+// confirmPath confirms the path to the address our INIT-ACK went to (the
+// INIT's source, in the cookie st) and, if the primary is not confirmed,
+// makes it the primary: RFC 9260 section 5.4, "For the receiver of the
+// COOKIE ECHO, the only confirmed address is the one to which the INIT ACK
+// was sent." Once established the paths are pathmgr's; nothing changes.
+func (a *Association) confirmPath(st *handshake.State, meta udpencap.Meta) {
+	if assocState(a.state.Load()) >= stateEstablished {
+		return
+	}
+	addr := st.Peer.Addr()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	local, _ := multihome.LocalFor(a.ep.addrs, meta.Src.Addr())
-	if meta.Local.Addr().IsValid() && !meta.Local.Addr().IsUnspecified() {
-		local = meta.Local.Addr()
-	}
-	p := a.addPathLocked(meta.Src.Addr(), local, meta.Src.Port(), true)
+	p := a.addPathLocked(addr, a.ep.localFor(st.Local, addr), udpPortFor(addr, st.Peer.Port(), meta), true)
 	if a.primary == nil || !a.primary.confirmed {
 		a.primary = p
 	}

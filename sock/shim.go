@@ -259,8 +259,16 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 		a.drop(&a.stats.droppedForeign, DropForeign)
 		return
 	}
+	if !a.tagVerified(pkt) {
+		a.drop(nil, DropWrongTag)
+		return
+	}
 	// RFC 6951 section 5.4: the peer's UDP port is learned from every
-	// packet that passes the checks.
+	// packet that passes the checks, the verification tag's first: "After
+	// finding the SCTP association (which includes checking the
+	// verification tag), the UDP source port MUST be stored as the
+	// encapsulation port for the destination address the SCTP packet is
+	// received from".
 	p.udpPort.Store(uint32(meta.Src.Port()))
 	if l := meta.Local.Addr(); l.IsValid() && !l.IsUnspecified() {
 		if cur := p.arrival.Load(); cur == nil || *cur != l {
@@ -302,6 +310,10 @@ loop:
 			// Handshake chunks are the endpoint's; late or duplicate
 			// ones are dropped here.
 		case wire.ChunkAbort:
+			if !a.abortTagOK(pkt, c.Flags) {
+				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
+				continue
+			}
 			detail := ""
 			if ab, err := wire.ParseAbort(c); err == nil {
 				detail = causesText(ab.Causes)
@@ -310,10 +322,18 @@ loop:
 			packetPool.Put(bp)
 			a.finish(ReasonAbortedByPeer, detail, true)
 			return
-		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+		case wire.ChunkShutdown:
 			a.mu.Lock()
 			a.sawShut = true
 			a.mu.Unlock()
+			out = appendPadded(out, it.Raw())
+		case wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+			// These answer our SHUTDOWN or SHUTDOWN-ACK, which output
+			// noted already; pion ignores them otherwise, as RFC 9260
+			// section 8.5.1 rule C wants of SHUTDOWN COMPLETE: "An
+			// endpoint MUST ignore the SHUTDOWN COMPLETE if it is not in
+			// the SHUTDOWN-ACK-SENT state." So must the shim: a stray one
+			// does not stop the heartbeats.
 			out = appendPadded(out, it.Raw())
 		case wire.ChunkData, wire.ChunkIData:
 			if _, ok := wire.PeekDataTSN(c); !ok {
@@ -380,6 +400,40 @@ loop:
 	}
 }
 
+// tagVerified reports whether the packet carries the Verification Tag it
+// must (RFC 9260 sections 8.5 and 8.5.1): our own, or the peer's (known,
+// so not zero) when its first chunk is an ABORT or SHUTDOWN COMPLETE with
+// the T bit. The endpoint checked it already for the packets it hands
+// over; this keeps the rule next to what depends on it (the UDP port).
+func (a *Association) tagVerified(pkt []byte) bool {
+	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+	if !it.Next() {
+		return false
+	}
+	c := it.Chunk()
+	if c.Type == wire.ChunkAbort || c.Type == wire.ChunkShutdownComplete {
+		return a.abortTagOK(pkt, c.Flags)
+	}
+	return packetTag(pkt) == a.localTag
+}
+
+// abortTagOK applies section 8.5.1 rules B and C to an ABORT or SHUTDOWN
+// COMPLETE with flags in pkt: our tag with the T bit clear, or the peer's
+// with the T bit set.
+func (a *Association) abortTagOK(pkt []byte, flags uint8) bool {
+	tag := packetTag(pkt)
+	if flags&flagT == 0 {
+		return tag == a.localTag
+	}
+	peer := a.peerTagValue()
+	return peer != 0 && tag == peer
+}
+
+// packetTag is the Verification Tag of a packet's common header.
+func packetTag(pkt []byte) uint32 {
+	return uint32(pkt[4])<<24 | uint32(pkt[5])<<16 | uint32(pkt[6])<<8 | uint32(pkt[7])
+}
+
 // noUserData reports whether a DATA or I-DATA chunk carries no user data
 // (its value is only the fixed fields: 12 bytes for DATA, RFC 9260 section
 // 3.3.1; 16 for I-DATA, RFC 8260 section 2.1).
@@ -397,6 +451,10 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 		c := it.Chunk()
 		switch c.Type {
 		case wire.ChunkInitAck, wire.ChunkCookieAck, wire.ChunkAbort, wire.ChunkError:
+			if c.Type == wire.ChunkAbort && !a.abortTagOK(pkt, c.Flags) {
+				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
+				continue
+			}
 			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr(), flags: c.Flags}
 			select {
 			case a.hs <- m:
