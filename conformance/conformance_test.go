@@ -912,6 +912,58 @@ func section610() []rule {
 			},
 		},
 		{
+			name: "6.10/control-chunks-first-data-in-tsn-order",
+			text: "RFC 9260 section 6.10: \"When bundling control chunks with DATA chunks, an endpoint MUST place control chunks first in the outbound SCTP packet. The transmitter MUST transmit DATA chunks within an SCTP packet in increasing order of TSN.\"",
+			run: func(t *testing.T) {
+				s, p, a := established(t)
+				// Unacknowledged messages come back bundled when the
+				// retransmission timer fires (pion's RTO is at least 1 s).
+				const n = 10
+				ctx, cancel := context.WithTimeout(context.Background(), replyWait)
+				defer cancel()
+				for range n {
+					require.NoError(t, a.Send(ctx, make([]byte, 100), sock.SendInfo{}))
+				}
+				var highest uint32
+				datas, bundled := 0, 0
+				check := func(pk packet) {
+					var last uint32
+					seenData := false
+					for _, c := range pk.chunks {
+						if c.Type != wire.ChunkData {
+							require.Falsef(t, seenData, "a control chunk after DATA: %v", pk)
+							continue
+						}
+						tsn, _ := wire.PeekDataTSN(c)
+						if seenData {
+							require.Truef(t, tsn > last, "DATA out of TSN order in one packet: %v", pk)
+							bundled++
+						}
+						seenData, last = true, tsn
+						highest = max(highest, tsn)
+						datas++
+					}
+				}
+				for {
+					pk, ok := p.read(silenceWindow)
+					if !ok {
+						break
+					}
+					check(pk)
+				}
+				require.Equal(t, n, datas, "every message is sent")
+				for bundled == 0 {
+					pk, ok := p.read(replyWait)
+					require.True(t, ok, "the unacknowledged DATA is retransmitted")
+					check(pk)
+				}
+				_, data := p.data("ping")
+				p.sendAssoc(wire.AppendSack(nil, highest, 1<<20, nil, nil), data)
+				require.Equal(t, "ping", string(recvMessage(t, s.ep).Payload))
+				require.Positive(t, bundled, "some DATA chunks were bundled, so the order was checked")
+			},
+		},
+		{
 			name: "6.10/init-ack-bundled-discarded",
 			text: bundling + " An INIT ACK bundled with another chunk breaks it: the packet is discarded, not answered with a COOKIE ECHO.",
 			run: func(t *testing.T) {
@@ -928,9 +980,7 @@ func section610() []rule {
 			name: "6.10/shutdown-complete-bundled-discarded",
 			text: bundling + " A SHUTDOWN COMPLETE bundled with another chunk breaks it: the packet is discarded and the association stays in SHUTDOWN-ACK-SENT.",
 			run: func(t *testing.T) {
-				s, p, a := established(t)
-				p.sendAssoc(wire.AppendShutdown(nil, p.theirTSN-1))
-				p.expectTag(wire.ChunkShutdownAck, p.myTag, wire.ChunkSack)
+				s, p, a := shutdownAckSent(t)
 				p.sendAssoc(wire.AppendShutdownComplete(nil, false), heartbeat("bundled"))
 				p.drain()
 				select {
@@ -1132,7 +1182,7 @@ func section85() []rule {
 		},
 		{
 			name: "8.5.1-C/cookie-wait-shutdown-complete-T-bit-tag-0-other-udp-port",
-			text: "RFC 9260 section 8.5.1 C: \"The receiver of a SHUTDOWN COMPLETE shall accept the packet if the Verification Tag field of the packet matches its own tag and the T bit is not set OR if it is set to its peer's tag and the T bit is set in the Chunk Flags. Otherwise, the receiver MUST silently discard the packet and take no further action.\" and RFC 6951 section 5.4 (the UDP port is learned only after the tag check).",
+			text: shutdownCompleteRule + " and RFC 6951 section 5.4 (the UDP port is learned only after the tag check).",
 			run: func(t *testing.T) {
 				cookieWaitIntruder(t, wire.AppendShutdownComplete(nil, true), "SHUTDOWN COMPLETE")
 			},
@@ -1145,6 +1195,32 @@ func section85() []rule {
 				p.sendAssoc(wire.AppendShutdownComplete(nil, false))
 				p.silence("a SHUTDOWN COMPLETE in ESTABLISHED is ignored")
 				p.alive(a, "a SHUTDOWN COMPLETE in ESTABLISHED")
+			},
+		},
+		{
+			name: "8.5.1-C/shutdown-complete-T-bit-peer-tag-accepted",
+			text: shutdownCompleteRule,
+			run: func(t *testing.T) {
+				s, p, a := shutdownAckSent(t)
+				p.send(p.myTag, wire.AppendShutdownComplete(nil, true))
+				nextEvent(t, s.ep, sock.EventDown)
+				<-a.Done()
+			},
+		},
+		{
+			name: "8.5.1-C/shutdown-complete-T-bit-own-tag-discarded",
+			text: shutdownCompleteRule,
+			run: func(t *testing.T) {
+				s, p, a := shutdownAckSent(t)
+				p.send(p.theirTag, wire.AppendShutdownComplete(nil, true))
+				p.silence("a SHUTDOWN COMPLETE with the T bit and the receiver's own tag is discarded", wire.ChunkShutdownAck)
+				select {
+				case <-a.Done():
+					require.FailNow(t, "a SHUTDOWN COMPLETE with the T bit set and the receiver's own tag closed the association; it must be discarded")
+				default:
+				}
+				p.sendAssoc(wire.AppendShutdownComplete(nil, false))
+				nextEvent(t, s.ep, sock.EventDown)
 			},
 		},
 		{
@@ -1163,6 +1239,17 @@ func section85() []rule {
 	}
 }
 
+const shutdownCompleteRule = "RFC 9260 section 8.5.1 C: \"The receiver of a SHUTDOWN COMPLETE shall accept the packet if the Verification Tag field of the packet matches its own tag and the T bit is not set OR if it is set to its peer's tag and the T bit is set in the Chunk Flags. Otherwise, the receiver MUST silently discard the packet and take no further action.\""
+
+// shutdownAckSent returns an association the peer shut down: it answered
+// the peer's SHUTDOWN with a SHUTDOWN ACK and is in SHUTDOWN-ACK-SENT.
+func shutdownAckSent(t *testing.T) (*server, *peer, *sock.Association) {
+	s, p, a := established(t)
+	p.sendAssoc(wire.AppendShutdown(nil, p.theirTSN-1))
+	p.expectTag(wire.ChunkShutdownAck, p.myTag, wire.ChunkSack)
+	return s, p, a
+}
+
 // cookieWaitIntruder sends chunk, with the T bit and tag 0, from another
 // UDP port of the peer's address while Connect is in COOKIE-WAIT: Connect
 // must go on, its INIT retransmissions must stay on the original UDP port,
@@ -1172,7 +1259,12 @@ func cookieWaitIntruder(t *testing.T, chunk []byte, what string) {
 	c, _ := p.dial(sock.WithRTOInitial(150 * time.Millisecond))
 	intruder := p.twin(lo1)
 	intruder.send(0, chunk)
-	intruder.silence("the " + what + " gets no reply and no INIT moves to its UDP port")
+	if pk, ok := intruder.read(silenceWindow); ok {
+		if _, isInit := pk.chunk(wire.ChunkInit); isInit {
+			require.FailNowf(t, "INIT moved", "after a %s with the T bit and tag 0 from UDP port %d, the INIT retransmission went to that port instead of the peer's %d: the port was learned from a packet that failed the tag check", what, intruder.udpPort(), p.udpPort())
+		}
+		require.FailNowf(t, "reply", "the %s gets no reply; got %v", what, pk)
+	}
 	if r, done := c.returned(); done {
 		require.FailNowf(t, "Connect failed", "a %s with the T bit and tag 0 from UDP port %d (not the peer's %d) failed Connect in COOKIE-WAIT: %v", what, intruder.udpPort(), p.udpPort(), r.err)
 	}
