@@ -172,6 +172,31 @@ func section32() []rule {
 				require.Equal(t, "after an 11 chunk", string(recvMessage(t, s.ep).Payload))
 			},
 		},
+		{
+			name: "3.2/padding-bytes-ignored",
+			text: "RFC 9260 section 3.2: \"The sender MUST NOT pad with more than 3 bytes. The receiver MUST ignore the padding bytes.\"",
+			run: func(t *testing.T) {
+				s, p, _ := established(t)
+				tsn, data := p.data("odd") // 12 + 3 bytes of value: one byte of padding
+				data[len(data)-1] = 0xff
+				hb := heartbeat("pad") // 4 + 3 bytes of info: one byte of padding
+				hb[len(hb)-1] = 0xee
+				p.sendAssoc(hb, data)
+				var gotAck, gotSack bool
+				for !gotAck || !gotSack {
+					pk, ok := p.read(replyWait)
+					require.Truef(t, ok, "a HEARTBEAT ACK and a SACK despite non-zero padding: ack %v sack %v", gotAck, gotSack)
+					if _, ok := pk.chunk(wire.ChunkHeartbeatAck); ok {
+						gotAck = true
+					}
+					if c, ok := pk.chunk(wire.ChunkSack); ok {
+						require.Equal(t, tsn, sackOf(t, c).CumTSNAck())
+						gotSack = true
+					}
+				}
+				require.Equal(t, "odd", string(recvMessage(t, s.ep).Payload))
+			},
+		},
 		initParamRule("3.2.1-00/init-param-stops-parameters-silently",
 			"RFC 9260 section 3.2.1: \"00 - Stop processing this parameter and do not process any further parameters within this chunk.\"",
 			unknownParam00, false, false),
