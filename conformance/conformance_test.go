@@ -1291,7 +1291,7 @@ func cookieWaitIntruder(t *testing.T, chunk []byte, what string) {
 		require.FailNowf(t, "reply", "the %s gets no reply; got %v", what, pk)
 	}
 	if r, done := c.returned(); done {
-		require.FailNowf(t, "Connect failed", "a %s with the T bit and tag 0 from UDP port %d (not the peer's %d) failed Connect in COOKIE-WAIT: %v", what, intruder.udpPort(), p.udpPort(), r.err)
+		require.FailNowf(t, "Connect failed", "an intruding %s with the T bit and tag 0 from UDP port %d (not the peer's %d) failed Connect in COOKIE-WAIT: %v", what, intruder.udpPort(), p.udpPort(), r.err)
 	}
 	p.expectInit() // the retransmission, on the original port
 	accepted := p.accept(c)
