@@ -420,7 +420,14 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 	}
 	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
 		// Sections 5.2.1 and 5.2.2: an INIT for an association that exists.
-		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && assocState(a.state.Load()) >= stateEstablished {
+		// Section 5.2.1, in COOKIE-ECHOED: "If the INIT chunk indicates
+		// that a new address has been added to the association, then the
+		// entire INIT chunk MUST be discarded, and NO changes should be
+		// made to the existing association. An ABORT chunk SHOULD be sent
+		// in response that MAY include the error 'Restart of an
+		// Association with New Addresses'." (In COOKIE-WAIT the peer's
+		// addresses are not known yet.)
+		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && assocState(a.state.Load()) >= stateCookieEchoed {
 			// Section 5.2.2: "If the INIT chunk contains new addresses
 			// not in the existing association, the receiver MUST NOT
 			// process this INIT chunk as a restart of an existing
@@ -683,7 +690,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.stack.log.Warn("cannot create association", "endpoint", e.String(), "peer", src, "err", err)
 		return
 	}
-	a.sendCookieAck(meta.Src)
+	a.sendCookieAck(meta)
 	e.events.push(Event{Type: EventUp, Association: a})
 	a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 }

@@ -243,7 +243,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 		if assocState(a.state.Load()) != stateEstablished {
 			return
 		}
-		a.sendCookieAck(meta.Src)
+		a.sendCookieAck(meta)
 		a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 	default:
 		a.ep.drop(DropWrongTag)
@@ -279,18 +279,28 @@ func (a *Association) restart(st *handshake.State, peer *wire.Init, meta udpenca
 		e.drop(DropMalformed)
 		return
 	}
-	b.sendCookieAck(meta.Src)
+	b.sendCookieAck(meta)
 	e.events.push(Event{Type: EventRestart, Association: b, Detail: fmt.Sprintf("replaces %v", a)})
 }
 
-// sendCookieAck sends COOKIE-ACK (pion in SNAP mode never does).
-func (a *Association) sendCookieAck(to netip.AddrPort) {
+// sendCookieAck sends COOKIE-ACK (pion in SNAP mode never does) to where
+// the COOKIE-ECHO came from, from the address it arrived on: RFC 9260
+// section 6.4, "An endpoint SHOULD transmit reply chunks (e.g., SACK,
+// HEARTBEAT ACK, etc.) to the same destination transport address from
+// which it received the DATA or control chunk to which it is replying."
+// That address may still be unconfirmed (section 5.4): a reply to it is no
+// data, and the primary stays where the INIT ACK went.
+func (a *Association) sendCookieAck(meta udpencap.Meta) {
 	a.mu.Lock()
 	tag := a.peerTag
-	p := a.primary
 	a.mu.Unlock()
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	a.sendOn(p, wire.Finish(wire.AppendCookieAck(pkt)))
+	pkt = wire.Finish(wire.AppendCookieAck(pkt))
+	if p := a.pathFor(meta.Src.Addr()); p != nil {
+		p.countSent(pkt, a.ep.stack.send(pkt, meta.Local.Addr(), meta.Src))
+		return
+	}
+	_ = a.ep.stack.send(pkt, meta.Local.Addr(), meta.Src)
 }
 
 // Inbound streams. pion creates a stream for the first DATA on a new
