@@ -283,8 +283,9 @@ func TestCookieEchoFromAnotherAddress(t *testing.T) {
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
 	r2.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
-	// The COOKIE ACK goes to the confirmed primary, the INIT's source.
-	r1.expect(wire.ChunkCookieAck, 5*time.Second)
+	// The COOKIE ACK answers the COOKIE ECHO where it came from (section
+	// 6.4); that makes the address no confirmed path.
+	r2.expect(wire.ChunkCookieAck, 5*time.Second)
 	require.Eventually(t, func() bool { return len(ep.Associations()) == 1 }, 5*time.Second, time.Millisecond)
 	a := ep.Associations()[0]
 	defer a.Abort("done")
@@ -490,7 +491,7 @@ func TestCollisionConfirmsInitAckDestination(t *testing.T) {
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
 	r2.send(packet(rawServerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
-	hdr, _, _ := r1.expect(wire.ChunkCookieAck, 5*time.Second)
+	hdr, _, _ := r2.expect(wire.ChunkCookieAck, 5*time.Second) // where the COOKIE ECHO came from (section 6.4)
 	require.Equal(t, uint32(0x7a7a), hdr.VerificationTag)
 	a, err := pc.wait(t)
 	require.NoError(t, err)
