@@ -76,13 +76,16 @@ type Association struct {
 	mp           atomic.Pointer[multipath] // set once established
 	lastDataFrom atomic.Pointer[path]
 
+	// rx decides which inbound DATA pion gets (rxwindow.go).
+	rx rxTracker
+
 	stats assocCounters
 }
 
 type assocCounters struct {
 	droppedForeign atomic.Uint64 // wrong source address or port
 	droppedQueue   atomic.Uint64 // pion's input queue full
-	droppedStream  atomic.Uint64 // messages on invalid streams
+	droppedStream  atomic.Uint64 // DATA chunks on invalid streams
 	unrecognized   atomic.Uint64 // unrecognised chunks
 	heartbeatsIn   atomic.Uint64
 	heartbeatAcks  atomic.Uint64

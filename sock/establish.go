@@ -69,7 +69,8 @@ func (a *Association) startEngine(local, peer *wire.Init) (started bool, err err
 		sctp.WithSNAP(localTok, remoteTok),
 		sctp.WithNetConn(conn),
 		sctp.WithMTU(uint32(a.cfg.packetSize)),
-		sctp.WithMaxReceiveBufferSize(uint32(a.cfg.receiveBuffer)),
+		// The reserve over the advertised window: see rxwindow.go.
+		sctp.WithMaxReceiveBufferSize(uint32(a.cfg.receiveBuffer+rxReserve)),
 		sctp.WithMaxMessageSize(uint32(a.cfg.maxMessageSize)),
 		sctp.WithEnableZeroChecksum(true),
 		sctp.WithBlockWrite(true),
@@ -80,6 +81,7 @@ func (a *Association) startEngine(local, peer *wire.Init) (started bool, err err
 	if err != nil {
 		return false, fmt.Errorf("sock: start association engine: %w", err)
 	}
+	a.rx.init(peer.InitialTSN-1, a.cfg.receiveBuffer, a.cfg.maxMessageSize)
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
 	a.outStreams = min(a.cfg.outStreams, peer.InStreams)
@@ -314,6 +316,8 @@ func (a *Association) sendCookieAck(meta udpencap.Meta) {
 
 // openInboundStream opens stream sid in pion and starts its reader, if
 // that is not done yet, and reports whether sid is a valid inbound stream.
+// The receive path calls it only for a valid sid and for sinkStream, the
+// one stream DATA on every invalid identifier goes to.
 func (a *Association) openInboundStream(sid uint16) (valid bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -455,8 +459,7 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 	valid := id < a.inStreams
 	a.mu.Unlock()
 	if !valid {
-		a.drop(&a.stats.droppedStream, DropInvalidStream)
-		return true
+		return true // the sink's: counted by the receive path
 	}
 	a.count(&a.stats.messagesIn)
 	msg := Message{Association: a, Stream: id, PPID: uint32(ppi), Payload: payload, Time: time.Now()}

@@ -283,7 +283,7 @@ type AssociationStats struct {
 	MessagesIn, MessagesOut uint64
 	// DroppedForeign counts packets from an address or port not in the
 	// association; DroppedQueue packets dropped because pion's input queue
-	// was full; DroppedStream messages on invalid stream identifiers;
+	// was full; DroppedStream DATA chunks on invalid stream identifiers;
 	// DroppedMalformed packets with a malformed DATA chunk.
 	DroppedForeign, DroppedQueue, DroppedStream, DroppedMalformed uint64
 	// Unrecognized counts unrecognised chunks (RFC 9260 section 3.2).

@@ -1,6 +1,8 @@
 package sock
 
 import (
+	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -188,10 +190,60 @@ func (a *Association) output(pkt []byte) {
 		a.sawShut = true
 		a.mu.Unlock()
 	}
+	pkt = a.rewriteSacks(pkt)
 	wire.SetPorts(pkt, a.ep.port, a.peerPort)
 	wire.SetChecksum(pkt)
 	// The packet is final before routeData may keep it for a re-send.
 	a.queueOn(a.routeData(pkt), pkt)
+}
+
+// rewriteSacks shows each SACK in a packet pion wrote to the receive
+// tracker, writes our window in it (pion's less the reserve) and adds the
+// duplicate TSNs pion does not report. In place but for duplicates, rare,
+// which cost a new packet.
+func (a *Association) rewriteSacks(pkt []byte) []byte {
+	body := pkt[wire.CommonHeaderSize:]
+	off := 0
+	it := wire.NewChunkIter(body)
+	for it.Next() {
+		raw := it.Raw()
+		at := off
+		off += len(raw) + (4-len(raw)%4)%4
+		c := it.Chunk()
+		if c.Type != wire.ChunkSack {
+			continue
+		}
+		v, err := wire.ParseSackView(c.Value)
+		if err != nil {
+			continue
+		}
+		var dups [maxReportedDups]uint32
+		arwnd, n := a.rx.sacked(v, a.cfg.receiveBuffer+rxReserve, dups[:])
+		binary.BigEndian.PutUint32(c.Value[4:], arwnd)
+		// Keep the packet within the packet size.
+		n = min(n, (a.cfg.packetSize-len(pkt))/4, 0xffff-v.NumDupTSNs())
+		if n <= 0 {
+			continue
+		}
+		return appendDups(pkt, wire.CommonHeaderSize+at, len(raw), v.NumDupTSNs(), dups[:n])
+	}
+	return pkt
+}
+
+// appendDups returns a copy of pkt with dups added to the SACK chunk of
+// length n at offset at, which lists m duplicates already. RFC 9260
+// section 6.2: "The duplicate TSN number(s) SHOULD be reported in the SACK
+// chunk as duplicate."
+func appendDups(pkt []byte, at, n, m int, dups []uint32) []byte {
+	out := make([]byte, 0, len(pkt)+4*len(dups))
+	out = append(out, pkt[:at+n]...)
+	for _, d := range dups {
+		out = binary.BigEndian.AppendUint32(out, d)
+	}
+	out = append(out, pkt[at+n:]...)
+	binary.BigEndian.PutUint16(out[at+2:], uint16(n+4*len(dups)))
+	binary.BigEndian.PutUint16(out[at+4+10:], uint16(m+len(dups)))
+	return out
 }
 
 // maxSackDelay is the longest a peer may delay a SACK: RFC 9260 section
@@ -286,10 +338,18 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	if state == stateClosed {
 		return
 	}
+	if len(pkt) > pionReadSize {
+		// pion reads no more than this: the rest would be cut off and
+		// what the shim admitted of it lost. Our packet size is below it;
+		// a peer sending more ignores the path MTU.
+		a.drop(&a.stats.droppedMalformed, DropMalformed)
+		return
+	}
 	bp := packetPool.Get().(*[]byte)
 	out := append((*bp)[:0], pkt[:wire.CommonHeaderSize]...)
 	out[8], out[9], out[10], out[11] = 0, 0, 0, 0 // pion accepts zero checksums: the stack verified it
 	var errs []wire.ErrorCause
+	inStreams := -1 // read once per packet, at its first DATA
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 loop:
 	for it.Next() {
@@ -356,15 +416,23 @@ loop:
 				return
 			}
 			a.lastDataFrom.Store(p)
-			// The stream is opened (and its reader started) before pion
-			// sees the DATA: see openInboundStream.
-			if sid, ok := wire.PeekDataStream(c); ok && !a.openInboundStream(sid) {
-				// RFC 9260 section 6.5: acknowledge it as usual, report
-				// Invalid Stream Identifier, discard the data (the
-				// stream reader drops it).
-				errs = append(errs, wire.InvalidStreamIDCause(sid))
+			if c.Type == wire.ChunkIData {
+				// Never negotiated: pion aborts the association.
+				out = appendPadded(out, it.Raw())
+				continue
 			}
-			out = appendPadded(out, it.Raw())
+			if inStreams < 0 {
+				a.mu.Lock()
+				inStreams = int(a.inStreams)
+				a.mu.Unlock()
+			}
+			var verdict rxVerdict
+			out, verdict = a.receiveData(c, it.Raw(), out, inStreams, &errs)
+			if verdict == rxOversized {
+				*bp = out[:0]
+				packetPool.Put(bp)
+				return
+			}
 		default:
 			if wire.KnownChunk(c.Type) {
 				out = appendPadded(out, it.Raw())
@@ -432,6 +500,68 @@ func (a *Association) abortTagOK(pkt []byte, flags uint8) bool {
 // packetTag is the Verification Tag of a packet's common header.
 func packetTag(pkt []byte) uint32 {
 	return uint32(pkt[4])<<24 | uint32(pkt[5])<<16 | uint32(pkt[6])<<8 | uint32(pkt[7])
+}
+
+// maxInvalidStreamCauses bounds the Invalid Stream Identifier causes in
+// the ERROR chunk answering one packet, so that it fits a packet.
+const maxInvalidStreamCauses = 32
+
+// receiveData applies the receive window, the maximum message size and
+// the stream count to DATA chunk c (raw, as in the packet) and appends to
+// out what pion gets instead: the chunk, a chunk on the sink stream, or a
+// SACK probe. rxOversized means the association was aborted.
+func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, errs *[]wire.ErrorCause) ([]byte, rxVerdict) {
+	const flagE, flagB, flagI = 0x01, 0x02, 0x08
+	tsn, _ := wire.PeekDataTSN(c)
+	sid, _ := wire.PeekDataStream(c)
+	valid := int(sid) < inStreams
+	size, begin, end := len(c.Value)-12, c.Flags&flagB != 0, c.Flags&flagE != 0
+	if !valid {
+		// RFC 9260 section 6.5: "the endpoint MUST acknowledge the
+		// reception of the DATA chunk following the normal procedure,
+		// immediately send an ERROR chunk with cause set to "Invalid
+		// Stream Identifier" (see Section 3.3.10), and discard the DATA
+		// chunk." pion acknowledges it as a one-byte message on the sink.
+		if len(*errs) < maxInvalidStreamCauses {
+			*errs = append(*errs, wire.InvalidStreamIDCause(sid))
+		}
+		size, begin, end = 1, true, true
+	}
+	verdict, cum, msgBytes := a.rx.admit(tsn, size, begin, end)
+	switch verdict {
+	case rxDuplicate:
+		// RFC 9260 section 6.2: "When a packet arrives with duplicate
+		// DATA chunk(s) and with no new DATA chunk(s), the endpoint MUST
+		// immediately send a SACK chunk with no delay." The I bit makes
+		// pion do so; the shim adds the duplicate to that SACK.
+		at := len(out)
+		out = appendPadded(out, raw)
+		out[at+1] |= flagI
+	case rxOverWindow:
+		a.drop(nil, DropOverWindow)
+		// Section 6.2: "if such a DATA chunk is dropped, the receiver
+		// MUST immediately send back a SACK chunk with the current
+		// receive window showing only DATA chunks received and accepted
+		// so far."
+		out = appendSackProbe(out, cum)
+	case rxOversized:
+		a.drop(nil, DropOversizedMessage)
+		detail := fmt.Sprintf("peer sent a message of more than %d bytes (at least %d), above the maximum message size",
+			a.cfg.maxMessageSize, msgBytes)
+		a.abortWith(detail, wire.ProtocolViolationCause([]byte(detail)))
+	case rxAccept:
+		if valid {
+			// The stream is opened (and its reader started) before pion
+			// sees the DATA: see openInboundStream.
+			a.openInboundStream(sid)
+			out = appendPadded(out, raw)
+		} else {
+			a.openInboundStream(sinkStream)
+			a.drop(&a.stats.droppedStream, DropInvalidStream)
+			out = appendSinkData(out, tsn, c.Flags)
+		}
+	}
+	return out, verdict
 }
 
 // noUserData reports whether a DATA or I-DATA chunk carries no user data

@@ -1,0 +1,431 @@
+package sock
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+// DATA chunk flags (RFC 9260 section 3.3.1).
+const (
+	fragEnd   = 0x01
+	fragBegin = 0x02
+	fragWhole = fragBegin | fragEnd
+	unordered = 0x04
+	sackNow   = 0x08 // the I bit (RFC 7053)
+)
+
+// hostilePeer is a rawPeer with an association it made by hand.
+type hostilePeer struct {
+	*rawPeer
+	t        testing.TB
+	port     uint16 // the peer's SCTP port
+	epPort   uint16
+	tag      uint32 // the stack's verification tag, for the packets we send
+	tsn      uint32 // our initial TSN
+	assoc    *Association
+	endpoint *Endpoint
+}
+
+// newHostilePeer completes a handshake with ep by hand, announcing os
+// outbound streams, and returns the peer and the association.
+func newHostilePeer(t testing.TB, s *Stack, ep *Endpoint, port uint16, tag uint32, os uint16) *hostilePeer {
+	t.Helper()
+	r := newRawPeer(t, s)
+	const initialTSN = 1000
+	init := wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN}
+	r.send(packet(port, ep.Port(), 0, init.Append(nil, wire.ChunkInit)))
+	_, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkInitAck, c.Type)
+	ack, err := wire.ParseInit(c.Value)
+	require.NoError(t, err)
+	ck, ok := ack.Cookie()
+	require.True(t, ok)
+	r.send(packet(port, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	_, c = firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	h := &hostilePeer{rawPeer: r, t: t, port: port, epPort: ep.Port(), tag: ack.InitiateTag, tsn: initialTSN, endpoint: ep}
+	require.Eventually(t, func() bool {
+		for _, a := range ep.Associations() {
+			if a.peerTagValue() == tag {
+				h.assoc = a
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, time.Millisecond)
+	return h
+}
+
+// frag is a DATA chunk with the given flags.
+func frag(tsn uint32, stream, ssn uint16, flags byte, payload []byte) []byte {
+	v := make([]byte, 12, 12+len(payload))
+	binary.BigEndian.PutUint32(v[0:], tsn)
+	binary.BigEndian.PutUint16(v[4:], stream)
+	binary.BigEndian.PutUint16(v[6:], ssn)
+	binary.BigEndian.PutUint32(v[8:], 51)
+	return wire.AppendChunk(nil, wire.ChunkData, flags, append(v, payload...))
+}
+
+// sendChunks sends chunks in one packet.
+func (h *hostilePeer) sendChunks(chunks ...[]byte) {
+	h.send(packet(h.port, h.epPort, h.tag, chunks...))
+}
+
+// sack reads packets until a SACK for which ok holds and returns it; it
+// fails the test if none comes.
+func (h *hostilePeer) sack(ok func(wire.SackView) bool) wire.SackView {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		pkt := h.recv(time.Until(deadline))
+		if pkt == nil {
+			break
+		}
+		it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+		for it.Next() {
+			if c := it.Chunk(); c.Type == wire.ChunkSack {
+				v, err := wire.ParseSackView(append([]byte(nil), c.Value...))
+				require.NoError(h.t, err)
+				if ok(v) {
+					return v
+				}
+			}
+		}
+	}
+	h.t.Fatal("no such SACK")
+	return wire.SackView{}
+}
+
+// sackWith waits for the SACK that shows every TSN in tsns received.
+func (h *hostilePeer) sackWith(tsns ...uint32) wire.SackView {
+	h.t.Helper()
+	return h.sack(func(v wire.SackView) bool {
+		for _, t := range tsns {
+			if !serialLE(t, v.CumTSNAck()) && !inGapBlocks(v, v.CumTSNAck(), t) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// acked counts the TSNs a SACK shows received above its cumulative TSN.
+func acked(v wire.SackView) int {
+	n := 0
+	for i := range v.NumGapBlocks() {
+		s, e := v.GapBlock(i)
+		n += int(e) - int(s) + 1
+	}
+	return n
+}
+
+func (h *hostilePeer) abort() {
+	h.sendChunks(wire.Abort{}.Append(nil))
+	<-h.assoc.Done()
+}
+
+// sendInvalidStreams sends n one-byte messages, each on a new stream
+// identifier from first on, 50 to a packet, and waits until each packet is
+// acknowledged. It returns the next TSN.
+func (h *hostilePeer) sendInvalidStreams(tsn uint32, first, n int, flags byte) uint32 {
+	for i := 0; i < n; {
+		var chunks [][]byte
+		for ; i < n && len(chunks) < 50; i++ {
+			chunks = append(chunks, frag(tsn, uint16(first+i), 0, flags, []byte{byte(i)}))
+			tsn++
+		}
+		chunks[len(chunks)-1][1] |= sackNow
+		h.sendChunks(chunks...)
+		h.sackWith(tsn - 1)
+	}
+	return tsn
+}
+
+// TestInvalidStreamIDsStartNoReader: DATA on thousands of stream
+// identifiers at or above the negotiated inbound count is acknowledged
+// (RFC 9260 section 6.5: "the endpoint MUST acknowledge the reception of
+// the DATA chunk following the normal procedure, immediately send an
+// ERROR chunk with cause set to "Invalid Stream Identifier" ..., and
+// discard the DATA chunk"), counted, and starts no goroutine per
+// identifier: they all go to one sink stream.
+func TestInvalidStreamIDsStartNoReader(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	g0 := runtime.NumGoroutine()
+	h := newHostilePeer(t, s, ep, 4300, 0x1234, 0xffff)
+	_, in := h.assoc.Streams()
+	require.Equal(t, uint16(DefaultStreams), in)
+
+	const n = 2000
+	next := h.sendInvalidStreams(h.tsn, int(in), n, fragWhole)
+	require.Equal(t, uint64(n), s.Stats().Drops[DropInvalidStream])
+	require.Equal(t, uint64(n), h.assoc.Stats().DroppedStream)
+	// pion's three goroutines and the sink's reader.
+	require.LessOrEqual(t, runtime.NumGoroutine(), g0+4, "no goroutine per invalid stream identifier")
+
+	// The association goes on: a valid stream delivers.
+	h.sendChunks(frag(next, 1, 0, fragWhole|sackNow, []byte("valid")))
+	m := recvCtx(t, ep)
+	require.Equal(t, "valid", string(m.Payload))
+	require.Equal(t, uint16(1), m.Stream)
+	h.abort()
+}
+
+// TestPartialMessagesOnManyStreams: a B fragment (never the E) on every
+// stream identifier costs readers only for the valid ones.
+func TestPartialMessagesOnManyStreams(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	g0 := runtime.NumGoroutine()
+	h := newHostilePeer(t, s, ep, 4301, 0x2345, 0xffff)
+	h.sendInvalidStreams(h.tsn, 0, 2000, fragBegin)
+	// pion's three, a reader per valid stream, the sink's.
+	require.LessOrEqual(t, runtime.NumGoroutine(), g0+3+DefaultStreams+1)
+	h.abort()
+}
+
+// TestHighestTSNFirstStaysInWindow: a peer that sends its highest TSN
+// first and then fills the gap below it (pion takes any TSN below the
+// highest one with its buffer full) gets no more than the advertised
+// window, plus the one-packet reserve, held for it; what does not fit is
+// dropped and answered with a SACK (RFC 9260 section 6.2: "if such a DATA
+// chunk is dropped, the receiver MUST immediately send back a SACK chunk
+// with the current receive window showing only DATA chunks received and
+// accepted so far").
+func TestHighestTSNFirstStaysInWindow(t *testing.T) {
+	const window = 64 << 10
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1), WithReceiveBuffer(window), WithMaxMessageSize(window))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4302, 0x3456, 4)
+	held := h.fillHighestFirst(h.tsn, 300)
+	require.LessOrEqual(t, held, window+rxReserve, "held %d bytes for a window of %d", held, window)
+	require.NotZero(t, s.Stats().Drops[DropOverWindow])
+	h.abort()
+}
+
+// fillHighestFirst sends middle fragments of 1000 bytes on stream 0: TSN
+// base+n first, then base+2 up to base+n-1 (base+1, our first TSN, never
+// comes), five to a packet, each packet answered by a SACK. It returns the
+// bytes the last SACK shows held.
+func (h *hostilePeer) fillHighestFirst(first uint32, n int) int {
+	base := first - 1
+	payload := make([]byte, 1000)
+	top := base + uint32(n)
+	h.sendChunks(frag(top, 0, 0, sackNow, payload))
+	h.sackWith(top)
+	var last wire.SackView
+	for tsn := base + 2; tsn < top; {
+		var chunks [][]byte
+		for ; tsn < top && len(chunks) < 5; tsn++ {
+			chunks = append(chunks, frag(tsn, 0, 0, 0, payload))
+		}
+		chunks[len(chunks)-1][1] |= sackNow
+		h.sendChunks(chunks...)
+		last = h.sack(func(wire.SackView) bool { return true })
+	}
+	return acked(last) * len(payload)
+}
+
+// TestGapFillAndZeroWindowProbe: with the window closed by messages that
+// wait for the first one, a zero-window probe (RFC 9260 section 6.1 rule
+// A: "the data sender can always have one DATA chunk in flight to the
+// receiver") and the chunk that fills the cumulative TSN gap are taken, so
+// a compliant sender is never wedged.
+func TestGapFillAndZeroWindowProbe(t *testing.T) {
+	const window = 16 << 10
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1), WithReceiveBuffer(window), WithMaxMessageSize(window))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4303, 0x4567, 4)
+	payload := make([]byte, 1000)
+	// SSN 1..16 at TSN base+2..base+17; SSN 0 (base+1, our first TSN) is
+	// missing, so nothing is delivered and the window closes.
+	base := h.tsn - 1
+	for i := uint32(1); i <= 16; i++ {
+		h.sendChunks(frag(base+i+1, 0, uint16(i), fragWhole|sackNow, payload))
+		h.sackWith(base + i + 1)
+	}
+	// The window is below one chunk: a probe is still taken.
+	probe := base + 18
+	h.sendChunks(frag(probe, 0, 17, fragWhole|sackNow, payload))
+	v := h.sackWith(probe)
+	require.Less(t, v.ARwnd(), uint32(len(payload)), "the window is closed")
+	// The chunk at the cumulative TSN gap is taken: everything is delivered.
+	h.sendChunks(frag(base+1, 0, 0, fragWhole|sackNow, payload))
+	v = h.sackWith(base + 1)
+	require.Equal(t, probe, v.CumTSNAck())
+	for range 18 {
+		recvCtx(t, ep)
+	}
+	require.Zero(t, s.Stats().Drops[DropOverWindow])
+	h.abort()
+}
+
+// TestOversizedMessageAborts: a message above the maximum message size is
+// not delivered nor left to close the window for good: the association is
+// aborted with a Protocol Violation naming the sizes.
+func TestOversizedMessageAborts(t *testing.T) {
+	for _, size := range []int{100 << 10, 1536 << 10} {
+		s := newStack(t)
+		ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+		require.NoError(t, err)
+		h := newHostilePeer(t, s, ep, 4304, 0x5678, 4)
+		h.sendOversized(h.tsn, size)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for {
+			ev, err := ep.Event(ctx)
+			require.NoError(t, err)
+			if ev.Type == EventDown {
+				require.Equal(t, ReasonAborted, ev.Reason)
+				require.Contains(t, ev.Detail, "maximum message size")
+				break
+			}
+		}
+		require.Equal(t, uint64(1), s.Stats().Drops[DropOversizedMessage])
+		short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err = ep.Recv(short)
+		cancelShort()
+		require.ErrorIs(t, err, context.DeadlineExceeded, "nothing delivered")
+	}
+}
+
+// sendOversized sends a message of size bytes in order, in fragments of
+// 1000 bytes, five to a packet, until the stack aborts; it checks the
+// ABORT's cause.
+func (h *hostilePeer) sendOversized(tsn uint32, size int) {
+	payload := make([]byte, 1000)
+	for sent := 0; sent < size; {
+		var chunks [][]byte
+		for ; sent < size && len(chunks) < 5; sent += len(payload) {
+			flags := byte(0)
+			if sent == 0 {
+				flags = fragBegin
+			}
+			if sent+len(payload) >= size {
+				flags |= fragEnd
+			}
+			chunks = append(chunks, frag(tsn, 0, 0, flags, payload))
+			tsn++
+		}
+		chunks[len(chunks)-1][1] |= sackNow
+		h.sendChunks(chunks...)
+		for {
+			pkt := h.recv(10 * time.Second)
+			require.NotNil(h.t, pkt, "a SACK or an ABORT")
+			_, c := firstChunk(h.t, pkt)
+			if c.Type == wire.ChunkAbort {
+				ab, err := wire.ParseAbort(c)
+				require.NoError(h.t, err)
+				require.Equal(h.t, wire.CauseProtocolViolation, ab.Causes[0].Code)
+				require.Contains(h.t, string(ab.Causes[0].Info), "65536")
+				return
+			}
+			if c.Type == wire.ChunkSack {
+				break
+			}
+		}
+	}
+	h.t.Fatal("no ABORT for an oversized message")
+}
+
+// TestPacketBeyondEngineReadDropped: a packet larger than pion reads is
+// dropped and counted whole, not cut short by pion.
+func TestPacketBeyondEngineReadDropped(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4306, 0x789a, 4)
+	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, make([]byte, pionReadSize)))
+	require.Eventually(t, func() bool { return s.Stats().Drops[DropMalformed] == 1 }, 5*time.Second, time.Millisecond)
+	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, []byte("fits")))
+	require.Equal(t, h.tsn, h.sackWith(h.tsn).CumTSNAck())
+	require.Equal(t, "fits", string(recvCtx(t, ep).Payload))
+	h.abort()
+}
+
+// TestDuplicateTSNsReported: a DATA chunk received twice is listed in the
+// next SACK (RFC 9260 section 3.3.4: "Every time a receiver gets a
+// duplicate TSN (before sending the SACK chunk), it adds it to the list of
+// duplicates"), which comes at once (section 6.2: "When a packet arrives
+// with duplicate DATA chunk(s) and with no new DATA chunk(s), the endpoint
+// MUST immediately send a SACK chunk with no delay").
+func TestDuplicateTSNsReported(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4305, 0x6789, 4)
+	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, []byte("once")))
+	h.sackWith(h.tsn)
+	require.Equal(t, "once", string(recvCtx(t, ep).Payload))
+	h.sendChunks(frag(h.tsn, 0, 0, fragWhole, []byte("once")), frag(h.tsn, 0, 0, fragWhole, []byte("once")))
+	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
+	require.Equal(t, 2, v.NumDupTSNs())
+	require.Equal(t, h.tsn, v.DupTSN(0))
+	require.Equal(t, h.tsn, v.DupTSN(1))
+	// Reported once: the next SACK lists none.
+	h.sendChunks(frag(h.tsn+1, 0, 1, fragWhole|sackNow, []byte("next")))
+	v = h.sackWith(h.tsn + 1)
+	require.Zero(t, v.NumDupTSNs())
+	h.abort()
+}
+
+// TestHostilePeerResourceBudget drives one peer at each limit at once
+// (thousands of stream identifiers, partial messages on thousands of
+// streams, highest-TSN-first window fill, an oversized message) and
+// checks the process's goroutines and heap against the budget in
+// docs/ARCHITECTURE.md ("Resource budget per association").
+func TestHostilePeerResourceBudget(t *testing.T) {
+	const window = 256 << 10
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10), WithReceiveBuffer(window), WithMaxMessageSize(64<<10))
+	require.NoError(t, err)
+	settle := func() (int, uint64) {
+		var ms runtime.MemStats
+		for range 3 {
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&ms)
+		return runtime.NumGoroutine(), ms.HeapAlloc
+	}
+	g0, h0 := settle()
+
+	ids := newHostilePeer(t, s, ep, 4400, 0x7001, 0xffff)
+	ids.sendInvalidStreams(ids.tsn, DefaultStreams, 5000, fragWhole)
+	partial := newHostilePeer(t, s, ep, 4401, 0x7002, 0xffff)
+	partial.sendInvalidStreams(partial.tsn, 0, 5000, fragBegin)
+	fill := newHostilePeer(t, s, ep, 4402, 0x7003, 4)
+	held := fill.fillHighestFirst(fill.tsn, 1000)
+	require.LessOrEqual(t, held, window+rxReserve)
+	t.Logf("held for reassembly: %d bytes (window %d)", held, window)
+	big := newHostilePeer(t, s, ep, 4403, 0x7004, 4)
+	big.sendOversized(big.tsn, 1<<20)
+	<-big.assoc.Done()
+
+	g1, h1 := settle()
+	const live = 3
+	// Per association: pion's 3, a reader per valid stream in use, the
+	// sink's reader.
+	perAssoc := 3 + DefaultStreams + 1
+	t.Logf("goroutines %d -> %d; heap %.1f -> %.1f MiB", g0, g1, float64(h0)/(1<<20), float64(h1)/(1<<20))
+	require.LessOrEqual(t, g1-g0, live*perAssoc)
+	// Per association: the window and the reserve held for reassembly,
+	// plus the association's fixed state (allow 1 MiB).
+	budget := live * (window + rxReserve + 1<<20)
+	require.Less(t, int64(h1)-int64(h0), int64(budget), "heap grew %d bytes, budget %d", int64(h1)-int64(h0), budget)
+	for _, h := range []*hostilePeer{ids, partial, fill} {
+		require.True(t, strings.HasPrefix(h.assoc.State(), "ESTABLISHED"))
+		h.abort()
+	}
+}
