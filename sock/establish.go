@@ -48,14 +48,17 @@ func (a *Association) establishAsInitiator() (started bool, err error) {
 		return false, nil // established by an INIT collision meanwhile
 	}
 	local := a.localInit()
-	return a.startEngine(&local, peer)
+	return a.startEngine(&local, peer, nil)
 }
 
 // startEngine creates the pion association from the two INIT chunks
 // (SNAP, out-of-band establishment) over the shim, and enters ESTABLISHED.
 // It runs once: an INIT collision can establish the association from the
 // receive path while Connect waits; started says whether this call did it.
-func (a *Association) startEngine(local, peer *wire.Init) (started bool, err error) {
+// On the side that received the COOKIE-ECHO, cookieEcho is its datagram:
+// the COOKIE-ACK answers it before anything else is sent (no HEARTBEAT or
+// DATA may reach the peer before it leaves COOKIE-ECHOED).
+func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.Meta) (started bool, err error) {
 	a.mu.Lock()
 	if a.engineStarting {
 		a.mu.Unlock()
@@ -106,7 +109,12 @@ func (a *Association) startEngine(local, peer *wire.Init) (started bool, err err
 		a.releaseEngine()
 		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
 	}
+	if cookieEcho != nil {
+		a.sendCookieAck(*cookieEcho)
+	}
 	close(a.up)
+	// Path management's first tick: confirmation heartbeats go at once.
+	a.onPathTimer()
 	return true, nil
 }
 
@@ -138,7 +146,7 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 		return nil, err
 	}
 	local := a.localInit()
-	if _, err := a.startEngine(&local, peer); err != nil {
+	if _, err := a.startEngine(&local, peer, &meta); err != nil {
 		a.finish(ReasonAborted, err.Error(), false)
 		return nil, err
 	}
@@ -230,9 +238,11 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 	case handshake.ActionCollision, handshake.ActionReplay:
 		// B and D: "enter the ESTABLISHED state, if it has not already
 		// done so", stop the cookie timer (Connect returns), COOKIE-ACK.
+		started := false
 		if assocState(a.state.Load()) < stateEstablished {
 			local := a.localInit()
-			started, err := a.startEngine(&local, peer)
+			var err error
+			started, err = a.startEngine(&local, peer, &meta)
 			if err != nil {
 				a.ep.stack.log.Warn("association set-up failed", "association", a.String(), "err", err)
 				a.finish(ReasonAborted, err.Error(), false)
@@ -245,7 +255,9 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 		if assocState(a.state.Load()) != stateEstablished {
 			return
 		}
-		a.sendCookieAck(meta)
+		if !started {
+			a.sendCookieAck(meta) // a COOKIE-ECHO again, or established by our COOKIE-ACK's peer meanwhile
+		}
 		a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 	default:
 		a.ep.drop(DropWrongTag)
@@ -276,12 +288,11 @@ func (a *Association) confirmPath(st *handshake.State, meta udpencap.Meta) {
 func (a *Association) restart(st *handshake.State, peer *wire.Init, meta udpencap.Meta) {
 	e := a.ep
 	a.finish(ReasonAbortedByPeer, "peer restarted", true)
-	b, err := e.newAcceptedAssociation(st, peer, meta)
+	b, err := e.newAcceptedAssociation(st, peer, meta) // sends the COOKIE-ACK
 	if err != nil {
 		e.drop(DropMalformed)
 		return
 	}
-	b.sendCookieAck(meta)
 	e.events.push(Event{Type: EventRestart, Association: b, Detail: fmt.Sprintf("replaces %v", a)})
 }
 

@@ -69,7 +69,6 @@ func (a *Association) startPaths(now time.Time) error {
 		a.stopPaths() // closed while starting: finish saw no paths to stop
 		return nil
 	}
-	a.runPathActions(pm.Tick(now), now) // confirmation heartbeats go at once
 	return nil
 }
 

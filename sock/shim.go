@@ -294,6 +294,13 @@ func dropChunks(pkt []byte, t wire.ChunkType) []byte {
 	return append(pkt[:wire.CommonHeaderSize], kept...)
 }
 
+// soleChunk reports whether raw, a chunk of pkt, is the packet's only
+// chunk (the last chunk's padding may be missing).
+func soleChunk(pkt, raw []byte) bool {
+	rest := len(pkt) - wire.CommonHeaderSize
+	return rest == len(raw) || rest == len(raw)+(4-len(raw)%4)%4
+}
+
 // appendPadded appends a raw chunk and its padding to 4 bytes.
 func appendPadded(dst, raw []byte) []byte {
 	dst = append(dst, raw...)
@@ -388,6 +395,14 @@ loop:
 			a.mu.Unlock()
 			out = appendPadded(out, it.Raw())
 		case wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
+			if c.Type == wire.ChunkShutdownComplete && !soleChunk(pkt, it.Raw()) {
+				// RFC 9260 section 6.10: "An endpoint MUST NOT bundle
+				// INIT, INIT ACK, or SHUTDOWN COMPLETE chunks with any
+				// other chunks." One that is bundled is not one the
+				// peer's stack sent as such: it is discarded.
+				a.drop(&a.stats.droppedMalformed, DropMalformed)
+				continue
+			}
 			// These answer our SHUTDOWN or SHUTDOWN-ACK, which output
 			// noted already; pion ignores them otherwise, as RFC 9260
 			// section 8.5.1 rule C wants of SHUTDOWN COMPLETE: "An
@@ -581,6 +596,12 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 		c := it.Chunk()
 		switch c.Type {
 		case wire.ChunkInitAck, wire.ChunkCookieAck, wire.ChunkAbort, wire.ChunkError:
+			if c.Type == wire.ChunkInitAck && !soleChunk(pkt, it.Raw()) {
+				// RFC 9260 section 6.10: an INIT ACK "MUST NOT" be
+				// bundled with other chunks; such a packet is discarded.
+				a.drop(&a.stats.droppedMalformed, DropMalformed)
+				return
+			}
 			if c.Type == wire.ChunkAbort && !a.abortTagOK(pkt, c.Flags) {
 				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
 				continue
