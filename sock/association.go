@@ -187,8 +187,9 @@ func (a *Association) pathFor(addr netip.Addr) *path {
 	return nil
 }
 
-// addPath adds a path to remote (if new) and returns it. The caller holds
-// a.mu.
+// addPathLocked adds a path to remote (if new) and returns it; nil when
+// the association has multihome.MaxPeerAddresses paths already (the
+// caller counts the drop). The caller holds a.mu.
 func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort uint16, confirmed bool) *path {
 	for _, p := range a.paths {
 		if p.remote == remote {
@@ -197,6 +198,9 @@ func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort
 			}
 			return p
 		}
+	}
+	if len(a.paths) >= multihome.MaxPeerAddresses {
+		return nil
 	}
 	p := &path{remote: remote, local: local, confirmed: confirmed}
 	p.udpPort.Store(uint32(udpPort))
@@ -231,6 +235,9 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 		if !slices.Contains(peers, r) {
 			peers = append(peers, r)
 		}
+	}
+	if len(peers) > multihome.MaxPeerAddresses {
+		return nil, fmt.Errorf("%w: %d remote addresses, at most %d", ErrInvalidArgument, len(peers), multihome.MaxPeerAddresses)
 	}
 	for {
 		for _, r := range peers {
@@ -416,7 +423,7 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("INIT-ACK without State Cookie: %w", wire.ErrBadChunk)
 	}
-	listed, _ := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
+	listed, _, excess := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.engineStarting {
@@ -424,17 +431,30 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 		// peer's COOKIE-ECHO: this INIT-ACK is stale.
 		return nil, nil, fmt.Errorf("INIT-ACK after establishment: %w", ErrNotEstablished)
 	}
-	a.peerTag = ack.InitiateTag
-	peer := ack
-	a.pendingPeer = &peer
 	// RFC 9260 section 5.4: the address the INIT-ACK came from is
 	// confirmed by the handshake; listed ones start unconfirmed.
 	p := a.addPathLocked(m.src.Addr(), m.local, m.src.Port(), true)
+	if p == nil {
+		// From an address beyond the bound: the remote addresses given
+		// to Connect fill it.
+		a.drop(nil, DropExcessAddress)
+		return nil, nil, fmt.Errorf("INIT-ACK from %v, beyond %d peer addresses: %w", m.src.Addr(), multihome.MaxPeerAddresses, ErrInvalidArgument)
+	}
+	a.peerTag = ack.InitiateTag
+	peer := ack
+	a.pendingPeer = &peer
 	p.udpPort.Store(uint32(m.src.Port()))
 	a.primary = p
+	for range excess {
+		a.drop(nil, DropExcessAddress)
+	}
 	for _, l := range listed {
 		if local, ok := multihome.LocalFor(a.ep.addrs, l); ok {
-			a.addPathLocked(l, local, m.src.Port(), false)
+			if a.addPathLocked(l, local, m.src.Port(), false) == nil {
+				// Connect's addresses and the listed ones together are
+				// more than the bound.
+				a.drop(nil, DropExcessAddress)
+			}
 		}
 	}
 	a.ep.indexPeers(a)

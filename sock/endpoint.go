@@ -351,7 +351,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		}
 		return
 	}
-	peerAddrs, unrecognized := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
+	peerAddrs, unrecognized, _ := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	st := handshake.State{
 		LocalARwnd: uint32(e.cfg.assoc.receiveBuffer),
@@ -492,7 +492,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.drop(DropForgedCookie)
 		return
 	}
-	peerAddrs, _ := multihome.PeerAddresses(meta.Src.Addr(), &peerInit, e.hasFamily)
+	peerAddrs, _, _ := multihome.PeerAddresses(meta.Src.Addr(), &peerInit, e.hasFamily)
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
 		a.handleCookieForExisting(pkt, &st, &peerInit, meta)

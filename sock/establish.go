@@ -114,7 +114,12 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 	a.localTag, a.localTSN = st.LocalTag, st.LocalTSN
 	a.cfg.outStreams, a.cfg.inStreams = st.LocalOS, st.LocalMIS
 	a.state.Store(int32(stateCookieEchoed))
-	listed, _ := multihome.PeerAddresses(meta.Src.Addr(), peer, e.hasFamily)
+	// At most multihome.MaxPeerAddresses, the source address first (the
+	// primary): the rest are ignored and counted.
+	listed, _, excess := multihome.PeerAddresses(meta.Src.Addr(), peer, e.hasFamily)
+	for range excess {
+		a.drop(nil, DropExcessAddress)
+	}
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
 	a.primary = a.addPathLocked(meta.Src.Addr(), meta.Local.Addr(), meta.Src.Port(), true)
@@ -210,6 +215,11 @@ func (a *Association) confirmPath(meta udpencap.Meta) {
 		local = meta.Local.Addr()
 	}
 	p := a.addPathLocked(meta.Src.Addr(), local, meta.Src.Port(), true)
+	if p == nil {
+		// A new address beyond the bound: confirmed or not, no path.
+		a.drop(nil, DropExcessAddress)
+		return
+	}
 	if a.primary == nil || !a.primary.confirmed {
 		a.primary = p
 	}

@@ -35,7 +35,7 @@ func (a *Association) startPaths(now time.Time) error {
 	rng := rand.New(rand.NewChaCha8(seed))
 	cfg := pathmgr.Config{
 		RTOInitial: a.cfg.rtoInitial, RTOMin: a.cfg.rtoMin, RTOMax: a.cfg.rtoMax,
-		HBInterval: a.cfg.hbInterval, HBDisabled: a.cfg.hbInterval == 0,
+		HBInterval: a.cfg.hbInterval, HBDisabled: a.cfg.hbInterval == 0, HBMaxBurst: 1,
 		PathMaxRetrans: a.cfg.pathMaxRetrans, AssocMaxRetrans: a.cfg.assocMaxRetrans,
 		PFThreshold: a.cfg.pfThreshold, Switchback: a.cfg.switchback,
 		Rand: rng.Float64, Nonce: rng.Uint64,
