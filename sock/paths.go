@@ -301,6 +301,9 @@ func (a *Association) sackArrived(v wire.SackView) (violation string, bad bool) 
 		mp.mu.Unlock()
 		return fmt.Sprintf("SACK acknowledges TSN %d, never sent (highest TSN sent %d)", tsn, highest), true
 	}
+	// RFC 9260 section 6.1 rule A: pathmgr tells zero window probes from
+	// lost DATA by the peer's a_rwnd and its SACKs still arriving.
+	mp.pm.SackReceived(v.ARwnd(), now)
 	for _, ack := range mp.out.ack(v, now) {
 		mp.pm.DataAcked(ack.path, ack.rtt, ack.hasRTT, ack.allDone, now)
 	}
