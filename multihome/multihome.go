@@ -72,12 +72,14 @@ const MaxPeerAddresses = 16
 
 // PeerAddresses returns the peer's transport addresses from its INIT or
 // INIT-ACK (RFC 9260 section 5.1.2): the packet's source address first,
-// then every usable listed address not already there, and the parameters
-// to report as unrecognised (section 3.2.1: the two high bits of an
-// unknown parameter type say whether to report it and whether to stop
-// processing the chunk's parameters). Addresses of a family with no local
-// address (hasFamily false) are left out: they could not be reached.
-func PeerAddresses(src netip.Addr, init *wire.Init, hasFamily func(netip.Addr) bool) (addrs []netip.Addr, unrecognized []wire.Param) {
+// then every usable listed address not already there, up to
+// MaxPeerAddresses in all; the parameters to report as unrecognised
+// (section 3.2.1: the two high bits of an unknown parameter type say
+// whether to report it and whether to stop processing the chunk's
+// parameters); and how many usable addresses were ignored past the bound.
+// Addresses of a family with no local address (hasFamily false) are left
+// out: they could not be reached.
+func PeerAddresses(src netip.Addr, init *wire.Init, hasFamily func(netip.Addr) bool) (addrs []netip.Addr, unrecognized []wire.Param, excess int) {
 	if Usable(src) {
 		addrs = append(addrs, src)
 	}
@@ -91,6 +93,10 @@ func PeerAddresses(src netip.Addr, init *wire.Init, hasFamily func(netip.Addr) b
 			a = a.Unmap()
 			if Usable(a) && !slices.Contains(addrs, a) && (hasFamily == nil || hasFamily(a)) &&
 				(!a.IsLoopback() || src.IsLoopback()) {
+				if len(addrs) >= MaxPeerAddresses {
+					excess++
+					continue
+				}
 				addrs = append(addrs, a)
 			}
 		case wire.ParamStateCookie, wire.ParamCookiePreservative, wire.ParamSupportedAddressTypes,
@@ -105,11 +111,11 @@ func PeerAddresses(src netip.Addr, init *wire.Init, hasFamily func(netip.Addr) b
 				unrecognized = append(unrecognized, p)
 			}
 			if act.Stop {
-				return addrs, unrecognized
+				return addrs, unrecognized, excess
 			}
 		}
 	}
-	return addrs, unrecognized
+	return addrs, unrecognized, excess
 }
 
 // AddressTypes returns the peer's Supported Address Types, nil when it did

@@ -69,7 +69,8 @@ func TestPeerAddresses(t *testing.T) {
 		wire.AddressParam(netip.MustParseAddr("203.0.113.9")),     // never reached
 	}}
 	only4 := func(a netip.Addr) bool { return a.Is4() }
-	addrs, unrec := PeerAddresses(pub2, &init, only4)
+	addrs, unrec, excess := PeerAddresses(pub2, &init, only4)
+	require.Zero(t, excess)
 	require.Equal(t, []netip.Addr{pub2, pub1}, addrs)
 	require.Len(t, unrec, 2)
 	require.Equal(t, wire.ParamType(0xC123), unrec[0].Type)
@@ -77,13 +78,31 @@ func TestPeerAddresses(t *testing.T) {
 
 	// A loopback source may list loopback addresses.
 	lo := wire.Init{Params: []wire.Param{wire.AddressParam(lo2)}}
-	addrs, _ = PeerAddresses(lo1, &lo, nil)
+	addrs, _, _ = PeerAddresses(lo1, &lo, nil)
 	require.Equal(t, []netip.Addr{lo1, lo2}, addrs)
 	// An unknown parameter with action 00: stop silently.
 	stop := wire.Init{Params: []wire.Param{{Type: 0x0123}, wire.AddressParam(lo2)}}
-	addrs, unrec = PeerAddresses(lo1, &stop, nil)
+	addrs, unrec, _ = PeerAddresses(lo1, &stop, nil)
 	require.Equal(t, []netip.Addr{lo1}, addrs)
 	require.Empty(t, unrec)
+}
+
+// One INIT listing 300 addresses makes no association with 300 paths: the
+// source address and the first MaxPeerAddresses-1 listed ones, the rest
+// reported as excess; parameters after them are still processed.
+func TestPeerAddressesBound(t *testing.T) {
+	var in wire.Init
+	for i := range 300 {
+		in.Params = append(in.Params, wire.AddressParam(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})))
+	}
+	in.Params = append(in.Params, wire.AddressParam(pub2)) // the source again: no excess
+	in.Params = append(in.Params, wire.Param{Type: wire.ParamType(0xC123), Value: []byte{1}})
+	addrs, unrec, excess := PeerAddresses(pub2, &in, nil)
+	require.Len(t, addrs, MaxPeerAddresses)
+	require.Equal(t, pub2, addrs[0])
+	require.Equal(t, netip.MustParseAddr("10.1.0.0"), addrs[1])
+	require.Equal(t, 300-(MaxPeerAddresses-1), excess)
+	require.Len(t, unrec, 1, "parameters past the bound are still read")
 }
 
 func TestAddressTypes(t *testing.T) {

@@ -34,6 +34,11 @@ type Config struct {
 	// confirm unconfirmed paths (5.4) and HeartbeatNow still go.
 	HBDisabled bool
 
+	// HBMaxBurst is RFC 9260's HB.Max.Burst (section 16: 1): the most
+	// heartbeats outstanding at a time on unconfirmed paths, each for one
+	// RTO (section 5.4). Zero means 1.
+	HBMaxBurst int
+
 	// PathMaxRetrans is RFC 9260's Path.Max.Retrans (default 5).
 	PathMaxRetrans int
 
@@ -67,6 +72,7 @@ func DefaultConfig() Config {
 		RTOMin:          time.Second,
 		RTOMax:          60 * time.Second,
 		HBInterval:      30 * time.Second,
+		HBMaxBurst:      1,
 		PathMaxRetrans:  5,
 		AssocMaxRetrans: 10,
 		PFThreshold:     0,
@@ -87,6 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: RTOMax %v is above %v", ErrInvalidConfig, c.RTOMax, maxRTT)
 	case c.HBInterval < 0:
 		return fmt.Errorf("%w: negative HBInterval %v", ErrInvalidConfig, c.HBInterval)
+	case c.HBMaxBurst < 0:
+		return fmt.Errorf("%w: negative HBMaxBurst %d", ErrInvalidConfig, c.HBMaxBurst)
 	case c.PathMaxRetrans < 0:
 		return fmt.Errorf("%w: negative PathMaxRetrans %d", ErrInvalidConfig, c.PathMaxRetrans)
 	case c.AssocMaxRetrans < 0:

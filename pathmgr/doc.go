@@ -10,7 +10,8 @@
 // randomness (heartbeat jitter, heartbeat nonces) is injected through
 // Config. The caller drives it like this:
 //
-//   - report events with DataSent, DataAcked and HeartbeatAcked;
+//   - report events with DataSent, DataAcked, SackReceived and
+//     HeartbeatAcked;
 //   - call Tick at NextDeadline (or later) and carry out the returned
 //     Actions in order;
 //   - send new DATA on DataPath, and retransmissions where Retransmit

@@ -22,6 +22,7 @@ type path struct {
 	errors            int
 
 	t3Running  bool
+	t3Started  time.Time
 	t3Deadline time.Time
 
 	hbOutstanding bool
@@ -31,6 +32,11 @@ type path struct {
 
 	hbNextArmed bool
 	hbNext      time.Time
+	// probeWaiting marks an unconfirmed path whose heartbeat is due but
+	// waits for one of the HBMaxBurst places (RFC 9260 section 5.4);
+	// probeSeq orders the waiting paths, first come first served.
+	probeWaiting bool
+	probeSeq     uint64
 	// dataInPeriod is set when DATA went out on the path since the current
 	// heartbeat period started; the path is then not idle (8.3).
 	dataInPeriod bool
@@ -50,6 +56,17 @@ type Manager struct {
 
 	assocErrors int
 	failed      bool
+
+	// probeSeq numbers the unconfirmed paths as they start to wait for a
+	// heartbeat place.
+	probeSeq uint64
+
+	// peerWindowZero is true while the peer's last SACK advertised no
+	// receive window (a_rwnd 0); lastSack is when a SACK last arrived
+	// (valid with sawSack). See SackReceived.
+	peerWindowZero bool
+	sawSack        bool
+	lastSack       time.Time
 
 	pending   []Action
 	pendingAt time.Time
@@ -334,10 +351,15 @@ func (m *Manager) HeartbeatAcked(p PathID, nonce uint64, now time.Time) bool {
 	m.assocErrors = 0
 	var out []Action
 	if pp.state != Active {
-		if pp.state == Unconfirmed && m.primary == NoPath {
+		wasUnconfirmed := pp.state == Unconfirmed
+		if wasUnconfirmed && m.primary == NoPath {
 			m.primary = pp.id
 		}
 		out = m.setState(pp, Active, now, out)
+		if wasUnconfirmed {
+			// Its place goes to the next unconfirmed path waiting.
+			out = m.releaseProbes(now, out)
+		}
 	} else {
 		m.scheduleHeartbeat(pp, now)
 	}
@@ -348,14 +370,31 @@ func (m *Manager) HeartbeatAcked(p PathID, nonce uint64, now time.Time) bool {
 
 // HeartbeatNow sends a heartbeat to p on demand (RFC 9260 section 8.3 D).
 // It returns nil if p is unknown, already has a heartbeat outstanding (only
-// one may be), or the association failed. The heartbeat is timed out and
-// acknowledged like any other.
+// one may be), is unconfirmed while HBMaxBurst heartbeats to unconfirmed
+// paths are outstanding, or the association failed. The heartbeat is timed
+// out and acknowledged like any other.
 func (m *Manager) HeartbeatNow(p PathID, now time.Time) []Action {
 	pp := m.get(p)
 	if m.failed || pp == nil || pp.hbOutstanding {
 		return nil
 	}
+	if pp.state == Unconfirmed && m.probesOutstanding() >= m.hbMaxBurst() {
+		return nil
+	}
 	return m.sendHeartbeat(pp, now, nil)
+}
+
+// SackReceived records that a SACK arrived from the peer with aRwnd, its
+// Advertised Receiver Window Credit. While the last one advertised no
+// window (aRwnd 0) the DATA the caller sends is a zero window probe: a
+// T3-rtx timeout of a path since whose start a SACK arrived backs off the
+// path's RTO but counts no error and asks for no retransmission (RFC 9260
+// section 6.1 rule A); the caller's engine retransmits the probe on its
+// own backed-off timer.
+func (m *Manager) SackReceived(aRwnd uint32, now time.Time) {
+	m.peerWindowZero = aRwnd == 0
+	m.sawSack = true
+	m.lastSack = now
 }
 
 // NextDeadline returns the earliest time at which Tick has something to do,
@@ -464,6 +503,19 @@ func (m *Manager) t3Expired(p *path, now time.Time, out []Action) []Action {
 	// rule C7 above (RTO.max) may be used to provide an upper bound to this
 	// doubling operation."
 	p.rto = m.backOff(p.rto)
+	if m.zeroWindowProbing(p) {
+		// RFC 9260 section 6.1 rule A: "If the sender continues to
+		// receive SACK chunks from the peer while doing zero window
+		// probing, the unacknowledged window probes SHOULD NOT increment
+		// the error counter for the association or any destination
+		// transport address. ... The sender SHOULD send the first zero
+		// window probe after 1 RTO when it detects that the receiver has
+		// closed its window and SHOULD increase the probe interval
+		// exponentially afterwards." The RTO is backed off above; the
+		// probe is not moved to another path: the path is not failing,
+		// the peer has no room.
+		return out
+	}
 	// RFC 9260 section 8.2: "Each time the T3-rtx timer expires on any
 	// address, or when a HEARTBEAT chunk sent to an idle address is not
 	// acknowledged within an RTO, the error counter of that destination
@@ -486,10 +538,18 @@ func (m *Manager) t3Expired(p *path, now time.Time, out []Action) []Action {
 	return out
 }
 
+// zeroWindowProbing reports whether the DATA outstanding on p is a zero
+// window probe the peer is still answering: the peer's last SACK
+// advertised no window and a SACK arrived since p's T3-rtx timer started.
+func (m *Manager) zeroWindowProbing(p *path) bool {
+	return m.peerWindowZero && m.sawSack && !m.lastSack.Before(p.t3Started)
+}
+
 // heartbeatTimedOut handles a heartbeat on p not acknowledged within the
 // RTO it was sent with.
 func (m *Manager) heartbeatTimedOut(p *path, now time.Time, out []Action) []Action {
 	p.hbOutstanding = false
+	unconfirmed := p.state == Unconfirmed
 	// RFC 9260 section 8.3: a HEARTBEAT chunk SHOULD be sent "with
 	// jittering of +/- 50% of the RTO value, and exponential backoff of the
 	// RTO if the previous HEARTBEAT chunk is unanswered."
@@ -509,6 +569,11 @@ func (m *Manager) heartbeatTimedOut(p *path, now time.Time, out []Action) []Acti
 		return out
 	}
 	m.scheduleHeartbeat(p, now)
+	if unconfirmed {
+		// Its place goes to the next unconfirmed path waiting; p's own
+		// next probe, if due now, queues behind them.
+		out = m.releaseProbes(now, out)
+	}
 	return out
 }
 
@@ -529,7 +594,52 @@ func (m *Manager) heartbeatDue(p *path, now time.Time, out []Action) []Action {
 			return out
 		}
 	}
+	if p.state == Unconfirmed {
+		// RFC 9260 section 5.4: "The number of packets containing
+		// HEARTBEAT chunks sent at each RTO SHOULD be limited by the
+		// 'HB.Max.Burst' parameter. It is an implementation decision as
+		// to how to distribute packets containing HEARTBEAT chunks to the
+		// peer's addresses for path verification." Here: at most
+		// HBMaxBurst probes outstanding at a time, each for one RTO, the
+		// unconfirmed paths served in the order their probes fell due.
+		p.probeWaiting = true
+		m.probeSeq++
+		p.probeSeq = m.probeSeq
+		return m.releaseProbes(now, out)
+	}
 	return m.sendHeartbeat(p, now, out)
+}
+
+// hbMaxBurst is HBMaxBurst with zero meaning 1.
+func (m *Manager) hbMaxBurst() int { return max(m.cfg.HBMaxBurst, 1) }
+
+// probesOutstanding counts the heartbeats outstanding on unconfirmed paths.
+func (m *Manager) probesOutstanding() int {
+	n := 0
+	for _, p := range m.paths {
+		if p.state == Unconfirmed && p.hbOutstanding {
+			n++
+		}
+	}
+	return n
+}
+
+// releaseProbes sends heartbeats to the unconfirmed paths that waited
+// longest, as long as fewer than HBMaxBurst are outstanding.
+func (m *Manager) releaseProbes(now time.Time, out []Action) []Action {
+	for n := m.probesOutstanding(); n < m.hbMaxBurst(); n++ {
+		var next *path
+		for _, p := range m.paths {
+			if p.probeWaiting && (next == nil || p.probeSeq < next.probeSeq) {
+				next = p
+			}
+		}
+		if next == nil {
+			break
+		}
+		out = m.sendHeartbeat(next, now, out)
+	}
+	return out
 }
 
 // sendHeartbeat emits a heartbeat on p and starts its timeout.
@@ -539,6 +649,7 @@ func (m *Manager) sendHeartbeat(p *path, now time.Time, out []Action) []Action {
 	// and a path indicator (to identify the address that the HEARTBEAT
 	// chunk is sent to) within the HEARTBEAT parameter."
 	p.hbNextArmed = false
+	p.probeWaiting = false
 	p.hbOutstanding = true
 	p.hbNonce = m.cfg.Nonce()
 	p.hbSentAt = now
@@ -553,6 +664,7 @@ func (m *Manager) scheduleHeartbeat(p *path, now time.Time) {
 	if p.hbOutstanding {
 		return
 	}
+	p.probeWaiting = false
 	p.dataInPeriod = false
 	switch {
 	case p.state == Unconfirmed && !p.unreachable:
@@ -686,6 +798,7 @@ func (m *Manager) fail() {
 		p.t3Running = false
 		p.hbOutstanding = false
 		p.hbNextArmed = false
+		p.probeWaiting = false
 	}
 }
 
@@ -703,6 +816,7 @@ func (m *Manager) enqueue(actions []Action, now time.Time) {
 // startT3 (re)starts p's T3-rtx timer with p's current RTO.
 func (m *Manager) startT3(p *path, now time.Time) {
 	p.t3Running = true
+	p.t3Started = now
 	p.t3Deadline = now.Add(p.rto)
 }
 

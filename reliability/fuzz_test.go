@@ -54,7 +54,10 @@ func FuzzPeerAddresses(f *testing.F) {
 			}
 			return haveV6
 		}
-		addrs, unrec := multihome.PeerAddresses(src, &in, has)
+		addrs, unrec, _ := multihome.PeerAddresses(src, &in, has)
+		if len(addrs) > multihome.MaxPeerAddresses {
+			t.Fatalf("%d addresses, more than %d", len(addrs), multihome.MaxPeerAddresses)
+		}
 		if len(addrs) == 0 || addrs[0] != src {
 			t.Fatalf("the source address must come first: %v", addrs)
 		}

@@ -191,8 +191,9 @@ func (a *Association) pathFor(addr netip.Addr) *path {
 	return nil
 }
 
-// addPath adds a path to remote (if new) and returns it. The caller holds
-// a.mu.
+// addPathLocked adds a path to remote (if new) and returns it; nil when
+// the association has multihome.MaxPeerAddresses paths already (the
+// caller counts the drop). The caller holds a.mu.
 func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort uint16, confirmed bool) *path {
 	for _, p := range a.paths {
 		if p.remote == remote {
@@ -201,6 +202,9 @@ func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort
 			}
 			return p
 		}
+	}
+	if len(a.paths) >= multihome.MaxPeerAddresses {
+		return nil
 	}
 	p := &path{remote: remote, local: local, confirmed: confirmed}
 	p.udpPort.Store(uint32(udpPort))
@@ -235,6 +239,9 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 		if !slices.Contains(peers, r) {
 			peers = append(peers, r)
 		}
+	}
+	if len(peers) > multihome.MaxPeerAddresses {
+		return nil, fmt.Errorf("%w: %d remote addresses, at most %d", ErrInvalidArgument, len(peers), multihome.MaxPeerAddresses)
 	}
 	for {
 		for _, r := range peers {
@@ -460,7 +467,7 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 		return nil, nil, fmt.Errorf("sock: connect to port %d: the peer's INIT-ACK lists a Host Name Address, which the stack does not resolve (RFC 9260 section 5.1.2): %w",
 			a.peerPort, ErrProtocolViolation)
 	}
-	listed, unrecognized := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
+	listed, unrecognized, excess := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.engineStarting {
@@ -468,9 +475,6 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 		// peer's COOKIE-ECHO: this INIT-ACK is stale.
 		return nil, nil, fmt.Errorf("INIT-ACK after establishment: %w", ErrNotEstablished)
 	}
-	a.peerTag = ack.InitiateTag
-	peer := ack
-	a.pendingPeer = &peer
 	// RFC 9260 section 5.4: "For the sender of the COOKIE ECHO, the only
 	// confirmed address is the one to which the INIT was sent." With
 	// INITs sent to several addresses, the one the INIT-ACK came from if
@@ -481,8 +485,20 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 	if sentTo[m.src.Addr()] || confirmed == nil {
 		confirmed = a.addPathLocked(m.src.Addr(), m.local, m.src.Port(), false)
 	}
+	if confirmed == nil {
+		// From an address beyond the bound: the remote addresses given
+		// to Connect fill it.
+		a.drop(nil, DropExcessAddress)
+		return nil, nil, fmt.Errorf("INIT-ACK from %v, beyond %d peer addresses: %w", m.src.Addr(), multihome.MaxPeerAddresses, ErrInvalidArgument)
+	}
+	a.peerTag = ack.InitiateTag
+	peer := ack
+	a.pendingPeer = &peer
 	confirmed.confirmed = true
 	a.primary = confirmed
+	for range excess {
+		a.drop(nil, DropExcessAddress)
+	}
 	for _, l := range listed {
 		if l == m.src.Addr() {
 			p := a.addPathLocked(l, m.local, m.src.Port(), false)
@@ -490,7 +506,11 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 			continue
 		}
 		if local, ok := multihome.LocalFor(a.ep.addrs, l); ok {
-			a.addPathLocked(l, local, m.src.Port(), false)
+			if a.addPathLocked(l, local, m.src.Port(), false) == nil {
+				// Connect's addresses and the listed ones together are
+				// more than the bound.
+				a.drop(nil, DropExcessAddress)
+			}
 		}
 	}
 	a.ep.indexPeers(a)

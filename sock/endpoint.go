@@ -406,7 +406,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		e.sendAbortCause(init.InitiateTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, unresolvableAddressCause(host), e.cfg.assoc.packetSize)
 		return
 	}
-	peerAddrs, unrecognized := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
+	peerAddrs, unrecognized, _ := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	st := handshake.State{
 		LocalARwnd: uint32(e.cfg.assoc.receiveBuffer),
@@ -671,7 +671,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 	// The peer's addresses are those of its INIT: its source (where our
 	// INIT-ACK went, kept in the cookie) and the ones it lists; the
 	// COOKIE-ECHO may come from any of them (section 5.4).
-	peerAddrs, _ := multihome.PeerAddresses(st.Peer.Addr(), &peerInit, e.hasFamily)
+	peerAddrs, _, _ := multihome.PeerAddresses(st.Peer.Addr(), &peerInit, e.hasFamily)
 	src := netip.AddrPortFrom(st.Peer.Addr(), hdr.SrcPort)
 	if a := e.existingFor(src, append(peerAddrs, meta.Src.Addr()), hdr.SrcPort); a != nil {
 		a.handleCookieForExisting(pkt, &st, &peerInit, meta)

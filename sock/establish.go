@@ -131,8 +131,13 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 	// the COOKIE ECHO's source among them, start unconfirmed, to be
 	// verified by HEARTBEAT. A COOKIE ECHO from an address the INIT did
 	// not have makes no path (its bundled chunks are dropped as foreign).
+	// At most multihome.MaxPeerAddresses, the confirmed one first (the
+	// primary): the rest are ignored and counted.
 	confirmed := st.Peer.Addr()
-	listed, _ := multihome.PeerAddresses(confirmed, peer, e.hasFamily)
+	listed, _, excess := multihome.PeerAddresses(confirmed, peer, e.hasFamily)
+	for range excess {
+		a.drop(nil, DropExcessAddress)
+	}
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
 	a.primary = a.addPathLocked(confirmed, e.localFor(st.Local, confirmed), udpPortFor(confirmed, st.Peer.Port(), meta), true)
@@ -225,7 +230,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 	}
 	switch action {
 	case handshake.ActionRestart:
-		listed, _ := multihome.PeerAddresses(st.Peer.Addr(), peer, a.ep.hasFamily)
+		listed, _, _ := multihome.PeerAddresses(st.Peer.Addr(), peer, a.ep.hasFamily)
 		if added := a.newPeerAddrs(listed); len(added) > 0 {
 			// Section 5.2.2, checked again for the cookie: a restart
 			// "MUST NOT" add addresses; the association is left as it
@@ -277,6 +282,11 @@ func (a *Association) confirmPath(st *handshake.State, meta udpencap.Meta) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := a.addPathLocked(addr, a.ep.localFor(st.Local, addr), udpPortFor(addr, st.Peer.Port(), meta), true)
+	if p == nil {
+		// A new address beyond the bound: confirmed or not, no path.
+		a.drop(nil, DropExcessAddress)
+		return
+	}
 	if a.primary == nil || !a.primary.confirmed {
 		a.primary = p
 	}

@@ -24,6 +24,9 @@ type outstanding struct {
 	// SACK then visits only the TSNs it newly acknowledges.
 	cum     uint32
 	haveCum bool
+	// highest is the highest TSN sent: the initial TSN minus one until
+	// the first DATA (set by the caller).
+	highest uint32
 }
 
 // outPacket is one packet of DATA chunks: what went out, without the other
@@ -54,6 +57,36 @@ func dataTSNs(dst []uint32, pkt []byte) []uint32 {
 		}
 	}
 	return dst
+}
+
+// sent records the TSNs of a DATA packet going out, for highest.
+func (o *outstanding) sent(tsns []uint32) {
+	for _, t := range tsns {
+		if !serialLE(t, o.highest) {
+			o.highest = t
+		}
+	}
+}
+
+// unsentAcked returns a TSN that SACK s acknowledges although it was
+// never sent (its Cumulative TSN Ack or the end of a Gap Ack Block beyond
+// the highest TSN sent), and false when there is none. Malformed Gap Ack
+// Blocks (start 0, or end before start) acknowledge nothing.
+func (o *outstanding) unsentAcked(s wire.SackView) (uint32, bool) {
+	cum := s.CumTSNAck()
+	if !serialLE(cum, o.highest) {
+		return cum, true
+	}
+	for i := range s.NumGapBlocks() {
+		start, end := s.GapBlock(i)
+		if start == 0 || end < start {
+			continue
+		}
+		if t := cum + uint32(end); !serialLE(t, o.highest) {
+			return t, true
+		}
+	}
+	return 0, false
 }
 
 // isRetransmission reports whether any TSN was sent before.

@@ -35,7 +35,7 @@ func (a *Association) startPaths(now time.Time) error {
 	rng := rand.New(rand.NewChaCha8(seed))
 	cfg := pathmgr.Config{
 		RTOInitial: a.cfg.rtoInitial, RTOMin: a.cfg.rtoMin, RTOMax: a.cfg.rtoMax,
-		HBInterval: a.cfg.hbInterval, HBDisabled: a.cfg.hbInterval == 0,
+		HBInterval: a.cfg.hbInterval, HBDisabled: a.cfg.hbInterval == 0, HBMaxBurst: 1,
 		PathMaxRetrans: a.cfg.pathMaxRetrans, AssocMaxRetrans: a.cfg.assocMaxRetrans,
 		PFThreshold: a.cfg.pfThreshold, Switchback: a.cfg.switchback,
 		Rand: rng.Float64, Nonce: rng.Uint64,
@@ -48,6 +48,7 @@ func (a *Association) startPaths(now time.Time) error {
 		return err
 	}
 	mp := &multipath{pm: pm, out: newOutstanding(), rng: rng, byID: map[pathmgr.PathID]*path{}, last: map[pathmgr.PathID]pathmgr.State{}}
+	mp.out.highest = a.localTSN - 1 // pion's first DATA has our initial TSN
 	a.mu.Lock()
 	for _, p := range a.paths {
 		p.id = pm.AddPath(p.confirmed, now)
@@ -244,6 +245,7 @@ func (a *Association) routeData(pkt []byte) *path {
 	defer mp.mu.Unlock()
 	var id pathmgr.PathID
 	var ok bool
+	mp.out.sent(tsns)
 	if len(tsns) > 0 {
 		// The shim applies a SACK before pion reads it, so pion may still
 		// write a retransmission of DATA the SACK just acknowledged.
@@ -280,14 +282,27 @@ func (a *Association) routeData(pkt []byte) *path {
 	return mp.byID[id]
 }
 
-// sackArrived feeds a SACK to path management.
-func (a *Association) sackArrived(v wire.SackView) {
+// sackArrived feeds a SACK to path management. A SACK that acknowledges
+// a TSN never sent is not applied: it returns why, and true, and the
+// caller aborts the association.
+func (a *Association) sackArrived(v wire.SackView) (violation string, bad bool) {
 	mp := a.mp.Load()
 	if mp == nil {
-		return
+		return "", false
 	}
 	now := time.Now()
 	mp.mu.Lock()
+	if tsn, ok := mp.out.unsentAcked(v); ok {
+		// RFC 9260 section 12.4: "An SCTP implementation MUST abort the
+		// association if it receives a SACK chunk acknowledging a TSN
+		// that has not been sent."
+		highest := mp.out.highest
+		mp.mu.Unlock()
+		return fmt.Sprintf("SACK acknowledges TSN %d, never sent (highest TSN sent %d)", tsn, highest), true
+	}
+	// RFC 9260 section 6.1 rule A: pathmgr tells zero window probes from
+	// lost DATA by the peer's a_rwnd and its SACKs still arriving.
+	mp.pm.SackReceived(v.ARwnd(), now)
 	for _, ack := range mp.out.ack(v, now) {
 		mp.pm.DataAcked(ack.path, ack.rtt, ack.hasRTT, ack.allDone, now)
 	}
@@ -297,6 +312,7 @@ func (a *Association) sackArrived(v wire.SackView) {
 	for _, ev := range events {
 		a.ep.events.push(ev)
 	}
+	return "", false
 }
 
 // heartbeatAckArrived confirms a path or measures its RTT (RFC 9260

@@ -370,7 +370,18 @@ loop:
 			a.heartbeatAckArrived(c)
 		case wire.ChunkSack:
 			if v, err := wire.ParseSackView(c.Value); err == nil {
-				a.sackArrived(v)
+				if why, bad := a.sackArrived(v); bad {
+					// RFC 9260 section 12.4: "An SCTP implementation
+					// MUST abort the association if it receives a SACK
+					// chunk acknowledging a TSN that has not been sent."
+					// pion never sees it: it logs such a SACK and goes on
+					// (processSelectiveAck), with our record of what is
+					// outstanding already wrong.
+					*bp = out[:0]
+					packetPool.Put(bp)
+					a.abortWith("peer violated the protocol: "+why, wire.ProtocolViolationCause([]byte(why)))
+					return
+				}
 			}
 			out = appendPadded(out, it.Raw())
 		case wire.ChunkInit, wire.ChunkInitAck, wire.ChunkCookieEcho, wire.ChunkCookieAck:
