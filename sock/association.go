@@ -83,6 +83,7 @@ type assocCounters struct {
 	droppedQueue   atomic.Uint64 // pion's input queue full
 	droppedStream  atomic.Uint64 // messages on invalid streams
 	unrecognized   atomic.Uint64 // unrecognised chunks
+	unreported     atomic.Uint64 // causes and HEARTBEAT ACKs a bounded reply left out
 	heartbeatsIn   atomic.Uint64
 	heartbeatAcks  atomic.Uint64
 	messagesIn     atomic.Uint64
@@ -320,8 +321,13 @@ func (a *Association) connect(ctx context.Context) error {
 				a.mu.Unlock()
 				init := a.initChunk(p.remote, preserve)
 				pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
-				pkt = wire.Finish(init.Append(pkt, wire.ChunkInit))
-				a.sendOn(p, pkt)
+				pkt, err := init.Append(pkt, wire.ChunkInit)
+				if err != nil {
+					// Only the endpoint's own addresses could make it
+					// too long.
+					return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, err)
+				}
+				a.sendOn(p, wire.Finish(pkt))
 			} else {
 				a.sendOn(echoPath, cookieEcho)
 			}
@@ -416,6 +422,15 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("INIT-ACK without State Cookie: %w", wire.ErrBadChunk)
 	}
+	// RFC 9260 section 5.1 B: the COOKIE-ECHO carries the cookie as it
+	// came, so it is never larger than the INIT-ACK that brought it. It is
+	// built before anything is recorded, so that a cookie that does not
+	// fit a chunk leaves the association in COOKIE-WAIT.
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: ack.InitiateTag})
+	pkt, err = wire.AppendCookieEcho(pkt, ck)
+	if err != nil {
+		return nil, nil, fmt.Errorf("INIT-ACK: %w", err)
+	}
 	listed, _ := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -438,7 +453,5 @@ func (a *Association) takeInitAck(m handshakeMsg) ([]byte, *path, error) {
 		}
 	}
 	a.ep.indexPeers(a)
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: ack.InitiateTag})
-	pkt = wire.Finish(wire.AppendCookieEcho(pkt, ck))
-	return pkt, p, nil
+	return wire.Finish(pkt), p, nil
 }

@@ -281,15 +281,17 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	bp := packetPool.Get().(*[]byte)
 	out := append((*bp)[:0], pkt[:wire.CommonHeaderSize]...)
 	out[8], out[9], out[10], out[11] = 0, 0, 0, 0 // pion accepts zero checksums: the stack verified it
-	var errs []wire.ErrorCause
+	// The ERROR chunk and the HEARTBEAT ACKs this packet draws are bounded
+	// replies: see replyBudget.
+	errs := replyBudget{limit: a.replyLimit(len(pkt)), size: wire.CommonHeaderSize + wire.ChunkHeaderSize}
+	var acks []byte
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 loop:
 	for it.Next() {
 		c := it.Chunk()
 		switch c.Type {
 		case wire.ChunkHeartbeat:
-			a.count(&a.stats.heartbeatsIn)
-			a.answerHeartbeat(c, meta)
+			acks = a.answerHeartbeat(acks, c, a.replyLimit(len(pkt)))
 		case wire.ChunkHeartbeatAck:
 			a.count(&a.stats.heartbeatAcks) // pion must never see one
 			a.heartbeatAckArrived(c)
@@ -342,7 +344,9 @@ loop:
 				// RFC 9260 section 6.5: acknowledge it as usual, report
 				// Invalid Stream Identifier, discard the data (the
 				// stream reader drops it).
-				errs = append(errs, wire.InvalidStreamIDCause(sid))
+				if !errs.add(wire.InvalidStreamIDCause(sid)) {
+					a.count(&a.stats.unreported)
+				}
 			}
 			out = appendPadded(out, it.Raw())
 		default:
@@ -354,16 +358,19 @@ loop:
 			// chunk type say whether to go on and whether to report it.
 			a.count(&a.stats.unrecognized)
 			act := wire.ChunkAction(c.Type)
-			if act.Report {
-				errs = append(errs, wire.UnrecognizedChunkCause(it.Raw()))
+			if act.Report && !errs.addChunk(it.Raw()) {
+				a.count(&a.stats.unreported)
 			}
 			if act.Stop {
 				break loop
 			}
 		}
 	}
-	if len(errs) > 0 {
-		a.sendError(p, errs)
+	if len(acks) > 0 {
+		a.sendReply(meta, acks)
+	}
+	if len(errs.causes) > 0 {
+		a.sendError(p, errs.causes)
 	}
 	if len(out) == wire.CommonHeaderSize {
 		*bp = out[:0]
@@ -406,24 +413,89 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 	}
 }
 
-// answerHeartbeat answers a HEARTBEAT on the path it came from, with its
-// Heartbeat Info unchanged (RFC 9260 section 8.3).
-func (a *Association) answerHeartbeat(c wire.Chunk, meta udpencap.Meta) {
+// replyLimit is the most bytes (common header included) one reply to an
+// inbound packet of n bytes may take: never more than the packet itself,
+// so that no peer draws more bytes than it sends (no amplification), and
+// never more than one packet of the association's size.
+func (a *Association) replyLimit(n int) int {
+	return min(n, a.cfg.packetSize)
+}
+
+// replyBudget gathers the error causes one inbound packet draws into an
+// ERROR chunk that fits a reply limit (replyLimit). RFC 9260 sets no
+// bound on them: section 3.2 asks for an Unrecognized Chunk Type cause
+// for each unrecognised chunk whose type says so, and section 6.5 for an
+// Invalid Stream Identifier cause for each DATA on a stream that does not
+// exist; without a bound a packet of some 8,000 header-only chunks would
+// draw an ERROR over 64 KiB. The causes past the limit are left out and
+// counted (AssociationStats.Unreported).
+type replyBudget struct {
+	limit, size int
+	causes      []wire.ErrorCause
+}
+
+// add adds c if it fits and reports whether it did.
+func (b *replyBudget) add(c wire.ErrorCause) bool {
+	if b.size+c.Size() > b.limit {
+		return false
+	}
+	b.size += c.Size()
+	b.causes = append(b.causes, c)
+	return true
+}
+
+// addChunk adds an Unrecognized Chunk Type cause for raw, the whole
+// chunk, if it fits, without copying it when it does not.
+func (b *replyBudget) addChunk(raw []byte) bool {
+	if b.size+(wire.ErrorCause{Info: raw}).Size() > b.limit {
+		return false
+	}
+	return b.add(wire.UnrecognizedChunkCause(raw))
+}
+
+// answerHeartbeat appends the HEARTBEAT ACK for c, with its Heartbeat Info
+// unchanged (RFC 9260 section 8.3), to acks, the HEARTBEAT ACKs of one
+// inbound packet, which go back together in one packet of at most limit
+// bytes (see replyLimit): a packet of thousands of HEARTBEATs draws one
+// reply no larger than itself, not thousands of packets. A HEARTBEAT
+// whose ACK does not fit is not answered (counted in Unreported); a peer
+// sends one per packet and path.
+func (a *Association) answerHeartbeat(acks []byte, c wire.Chunk, limit int) []byte {
 	info, err := wire.ParseHeartbeat(c.Value)
 	if err != nil {
-		return
+		return acks
 	}
+	if wire.CommonHeaderSize+len(acks)+wire.ChunkHeaderSize+(wire.Param{Value: info}).Size() > limit {
+		a.count(&a.stats.unreported)
+		return acks
+	}
+	out, err := wire.AppendHeartbeat(acks, wire.ChunkHeartbeatAck, info)
+	if err != nil {
+		a.count(&a.stats.unreported)
+		return acks
+	}
+	a.count(&a.stats.heartbeatsIn)
+	return out
+}
+
+// sendReply sends chunks, a reply to an inbound packet, back the way that
+// packet came.
+func (a *Association) sendReply(meta udpencap.Meta, chunks []byte) {
 	tag := a.peerTagValue()
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	pkt = wire.Finish(wire.AppendHeartbeat(pkt, wire.ChunkHeartbeatAck, info))
-	_ = a.ep.stack.send(pkt, meta.Local.Addr(), meta.Src)
+	pkt := wire.NewPacket(make([]byte, 0, wire.CommonHeaderSize+len(chunks)), wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
+	pkt = append(pkt, chunks...)
+	_ = a.ep.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
 // sendError sends an ERROR chunk with causes on path p.
 func (a *Association) sendError(p *path, causes []wire.ErrorCause) {
 	tag := a.peerTagValue()
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	a.sendOn(p, wire.Finish(wire.AppendErrorChunk(pkt, causes...)))
+	pkt, err := wire.AppendErrorChunk(pkt, causes...)
+	if err != nil {
+		return // cannot happen: replyBudget keeps the chunk within a packet
+	}
+	a.sendOn(p, wire.Finish(pkt))
 }
 
 func causesText(cs []wire.ErrorCause) string {

@@ -20,6 +20,11 @@ var (
 	ErrBadChecksum = errors.New("wire: bad CRC32c checksum")
 	// ErrBadChunk means a chunk's content does not match its type.
 	ErrBadChunk = errors.New("wire: malformed chunk")
+	// ErrTooLong means an encoder was asked for a chunk, parameter or
+	// error cause longer than its 16-bit length field can say, or for
+	// output past a limit its caller set. Encoders return it instead of
+	// panicking: what they encode often comes from the network.
+	ErrTooLong = errors.New("wire: too long to encode")
 )
 
 // CommonHeader is the SCTP common header (RFC 9260 section 3.1).
