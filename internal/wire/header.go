@@ -98,8 +98,12 @@ func Checksum(pkt []byte) uint32 {
 
 // SetChecksum computes the CRC32c of pkt and stores it in the common header
 // (RFC 9260 section 6.8). The checksum is stored least significant byte
-// first, the byte order the CRC32c algorithm of Appendix A produces.
+// first, the byte order the CRC32c algorithm of Appendix A produces. A
+// pkt shorter than the common header is left as it is.
 func SetChecksum(pkt []byte) {
+	if len(pkt) < CommonHeaderSize {
+		return
+	}
 	binary.LittleEndian.PutUint32(pkt[8:], Checksum(pkt))
 }
 
