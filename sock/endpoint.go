@@ -483,9 +483,9 @@ func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta u
 // detects unrecognized parameters and has to report them according to
 // Section 3.2.1, it MUST put the "Unrecognized Parameter" parameter(s) in
 // the INIT ACK chunk sent in response to the INIT chunk." It sets no
-// bound, but an INIT-ACK is one chunk in one packet (section 6.10: "INIT
-// ACK ... MUST NOT be bundled with any other chunk" and only DATA is
-// fragmented, section 6.9), and an INIT of one datagram full of
+// bound, but an INIT-ACK is one chunk alone in one packet (section 6.10
+// forbids bundling it, and section 6.9 fragments only user messages), and
+// an INIT of one datagram full of
 // reportable parameters would otherwise draw an INIT-ACK over 64 KiB: a
 // reply larger than the largest packet the stack sends would make the
 // listener an amplifier. The reports left out are counted in

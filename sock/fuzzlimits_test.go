@@ -55,6 +55,31 @@ func newFuzzPeer(f *testing.F, peerPort uint16, opts ...EndpointOption) *fuzzPee
 	}}
 	tap := fp.tap
 	s.sendTap.Store(&tap)
+	// Messages and events are read and thrown away, as an application
+	// would read them: a full queue would hold stream readers.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			if _, err := ep.Recv(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			if _, err := ep.Event(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	f.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
 	// Nothing leaves: the peer is not there.
 	s.SetFaultFilter(func(local netip.Addr, remote netip.AddrPort, inbound bool) bool { return !inbound })
 	return fp
