@@ -225,3 +225,39 @@ func TestHeartbeatFloodOneReply(t *testing.T) {
 	require.Equal(t, uint64(acks), a.Stats().HeartbeatsIn)
 	a.Abort("done")
 }
+
+// TestAbortReasonBounded: a user abort reason longer than a packet is cut
+// to what one packet of the association's size carries (RFC 9260 section
+// 3.3.10.12: the Upper Layer Abort Reason is "transported by SCTP
+// transparently"), and the ABORT goes out; it used to be a panic past
+// 64 KiB.
+func TestAbortReasonBounded(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	for i, n := range []int{70000, 5000, 10} {
+		r := newRawPeer(t, s)
+		peerPort := uint16(4950 + i)
+		establishRaw(t, r, ep, peerPort, uint32(0xc000+i))
+		a := ep.lookupPeer(lo4, peerPort)
+		require.NotNil(t, a)
+		reason := bytes.Repeat([]byte{'r'}, n)
+		a.Abort(string(reason))
+		for {
+			reply := r.recv(5 * time.Second)
+			require.NotNil(t, reply, "an ABORT")
+			_, c := firstChunk(t, reply)
+			if c.Type != wire.ChunkAbort {
+				continue
+			}
+			require.LessOrEqual(t, len(reply), DefaultPacketSize)
+			ab, err := wire.ParseAbort(c)
+			require.NoError(t, err)
+			require.Len(t, ab.Causes, 1)
+			require.Equal(t, wire.CauseUserInitiatedAbort, ab.Causes[0].Code)
+			want := reason[:min(n, DefaultPacketSize-wire.CommonHeaderSize-wire.ChunkHeaderSize-wire.ParamHeaderSize)]
+			require.Equal(t, want, ab.Causes[0].Info)
+			break
+		}
+	}
+}

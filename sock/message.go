@@ -359,6 +359,11 @@ func (a *Association) SetPathUDPPort(remote netip.Addr, port uint16) error {
 // sendAbort sends an ABORT with a User-Initiated Abort cause, if the
 // peer's tag is known.
 func (a *Association) sendAbort(reason string) {
+	// The reason is cut to what one packet of the association's size
+	// carries.
+	if n := a.cfg.packetSize - wire.CommonHeaderSize - wire.ChunkHeaderSize - wire.ParamHeaderSize; len(reason) > n {
+		reason = reason[:n]
+	}
 	a.sendAbortCauses(wire.UserInitiatedAbortCause([]byte(reason)))
 }
 
