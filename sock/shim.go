@@ -428,7 +428,10 @@ func (a *Association) replyLimit(n int) int {
 // Invalid Stream Identifier cause for each DATA on a stream that does not
 // exist; without a bound a packet of some 8,000 header-only chunks would
 // draw an ERROR over 64 KiB. The causes past the limit are left out and
-// counted (AssociationStats.Unreported).
+// counted (AssociationStats.Unreported). A cause is 4 bytes longer than
+// the chunk it reports and the ERROR chunk adds 4 more, so a packet that
+// holds nothing but one unrecognised chunk draws no report: it would be
+// 8 bytes larger than the packet.
 type replyBudget struct {
 	limit, size int
 	causes      []wire.ErrorCause
