@@ -261,3 +261,22 @@ func TestAbortReasonBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestLoneUnknownChunkNotReported: a packet of one header-only
+// unrecognised chunk would draw an ERROR 8 bytes larger than itself; it
+// draws nothing and the cause is counted as unreported.
+func TestLoneUnknownChunkNotReported(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const peerPort = 4960
+	tag := establishRaw(t, r, ep, peerPort, 0xd000)
+	a := ep.lookupPeer(lo4, peerPort)
+	require.NotNil(t, a)
+	r.send(packet(peerPort, ep.Port(), tag, headerOnlyChunks(0xfe, 1)))
+	r.expectSilence()
+	require.Equal(t, uint64(1), a.Stats().Unrecognized)
+	require.Equal(t, uint64(1), a.Stats().Unreported)
+	a.Abort("done")
+}
