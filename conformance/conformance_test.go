@@ -74,7 +74,7 @@ func rules() []rule {
 
 // probeChunk is an unrecognised chunk with a small value.
 func probeChunk(t wire.ChunkType) []byte {
-	return wire.AppendChunk(nil, t, 0, []byte("probe"))
+	return must(wire.AppendChunk(nil, t, 0, []byte("probe")))
 }
 
 // sackOf parses a SACK chunk.
@@ -264,7 +264,7 @@ func initParamRule(name, text string, pt wire.ParamType, report, goOn bool) rule
 			require.Emptyf(t, reported, "parameter %#x is not reported", uint16(pt))
 		}
 		p.theirTag = ack.InitiateTag
-		p.send(p.theirTag, wire.AppendCookieEcho(nil, ck))
+		p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
 		p.expectTag(wire.ChunkCookieAck, p.myTag)
 		a := nextEvent(t, s.ep, sock.EventUp).Association
 		var remotes []string
@@ -283,7 +283,7 @@ func section33() []rule {
 	initWith := func(mutate func(*wire.Init)) []byte {
 		in := initValue(0x7a900001, 1, nil...)
 		mutate(&in)
-		return in.Append(nil, wire.ChunkInit)
+		return must(in.Append(nil, wire.ChunkInit))
 	}
 	zeroStreamsInit := func(t *testing.T, mutate func(*wire.Init), what string) {
 		_, p, a := established(t)
@@ -299,7 +299,7 @@ func section33() []rule {
 	ackWith := func(p *peer, mutate func(*wire.Init)) []byte {
 		ack := initValue(p.myTag, p.nextTSN, wire.StateCookieParam(cookie))
 		mutate(&ack)
-		return ack.Append(nil, wire.ChunkInitAck)
+		return must(ack.Append(nil, wire.ChunkInitAck))
 	}
 	return []rule{
 		{
@@ -388,7 +388,7 @@ func section33() []rule {
 				require.NoError(t, a.Send(context.Background(), []byte("one"), sock.SendInfo{}))
 				_, d := p.expectTag(wire.ChunkData, p.myTag)
 				tsn, _ := wire.PeekDataTSN(d)
-				p.sendAssoc(wire.AppendSack(nil, tsn+1000, 1<<20, nil, nil))
+				p.sendAssoc(must(wire.AppendSack(nil, tsn+1000, 1<<20, nil, nil)))
 				pk, c := p.expect(wire.ChunkAbort, wire.ChunkData, wire.ChunkSack)
 				require.Equal(t, p.myTag, pk.hdr.VerificationTag)
 				causes := causesOf(t, c)
@@ -488,7 +488,7 @@ func section51() []rule {
 				ack, ck := p.initAck()
 				p.theirTag = ack.InitiateTag
 				tsn, data := p.data("bundled with the cookie")
-				p.send(p.theirTag, wire.AppendCookieEcho(nil, ck), data)
+				p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)), data)
 				pk, _ := p.expectTag(wire.ChunkCookieAck, p.myTag)
 				require.Equal(t, wire.ChunkCookieAck, pk.chunks[0].Type)
 				a := nextEvent(t, s.ep, sock.EventUp).Association
@@ -653,7 +653,7 @@ func section52() []rule {
 			text: "RFC 9260 section 5.2.3: \"If an INIT ACK chunk is received by an endpoint in any state other than the COOKIE-WAIT or CLOSED state, the endpoint SHOULD discard the INIT ACK chunk.\"",
 			run: func(t *testing.T) {
 				_, p, a := established(t)
-				p.sendAssoc(initValue(0x5eed0004, 1, wire.StateCookieParam(cookie)).Append(nil, wire.ChunkInitAck))
+				p.sendAssoc(must(initValue(0x5eed0004, 1, wire.StateCookieParam(cookie)).Append(nil, wire.ChunkInitAck)))
 				p.silence("an unexpected INIT ACK is discarded")
 				p.alive(a, "an unexpected INIT ACK")
 			},
@@ -666,10 +666,10 @@ func section52() []rule {
 				p := s.peerFor(t, lo1)
 				ack, ck := p.initAck()
 				p.theirTag = ack.InitiateTag
-				p.send(p.theirTag, wire.AppendCookieEcho(nil, ck))
+				p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
 				p.expectTag(wire.ChunkCookieAck, p.myTag)
 				a := nextEvent(t, s.ep, sock.EventUp).Association
-				p.send(p.theirTag, wire.AppendCookieEcho(nil, ck))
+				p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
 				p.expectTag(wire.ChunkCookieAck, p.myTag)
 				require.Equal(t, []*sock.Association{a}, s.ep.Associations(), "the same association")
 				p.alive(a, "a duplicate COOKIE ECHO")
@@ -720,7 +720,7 @@ func section54() []rule {
 				ack, ck := p.initAck(wire.AddressParam(lo2))
 				p.theirTag = ack.InitiateTag
 				q := p.twin(lo2)
-				q.send(p.theirTag, wire.AppendCookieEcho(nil, ck))
+				q.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
 				q.expectTag(wire.ChunkCookieAck, p.myTag)
 				a := nextEvent(t, s.ep, sock.EventUp).Association
 				var one, two *sock.Path
@@ -773,7 +773,7 @@ func section54() []rule {
 				_, hb := q.expectTag(wire.ChunkHeartbeat, q.myTag)
 				info, err := wire.ParseHeartbeat(hb.Value)
 				require.NoError(t, err)
-				q.sendAssoc(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info))
+				q.sendAssoc(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info)))
 				ev := nextEvent(t, s.ep, sock.EventPathConfirmed)
 				require.Equal(t, lo2, ev.Path)
 				require.Equal(t, sock.PathActive, pathTo(t, a, "127.0.0.2").State)
@@ -784,7 +784,7 @@ func section54() []rule {
 			text: "RFC 9260 section 5.4: \"Upon receipt of the HEARTBEAT ACK, a verification is made that the nonce included in the HEARTBEAT parameter is the one sent to the address indicated inside the HEARTBEAT parameter.\"",
 			run: func(t *testing.T) {
 				_, _, q, a := twoAddressPeer(t)
-				q.sendAssoc(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, []byte("forged heartbeat info, no nonce of ours")))
+				q.sendAssoc(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, []byte("forged heartbeat info, no nonce of ours"))))
 				q.drain()
 				require.Equal(t, sock.PathUnconfirmed, pathTo(t, a, "127.0.0.2").State)
 			},
@@ -983,7 +983,7 @@ func section610() []rule {
 					check(pk)
 				}
 				_, data := p.data("ping")
-				p.sendAssoc(wire.AppendSack(nil, highest, 1<<20, nil, nil), data)
+				p.sendAssoc(must(wire.AppendSack(nil, highest, 1<<20, nil, nil)), data)
 				require.Equal(t, "ping", string(recvMessage(t, s.ep).Payload))
 				require.Positive(t, bundled, "some DATA chunks were bundled, so the order was checked")
 			},
@@ -1104,7 +1104,7 @@ func section84() []rule {
 			name: "8.4-7/ootb-stale-cookie-error-and-cookie-ack-discarded",
 			text: "RFC 9260 section 8.4: \"7) If the packet contains a 'Stale Cookie' ERROR or a COOKIE ACK chunk, the SCTP packet should be silently discarded.\"",
 			run: func(t *testing.T) {
-				ootbSilent(wire.AppendErrorChunk(nil, wire.StaleCookieCause(1000)))(t)
+				ootbSilent(must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(1000))))(t)
 				ootbSilent(wire.AppendCookieAck(nil))(t)
 			},
 		},
@@ -1115,7 +1115,7 @@ func section84() []rule {
 				targets := ootbTargets(t)
 				for _, chunk := range [][]byte{
 					dataChunk(1, 0, 0, "x"),
-					wire.AppendSack(nil, 1, 1000, nil, nil),
+					must(wire.AppendSack(nil, 1, 1000, nil, nil)),
 					heartbeat("hb"),
 					wire.AppendShutdown(nil, 1),
 				} {
@@ -1177,7 +1177,7 @@ func section85() []rule {
 	other := func(p *peer) uint32 { return p.theirTag ^ 0x0f0f0f0f }
 	return []rule{
 		wrongTag("DATA", func(p *peer) []byte { _, c := p.data("intruder"); return c }),
-		wrongTag("SACK", func(p *peer) []byte { return wire.AppendSack(nil, p.theirTSN-1, 1<<20, nil, nil) }),
+		wrongTag("SACK", func(p *peer) []byte { return must(wire.AppendSack(nil, p.theirTSN-1, 1<<20, nil, nil)) }),
 		wrongTag("HEARTBEAT", func(p *peer) []byte { return heartbeat("hb") }),
 		wrongTag("SHUTDOWN", func(p *peer) []byte { return wire.AppendShutdown(nil, p.theirTSN-1) }),
 		{
@@ -1365,7 +1365,7 @@ func hostile() []rule {
 				s, p, a := established(t)
 				var chunks []byte
 				for range 8200 {
-					chunks = wire.AppendChunk(chunks, unknownChunk11, 0, nil)
+					chunks = must(wire.AppendChunk(chunks, unknownChunk11, 0, nil))
 				}
 				p.sendAssoc(chunks)
 				total := 0

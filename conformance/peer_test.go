@@ -222,7 +222,7 @@ func initValue(tag, tsn uint32, params ...wire.Param) wire.Init {
 }
 
 func initChunk(tag, tsn uint32, params ...wire.Param) []byte {
-	return initValue(tag, tsn, params...).Append(nil, wire.ChunkInit)
+	return must(initValue(tag, tsn, params...).Append(nil, wire.ChunkInit))
 }
 
 // dataChunk is a whole message on stream with ssn, the I bit set so that
@@ -233,7 +233,7 @@ func dataChunk(tsn uint32, stream, ssn uint16, payload string) []byte {
 	binary.BigEndian.PutUint16(v[4:], stream)
 	binary.BigEndian.PutUint16(v[6:], ssn)
 	binary.BigEndian.PutUint32(v[8:], 51)
-	return wire.AppendChunk(nil, wire.ChunkData, wire.FlagDataBeginning|wire.FlagDataEnd|wire.FlagDataImmediate, append(v, payload...))
+	return must(wire.AppendChunk(nil, wire.ChunkData, wire.FlagDataBeginning|wire.FlagDataEnd|wire.FlagDataImmediate, append(v, payload...)))
 }
 
 // data is the next DATA chunk of the peer on stream 0.
@@ -246,11 +246,11 @@ func (p *peer) data(payload string) (tsn uint32, chunk []byte) {
 }
 
 func abortChunk(tBit bool, causes ...wire.ErrorCause) []byte {
-	return wire.Abort{T: tBit, Causes: causes}.Append(nil)
+	return must(wire.Abort{T: tBit, Causes: causes}.Append(nil))
 }
 
 func heartbeat(info string) []byte {
-	return wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte(info))
+	return must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte(info)))
 }
 
 // causesOf parses the causes of an ABORT or ERROR chunk.
@@ -330,7 +330,7 @@ func (p *peer) associate(s *server, params ...wire.Param) *sock.Association {
 	p.t.Helper()
 	ack, ck := p.initAck(params...)
 	p.theirTag, p.theirTSN = ack.InitiateTag, ack.InitialTSN
-	p.send(p.theirTag, wire.AppendCookieEcho(nil, ck))
+	p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
 	p.expectTag(wire.ChunkCookieAck, p.myTag)
 	ev := nextEvent(p.t, s.ep, sock.EventUp)
 	return ev.Association
@@ -446,7 +446,7 @@ var cookie = []byte("conformance-peer-state-cookie")
 // initAckChunk is the peer's INIT ACK to usock's INIT.
 func (p *peer) initAckChunk(params ...wire.Param) []byte {
 	ack := initValue(p.myTag, p.nextTSN, append([]wire.Param{wire.StateCookieParam(cookie)}, params...)...)
-	return ack.Append(nil, wire.ChunkInitAck)
+	return must(ack.Append(nil, wire.ChunkInitAck))
 }
 
 // accept completes the handshake as responder after dial.

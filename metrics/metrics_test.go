@@ -187,7 +187,7 @@ func TestMetricsHandler(t *testing.T) {
 	}
 	// A forged COOKIE-ECHO to the server's endpoint is counted by reason.
 	forged := wire.NewPacket(nil, wire.CommonHeader{SrcPort: 7, DstPort: sa.Endpoint().Port(), VerificationTag: 1})
-	forged = wire.Finish(wire.AppendCookieEcho(forged, make([]byte, 64)))
+	forged = wire.Finish(must(wire.AppendCookieEcho(forged, make([]byte, 64))))
 	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, server.UDPPort())))
 	if err != nil {
 		t.Fatal(err)

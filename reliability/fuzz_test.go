@@ -25,7 +25,7 @@ func FuzzPeerAddresses(f *testing.F) {
 	add := func(params ...wire.Param) {
 		in := base
 		in.Params = params
-		f.Add(in.Append(nil, wire.ChunkInit)[wire.ChunkHeaderSize:], false, true, true)
+		f.Add(must(in.Append(nil, wire.ChunkInit))[wire.ChunkHeaderSize:], false, true, true)
 	}
 	add()
 	add(wire.AddressParam(netip.MustParseAddr("192.0.2.2")), wire.AddressParam(netip.MustParseAddr("2001:db8::2")))

@@ -35,14 +35,14 @@ func TestCrossEndpointCookie(t *testing.T) {
 		{"to the right endpoint from another port", func() uint16 { return port + 1 }, x.Port},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r.send(packet(port, x.Port(), 0, simpleInit(0x7001).Append(nil, wire.ChunkInit)))
+			r.send(packet(port, x.Port(), 0, must(simpleInit(0x7001).Append(nil, wire.ChunkInit))))
 			_, ch := firstChunk(t, r.recv(5*time.Second))
 			require.Equal(t, wire.ChunkInitAck, ch.Type)
 			ack, err := wire.ParseInit(ch.Value)
 			require.NoError(t, err)
 			ck, ok := ack.Cookie()
 			require.True(t, ok)
-			r.send(packet(c.src(), c.dst(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck), dataChunk(1000, 0, "smuggled")))
+			r.send(packet(c.src(), c.dst(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck)), dataChunk(1000, 0, "smuggled")))
 			for _, ch := range r.collect(300 * time.Millisecond) {
 				require.NotEqual(t, wire.ChunkCookieAck, ch.Type, "no COOKIE-ACK for a foreign cookie")
 			}
@@ -77,10 +77,10 @@ func TestForeignSourceAddress(t *testing.T) {
 		chunk func() []byte
 	}{
 		{"DATA", func() []byte { return ra.data(0, "forged") }},
-		{"ABORT", func() []byte { return wire.Abort{}.Append(nil) }},
+		{"ABORT", func() []byte { return must(wire.Abort{}.Append(nil)) }},
 		{"SHUTDOWN", func() []byte { return wire.AppendShutdown(nil, ra.stackTSN-1) }},
-		{"HEARTBEAT", func() []byte { return wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("probe")) }},
-		{"COOKIE-ECHO", func() []byte { return wire.AppendCookieEcho(nil, []byte("junk")) }},
+		{"HEARTBEAT", func() []byte { return must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("probe"))) }},
+		{"COOKIE-ECHO", func() []byte { return must(wire.AppendCookieEcho(nil, []byte("junk"))) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := ra.assoc.Stats().DroppedForeign
@@ -128,25 +128,25 @@ func TestLyingChunkLengths(t *testing.T) {
 			return [][]byte{dataChunk(ra.tsn, 0, "first"), setLen(dataChunk(ra.tsn+1, 0, "second"), 4000)}
 		}},
 		{"SACK with more gap blocks than bytes", func(ra *rawAssoc) [][]byte {
-			sack := wire.AppendSack(nil, ra.stackTSN-1, 65536, nil, nil)
+			sack := must(wire.AppendSack(nil, ra.stackTSN-1, 65536, nil, nil))
 			binary.BigEndian.PutUint16(sack[12:], 1000) // number of gap blocks
 			binary.BigEndian.PutUint16(sack[14:], 1000) // number of duplicates
 			return [][]byte{sack}
 		}},
 		{"HEARTBEAT info length overruns", func(ra *rawAssoc) [][]byte {
-			hb := wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("12345678"))
+			hb := must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("12345678")))
 			binary.BigEndian.PutUint16(hb[6:], 500) // the parameter's length
 			return [][]byte{hb}
 		}},
 		{"ERROR cause length overruns", func(ra *rawAssoc) [][]byte {
-			e := wire.AppendErrorChunk(nil, wire.InvalidStreamIDCause(1))
+			e := must(wire.AppendErrorChunk(nil, wire.InvalidStreamIDCause(1)))
 			binary.BigEndian.PutUint16(e[6:], 300)
 			return [][]byte{e}
 		}},
 		{"FORWARD-TSN with a ragged stream list", func(ra *rawAssoc) [][]byte {
 			v := make([]byte, 7)
 			binary.BigEndian.PutUint32(v, ra.tsn+100)
-			return [][]byte{wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, v)}
+			return [][]byte{must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, v))}
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestUnrecognizedChunkActions(t *testing.T) {
 			require.False(t, wire.KnownChunk(c.typ))
 			r := newRawPeer(t, s)
 			ra := establish(t, r, ep, uint16(4600+i), simpleInit(0xb000+uint32(i)))
-			unknown := wire.AppendChunk(nil, c.typ, 0x5a, []byte("unknown body"))
+			unknown := must(wire.AppendChunk(nil, c.typ, 0x5a, []byte("unknown body")))
 			before := ra.assoc.Stats().Unrecognized
 			ra.send(unknown, ra.data(0, "after the unknown chunk"))
 			m, got := recvWithin(ep, 500*time.Millisecond)
@@ -342,7 +342,7 @@ func TestPeerStreamsAndWindow(t *testing.T) {
 			if int(cum-(ra.stackTSN-1)) >= sent {
 				break
 			}
-			ra.send(wire.AppendSack(nil, cum, 65536, nil, nil))
+			ra.send(must(wire.AppendSack(nil, cum, 65536, nil, nil)))
 			for _, c := range r.collect(200 * time.Millisecond) {
 				if tsn, ok := wire.PeekDataTSN(c); ok {
 					got[tsn] = true
@@ -409,7 +409,7 @@ func TestHeartbeatAckForgedNonce(t *testing.T) {
 	}
 	forgeries["one byte"][len(info)-1] ^= 0xff
 	for name, f := range forgeries {
-		hb := wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, f)
+		hb := must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, f))
 		// From the second address and from the first.
 		r2.send(packet(ra.port, ep.Port(), ra.peerTag, hb))
 		r.send(packet(ra.port, ep.Port(), ra.peerTag, hb))
@@ -426,7 +426,7 @@ func TestHeartbeatAckForgedNonce(t *testing.T) {
 		if c.Type == wire.ChunkHeartbeat {
 			info, err = wire.ParseHeartbeat(c.Value)
 			require.NoError(t, err)
-			r2.send(packet(ra.port, ep.Port(), ra.peerTag, wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info)))
+			r2.send(packet(ra.port, ep.Port(), ra.peerTag, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info))))
 			break
 		}
 	}
@@ -469,10 +469,10 @@ func TestOOTBReplySize(t *testing.T) {
 				body[j] = byte(rng.Uint32())
 			}
 			if typ == wire.ChunkInit && rng.IntN(2) == 0 {
-				chunks = append(chunks, simpleInit(rng.Uint32()|1).Append(nil, wire.ChunkInit))
+				chunks = append(chunks, must(simpleInit(rng.Uint32()|1).Append(nil, wire.ChunkInit)))
 				continue
 			}
-			chunks = append(chunks, wire.AppendChunk(nil, typ, uint8(rng.Uint32()), body))
+			chunks = append(chunks, must(wire.AppendChunk(nil, typ, uint8(rng.Uint32()), body)))
 		}
 		pkt := packet(uint16(2000+i), dst, rng.Uint32(), chunks...)
 		r.send(pkt)

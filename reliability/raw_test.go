@@ -112,7 +112,7 @@ func dataChunkSSN(tsn uint32, stream, ssn uint16, payload string) []byte {
 	binary.BigEndian.PutUint16(v[4:], stream)
 	binary.BigEndian.PutUint16(v[6:], ssn)
 	binary.BigEndian.PutUint32(v[8:], 51)
-	return wire.AppendChunk(nil, wire.ChunkData, 0x03, append(v, payload...))
+	return must(wire.AppendChunk(nil, wire.ChunkData, 0x03, append(v, payload...)))
 }
 
 // rawAssoc is an association between a raw peer and an endpoint.
@@ -132,7 +132,7 @@ type rawAssoc struct {
 // establish runs the handshake by hand with the given INIT.
 func establish(t testing.TB, r *rawPeer, ep *sock.Endpoint, port uint16, init wire.Init) *rawAssoc {
 	t.Helper()
-	r.send(packet(port, ep.Port(), 0, init.Append(nil, wire.ChunkInit)))
+	r.send(packet(port, ep.Port(), 0, must(init.Append(nil, wire.ChunkInit))))
 	hdr, c := firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkInitAck, c.Type)
 	require.Equal(t, init.InitiateTag, hdr.VerificationTag)
@@ -140,7 +140,7 @@ func establish(t testing.TB, r *rawPeer, ep *sock.Endpoint, port uint16, init wi
 	require.NoError(t, err)
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
-	r.send(packet(port, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.send(packet(port, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	_, c = firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	ra := &rawAssoc{r: r, ep: ep, port: port, peerTag: ack.InitiateTag, myTag: init.InitiateTag, tsn: init.InitialTSN, ack: ack, stackTSN: ack.InitialTSN, ssn: map[uint16]uint16{}}

@@ -87,6 +87,7 @@ type assocCounters struct {
 	droppedQueue   atomic.Uint64 // pion's input queue full
 	droppedStream  atomic.Uint64 // DATA chunks on invalid streams
 	unrecognized   atomic.Uint64 // unrecognised chunks
+	unreported     atomic.Uint64 // causes and HEARTBEAT ACKs a bounded reply left out
 	heartbeatsIn   atomic.Uint64
 	heartbeatAcks  atomic.Uint64
 	messagesIn     atomic.Uint64
@@ -334,8 +335,13 @@ func (a *Association) connect(ctx context.Context) error {
 				a.mu.Unlock()
 				init := a.initChunk(p.remote, preserve)
 				pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
-				pkt = wire.Finish(init.Append(pkt, wire.ChunkInit))
-				a.sendOn(p, pkt)
+				pkt, err := init.Append(pkt, wire.ChunkInit)
+				if err != nil {
+					// Only the endpoint's own addresses could make it
+					// too long.
+					return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, err)
+				}
+				a.sendOn(p, wire.Finish(pkt))
 				sentTo[p.remote], lastInit = true, p
 			} else {
 				a.sendOn(echoPath, cookieEcho)
@@ -467,6 +473,15 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 		return nil, nil, fmt.Errorf("sock: connect to port %d: the peer's INIT-ACK lists a Host Name Address, which the stack does not resolve (RFC 9260 section 5.1.2): %w",
 			a.peerPort, ErrProtocolViolation)
 	}
+	// RFC 9260 section 5.1 B: the COOKIE-ECHO carries the cookie as it
+	// came, so it is never larger than the INIT-ACK that brought it. It is
+	// built before anything is recorded, so that a cookie that does not
+	// fit a chunk leaves the association in COOKIE-WAIT.
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: ack.InitiateTag})
+	pkt, err = wire.AppendCookieEcho(pkt, ck)
+	if err != nil {
+		return nil, nil, fmt.Errorf("INIT-ACK: %w", err)
+	}
 	listed, unrecognized, excess := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -514,8 +529,6 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 		}
 	}
 	a.ep.indexPeers(a)
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: ack.InitiateTag})
-	pkt = wire.AppendCookieEcho(pkt, ck)
 	// Section 3.2.2: "If the receiver of an INIT ACK chunk detects
 	// unrecognized parameters and has to report them according to
 	// Section 3.2.1, it SHOULD bundle the ERROR chunk containing the

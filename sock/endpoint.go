@@ -102,8 +102,9 @@ type Endpoint struct {
 	byPeer map[netip.AddrPort]*Association // by each peer address and SCTP port
 	wg     sync.WaitGroup                  // association goroutines
 
-	dropped      atomic.Uint64
-	staleCookies atomic.Uint64
+	dropped          atomic.Uint64
+	staleCookies     atomic.Uint64
+	unreportedParams atomic.Uint64
 }
 
 func newEndpoint(s *Stack, addrs []netip.Addr, port uint16, cfg endpointConfig) *Endpoint {
@@ -177,8 +178,10 @@ type EndpointStats struct {
 	// Dropped counts packets dropped before any association took them
 	// (malformed, a bad cookie, a wrong tag for the cookie, ...);
 	// StaleCookies COOKIE-ECHOs with an expired cookie; EventsDropped
-	// events that fell off the full event queue.
-	Dropped, StaleCookies, EventsDropped uint64
+	// events that fell off the full event queue; UnreportedParams
+	// unrecognised INIT parameters asking for a report that did not fit
+	// in the INIT-ACK (see sendInitAck).
+	Dropped, StaleCookies, EventsDropped, UnreportedParams uint64
 }
 
 // Stats returns the endpoint's counters and gauges.
@@ -189,6 +192,7 @@ func (e *Endpoint) Stats() EndpointStats {
 	return EndpointStats{
 		Associations: e.count(), RecvQueued: len(e.recvq),
 		Dropped: e.dropped.Load(), StaleCookies: e.staleCookies.Load(), EventsDropped: evDropped,
+		UnreportedParams: e.unreportedParams.Load(),
 	}
 }
 
@@ -406,7 +410,23 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		e.sendAbortCause(init.InitiateTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, unresolvableAddressCause(host), e.cfg.assoc.packetSize)
 		return
 	}
-	peerAddrs, unrecognized, _ := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
+	peerAddrs, unrecognized, excess := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
+	// Addresses past multihome.MaxPeerAddresses are counted here: the
+	// cookie keeps only those within the bound.
+	for range excess {
+		e.stack.countDrop(DropExcessAddress)
+	}
+	// The cookie keeps the addresses the INIT lists, not its source:
+	// PeerAddresses adds the COOKIE-ECHO's source then.
+	listed := peerAddrs
+	if len(listed) > 0 && listed[0] == meta.Src.Addr() && !listsAddr(&init, listed[0]) {
+		listed = listed[1:]
+	}
+	cookieInit, err := handshake.CookieInit(&init, listed)
+	if err != nil {
+		e.drop(DropMalformed) // cannot happen: CookieInit's output is small
+		return
+	}
 	src := netip.AddrPortFrom(meta.Src.Addr(), hdr.SrcPort)
 	st := handshake.State{
 		LocalARwnd: uint32(e.cfg.assoc.receiveBuffer),
@@ -416,7 +436,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		PeerPort:   hdr.SrcPort,
 		Peer:       meta.Src,
 		Local:      meta.Local.Addr(),
-		PeerInit:   c.Value,
+		PeerInit:   cookieInit,
 	}
 	if a := e.existingFor(src, peerAddrs, hdr.SrcPort); a != nil {
 		// Sections 5.2.1 and 5.2.2: an INIT for an association that exists.
@@ -450,6 +470,17 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		st.LocalTSN = randomTag()
 	}
 	e.sendInitAck(&st, init.InitiateTag, unrecognized, multihome.AddressTypes(&init), cookieExtension(&init), meta)
+}
+
+// listsAddr reports whether init has an address parameter for a.
+func listsAddr(init *wire.Init, a netip.Addr) bool {
+	addrs, _ := init.Addresses()
+	for _, l := range addrs {
+		if l.Unmap() == a {
+			return true
+		}
+	}
+	return false
 }
 
 // maxCookieExtension bounds what a Cookie Preservative may add to the
@@ -512,9 +543,12 @@ func (e *Endpoint) accepts(src netip.AddrPort, peerAddrs []netip.Addr, meta udpe
 
 // sendAbortToInit refuses an INIT: an ABORT with the INIT's Initiate Tag
 // and the T bit clear (RFC 9260 section 5.1, 8.4 rule 3).
-func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta udpencap.Meta) {
+func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta udpencap.Meta, causes ...wire.ErrorCause) {
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: hdr.SrcPort, VerificationTag: initTag})
-	pkt = wire.Abort{}.Append(pkt)
+	pkt, err := wire.Abort{Causes: causes}.Append(pkt)
+	if err != nil {
+		return // the causes are the stack's own and short
+	}
 	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
@@ -529,7 +563,10 @@ func (e *Endpoint) sendAbortCause(tag uint32, dstPort uint16, from netip.Addr, t
 	if len(pkt)+2*wire.ParamHeaderSize+len(cause.Info)+3 <= limit {
 		causes = append(causes, cause)
 	}
-	pkt = wire.Abort{Causes: causes}.Append(pkt)
+	pkt, err := wire.Abort{Causes: causes}.Append(pkt)
+	if err != nil {
+		return // the causes are bounded by limit above
+	}
 	_ = e.stack.send(wire.Finish(pkt), from, to)
 }
 
@@ -600,11 +637,41 @@ func appendUnrecognizedReport(pkt []byte, params []wire.Param, limit int) []byte
 	if len(fit) == 0 {
 		return pkt
 	}
-	return wire.AppendErrorChunk(pkt, wire.UnrecognizedParamsCause(fit...))
+	cause, err := wire.UnrecognizedParamsCause(fit...)
+	if err != nil {
+		return pkt // cannot happen: fit is bounded by limit
+	}
+	out, err := wire.AppendErrorChunk(pkt, cause)
+	if err != nil {
+		return pkt
+	}
+	return out
 }
 
 // sendInitAck sends the INIT-ACK for st with its State Cookie (RFC 9260
-// section 5.1.3).
+// section 5.1.3) and reports the unrecognised parameters of the INIT.
+//
+// The INIT-ACK is bounded whatever the INIT: the cookie keeps only what
+// handshake.CookieInit keeps of the INIT, and the reports go in only as
+// far as the whole packet stays within the endpoint's packet size. RFC
+// 9260 section 3.2.2 says of them: "If the receiver of an INIT chunk
+// detects unrecognized parameters and has to report them according to
+// Section 3.2.1, it MUST put the "Unrecognized Parameter" parameter(s) in
+// the INIT ACK chunk sent in response to the INIT chunk." It sets no
+// bound, but an INIT-ACK is one chunk alone in one packet (section 6.10
+// forbids bundling it, and section 6.9 fragments only user messages), and
+// an INIT of one datagram full of
+// reportable parameters would otherwise draw an INIT-ACK over 64 KiB: a
+// reply larger than the largest packet the stack sends would make the
+// listener an amplifier. The reports left out are counted in
+// EndpointStats.UnreportedParams; the handshake goes on without them
+// (they are informational).
+//
+// Without reports the INIT-ACK is at most the endpoint's own addresses and
+// a cookie of a bounded size; if even that cannot be encoded (thousands of
+// local addresses), the INIT is refused with an ABORT carrying an Out of
+// Resource cause (section 3.3.10.4: "Indicates that the sender is out of
+// resource") and counted as a refused INIT.
 func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized []wire.Param, peerTypes []wire.ParamType, extension time.Duration, meta udpencap.Meta) {
 	payload := st.Marshal(nil)
 	ck := e.stack.signer.Seal(nil, payload, time.Now(), e.stack.cfg.cookieLifetime+extension)
@@ -628,22 +695,33 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 	// ACK: the copies would otherwise double what an INIT full of unknown
 	// parameters gets back (the cookie already holds the INIT), and could
 	// push the chunk past its 16-bit length.
-	size := wire.CommonHeaderSize + 4 + 16 // common header, chunk header, fixed fields
+	size := wire.CommonHeaderSize + wire.ChunkHeaderSize + initFixedSize
 	for _, p := range ack.Params {
-		size += paddedParamSize(len(p.Value))
+		size += p.Size()
 	}
-	for _, u := range unrecognized {
-		n := paddedParamSize(wire.ParamHeaderSize + len(u.Value))
-		if size+n > e.cfg.assoc.packetSize {
+	for i, u := range unrecognized {
+		r, err := wire.UnrecognizedParam(u)
+		if err != nil || size+r.Size() > e.cfg.assoc.packetSize {
+			e.unreportedParams.Add(uint64(len(unrecognized) - i))
 			break
 		}
-		size += n
-		ack.Params = append(ack.Params, wire.UnrecognizedParam(u))
+		size += r.Size()
+		ack.Params = append(ack.Params, r)
 	}
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: st.PeerPort, VerificationTag: peerTag})
-	pkt = ack.Append(pkt, wire.ChunkInitAck)
+	pkt, err := ack.Append(pkt, wire.ChunkInitAck)
+	if err != nil {
+		e.drop(DropRefusedInit)
+		e.stack.log.Warn("INIT-ACK does not encode, INIT refused", "endpoint", e.String(), "peer", meta.Src, "err", err)
+		e.sendAbortToInit(peerTag, wire.CommonHeader{SrcPort: st.PeerPort}, meta, wire.OutOfResourceCause())
+		return
+	}
 	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
+
+// initFixedSize is the size of the fixed fields of an INIT or INIT-ACK
+// value (RFC 9260 section 3.3.2).
+const initFixedSize = 16
 
 // handleCookieEcho verifies a COOKIE-ECHO and creates (or, for an
 // existing association, resolves) the association (RFC 9260 sections
@@ -718,7 +796,10 @@ func (e *Endpoint) sendStaleCookie(payload []byte, hdr wire.CommonHeader, meta u
 		us = int64(^uint32(0))
 	}
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: hdr.SrcPort, VerificationTag: peerInit.InitiateTag})
-	pkt = wire.AppendErrorChunk(pkt, wire.StaleCookieCause(uint32(us)))
+	pkt, err = wire.AppendErrorChunk(pkt, wire.StaleCookieCause(uint32(us)))
+	if err != nil {
+		return // a Stale Cookie cause has eight bytes
+	}
 	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 

@@ -66,7 +66,10 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	}
 	a.engineStarting = true
 	a.mu.Unlock()
-	localTok, remoteTok := handshake.PionTokens(local, peer, false)
+	localTok, remoteTok, err := handshake.PionTokens(local, peer, false)
+	if err != nil {
+		return false, fmt.Errorf("sock: start association engine: %w", err)
+	}
 	conn := newShimConn(a)
 	pa, err := sctp.ClientWithOptions(
 		sctp.WithSNAP(localTok, remoteTok),

@@ -24,10 +24,10 @@ func FuzzReceive(f *testing.F) {
 	f.Add([]byte{}, uint8(0))
 	f.Add(initChunk(0x1234, 1), uint8(0))
 	f.Add(dataChunk(1, 0, "x"), uint8(1))
-	f.Add(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb")), uint8(1))
-	f.Add(wire.AppendCookieEcho(nil, []byte("not a cookie")), uint8(0))
-	f.Add(wire.AppendChunk(nil, wire.ChunkType(0xff), 0, []byte("unknown")), uint8(1))
-	f.Add(wire.AppendSack(nil, 1, 1000, nil, nil), uint8(2))
+	f.Add(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb"))), uint8(1))
+	f.Add(must(wire.AppendCookieEcho(nil, []byte("not a cookie"))), uint8(0))
+	f.Add(must(wire.AppendChunk(nil, wire.ChunkType(0xff), 0, []byte("unknown"))), uint8(1))
+	f.Add(must(wire.AppendSack(nil, 1, 1000, nil, nil)), uint8(2))
 	f.Fuzz(func(t *testing.T, chunks []byte, mode uint8) {
 		var vtag uint32
 		switch mode % 3 {

@@ -41,14 +41,14 @@ func newHostilePeer(t testing.TB, s *Stack, ep *Endpoint, port uint16, tag uint3
 	r := newRawPeer(t, s)
 	const initialTSN = 1000
 	init := wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN}
-	r.send(packet(port, ep.Port(), 0, init.Append(nil, wire.ChunkInit)))
+	r.send(packet(port, ep.Port(), 0, must(init.Append(nil, wire.ChunkInit))))
 	_, c := firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkInitAck, c.Type)
 	ack, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
-	r.send(packet(port, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.send(packet(port, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	_, c = firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	h := &hostilePeer{rawPeer: r, t: t, port: port, epPort: ep.Port(), tag: ack.InitiateTag, tsn: initialTSN, endpoint: ep}
@@ -71,7 +71,7 @@ func frag(tsn uint32, stream, ssn uint16, flags byte, payload []byte) []byte {
 	binary.BigEndian.PutUint16(v[4:], stream)
 	binary.BigEndian.PutUint16(v[6:], ssn)
 	binary.BigEndian.PutUint32(v[8:], 51)
-	return wire.AppendChunk(nil, wire.ChunkData, flags, append(v, payload...))
+	return must(wire.AppendChunk(nil, wire.ChunkData, flags, append(v, payload...)))
 }
 
 // sendChunks sends chunks in one packet.
@@ -128,7 +128,7 @@ func acked(v wire.SackView) int {
 }
 
 func (h *hostilePeer) abort() {
-	h.sendChunks(wire.Abort{}.Append(nil))
+	h.sendChunks(must(wire.Abort{}.Append(nil)))
 	<-h.assoc.Done()
 }
 
@@ -340,8 +340,8 @@ func (h *hostilePeer) sendOversized(tsn uint32, size int) {
 	h.t.Fatal("no ABORT for an oversized message")
 }
 
-// TestPacketBeyondEngineReadDropped: a packet larger than pion reads is
-// dropped and counted whole, not cut short by pion.
+// TestPacketBeyondEngineReadDropped: a chunk larger than pion reads is
+// dropped and counted, not cut short by pion; the association goes on.
 func TestPacketBeyondEngineReadDropped(t *testing.T) {
 	s := newStack(t)
 	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))

@@ -288,6 +288,11 @@ type AssociationStats struct {
 	DroppedForeign, DroppedQueue, DroppedStream, DroppedMalformed uint64
 	// Unrecognized counts unrecognised chunks (RFC 9260 section 3.2).
 	Unrecognized uint64
+	// Unreported counts error causes (Unrecognized Chunk Type, Invalid
+	// Stream Identifier) and HEARTBEAT ACKs left out of a reply because
+	// the reply to a packet is never larger than that packet nor than the
+	// association's packet size.
+	Unreported uint64
 	// HeartbeatsIn counts HEARTBEATs answered; ForgedHeartbeatAcks
 	// HEARTBEAT-ACKs whose nonce we never sent (they confirm nothing).
 	HeartbeatsIn, ForgedHeartbeatAcks uint64
@@ -305,7 +310,7 @@ func (a *Association) Stats() AssociationStats {
 		MessagesIn: a.stats.messagesIn.Load(), MessagesOut: a.stats.messagesOut.Load(),
 		DroppedForeign: a.stats.droppedForeign.Load(), DroppedQueue: a.stats.droppedQueue.Load(),
 		DroppedStream: a.stats.droppedStream.Load(), DroppedMalformed: a.stats.droppedMalformed.Load(),
-		Unrecognized: a.stats.unrecognized.Load(),
+		Unrecognized: a.stats.unrecognized.Load(), Unreported: a.stats.unreported.Load(),
 		HeartbeatsIn: a.stats.heartbeatsIn.Load(), ForgedHeartbeatAcks: a.stats.forgedHeartbeatAcks.Load(),
 	}
 	a.mu.Lock()
@@ -354,6 +359,11 @@ func (a *Association) SetPathUDPPort(remote netip.Addr, port uint16) error {
 // sendAbort sends an ABORT with a User-Initiated Abort cause, if the
 // peer's tag is known.
 func (a *Association) sendAbort(reason string) {
+	// The reason is cut to what one packet of the association's size
+	// carries.
+	if n := a.cfg.packetSize - wire.CommonHeaderSize - wire.ChunkHeaderSize - wire.ParamHeaderSize; len(reason) > n {
+		reason = reason[:n]
+	}
 	a.sendAbortCauses(wire.UserInitiatedAbortCause([]byte(reason)))
 }
 
@@ -364,8 +374,15 @@ func (a *Association) sendAbortCauses(causes ...wire.ErrorCause) {
 	if tag == 0 {
 		return
 	}
+	// The ABORT goes in one packet of the association's size: causes
+	// that do not fit (a long user abort reason) are left out, the ABORT
+	// itself is always sent.
+	causes = causes[:wire.FitCauses(a.cfg.packetSize-wire.CommonHeaderSize, causes)]
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	pkt = wire.Abort{Causes: causes}.Append(pkt)
+	pkt, err := wire.Abort{Causes: causes}.Append(pkt)
+	if err != nil {
+		return // cannot happen: FitCauses keeps the chunk within a packet
+	}
 	a.sendOn(p, wire.Finish(pkt))
 }
 

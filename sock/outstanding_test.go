@@ -12,7 +12,7 @@ import (
 
 func sackView(t *testing.T, cum uint32, gaps ...wire.GapAckBlock) wire.SackView {
 	t.Helper()
-	c := wire.AppendSack(nil, cum, 1000, gaps, nil)
+	c := must(wire.AppendSack(nil, cum, 1000, gaps, nil))
 	it := wire.NewChunkIter(c)
 	require.True(t, it.Next())
 	v, err := wire.ParseSackView(it.Chunk().Value)
@@ -29,7 +29,7 @@ func TestOutstanding(t *testing.T) {
 		for _, tsn := range tsns {
 			chunks = append(chunks, dataChunk(tsn, 0, "x"))
 		}
-		pkt := packet(1, 2, 3, append([][]byte{wire.AppendSack(nil, 9, 100, nil, nil)}, chunks...)...)
+		pkt := packet(1, 2, 3, append([][]byte{must(wire.AppendSack(nil, 9, 100, nil, nil))}, chunks...)...)
 		got := dataTSNs(nil, pkt)
 		require.Equal(t, tsns, got)
 		_, rtx := o.isRetransmission(tsns)

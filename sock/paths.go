@@ -149,7 +149,9 @@ func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
 			// a HEARTBEAT reaching a peer that already closed would only
 			// come back as an out-of-the-blue ABORT.
 			if p := mp.byID[act.Path]; p != nil && !a.shuttingDown() {
-				sends = append(sends, send{p, a.heartbeatPacket(act.Nonce, now, p.remote)})
+				if pkt := a.heartbeatPacket(act.Nonce, now, p.remote); pkt != nil {
+					sends = append(sends, send{p, pkt})
+				}
 			}
 		case pathmgr.Retransmit:
 			// RFC 9260 section 6.4.1: retransmit to an active alternate
@@ -227,7 +229,11 @@ func (a *Association) pathEventsLocked() []Event {
 func (a *Association) heartbeatPacket(nonce uint64, now time.Time, remote netip.Addr) []byte {
 	tag := a.peerTagValue()
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	return wire.Finish(wire.AppendHeartbeat(pkt, wire.ChunkHeartbeat, heartbeatInfo(nonce, now, remote)))
+	pkt, err := wire.AppendHeartbeat(pkt, wire.ChunkHeartbeat, heartbeatInfo(nonce, now, remote))
+	if err != nil {
+		return nil // cannot happen: the information has a fixed size
+	}
+	return wire.Finish(pkt)
 }
 
 // routeData picks the path for a packet pion wrote and records its DATA.

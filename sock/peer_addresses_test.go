@@ -62,14 +62,14 @@ func TestInitListingManyAddresses(t *testing.T) {
 	const peerPort, tag = 4500, 0x3131
 	const listed = 300
 	in := wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000, Params: manyAddresses(listed)}
-	r.send(packet(peerPort, ep.Port(), 0, in.Append(nil, wire.ChunkInit)))
+	r.send(packet(peerPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
 	_, c := firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkInitAck, c.Type)
 	ack, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	_, c = firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	require.Len(t, ep.Associations(), 1)
@@ -104,7 +104,7 @@ func TestInitAckListingManyAddresses(t *testing.T) {
 	require.NoError(t, err)
 	ack := wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 2000,
 		Params: append(manyAddresses(listed), wire.StateCookieParam([]byte("cookie")))}
-	r.send(packet(peerPort, hdr.SrcPort, init.InitiateTag, ack.Append(nil, wire.ChunkInitAck)))
+	r.send(packet(peerPort, hdr.SrcPort, init.InitiateTag, must(ack.Append(nil, wire.ChunkInitAck))))
 	_, c = firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieEcho, c.Type)
 	r.send(packet(peerPort, hdr.SrcPort, init.InitiateTag, wire.AppendCookieAck(nil)))

@@ -77,7 +77,7 @@ func packet(src, dst uint16, tag uint32, chunks ...[]byte) []byte {
 }
 
 func initChunk(tag, tsn uint32) []byte {
-	return wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: tsn}.Append(nil, wire.ChunkInit)
+	return must(wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: tsn}.Append(nil, wire.ChunkInit))
 }
 
 func dataChunk(tsn uint32, stream uint16, payload string) []byte {
@@ -85,7 +85,7 @@ func dataChunk(tsn uint32, stream uint16, payload string) []byte {
 	binary.BigEndian.PutUint32(v[0:], tsn)
 	binary.BigEndian.PutUint16(v[4:], stream)
 	binary.BigEndian.PutUint32(v[8:], 51)
-	return wire.AppendChunk(nil, wire.ChunkData, 0x03, append(v, payload...))
+	return must(wire.AppendChunk(nil, wire.ChunkData, 0x03, append(v, payload...)))
 }
 
 // handshake runs INIT / INIT-ACK and returns the INIT-ACK and the cookie.
@@ -113,21 +113,21 @@ func TestCookieAttacks(t *testing.T) {
 		ack, ck := r.initAck(peerPort, ep.Port(), 0x1111)
 		forged := append([]byte(nil), ck...)
 		forged[len(forged)/2] ^= 0x40
-		r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, forged)))
+		r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, forged))))
 		r.expectSilence()
 		require.Empty(t, ep.Associations())
 	})
 	t.Run("wrong tag for the cookie", func(t *testing.T) {
 		r := newRawPeer(t, s)
 		ack, ck := r.initAck(peerPort, ep.Port(), 0x2222)
-		r.send(packet(peerPort, ep.Port(), ack.InitiateTag+1, wire.AppendCookieEcho(nil, ck)))
+		r.send(packet(peerPort, ep.Port(), ack.InitiateTag+1, must(wire.AppendCookieEcho(nil, ck))))
 		r.expectSilence()
 		require.Empty(t, ep.Associations())
 	})
 	t.Run("replayed", func(t *testing.T) {
 		r := newRawPeer(t, s)
 		ack, ck := r.initAck(peerPort, ep.Port(), 0x3333)
-		echo := packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck), dataChunk(1000, 0, "bundled"))
+		echo := packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck)), dataChunk(1000, 0, "bundled"))
 		r.send(echo)
 		_, c := firstChunk(t, r.recv(5*time.Second))
 		require.Equal(t, wire.ChunkCookieAck, c.Type)
@@ -160,7 +160,7 @@ func TestExpiredCookie(t *testing.T) {
 	r := newRawPeer(t, s)
 	ack, ck := r.initAck(4001, ep.Port(), 0x4444)
 	time.Sleep(120 * time.Millisecond)
-	r.send(packet(4001, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.send(packet(4001, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	hdr, c := firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkError, c.Type)
 	require.Equal(t, uint32(0x4444), hdr.VerificationTag)
@@ -190,14 +190,14 @@ func TestOutOfTheBlue(t *testing.T) {
 				chunk []byte
 				reply wire.ChunkType // 0: silence
 			}{
-				{"ABORT", wire.Abort{}.Append(nil), 0},
+				{"ABORT", must(wire.Abort{}.Append(nil)), 0},
 				{"SHUTDOWN-COMPLETE", wire.AppendShutdownComplete(nil, false), 0},
 				{"COOKIE-ACK", wire.AppendCookieAck(nil), 0},
-				{"ERROR", wire.AppendErrorChunk(nil, wire.StaleCookieCause(10)), 0},
+				{"ERROR", must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(10))), 0},
 				{"SHUTDOWN-ACK", wire.AppendShutdownAck(nil), wire.ChunkShutdownComplete},
 				{"DATA", dataChunk(1, 0, "x"), wire.ChunkAbort},
-				{"SACK", wire.AppendSack(nil, 1, 1000, nil, nil), wire.ChunkAbort},
-				{"HEARTBEAT", wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb")), wire.ChunkAbort},
+				{"SACK", must(wire.AppendSack(nil, 1, 1000, nil, nil)), wire.ChunkAbort},
+				{"HEARTBEAT", must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb"))), wire.ChunkAbort},
 			} {
 				t.Run(c.name, func(t *testing.T) {
 					pkt := packet(5555, dst, tag, c.chunk)
@@ -239,7 +239,7 @@ func TestWrongVerificationTag(t *testing.T) {
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("legit"), SendInfo{}))
 	require.Equal(t, "legit", string(recvCtx(t, p.listener).Payload))
 	// An ABORT with a wrong tag is ignored (RFC 9260 section 8.5.1 rule B).
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^2, wire.Abort{}.Append(nil)))
+	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^2, must(wire.Abort{}.Append(nil))))
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
 	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
 	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
@@ -252,7 +252,7 @@ func TestPeerRestart(t *testing.T) {
 	r := newRawPeer(t, s)
 	const peerPort = 4100
 	ack, ck := r.initAck(peerPort, ep.Port(), 0x5151)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	_, c := firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -265,7 +265,7 @@ func TestPeerRestart(t *testing.T) {
 	// The peer restarts: a new INIT with a new tag from the same address.
 	ack2, ck2 := r.initAck(peerPort, ep.Port(), 0x6262)
 	require.NotEqual(t, ack.InitiateTag, ack2.InitiateTag, "section 5.2.2: a new Initiate Tag")
-	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, wire.AppendCookieEcho(nil, ck2)))
+	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
 	_, c = firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	var restarted *Association
@@ -463,7 +463,7 @@ func TestInvalidInboundStream(t *testing.T) {
 	r := newRawPeer(t, s)
 	const peerPort = 4200
 	ack, ck := r.initAck(peerPort, ep.Port(), 0x7171) // our INIT says OS 4
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	_, c := firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, dataChunk(1000, 10, "stream ten")))

@@ -11,7 +11,7 @@ import (
 
 func pionSack(t *testing.T, cum, arwnd uint32, gaps ...wire.GapAckBlock) wire.SackView {
 	t.Helper()
-	c := wire.AppendSack(nil, cum, arwnd, gaps, nil)
+	c := must(wire.AppendSack(nil, cum, arwnd, gaps, nil))
 	v, err := wire.ParseSackView(c[wire.ChunkHeaderSize:])
 	require.NoError(t, err)
 	return v
@@ -82,7 +82,7 @@ func TestRxTrackerNoAllocation(t *testing.T) {
 	var r rxTracker
 	r.init(999, window, window)
 	var dups [maxReportedDups]uint32
-	sack := wire.AppendSack(nil, 0, window+rxReserve, nil, nil)
+	sack := must(wire.AppendSack(nil, 0, window+rxReserve, nil, nil))
 	value := sack[wire.ChunkHeaderSize:]
 	tsn := uint32(1000)
 	step := func() {

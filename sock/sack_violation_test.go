@@ -11,12 +11,12 @@ import (
 	"github.com/usock/usock/internal/wire"
 )
 
-// establishRaw runs the handshake from a raw peer and has the stack send
+// establishRawPeer runs the handshake from a raw peer and has the stack send
 // one message; it returns the association and the TSN of that DATA.
-func establishRaw(t *testing.T, s *Stack, ep *Endpoint, r *rawPeer, peerPort uint16, tag uint32) (*Association, wire.Init, uint32) {
+func establishRawPeer(t *testing.T, s *Stack, ep *Endpoint, r *rawPeer, peerPort uint16, tag uint32) (*Association, wire.Init, uint32) {
 	t.Helper()
 	ack, ck := r.initAck(peerPort, ep.Port(), tag)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, wire.AppendCookieEcho(nil, ck)))
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	_, c := firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -49,9 +49,9 @@ func TestSackForUnsentTSN(t *testing.T) {
 		sack func(tsn uint32) []byte
 		want string
 	}{
-		{"cumulative TSN ack", func(tsn uint32) []byte { return wire.AppendSack(nil, tsn+5, 65536, nil, nil) }, "TSN"},
+		{"cumulative TSN ack", func(tsn uint32) []byte { return must(wire.AppendSack(nil, tsn+5, 65536, nil, nil)) }, "TSN"},
 		{"gap ack block", func(tsn uint32) []byte {
-			return wire.AppendSack(nil, tsn, 65536, []wire.GapAckBlock{{Start: 2, End: 3}}, nil)
+			return must(wire.AppendSack(nil, tsn, 65536, []wire.GapAckBlock{{Start: 2, End: 3}}, nil))
 		}, "TSN"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -60,7 +60,7 @@ func TestSackForUnsentTSN(t *testing.T) {
 			require.NoError(t, err)
 			r := newRawPeer(t, s)
 			const peerPort, tag = 4700, 0x5151
-			a, _, tsn := establishRaw(t, s, ep, r, peerPort, tag)
+			a, _, tsn := establishRawPeer(t, s, ep, r, peerPort, tag)
 			r.send(packet(peerPort, ep.Port(), a.localTag, c.sack(tsn)))
 			var abort wire.Abort
 			for {
@@ -102,9 +102,9 @@ func TestSackForSentTSN(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	const peerPort, tag = 4800, 0x6161
-	a, _, tsn := establishRaw(t, s, ep, r, peerPort, tag)
-	r.send(packet(peerPort, ep.Port(), a.localTag, wire.AppendSack(nil, tsn, 65536, nil, nil)))
-	r.send(packet(peerPort, ep.Port(), a.localTag, wire.AppendSack(nil, tsn-1, 65536, nil, nil))) // old: ignored
+	a, _, tsn := establishRawPeer(t, s, ep, r, peerPort, tag)
+	r.send(packet(peerPort, ep.Port(), a.localTag, must(wire.AppendSack(nil, tsn, 65536, nil, nil))))
+	r.send(packet(peerPort, ep.Port(), a.localTag, must(wire.AppendSack(nil, tsn-1, 65536, nil, nil)))) // old: ignored
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, a.Send(ctx, []byte("two"), SendInfo{}))
@@ -126,7 +126,7 @@ func TestUnsentAckedWraps(t *testing.T) {
 	o := newOutstanding()
 	o.highest = 0xfffffffe // nothing sent yet, initial TSN 0xffffffff
 	sack := func(cum uint32, gaps ...wire.GapAckBlock) wire.SackView {
-		v, err := wire.ParseSackView(wire.AppendSack(nil, cum, 1000, gaps, nil)[4:])
+		v, err := wire.ParseSackView(must(wire.AppendSack(nil, cum, 1000, gaps, nil))[4:])
 		require.NoError(t, err)
 		return v
 	}

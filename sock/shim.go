@@ -345,26 +345,38 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	if state == stateClosed {
 		return
 	}
-	if len(pkt) > pionReadSize {
-		// pion reads no more than this: the rest would be cut off and
-		// what the shim admitted of it lost. Our packet size is below it;
-		// a peer sending more ignores the path MTU.
-		a.drop(&a.stats.droppedMalformed, DropMalformed)
-		return
-	}
 	bp := packetPool.Get().(*[]byte)
 	out := append((*bp)[:0], pkt[:wire.CommonHeaderSize]...)
 	out[8], out[9], out[10], out[11] = 0, 0, 0, 0 // pion accepts zero checksums: the stack verified it
-	var errs []wire.ErrorCause
+	// The ERROR chunk and the HEARTBEAT ACKs this packet draws are bounded
+	// replies: see replyBudget.
+	errs := replyBudget{limit: a.replyLimit(len(pkt)), size: wire.CommonHeaderSize + wire.ChunkHeaderSize}
+	var acks []byte
 	inStreams := -1 // read once per packet, at its first DATA
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 loop:
 	for it.Next() {
 		c := it.Chunk()
+		if raw := it.Raw(); len(out)+len(raw)+3 > pionReadSize {
+			// pion reads at most pionReadSize bytes of a packet and cuts
+			// off the rest. A larger packet (a peer whose path MTU is
+			// above ours, such as a kernel on loopback) goes to pion in
+			// several, at chunk boundaries; a chunk that alone exceeds
+			// it cannot reach pion and is dropped.
+			if wire.CommonHeaderSize+len(raw)+3 > pionReadSize {
+				a.drop(&a.stats.droppedMalformed, DropMalformed)
+				continue
+			}
+			if len(out) > wire.CommonHeaderSize {
+				a.handToEngine(bp, out)
+				bp = packetPool.Get().(*[]byte)
+				out = append((*bp)[:0], pkt[:wire.CommonHeaderSize]...)
+				out[8], out[9], out[10], out[11] = 0, 0, 0, 0
+			}
+		}
 		switch c.Type {
 		case wire.ChunkHeartbeat:
-			a.count(&a.stats.heartbeatsIn)
-			a.answerHeartbeat(c, meta)
+			acks = a.answerHeartbeat(acks, c, a.replyLimit(len(pkt)))
 		case wire.ChunkHeartbeatAck:
 			a.count(&a.stats.heartbeatAcks) // pion must never see one
 			a.heartbeatAckArrived(c)
@@ -468,22 +480,31 @@ loop:
 			// chunk type say whether to go on and whether to report it.
 			a.count(&a.stats.unrecognized)
 			act := wire.ChunkAction(c.Type)
-			if act.Report {
-				errs = append(errs, wire.UnrecognizedChunkCause(it.Raw()))
+			if act.Report && !errs.addChunk(it.Raw()) {
+				a.count(&a.stats.unreported)
 			}
 			if act.Stop {
 				break loop
 			}
 		}
 	}
-	if len(errs) > 0 {
-		a.sendError(p, errs)
+	if len(acks) > 0 {
+		a.sendReply(meta, acks)
+	}
+	if len(errs.causes) > 0 {
+		a.sendError(p, errs.causes)
 	}
 	if len(out) == wire.CommonHeaderSize {
 		*bp = out[:0]
 		packetPool.Put(bp)
 		return
 	}
+	a.handToEngine(bp, out)
+}
+
+// handToEngine queues out, a packet for pion in the pooled buffer bp, on
+// pion's input queue; a full queue drops it (counted).
+func (a *Association) handToEngine(bp *[]byte, out []byte) {
 	a.mu.Lock()
 	conn := a.conn
 	a.mu.Unlock()
@@ -528,15 +549,11 @@ func packetTag(pkt []byte) uint32 {
 	return uint32(pkt[4])<<24 | uint32(pkt[5])<<16 | uint32(pkt[6])<<8 | uint32(pkt[7])
 }
 
-// maxInvalidStreamCauses bounds the Invalid Stream Identifier causes in
-// the ERROR chunk answering one packet, so that it fits a packet.
-const maxInvalidStreamCauses = 32
-
 // receiveData applies the receive window, the maximum message size and
 // the stream count to DATA chunk c (raw, as in the packet) and appends to
 // out what pion gets instead: the chunk, a chunk on the sink stream, or a
 // SACK probe. rxOversized means the association was aborted.
-func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, errs *[]wire.ErrorCause) ([]byte, rxVerdict) {
+func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, errs *replyBudget) ([]byte, rxVerdict) {
 	const flagE, flagB, flagI = 0x01, 0x02, 0x08
 	tsn, _ := wire.PeekDataTSN(c)
 	sid, _ := wire.PeekDataStream(c)
@@ -548,8 +565,8 @@ func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, 
 		// immediately send an ERROR chunk with cause set to "Invalid
 		// Stream Identifier" (see Section 3.3.10), and discard the DATA
 		// chunk." pion acknowledges it as a one-byte message on the sink.
-		if len(*errs) < maxInvalidStreamCauses {
-			*errs = append(*errs, wire.InvalidStreamIDCause(sid))
+		if !errs.add(wire.InvalidStreamIDCause(sid)) {
+			a.count(&a.stats.unreported)
 		}
 		size, begin, end = 1, true, true
 	}
@@ -626,24 +643,96 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 	}
 }
 
-// answerHeartbeat answers a HEARTBEAT on the path it came from, with its
-// Heartbeat Info unchanged (RFC 9260 section 8.3).
-func (a *Association) answerHeartbeat(c wire.Chunk, meta udpencap.Meta) {
+// replyLimit is the most bytes (common header included) one reply to an
+// inbound packet of n bytes may take: at most replySlack more than the
+// packet itself, so that no peer draws more than it sends but for a few
+// bytes (no amplification: thousands of chunks draw a reply no larger),
+// and never more than one packet of the association's size.
+func (a *Association) replyLimit(n int) int {
+	return min(n+replySlack, a.cfg.packetSize)
+}
+
+// replySlack is what a reply may exceed the packet it answers by: the 8
+// bytes of ERROR chunk and cause headers that a report of one unrecognised
+// chunk adds, rounded up, so that a lone chunk that asks for a report gets
+// one (RFC 9260 section 3.2).
+const replySlack = 16
+
+// replyBudget gathers the error causes one inbound packet draws into an
+// ERROR chunk that fits a reply limit (replyLimit). RFC 9260 sets no
+// bound on them: section 3.2 asks for an Unrecognized Chunk Type cause
+// for each unrecognised chunk whose type says so, and section 6.5 for an
+// Invalid Stream Identifier cause for each DATA on a stream that does not
+// exist; without a bound a packet of some 8,000 header-only chunks would
+// draw an ERROR over 64 KiB. The causes past the limit are left out and
+// counted (AssociationStats.Unreported).
+type replyBudget struct {
+	limit, size int
+	causes      []wire.ErrorCause
+}
+
+// add adds c if it fits and reports whether it did.
+func (b *replyBudget) add(c wire.ErrorCause) bool {
+	if b.size+c.Size() > b.limit {
+		return false
+	}
+	b.size += c.Size()
+	b.causes = append(b.causes, c)
+	return true
+}
+
+// addChunk adds an Unrecognized Chunk Type cause for raw, the whole
+// chunk, if it fits, without copying it when it does not.
+func (b *replyBudget) addChunk(raw []byte) bool {
+	if b.size+(wire.ErrorCause{Info: raw}).Size() > b.limit {
+		return false
+	}
+	return b.add(wire.UnrecognizedChunkCause(raw))
+}
+
+// answerHeartbeat appends the HEARTBEAT ACK for c, with its Heartbeat Info
+// unchanged (RFC 9260 section 8.3), to acks, the HEARTBEAT ACKs of one
+// inbound packet, which go back together in one packet of at most limit
+// bytes (see replyLimit): a packet of thousands of HEARTBEATs draws one
+// reply no larger than itself, not thousands of packets. A HEARTBEAT
+// whose ACK does not fit is not answered (counted in Unreported); a peer
+// sends one per packet and path.
+func (a *Association) answerHeartbeat(acks []byte, c wire.Chunk, limit int) []byte {
 	info, err := wire.ParseHeartbeat(c.Value)
 	if err != nil {
-		return
+		return acks
 	}
+	if wire.CommonHeaderSize+len(acks)+wire.ChunkHeaderSize+(wire.Param{Value: info}).Size() > limit {
+		a.count(&a.stats.unreported)
+		return acks
+	}
+	out, err := wire.AppendHeartbeat(acks, wire.ChunkHeartbeatAck, info)
+	if err != nil {
+		a.count(&a.stats.unreported)
+		return acks
+	}
+	a.count(&a.stats.heartbeatsIn)
+	return out
+}
+
+// sendReply sends chunks, a reply to an inbound packet, back the way that
+// packet came.
+func (a *Association) sendReply(meta udpencap.Meta, chunks []byte) {
 	tag := a.peerTagValue()
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	pkt = wire.Finish(wire.AppendHeartbeat(pkt, wire.ChunkHeartbeatAck, info))
-	_ = a.ep.stack.send(pkt, meta.Local.Addr(), meta.Src)
+	pkt := wire.NewPacket(make([]byte, 0, wire.CommonHeaderSize+len(chunks)), wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
+	pkt = append(pkt, chunks...)
+	_ = a.ep.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
 // sendError sends an ERROR chunk with causes on path p.
 func (a *Association) sendError(p *path, causes []wire.ErrorCause) {
 	tag := a.peerTagValue()
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	a.sendOn(p, wire.Finish(wire.AppendErrorChunk(pkt, causes...)))
+	pkt, err := wire.AppendErrorChunk(pkt, causes...)
+	if err != nil {
+		return // cannot happen: replyBudget keeps the chunk within a packet
+	}
+	a.sendOn(p, wire.Finish(pkt))
 }
 
 func causesText(cs []wire.ErrorCause) string {

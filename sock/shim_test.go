@@ -10,7 +10,7 @@ import (
 )
 
 func TestSetImmediateSack(t *testing.T) {
-	sack := wire.AppendSack(nil, 1, 1000, nil, nil)
+	sack := must(wire.AppendSack(nil, 1, 1000, nil, nil))
 	pkt := packet(1, 2, 3, sack, dataChunk(7, 0, "odd"), dataChunk(8, 1, "four"))
 	hb, shut := markOutbound(pkt, true)
 	require.False(t, hb)
@@ -23,7 +23,7 @@ func TestSetImmediateSack(t *testing.T) {
 	require.NoError(t, it.Err())
 	require.Equal(t, []uint8{0, 0x03 | 0x08, 0x03 | 0x08}, flags, "the I bit on DATA only")
 
-	hbPkt := packet(1, 2, 3, wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x")), wire.AppendShutdownAck(nil), dataChunk(9, 0, "z"))
+	hbPkt := packet(1, 2, 3, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x"))), wire.AppendShutdownAck(nil), dataChunk(9, 0, "z"))
 	hb, shut = markOutbound(hbPkt, false)
 	require.True(t, hb)
 	require.True(t, shut)
@@ -36,7 +36,7 @@ func TestSetImmediateSack(t *testing.T) {
 }
 
 func TestDropChunks(t *testing.T) {
-	hb := wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x"))
+	hb := must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x")))
 	pkt := packet(1, 2, 3, hb, dataChunk(7, 0, "odd"), hb)
 	out := dropChunks(pkt, wire.ChunkHeartbeat)
 	it := wire.NewChunkIter(out[wire.CommonHeaderSize:])

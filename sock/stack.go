@@ -63,6 +63,10 @@ type Stack struct {
 	fault      atomic.Pointer[FaultFilter]
 	faultDrops atomic.Uint64
 
+	// sendTap, when set, sees every packet the stack sends before the
+	// socket does. The tests and fuzz targets check the replies with it.
+	sendTap atomic.Pointer[func(pkt []byte, from netip.Addr, to netip.AddrPort)]
+
 	drops dropCounters
 }
 
@@ -495,6 +499,9 @@ func (s *Stack) enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 // transportFor finds the transport that sends from; nil with a nil error
 // when the fault filter drops the packet.
 func (s *Stack) transportFor(pkt []byte, from netip.Addr, to netip.AddrPort) (*udpencap.Transport, error) {
+	if tap := s.sendTap.Load(); tap != nil {
+		(*tap)(pkt, from, to)
+	}
 	if s.faulty(from, to, false) {
 		return nil, nil
 	}

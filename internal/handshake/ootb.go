@@ -77,20 +77,21 @@ func OOTBReply(pkt []byte, initHandled bool) []byte {
 	if hdr.VerificationTag == 0 && (chunks != 1 || reply != replyAbortInit) {
 		return nil
 	}
+	// The reply is a lone chunk without causes or value: 16 bytes.
 	out := make([]byte, wire.CommonHeaderSize, wire.CommonHeaderSize+4)
 	h := wire.CommonHeader{SrcPort: hdr.DstPort, DstPort: hdr.SrcPort, VerificationTag: hdr.VerificationTag}
 	switch reply {
 	case replyAbortInit:
 		h.VerificationTag = initTag
-		out = wire.AppendChunk(out, wire.ChunkAbort, 0, nil)
+		out, err = wire.Abort{}.Append(out)
 	case replyAbortT:
-		out = wire.AppendChunk(out, wire.ChunkAbort, flagT, nil)
+		out, err = wire.Abort{T: true}.Append(out)
 	case replyShutdownComplete:
-		out = wire.AppendChunk(out, wire.ChunkShutdownComplete, flagT, nil)
+		out = wire.AppendShutdownComplete(out, true)
 	default:
 		return nil
 	}
-	if len(out) > len(pkt) {
+	if err != nil || len(out) > len(pkt) {
 		return nil
 	}
 	h.Put(out)

@@ -34,39 +34,39 @@ func dataChunk(b []byte) []byte {
 	binary.BigEndian.PutUint32(v[0:], 100) // TSN
 	binary.BigEndian.PutUint32(v[8:], 51)  // PPID
 	v = append(v, "hello"...)
-	return wire.AppendChunk(b, wire.ChunkData, wire.FlagDataBeginning|wire.FlagDataEnd, v)
+	return must(wire.AppendChunk(b, wire.ChunkData, wire.FlagDataBeginning|wire.FlagDataEnd, v))
 }
 
 func sackChunk(b []byte) []byte {
-	return wire.AppendSack(b, 99, 65536, []wire.GapAckBlock{{Start: 2, End: 3}}, []uint32{98})
+	return must(wire.AppendSack(b, 99, 65536, []wire.GapAckBlock{{Start: 2, End: 3}}, []uint32{98}))
 }
 
 func heartbeatChunk(b []byte) []byte {
-	return wire.AppendHeartbeat(b, wire.ChunkHeartbeat, []byte("heartbeat info"))
+	return must(wire.AppendHeartbeat(b, wire.ChunkHeartbeat, []byte("heartbeat info")))
 }
 
 func heartbeatAckChunk(b []byte) []byte {
-	return wire.AppendHeartbeat(b, wire.ChunkHeartbeatAck, []byte("info"))
+	return must(wire.AppendHeartbeat(b, wire.ChunkHeartbeatAck, []byte("info")))
 }
 
 func cookieEchoChunk(b []byte) []byte {
-	return wire.AppendCookieEcho(b, []byte("a state cookie with a MAC"))
+	return must(wire.AppendCookieEcho(b, []byte("a state cookie with a MAC")))
 }
 
 func cookieAckChunk(b []byte) []byte { return wire.AppendCookieAck(b) }
 
 func abortChunk(b []byte) []byte {
-	return wire.Abort{Causes: []wire.ErrorCause{wire.UserInitiatedAbortCause([]byte("bye"))}}.Append(b)
+	return must(wire.Abort{Causes: []wire.ErrorCause{wire.UserInitiatedAbortCause([]byte("bye"))}}.Append(b))
 }
 
-func abortTChunk(b []byte) []byte { return wire.AppendChunk(b, wire.ChunkAbort, wire.FlagT, nil) }
+func abortTChunk(b []byte) []byte { return must(wire.AppendChunk(b, wire.ChunkAbort, wire.FlagT, nil)) }
 
 func errorChunk(b []byte) []byte {
-	return wire.AppendErrorChunk(b, wire.InvalidStreamIDCause(7))
+	return must(wire.AppendErrorChunk(b, wire.InvalidStreamIDCause(7)))
 }
 
 func staleCookieChunk(b []byte) []byte {
-	return wire.AppendErrorChunk(b, wire.StaleCookieCause(1000))
+	return must(wire.AppendErrorChunk(b, wire.StaleCookieCause(1000)))
 }
 
 func shutdownChunk(b []byte) []byte          { return wire.AppendShutdown(b, 99) }
@@ -75,7 +75,7 @@ func shutdownCompleteChunk(b []byte) []byte  { return wire.AppendShutdownComplet
 func shutdownCompleteTChunk(b []byte) []byte { return wire.AppendShutdownComplete(b, true) }
 
 func unknownChunk(t wire.ChunkType) chunkFn {
-	return func(b []byte) []byte { return wire.AppendChunk(b, t, 0x5a, []byte{1, 2, 3, 4, 5}) }
+	return func(b []byte) []byte { return must(wire.AppendChunk(b, t, 0x5a, []byte{1, 2, 3, 4, 5})) }
 }
 
 func sampleInit(tag uint32) wire.Init {
@@ -90,13 +90,13 @@ func sampleInit(tag uint32) wire.Init {
 }
 
 func initChunk(tag uint32) chunkFn {
-	return func(b []byte) []byte { return sampleInit(tag).Append(b, wire.ChunkInit) }
+	return func(b []byte) []byte { return must(sampleInit(tag).Append(b, wire.ChunkInit)) }
 }
 
 func initAckChunk(b []byte) []byte {
 	in := sampleInit(initTag)
 	in.Params = append(in.Params, wire.StateCookieParam([]byte("cookie")))
-	return in.Append(b, wire.ChunkInitAck)
+	return must(in.Append(b, wire.ChunkInitAck))
 }
 
 // rawChunk appends a chunk header with the given declared length followed
@@ -175,17 +175,17 @@ func TestOOTBReply(t *testing.T) {
 		{"INIT", packet(0, initChunk(initTag)), false, &want{wire.ChunkAbort, 0, initTag}},
 		{"INIT tag all ones", packet(0, initChunk(0xffffffff)), false, &want{wire.ChunkAbort, 0, 0xffffffff}},
 		{"INIT minimal", packet(0, func(b []byte) []byte {
-			return wire.Init{InitiateTag: initTag, OutStreams: 1, InStreams: 1}.Append(b, wire.ChunkInit)
+			return must(wire.Init{InitiateTag: initTag, OutStreams: 1, InStreams: 1}.Append(b, wire.ChunkInit))
 		}), false, &want{wire.ChunkAbort, 0, initTag}},
 		{"INIT initHandled", packet(0, initChunk(initTag)), true, nil},
 		{"INIT non-zero vtag", packet(ootbVTag, initChunk(initTag)), false, nil},
 		{"INIT non-zero vtag initHandled", packet(ootbVTag, initChunk(initTag)), true, nil},
 		{"INIT Initiate Tag 0", packet(0, initChunk(0)), false, nil},
 		{"INIT value too short", packet(0, func(b []byte) []byte {
-			return wire.AppendChunk(b, wire.ChunkInit, 0, []byte{0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1})
+			return must(wire.AppendChunk(b, wire.ChunkInit, 0, []byte{0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1}))
 		}), false, nil},
 		{"INIT with malformed parameter area", packet(0, func(b []byte) []byte {
-			return wire.AppendChunk(b, wire.ChunkInit, 0, append(sampleInit(initTag).Append(nil, wire.ChunkInit)[4:20], 0, 5, 0, 2))
+			return must(wire.AppendChunk(b, wire.ChunkInit, 0, append(must(sampleInit(initTag).Append(nil, wire.ChunkInit))[4:20], 0, 5, 0, 2)))
 		}), false, &want{wire.ChunkAbort, 0, initTag}},
 		// Section 8.5.1 A: an INIT must be alone in its packet.
 		{"INIT then DATA", packet(0, initChunk(initTag), dataChunk), false, nil},
@@ -307,7 +307,7 @@ func TestOOTBReplyMissingFinalPadding(t *testing.T) {
 // 16-byte reply.
 func TestOOTBReplyLongPacket(t *testing.T) {
 	p := packet(ootbVTag, func(b []byte) []byte {
-		return wire.AppendChunk(b, wire.ChunkData, 3, make([]byte, 60000))
+		return must(wire.AppendChunk(b, wire.ChunkData, 3, make([]byte, 60000)))
 	})
 	reply := OOTBReply(p, false)
 	h, c := checkReply(t, p, reply)

@@ -10,6 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 )
 
 // ErrBadState means a cookie payload does not decode. A cookie that
@@ -113,3 +117,73 @@ func (s *State) Unmarshal(b []byte) error {
 	s.PeerInit = append([]byte(nil), rest...)
 	return nil
 }
+
+// CookieInit returns what a State Cookie keeps of the peer's INIT: the
+// value of an INIT chunk with the fixed fields and only the parameters the
+// stack reads after the COOKIE-ECHO (multihome.PeerAddresses,
+// multihome.AddressTypes, PeerExtensions and PionTokens):
+//
+//   - peerAddrs, the peer's addresses as multihome.PeerAddresses found them
+//     in init (which applies the rules on unrecognised parameters and
+//     usable addresses), as address parameters: at most
+//     multihome.MaxPeerAddresses of them, the first ones;
+//   - the first Supported Address Types parameter, with only the IPv4, IPv6
+//     and Host Name types, each once;
+//   - the first Supported Extensions parameter, with only the extensions
+//     pion implements, each once;
+//   - Forward-TSN-Supported.
+//
+// RFC 9260 section 5.1.3 asks the State Cookie to hold "all the
+// information necessary for it to establish the association", not the
+// INIT itself: the peer's INIT may be close to 64 KiB, and the INIT-ACK
+// that carries the cookie must not be. What CookieInit returns is at most
+// MaxCookieInit bytes whatever the INIT, so an INIT-ACK's cookie does not
+// grow with the INIT.
+func CookieInit(init *wire.Init, peerAddrs []netip.Addr) ([]byte, error) {
+	out := wire.Init{
+		InitiateTag: init.InitiateTag, ARwnd: init.ARwnd,
+		OutStreams: init.OutStreams, InStreams: init.InStreams, InitialTSN: init.InitialTSN,
+	}
+	for _, a := range peerAddrs[:min(len(peerAddrs), multihome.MaxPeerAddresses)] {
+		if a.IsValid() {
+			out.Params = append(out.Params, wire.AddressParam(a))
+		}
+	}
+	if p, ok := init.Param(wire.ParamSupportedAddressTypes); ok {
+		// A malformed one is left out: multihome.AddressTypes reads it as
+		// absent.
+		if types, err := p.AddressTypes(); err == nil {
+			var kept []wire.ParamType
+			for _, t := range types {
+				if (t == wire.ParamIPv4Address || t == wire.ParamIPv6Address || t == wire.ParamHostNameAddress) && !slices.Contains(kept, t) {
+					kept = append(kept, t)
+				}
+			}
+			out.Params = append(out.Params, wire.SupportedAddressTypesParam(kept...))
+		}
+	}
+	if p, ok := init.Param(wire.ParamSupportedExtensions); ok {
+		ext, _ := p.Extensions()
+		var kept []wire.ChunkType
+		for _, t := range ext {
+			if slices.Contains(Extensions(true), t) && !slices.Contains(kept, t) {
+				kept = append(kept, t)
+			}
+		}
+		out.Params = append(out.Params, wire.SupportedExtensionsParam(kept...))
+	}
+	if _, ok := init.Param(wire.ParamForwardTSNSupported); ok {
+		out.Params = append(out.Params, wire.ForwardTSNSupportedParam())
+	}
+	chunk, err := out.Append(nil, wire.ChunkInit)
+	if err != nil {
+		return nil, fmt.Errorf("handshake: the INIT kept in a cookie: %w", err)
+	}
+	n := int(binary.BigEndian.Uint16(chunk[2:]))
+	return chunk[wire.ChunkHeaderSize:n], nil
+}
+
+// MaxCookieInit is the most bytes CookieInit returns: the fixed fields,
+// multihome.MaxPeerAddresses IPv6 addresses, three address types, four
+// extensions and Forward-TSN-Supported.
+const MaxCookieInit = 16 + multihome.MaxPeerAddresses*20 + 12 + 8 + 4

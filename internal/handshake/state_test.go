@@ -3,9 +3,13 @@ package handshake
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 )
 
 // bigInit is a PeerInit as big as an INIT chunk value can be.
@@ -252,4 +256,55 @@ func FuzzStateUnmarshal(f *testing.F) {
 		require.NoError(t, again.Unmarshal(enc))
 		require.Equal(t, s, again)
 	})
+}
+
+// TestCookieInit checks that the INIT a cookie keeps holds the fixed
+// fields and what the stack reads later, in at most MaxCookieInit bytes,
+// whatever the peer's INIT holds.
+func TestCookieInit(t *testing.T) {
+	in := wire.Init{InitiateTag: 0xa1b2c3d4, ARwnd: 70000, OutStreams: 9, InStreams: 11, InitialTSN: 77}
+	var addrs []netip.Addr
+	for i := range 40 {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)})
+		addrs = append(addrs, a)
+		in.Params = append(in.Params, wire.AddressParam(a))
+	}
+	// Thousands of parameters the stack does not read, long lists in the
+	// ones it does.
+	for range 3000 {
+		in.Params = append(in.Params, wire.Param{Type: 0xc123, Value: []byte{1, 2, 3, 4, 5, 6, 7, 8}})
+	}
+	in.Params = append(in.Params,
+		wire.SupportedAddressTypesParam(slices.Repeat([]wire.ParamType{wire.ParamIPv6Address, 0x7777, wire.ParamIPv4Address}, 5000)...),
+		wire.SupportedExtensionsParam(slices.Repeat([]wire.ChunkType{wire.ChunkIData, 0x99, wire.ChunkReconfig}, 5000)...),
+		wire.ForwardTSNSupportedParam(),
+		wire.SupportedExtensionsParam(wire.ChunkForwardTSN), // not the first: not read
+	)
+	got, err := CookieInit(&in, addrs)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(got), MaxCookieInit)
+	back, err := wire.ParseInit(got)
+	require.NoError(t, err)
+	require.Equal(t, in.InitiateTag, back.InitiateTag)
+	require.Equal(t, in.ARwnd, back.ARwnd)
+	require.Equal(t, in.OutStreams, back.OutStreams)
+	require.Equal(t, in.InStreams, back.InStreams)
+	require.Equal(t, in.InitialTSN, back.InitialTSN)
+	kept, err := back.Addresses()
+	require.NoError(t, err)
+	require.Equal(t, addrs[:multihome.MaxPeerAddresses], kept)
+	require.Equal(t, []wire.ParamType{wire.ParamIPv6Address, wire.ParamIPv4Address}, multihome.AddressTypes(&back))
+	require.Equal(t, PeerExtensions(&in), PeerExtensions(&back))
+	require.True(t, Interleaving(true, &back))
+
+	// An INIT with nothing optional keeps nothing optional; a malformed
+	// Supported Address Types is left out, as multihome.AddressTypes
+	// ignores it.
+	bare := wire.Init{InitiateTag: 5, OutStreams: 1, InStreams: 1, Params: []wire.Param{{Type: wire.ParamSupportedAddressTypes, Value: []byte{0}}}}
+	got, err = CookieInit(&bare, nil)
+	require.NoError(t, err)
+	back, err = wire.ParseInit(got)
+	require.NoError(t, err)
+	require.Empty(t, back.Params)
+	require.Nil(t, multihome.AddressTypes(&back))
 }

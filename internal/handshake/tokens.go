@@ -1,6 +1,7 @@
 package handshake
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/usock/usock/internal/wire"
@@ -51,8 +52,10 @@ func PeerExtensions(peer *wire.Init) []wire.ChunkType {
 // Tag, initial TSN, a_rwnd and extensions from remote. The remote token
 // carries a Zero Checksum Acceptable parameter so that pion leaves the
 // checksum to the stack, which computes the one real CRC32c of every
-// outbound packet.
-func PionTokens(local, peer *wire.Init, interleaving bool) (localToken, remoteToken []byte) {
+// outbound packet. The tokens hold the fixed fields and at most three
+// short parameters, so an error (wrapping wire.ErrTooLong) cannot happen
+// in practice; it is returned rather than assumed.
+func PionTokens(local, peer *wire.Init, interleaving bool) (localToken, remoteToken []byte, err error) {
 	l := wire.Init{
 		InitiateTag: local.InitiateTag, ARwnd: local.ARwnd,
 		OutStreams: local.OutStreams, InStreams: local.InStreams, InitialTSN: local.InitialTSN,
@@ -66,7 +69,13 @@ func PionTokens(local, peer *wire.Init, interleaving bool) (localToken, remoteTo
 		r.Params = append(r.Params, wire.SupportedExtensionsParam(ext...))
 	}
 	r.Params = append(r.Params, wire.ZeroChecksumParam(pionEDMID))
-	return l.Append(nil, wire.ChunkInit), r.Append(nil, wire.ChunkInit)
+	if localToken, err = l.Append(nil, wire.ChunkInit); err != nil {
+		return nil, nil, fmt.Errorf("pion token of our INIT: %w", err)
+	}
+	if remoteToken, err = r.Append(nil, wire.ChunkInit); err != nil {
+		return nil, nil, fmt.Errorf("pion token of the peer's INIT: %w", err)
+	}
+	return localToken, remoteToken, nil
 }
 
 // Interleaving reports whether both sides announced I-DATA (RFC 8260

@@ -110,7 +110,8 @@ func TestPionTokens(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			local, peer := localInit(), fullPeer()
-			lt, rt := PionTokens(local, peer, interleaving)
+			lt, rt, err := PionTokens(local, peer, interleaving)
+			require.NoError(t, err)
 			checkPionParsable(t, lt)
 			checkPionParsable(t, rt)
 			require.Zero(t, len(lt)%4, "local token padded to four bytes")
@@ -163,7 +164,8 @@ func TestPionTokens(t *testing.T) {
 
 func TestPionTokensPeerWithoutExtensions(t *testing.T) {
 	peer := peerInit(wire.AddressParam(netip.MustParseAddr("192.0.2.9")))
-	_, rt := PionTokens(localInit(), peer, false)
+	_, rt, err := PionTokens(localInit(), peer, false)
+	require.NoError(t, err)
 	checkPionParsable(t, rt)
 	r := parseToken(t, rt)
 	// No empty Supported Extensions parameter: only Zero Checksum.
@@ -172,7 +174,8 @@ func TestPionTokensPeerWithoutExtensions(t *testing.T) {
 
 func TestPionTokensForwardTSNOnly(t *testing.T) {
 	peer := peerInit(wire.ForwardTSNSupportedParam())
-	_, rt := PionTokens(localInit(), peer, true)
+	_, rt, err := PionTokens(localInit(), peer, true)
+	require.NoError(t, err)
 	checkPionParsable(t, rt)
 	r := parseToken(t, rt)
 	require.Equal(t, []wire.Param{
@@ -183,7 +186,8 @@ func TestPionTokensForwardTSNOnly(t *testing.T) {
 
 func TestPionTokensDoNotAliasInputs(t *testing.T) {
 	local, peer := localInit(), fullPeer()
-	lt, rt := PionTokens(local, peer, true)
+	lt, rt, err := PionTokens(local, peer, true)
+	require.NoError(t, err)
 	lt2, rt2 := append([]byte(nil), lt...), append([]byte(nil), rt...)
 	local.InitiateTag, peer.InitiateTag = 1, 2
 	for _, p := range peer.Params {
@@ -196,7 +200,8 @@ func TestPionTokensDoNotAliasInputs(t *testing.T) {
 	// And the inputs were not modified by the call.
 	local, peer = localInit(), fullPeer()
 	lc, pc := *local, *peer
-	PionTokens(local, peer, true)
+	_, _, err = PionTokens(local, peer, true)
+	require.NoError(t, err)
 	require.True(t, lc.Equal(*local))
 	require.True(t, pc.Equal(*peer))
 }
@@ -214,7 +219,8 @@ func TestPionTokensMatchPionOwn(t *testing.T) {
 
 			// pion's token as our peer: what we hand back to pion is what
 			// pion generated, zero checksum included.
-			_, rt := PionTokens(localInit(), &p, interleaving)
+			_, rt, err := PionTokens(localInit(), &p, interleaving)
+			require.NoError(t, err)
 			r := parseToken(t, rt)
 			want := p
 			if !zero {
@@ -228,7 +234,8 @@ func TestPionTokensMatchPionOwn(t *testing.T) {
 			// Our local token has the parameter list pion puts in its own
 			// token without zero checksum.
 			if !zero {
-				lt, _ := PionTokens(&p, &p, interleaving)
+				lt, _, err := PionTokens(&p, &p, interleaving)
+				require.NoError(t, err)
 				requireSameChunk(t, own, lt)
 			}
 			require.Equal(t, interleaving, Interleaving(true, &p))

@@ -58,20 +58,42 @@ func ParseCauses(value []byte) ([]ErrorCause, error) {
 	return causes, nil
 }
 
+// Size is the number of bytes c takes in an ABORT or ERROR chunk: header,
+// information and padding.
+func (c ErrorCause) Size() int {
+	return tlvSize(len(c.Info))
+}
+
 // AppendCauses appends each cause, padded to a multiple of four bytes, to
-// dst. It panics if a cause exceeds 65535 bytes.
-func AppendCauses(dst []byte, causes ...ErrorCause) []byte {
-	dst, _ = appendCauses(dst, causes)
-	return dst
+// dst. A cause longer than its 16-bit Cause Length can say (65535 bytes) is
+// an error wrapping ErrTooLong, and dst is returned unchanged.
+func AppendCauses(dst []byte, causes ...ErrorCause) ([]byte, error) {
+	dst, _, err := appendCauses(dst, causes)
+	return dst, err
 }
 
 // appendCauses is AppendCauses that also returns the last cause's padding.
-func appendCauses(dst []byte, causes []ErrorCause) ([]byte, int) {
+func appendCauses(dst []byte, causes []ErrorCause) ([]byte, int, error) {
+	start := len(dst)
 	pad := 0
 	for _, c := range causes {
-		dst, pad = appendTLV(dst, uint16(c.Code), c.Info)
+		var err error
+		dst, pad, err = appendTLV(dst, uint16(c.Code), c.Info)
+		if err != nil {
+			return dst[:start], 0, fmt.Errorf("%v cause: %w", c.Code, err)
+		}
 	}
-	return dst, pad
+	return dst, pad, nil
+}
+
+// appendCauseChunk appends a chunk of type t carrying causes.
+func appendCauseChunk(dst []byte, t ChunkType, flags uint8, causes []ErrorCause) ([]byte, error) {
+	dst, start := beginChunk(dst, t, flags)
+	dst, pad, err := appendCauses(dst, causes)
+	if err != nil {
+		return dst[:start], fmt.Errorf("%v: %w", t, err)
+	}
+	return endChunk(dst, start, pad)
 }
 
 // Abort is an ABORT chunk (RFC 9260 section 3.3.7):
@@ -106,15 +128,15 @@ func ParseAbort(c Chunk) (Abort, error) {
 	return Abort{T: c.Flags&FlagT != 0, Causes: causes}, nil
 }
 
-// Append appends a as a complete ABORT chunk to dst.
-func (a Abort) Append(dst []byte) []byte {
+// Append appends a as a complete ABORT chunk to dst. Causes that do not
+// fit one chunk (65535 bytes) are an error wrapping ErrTooLong, and dst is
+// returned unchanged.
+func (a Abort) Append(dst []byte) ([]byte, error) {
 	var flags uint8
 	if a.T {
 		flags = FlagT
 	}
-	dst, start := beginChunk(dst, ChunkAbort, flags)
-	dst, pad := appendCauses(dst, a.Causes)
-	return endChunk(dst, start, pad)
+	return appendCauseChunk(dst, ChunkAbort, flags, a.Causes)
 }
 
 // Equal reports whether a and o have the same T bit and causes.
@@ -138,10 +160,29 @@ func ParseErrorChunk(value []byte) ([]ErrorCause, error) {
 
 // AppendErrorChunk appends a complete ERROR chunk carrying causes to dst.
 // RFC 9260 requires at least one cause; AppendErrorChunk does not check.
-func AppendErrorChunk(dst []byte, causes ...ErrorCause) []byte {
-	dst, start := beginChunk(dst, ChunkError, 0)
-	dst, pad := appendCauses(dst, causes)
-	return endChunk(dst, start, pad)
+// Causes that do not fit one chunk (65535 bytes) are an error wrapping
+// ErrTooLong, and dst is returned unchanged; FitCauses picks the causes
+// that fit a budget.
+func AppendErrorChunk(dst []byte, causes ...ErrorCause) ([]byte, error) {
+	return appendCauseChunk(dst, ChunkError, 0, causes)
+}
+
+// FitCauses returns how many of causes, taken in order, fit in an ABORT or
+// ERROR chunk of at most limit bytes (chunk header and padding included).
+// A limit above the largest chunk (65535 bytes) counts as that.
+func FitCauses(limit int, causes []ErrorCause) int {
+	limit = min(limit, maxTLVLength)
+	size := ChunkHeaderSize
+	for i, c := range causes {
+		size += c.Size()
+		// The last cause's padding is not in the Chunk Length, but the
+		// chunk is padded on the wire: counting it keeps the limit a
+		// limit on bytes sent.
+		if size > limit {
+			return i
+		}
+	}
+	return len(causes)
 }
 
 // The constructors below build the causes this stack sends. Each follows
@@ -208,14 +249,23 @@ func InvalidMandatoryParamCause() ErrorCause {
 // ACK chunk if the receiver does not recognize one or more Optional TLV
 // parameters in the INIT ACK chunk." The information is the parameters,
 // "copied from the INIT ACK chunk complete with TLV", each padded except
-// the last (whose padding is that of the cause).
-func UnrecognizedParamsCause(params ...Param) ErrorCause {
+// the last (whose padding is that of the cause). Parameters that do not
+// fit one cause (65535 bytes) are an error wrapping ErrTooLong.
+func UnrecognizedParamsCause(params ...Param) (ErrorCause, error) {
 	var info []byte
 	pad := 0
 	for _, p := range params {
-		info, pad = appendTLV(info, uint16(p.Type), p.Value)
+		var err error
+		info, pad, err = appendTLV(info, uint16(p.Type), p.Value)
+		if err != nil {
+			return ErrorCause{}, fmt.Errorf("unrecognized parameters cause: %w", err)
+		}
 	}
-	return ErrorCause{Code: CauseUnrecognizedParams, Info: info[:len(info)-pad]}
+	info = info[:len(info)-pad]
+	if ParamHeaderSize+len(info) > maxTLVLength {
+		return ErrorCause{}, fmt.Errorf("unrecognized parameters cause of %d bytes: %w", ParamHeaderSize+len(info), ErrTooLong)
+	}
+	return ErrorCause{Code: CauseUnrecognizedParams, Info: info}, nil
 }
 
 // NoUserDataCause returns a No User Data cause (section 3.3.10.9): "This

@@ -21,9 +21,9 @@ func TestCauseConstructors(t *testing.T) {
 		{"out of resource", OutOfResourceCause(), "0004 0004"},
 		{"unrecognized chunk", UnrecognizedChunkCause(mustHex("ff000005 aa")), "0006 0009 ff000005 aa 000000"},
 		{"invalid mandatory", InvalidMandatoryParamCause(), "0007 0004"},
-		{"unrecognized params", UnrecognizedParamsCause(
+		{"unrecognized params", must(UnrecognizedParamsCause(
 			Param{Type: 0x8123, Value: []byte{1}},
-			Param{Type: 0xc123, Value: []byte{2, 3}}),
+			Param{Type: 0xc123, Value: []byte{2, 3}})),
 			"0008 0012 8123 0005 01 000000 c123 0006 0203 0000"},
 		{"no user data", NoUserDataCause(0xdeadbeef), "0009 0008 deadbeef"},
 		{"user abort", UserInitiatedAbortCause([]byte("bye")), "000c 0007 627965 00"},
@@ -31,7 +31,7 @@ func TestCauseConstructors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, mustHex(tc.want), AppendCauses(nil, tc.cause))
+			assert.Equal(t, mustHex(tc.want), must(AppendCauses(nil, tc.cause)))
 		})
 	}
 }
@@ -49,7 +49,7 @@ func TestPionErrorVector(t *testing.T) {
 	require.Len(t, causes, 1)
 	assert.Equal(t, CauseUnrecognizedChunkType, causes[0].Code)
 	assert.Equal(t, orig, causes[0].Info)
-	assert.Equal(t, raw, AppendErrorChunk(nil, UnrecognizedChunkCause(orig)))
+	assert.Equal(t, raw, must(AppendErrorChunk(nil, UnrecognizedChunkCause(orig))))
 }
 
 func TestAbortRoundTrip(t *testing.T) {
@@ -59,7 +59,7 @@ func TestAbortRoundTrip(t *testing.T) {
 		{Causes: []ErrorCause{UserInitiatedAbortCause([]byte("x"))}},
 		{T: true, Causes: []ErrorCause{ProtocolViolationCause([]byte("bad")), OutOfResourceCause(), {Code: 0xffff}}},
 	} {
-		out := a.Append(nil)
+		out := must(a.Append(nil))
 		require.Zero(t, len(out)%4)
 		it := NewChunkIter(out)
 		require.True(t, it.Next())
@@ -72,9 +72,9 @@ func TestAbortRoundTrip(t *testing.T) {
 		require.False(t, it.Next())
 		require.NoError(t, it.Err())
 	}
-	assert.Equal(t, mustHex("06010004"), Abort{T: true}.Append(nil))
+	assert.Equal(t, mustHex("06010004"), must(Abort{T: true}.Append(nil)))
 	assert.Equal(t, mustHex("06000009 000c0005 78 000000"),
-		Abort{Causes: []ErrorCause{UserInitiatedAbortCause([]byte("x"))}}.Append(nil))
+		must(Abort{Causes: []ErrorCause{UserInitiatedAbortCause([]byte("x"))}}.Append(nil)))
 }
 
 func TestAbortErrors(t *testing.T) {
@@ -95,7 +95,7 @@ func TestErrorChunk(t *testing.T) {
 	_, err = ParseErrorChunk(mustHex("0001"))
 	assertErrIs(t, ErrShort, err)
 	causes := []ErrorCause{InvalidStreamIDCause(3), StaleCookieCause(12)}
-	out := AppendErrorChunk(nil, causes...)
+	out := must(AppendErrorChunk(nil, causes...))
 	it := NewChunkIter(out)
 	require.True(t, it.Next())
 	got, err := ParseErrorChunk(it.Chunk().Value)

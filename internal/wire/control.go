@@ -50,26 +50,32 @@ func ParseHeartbeat(value []byte) ([]byte, error) {
 
 // AppendHeartbeat appends a complete HEARTBEAT or HEARTBEAT ACK chunk (t is
 // ChunkHeartbeat or ChunkHeartbeatAck) carrying info in a Heartbeat Info
-// parameter to dst. The Chunk Length leaves out the parameter's padding. It
-// panics if info is longer than 65527 bytes.
-func AppendHeartbeat(dst []byte, t ChunkType, info []byte) []byte {
+// parameter to dst. The Chunk Length leaves out the parameter's padding.
+// Information longer than 65527 bytes is an error wrapping ErrTooLong, and
+// dst is returned unchanged.
+func AppendHeartbeat(dst []byte, t ChunkType, info []byte) ([]byte, error) {
 	dst, start := beginChunk(dst, t, 0)
-	dst, pad := appendTLV(dst, uint16(ParamHeartbeatInfo), info)
+	dst, pad, err := appendTLV(dst, uint16(ParamHeartbeatInfo), info)
+	if err != nil {
+		return dst[:start], fmt.Errorf("%v: %w", t, err)
+	}
 	return endChunk(dst, start, pad)
 }
 
 // AppendCookieEcho appends a complete COOKIE ECHO chunk to dst (RFC 9260
 // section 3.3.11): "This field MUST contain the exact cookie received in
 // the State Cookie parameter from the previous INIT ACK chunk." The chunk's
-// value is the cookie itself, so a received cookie is Chunk.Value.
-func AppendCookieEcho(dst []byte, cookie []byte) []byte {
+// value is the cookie itself, so a received cookie is Chunk.Value. A
+// cookie longer than MaxChunkValue is an error wrapping ErrTooLong, and dst
+// is returned unchanged.
+func AppendCookieEcho(dst []byte, cookie []byte) ([]byte, error) {
 	return AppendChunk(dst, ChunkCookieEcho, 0, cookie)
 }
 
 // AppendCookieAck appends a COOKIE ACK chunk (RFC 9260 section 3.3.12),
 // which has no value, to dst.
 func AppendCookieAck(dst []byte) []byte {
-	return AppendChunk(dst, ChunkCookieAck, 0, nil)
+	return appendFixedChunk(dst, ChunkCookieAck, 0, nil)
 }
 
 // ParseShutdown decodes the value of a SHUTDOWN chunk (RFC 9260 section
@@ -87,13 +93,13 @@ func ParseShutdown(value []byte) (cumTSNAck uint32, err error) {
 func AppendShutdown(dst []byte, cumTSNAck uint32) []byte {
 	var v [4]byte
 	binary.BigEndian.PutUint32(v[:], cumTSNAck)
-	return AppendChunk(dst, ChunkShutdown, 0, v[:])
+	return appendFixedChunk(dst, ChunkShutdown, 0, v[:])
 }
 
 // AppendShutdownAck appends a SHUTDOWN ACK chunk (RFC 9260 section 3.3.9),
 // which has no value, to dst.
 func AppendShutdownAck(dst []byte) []byte {
-	return AppendChunk(dst, ChunkShutdownAck, 0, nil)
+	return appendFixedChunk(dst, ChunkShutdownAck, 0, nil)
 }
 
 // AppendShutdownComplete appends a SHUTDOWN COMPLETE chunk (RFC 9260
@@ -106,5 +112,5 @@ func AppendShutdownComplete(dst []byte, tBit bool) []byte {
 	if tBit {
 		flags = FlagT
 	}
-	return AppendChunk(dst, ChunkShutdownComplete, flags, nil)
+	return appendFixedChunk(dst, ChunkShutdownComplete, flags, nil)
 }

@@ -41,15 +41,15 @@ func TestParseHeartbeat(t *testing.T) {
 
 func TestAppendHeartbeat(t *testing.T) {
 	assert.Equal(t, mustHex("0400000d 00010009 aabbccddee 000000"),
-		AppendHeartbeat(nil, ChunkHeartbeat, mustHex("aabbccddee")))
-	assert.Equal(t, mustHex("05000008 00010004"), AppendHeartbeat(nil, ChunkHeartbeatAck, nil))
+		must(AppendHeartbeat(nil, ChunkHeartbeat, mustHex("aabbccddee"))))
+	assert.Equal(t, mustHex("05000008 00010004"), must(AppendHeartbeat(nil, ChunkHeartbeatAck, nil)))
 
 	for n := range 9 {
 		info := make([]byte, n)
 		for i := range info {
 			info[i] = byte(0xa0 + i)
 		}
-		out := AppendHeartbeat(nil, ChunkHeartbeatAck, info)
+		out := must(AppendHeartbeat(nil, ChunkHeartbeatAck, info))
 		it := NewChunkIter(out)
 		require.True(t, it.Next())
 		c := it.Chunk()
@@ -61,7 +61,7 @@ func TestAppendHeartbeat(t *testing.T) {
 }
 
 func TestHeartbeatAllocs(t *testing.T) {
-	pkt := AppendHeartbeat(nil, ChunkHeartbeat, []byte("some heartbeat info"))
+	pkt := must(AppendHeartbeat(nil, ChunkHeartbeat, []byte("some heartbeat info")))
 	buf := make([]byte, 0, 128)
 	allocs := testing.AllocsPerRun(100, func() {
 		it := NewChunkIter(pkt)
@@ -70,7 +70,7 @@ func TestHeartbeatAllocs(t *testing.T) {
 			if err != nil {
 				panic(err)
 			}
-			buf = AppendHeartbeat(buf[:0], ChunkHeartbeatAck, info)
+			buf = must(AppendHeartbeat(buf[:0], ChunkHeartbeatAck, info))
 		}
 	})
 	assert.Zero(t, allocs)
@@ -78,7 +78,7 @@ func TestHeartbeatAllocs(t *testing.T) {
 }
 
 func TestSmallChunks(t *testing.T) {
-	assert.Equal(t, mustHex("0a000007 616263 00"), AppendCookieEcho(nil, []byte("abc")))
+	assert.Equal(t, mustHex("0a000007 616263 00"), must(AppendCookieEcho(nil, []byte("abc"))))
 	assert.Equal(t, mustHex("0b000004"), AppendCookieAck(nil))
 	assert.Equal(t, mustHex("07000008 01020304"), AppendShutdown(nil, 0x01020304))
 	assert.Equal(t, mustHex("08000004"), AppendShutdownAck(nil))

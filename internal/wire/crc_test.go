@@ -95,3 +95,16 @@ func TestChecksumAllocs(t *testing.T) {
 	assert.Zero(t, allocs)
 	assert.True(t, ok)
 }
+
+// TestSetChecksumShort: a buffer shorter than the common header is left
+// alone, not a panic.
+func TestSetChecksumShort(t *testing.T) {
+	b := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	SetChecksum(b)
+	if string(b) != string([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+		t.Fatalf("changed: %x", b)
+	}
+	if VerifyChecksum(b) {
+		t.Fatal("a short buffer verified")
+	}
+}

@@ -178,12 +178,12 @@ type GapAckBlock struct {
 	Start, End uint16
 }
 
-// AppendSack appends a complete SACK chunk to dst. It panics if there are
-// more than 65535 gap blocks or duplicate TSNs, or if the chunk would
-// exceed 65535 bytes.
-func AppendSack(dst []byte, cumTSNAck, arwnd uint32, gaps []GapAckBlock, dups []uint32) []byte {
+// AppendSack appends a complete SACK chunk to dst. More than 65535 gap
+// blocks or duplicate TSNs, or a chunk over 65535 bytes, is an error
+// wrapping ErrTooLong, and dst is returned unchanged.
+func AppendSack(dst []byte, cumTSNAck, arwnd uint32, gaps []GapAckBlock, dups []uint32) ([]byte, error) {
 	if len(gaps) > 0xffff || len(dups) > 0xffff {
-		panic("wire: SACK with more than 65535 gap blocks or duplicate TSNs")
+		return dst, fmt.Errorf("SACK with %d gap blocks and %d duplicate TSNs: %w", len(gaps), len(dups), ErrTooLong)
 	}
 	dst, start := beginChunk(dst, ChunkSack, 0)
 	dst = binary.BigEndian.AppendUint32(dst, cumTSNAck)

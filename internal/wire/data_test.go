@@ -61,7 +61,7 @@ func TestPeekAllocs(t *testing.T) {
 func TestSackView(t *testing.T) {
 	gaps := []GapAckBlock{{2, 3}, {5, 9}, {0xfff0, 0xffff}}
 	dups := []uint32{7, 0xfffffffe}
-	out := AppendSack([]byte{0xee}, 0x80000001, 65536, gaps, dups)
+	out := must(AppendSack([]byte{0xee}, 0x80000001, 65536, gaps, dups))
 	it := NewChunkIter(out[1:])
 	require.True(t, it.Next())
 	c := it.Chunk()
@@ -84,7 +84,7 @@ func TestSackView(t *testing.T) {
 	assert.Panics(t, func() { s.GapBlock(-1) })
 	assert.Panics(t, func() { s.DupTSN(2) })
 
-	assert.Equal(t, mustHex("03000010 00000005 00001000 0000 0000"), AppendSack(nil, 5, 4096, nil, nil))
+	assert.Equal(t, mustHex("03000010 00000005 00001000 0000 0000"), must(AppendSack(nil, 5, 4096, nil, nil)))
 }
 
 func TestParseSackViewErrors(t *testing.T) {
@@ -115,7 +115,7 @@ func TestParseSackViewErrors(t *testing.T) {
 }
 
 func TestSackAllocs(t *testing.T) {
-	out := AppendSack(nil, 100, 1<<16, []GapAckBlock{{2, 3}, {5, 9}}, []uint32{50})
+	out := must(AppendSack(nil, 100, 1<<16, []GapAckBlock{{2, 3}, {5, 9}}, []uint32{50}))
 	value := out[4:]
 	buf := make([]byte, 0, 64)
 	var sum int
@@ -132,7 +132,7 @@ func TestSackAllocs(t *testing.T) {
 		for i := range s.NumDupTSNs() {
 			sum += int(s.DupTSN(i))
 		}
-		buf = AppendSack(buf[:0], 1, 2, nil, nil)
+		buf = must(AppendSack(buf[:0], 1, 2, nil, nil))
 	})
 	assert.Zero(t, allocs)
 	assert.NotZero(t, sum)

@@ -96,7 +96,7 @@ func FuzzChunkIter(f *testing.F) {
 		}
 		var enc []byte
 		for _, c := range chunks {
-			enc = AppendChunk(enc, c.Type, c.Flags, c.Value)
+			enc = must(AppendChunk(enc, c.Type, c.Flags, c.Value))
 		}
 		again, err := collectChunks(enc)
 		if err != nil {
@@ -145,7 +145,7 @@ func FuzzParamIter(f *testing.F) {
 		}
 		var enc []byte
 		for _, p := range params {
-			enc = AppendParam(enc, p.Type, p.Value)
+			enc = must(AppendParam(enc, p.Type, p.Value))
 		}
 		again, err2 := collectParams(enc)
 		if err2 != nil {
@@ -188,7 +188,7 @@ func FuzzParseInit(f *testing.F) {
 		_, _ = in.SupportedExtensions()
 		_, _ = in.Cookie()
 
-		enc := in.Append(nil, ChunkInitAck)
+		enc := must(in.Append(nil, ChunkInitAck))
 		c := parseOneChunk(t, enc)
 		again, err := ParseInit(c.Value)
 		if err != nil {
@@ -227,7 +227,7 @@ func FuzzParseHeartbeat(f *testing.F) {
 			checkSentinel(t, err)
 			return
 		}
-		enc := AppendHeartbeat(nil, ChunkHeartbeatAck, info)
+		enc := must(AppendHeartbeat(nil, ChunkHeartbeatAck, info))
 		c := parseOneChunk(t, enc)
 		again, err := ParseHeartbeat(c.Value)
 		if err != nil {
@@ -245,8 +245,8 @@ func FuzzParseHeartbeat(f *testing.F) {
 func FuzzParseCauses(f *testing.F) {
 	seedChunkValues(f, ChunkAbort, ChunkError)
 	f.Add(uint8(0), mustHex("0006000c c0000008 00000003"))
-	f.Add(uint8(1), AppendCauses(nil, ProtocolViolationCause([]byte("x")), OutOfResourceCause()))
-	f.Add(uint8(0), AppendCauses(nil, UnrecognizedParamsCause(Param{Type: 0x8123, Value: []byte{1}})))
+	f.Add(uint8(1), must(AppendCauses(nil, ProtocolViolationCause([]byte("x")), OutOfResourceCause())))
+	f.Add(uint8(0), must(AppendCauses(nil, must(UnrecognizedParamsCause(Param{Type: 0x8123, Value: []byte{1}})))))
 	f.Fuzz(func(t *testing.T, flags uint8, data []byte) {
 		a, err := ParseAbort(Chunk{Type: ChunkAbort, Flags: flags, Value: data})
 		causes, err2 := ParseErrorChunk(data)
@@ -270,7 +270,7 @@ func FuzzParseCauses(f *testing.F) {
 			t.Fatal("ABORT and ERROR disagree")
 		}
 
-		enc := a.Append(nil)
+		enc := must(a.Append(nil))
 		c := parseOneChunk(t, enc)
 		again, err := ParseAbort(c)
 		if err != nil {
@@ -283,7 +283,7 @@ func FuzzParseCauses(f *testing.F) {
 			t.Fatalf("canonical ABORT %x re-encoded as %x", data, c.Value)
 		}
 		if len(causes) > 0 {
-			c := parseOneChunk(t, AppendErrorChunk(nil, causes...))
+			c := parseOneChunk(t, must(AppendErrorChunk(nil, causes...)))
 			again, err := ParseErrorChunk(c.Value)
 			if err != nil || !slices.EqualFunc(causes, again, ErrorCause.Equal) {
 				t.Fatalf("ERROR round trip: %v", err)
@@ -294,7 +294,7 @@ func FuzzParseCauses(f *testing.F) {
 
 func FuzzParseSackView(f *testing.F) {
 	seedChunkValues(f, ChunkSack)
-	f.Add(AppendSack(nil, 1, 2, []GapAckBlock{{2, 3}}, []uint32{9})[4:])
+	f.Add(must(AppendSack(nil, 1, 2, []GapAckBlock{{2, 3}}, []uint32{9}))[4:])
 	f.Add(mustHex("00000001 00001000 ffff ffff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseSackView(data)
@@ -310,7 +310,7 @@ func FuzzParseSackView(f *testing.F) {
 		for i := range dups {
 			dups[i] = s.DupTSN(i)
 		}
-		c := parseOneChunk(t, AppendSack(nil, s.CumTSNAck(), s.ARwnd(), gaps, dups))
+		c := parseOneChunk(t, must(AppendSack(nil, s.CumTSNAck(), s.ARwnd(), gaps, dups)))
 		if !bytes.Equal(c.Value, data) {
 			t.Fatalf("SACK %x re-encoded as %x", data, c.Value)
 		}
@@ -335,7 +335,7 @@ func FuzzPeekData(f *testing.F) {
 			return
 		}
 		// Through the encoder and the iterator the peeks agree.
-		c2 := parseOneChunk(t, AppendChunk(nil, c.Type, 0, data))
+		c2 := parseOneChunk(t, must(AppendChunk(nil, c.Type, 0, data)))
 		tsn2, _ := PeekDataTSN(c2)
 		sid2, _ := PeekDataStream(c2)
 		if tsn != tsn2 || sid != sid2 {
@@ -382,7 +382,7 @@ func FuzzParamValues(f *testing.F) {
 		if inner, err := p.Unrecognized(); err != nil {
 			checkSentinel(t, err)
 		} else {
-			again, err := UnrecognizedParam(inner).Unrecognized()
+			again, err := must(UnrecognizedParam(inner)).Unrecognized()
 			if err != nil || !again.Equal(inner) {
 				t.Fatalf("Unrecognized Parameter round trip: %v", err)
 			}

@@ -20,6 +20,11 @@ var (
 	ErrBadChecksum = errors.New("wire: bad CRC32c checksum")
 	// ErrBadChunk means a chunk's content does not match its type.
 	ErrBadChunk = errors.New("wire: malformed chunk")
+	// ErrTooLong means an encoder was asked for a chunk, parameter or
+	// error cause longer than its 16-bit length field can say, or for
+	// output past a limit its caller set. Encoders return it instead of
+	// panicking: what they encode often comes from the network.
+	ErrTooLong = errors.New("wire: too long to encode")
 )
 
 // CommonHeader is the SCTP common header (RFC 9260 section 3.1).
@@ -93,8 +98,12 @@ func Checksum(pkt []byte) uint32 {
 
 // SetChecksum computes the CRC32c of pkt and stores it in the common header
 // (RFC 9260 section 6.8). The checksum is stored least significant byte
-// first, the byte order the CRC32c algorithm of Appendix A produces.
+// first, the byte order the CRC32c algorithm of Appendix A produces. A
+// pkt shorter than the common header is left as it is.
 func SetChecksum(pkt []byte) {
+	if len(pkt) < CommonHeaderSize {
+		return
+	}
 	binary.LittleEndian.PutUint32(pkt[8:], Checksum(pkt))
 }
 

@@ -100,3 +100,12 @@ func canonicalTLVs(b []byte) bool {
 	}
 	return true
 }
+
+// must returns v, or panics with err: for encoders whose input a test
+// knows to fit.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -114,8 +114,9 @@ func ParseInit(value []byte) (Init, error) {
 // ChunkInitAck), header and padding included, to dst. Every parameter is
 // padded; the Chunk Length counts the padding of all but the last
 // parameter, as RFC 9260 section 3.2 prescribes. Append does not validate
-// the fields. It panics if the chunk would exceed 65535 bytes.
-func (in Init) Append(dst []byte, t ChunkType) []byte {
+// the fields. A chunk over 65535 bytes is an error wrapping ErrTooLong, and
+// dst is returned unchanged.
+func (in Init) Append(dst []byte, t ChunkType) ([]byte, error) {
 	dst, start := beginChunk(dst, t, 0)
 	dst = binary.BigEndian.AppendUint32(dst, in.InitiateTag)
 	dst = binary.BigEndian.AppendUint32(dst, in.ARwnd)
@@ -124,7 +125,11 @@ func (in Init) Append(dst []byte, t ChunkType) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, in.InitialTSN)
 	pad := 0
 	for _, p := range in.Params {
-		dst, pad = appendTLV(dst, uint16(p.Type), p.Value)
+		var err error
+		dst, pad, err = appendTLV(dst, uint16(p.Type), p.Value)
+		if err != nil {
+			return dst[:start], fmt.Errorf("%v: %w", t, err)
+		}
 	}
 	return endChunk(dst, start, pad)
 }

@@ -49,13 +49,13 @@ func TestInitRoundTrip(t *testing.T) {
 			SupportedAddressTypesParam(ParamIPv4Address, ParamIPv6Address),
 			ForwardTSNSupportedParam(),
 			ZeroChecksumParam(EDMIDDTLS),
-			UnrecognizedParam(Param{Type: 0xbeef, Value: []byte{1, 2, 3}}),
+			must(UnrecognizedParam(Param{Type: 0xbeef, Value: []byte{1, 2, 3}})),
 			StateCookieParam([]byte("cookie!")),
 			SupportedExtensionsParam(ChunkReconfig, ChunkForwardTSN, ChunkIData),
 		},
 	}
 	for _, typ := range []ChunkType{ChunkInit, ChunkInitAck} {
-		out := in.Append([]byte{0xff}, typ)
+		out := must(in.Append([]byte{0xff}, typ))
 		require.Zero(t, (len(out)-1)%4, "padded to four bytes")
 		it := NewChunkIter(out[1:])
 		require.True(t, it.Next())
@@ -109,11 +109,11 @@ func TestInitExactBytes(t *testing.T) {
 		a1a2a3a4 00010000 0001 0002 00000007
 		8008 0005 82
 		000000`)
-	assert.Equal(t, want, in.Append(nil, ChunkInit))
+	assert.Equal(t, want, must(in.Append(nil, ChunkInit)))
 
 	// No parameters at all.
 	in.Params = nil
-	assert.Equal(t, mustHex("02000014 a1a2a3a4 00010000 0001 0002 00000007"), in.Append(nil, ChunkInitAck))
+	assert.Equal(t, mustHex("02000014 a1a2a3a4 00010000 0001 0002 00000007"), must(in.Append(nil, ChunkInitAck)))
 }
 
 // TestInitFinalPaddingInLength accepts a chunk whose length counts the last
@@ -125,7 +125,7 @@ func TestInitFinalPaddingInLength(t *testing.T) {
 	require.Len(t, in.Params, 1)
 	assert.Equal(t, []byte{0x82}, in.Params[0].Value)
 	// Re-encoding gives the canonical form, one padding shorter in the length.
-	assert.Equal(t, v[:len(v)-3], in.Append(nil, ChunkInit)[4:4+len(v)-3])
+	assert.Equal(t, v[:len(v)-3], must(in.Append(nil, ChunkInit))[4:4+len(v)-3])
 }
 
 func TestParseInitDoesNotAlias(t *testing.T) {
@@ -135,11 +135,11 @@ func TestParseInitDoesNotAlias(t *testing.T) {
 	value := it.Chunk().Value
 	in, err := ParseInit(value)
 	require.NoError(t, err)
-	before := in.Append(nil, ChunkInitAck)
+	before := must(in.Append(nil, ChunkInitAck))
 	for i := range value {
 		value[i] = 0x5a
 	}
-	assert.Equal(t, before, in.Append(nil, ChunkInitAck))
+	assert.Equal(t, before, must(in.Append(nil, ChunkInitAck)))
 }
 
 func TestParamDecoderErrors(t *testing.T) {

@@ -159,13 +159,27 @@ func (it *ChunkIter) Err() error {
 	return it.t.err
 }
 
+// MaxChunkValue is the longest value a chunk can carry: the 16-bit Chunk
+// Length counts the four-byte header too.
+const MaxChunkValue = maxTLVLength - ChunkHeaderSize
+
 // AppendChunk appends a chunk with the given type, flags and value to dst,
-// followed by zero padding to a multiple of four bytes. It panics if value
-// is longer than a chunk can carry (65531 bytes).
-func AppendChunk(dst []byte, t ChunkType, flags uint8, value []byte) []byte {
+// followed by zero padding to a multiple of four bytes. A value longer than
+// MaxChunkValue is an error wrapping ErrTooLong, and dst is returned
+// unchanged.
+func AppendChunk(dst []byte, t ChunkType, flags uint8, value []byte) ([]byte, error) {
 	dst, start := beginChunk(dst, t, flags)
 	dst = append(dst, value...)
 	return endChunk(dst, start, 0)
+}
+
+// appendFixedChunk is AppendChunk for the chunks whose value has a fixed
+// size of a few bytes, which always fit.
+func appendFixedChunk(dst []byte, t ChunkType, flags uint8, value []byte) []byte {
+	dst, start := beginChunk(dst, t, flags)
+	dst = append(dst, value...)
+	binary.BigEndian.PutUint16(dst[start+2:], uint16(len(dst)-start))
+	return appendPad(dst, len(dst)-start)
 }
 
 // beginChunk appends a chunk header whose length is filled in by endChunk
@@ -179,14 +193,16 @@ func beginChunk(dst []byte, t ChunkType, flags uint8) ([]byte, int) {
 // counting the last trailPad bytes, and pads dst to a multiple of four
 // bytes past start. trailPad is the padding of the chunk's last parameter
 // or error cause, which RFC 9260 section 3.2 leaves out of the Chunk
-// Length.
-func endChunk(dst []byte, start, trailPad int) []byte {
+// Length. A chunk longer than the 16-bit Chunk Length can say is an error
+// wrapping ErrTooLong; dst is then cut back to start, so that a caller
+// never sends half a chunk.
+func endChunk(dst []byte, start, trailPad int) ([]byte, error) {
 	n := len(dst) - start - trailPad
 	if n > maxTLVLength {
-		panic(fmt.Sprintf("wire: chunk of %d bytes exceeds the 16-bit Chunk Length", n))
+		return dst[:start], fmt.Errorf("%v chunk of %d bytes: %w", ChunkType(dst[start]), n, ErrTooLong)
 	}
 	binary.BigEndian.PutUint16(dst[start+2:], uint16(n))
-	return appendPad(dst, len(dst)-start)
+	return appendPad(dst, len(dst)-start), nil
 }
 
 // appendPad appends the zero padding that follows a record of n bytes.
@@ -196,16 +212,25 @@ func appendPad(dst []byte, n int) []byte {
 }
 
 // appendTLV appends a parameter or error cause record with zero padding and
-// returns the number of padding bytes written.
-func appendTLV(dst []byte, typ uint16, value []byte) ([]byte, int) {
+// returns the number of padding bytes written. A record longer than its
+// 16-bit length can say is an error wrapping ErrTooLong, and dst is
+// returned unchanged.
+func appendTLV(dst []byte, typ uint16, value []byte) ([]byte, int, error) {
 	n := ParamHeaderSize + len(value)
 	if n > maxTLVLength {
-		panic(fmt.Sprintf("wire: record of %d bytes exceeds the 16-bit length", n))
+		return dst, 0, fmt.Errorf("record of type %#04x and %d bytes: %w", typ, n, ErrTooLong)
 	}
 	dst = binary.BigEndian.AppendUint16(dst, typ)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(n))
 	dst = append(dst, value...)
-	return appendPad(dst, n), padLen(n)
+	return appendPad(dst, n), padLen(n), nil
+}
+
+// tlvSize is the size a record with a value of n bytes takes in a chunk,
+// padding included.
+func tlvSize(n int) int {
+	n += ParamHeaderSize
+	return n + padLen(n)
 }
 
 // Param is an optional or variable-length parameter (RFC 9260 section
@@ -268,10 +293,17 @@ func (it *ParamIter) Err() error {
 	return it.t.err
 }
 
+// Size is the number of bytes p takes in a chunk: header, value and
+// padding.
+func (p Param) Size() int {
+	return tlvSize(len(p.Value))
+}
+
 // AppendParam appends a parameter with type t and the given value to dst,
-// followed by zero padding to a multiple of four bytes. It panics if value
-// is longer than a parameter can carry (65531 bytes).
-func AppendParam(dst []byte, t ParamType, value []byte) []byte {
-	dst, _ = appendTLV(dst, uint16(t), value)
-	return dst
+// followed by zero padding to a multiple of four bytes. A value longer than
+// a parameter can carry (65531 bytes) is an error wrapping ErrTooLong, and
+// dst is returned unchanged.
+func AppendParam(dst []byte, t ParamType, value []byte) ([]byte, error) {
+	dst, _, err := appendTLV(dst, uint16(t), value)
+	return dst, err
 }

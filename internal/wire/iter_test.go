@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -145,7 +146,7 @@ func TestAppendChunkPadding(t *testing.T) {
 		for i := range value {
 			value[i] = byte(i + 1)
 		}
-		out := AppendChunk([]byte{0xee}, ChunkCookieEcho, 0x5a, value)
+		out := must(AppendChunk([]byte{0xee}, ChunkCookieEcho, 0x5a, value))
 		require.Len(t, out, 1+4+n+padLen(n), "n=%d", n)
 		assert.Equal(t, []byte{0xee, 10, 0x5a, 0, byte(4 + n)}, out[:5])
 		assert.Equal(t, value, out[5:5+n])
@@ -160,16 +161,77 @@ func TestAppendChunkPadding(t *testing.T) {
 }
 
 func TestAppendParamPadding(t *testing.T) {
-	out := AppendParam(nil, ParamSupportedExtensions, []byte{0x82, 0xc0, 0x40})
+	out := must(AppendParam(nil, ParamSupportedExtensions, []byte{0x82, 0xc0, 0x40}))
 	assert.Equal(t, mustHex("8008 0007 82c040 00"), out)
-	out = AppendParam(out, ParamForwardTSNSupported, nil)
+	out = must(AppendParam(out, ParamForwardTSNSupported, nil))
 	assert.Equal(t, mustHex("8008 0007 82c040 00 c000 0004"), out)
 }
 
+// TestAppendTooLong checks that every encoder refuses what its 16-bit
+// length field cannot say with an error, not a panic, and leaves dst as it
+// was: what they encode often comes from the network.
 func TestAppendTooLong(t *testing.T) {
-	assert.Panics(t, func() { AppendChunk(nil, ChunkData, 0, make([]byte, 0xffff-3)) })
-	assert.NotPanics(t, func() { AppendChunk(nil, ChunkData, 0, make([]byte, 0xffff-4)) })
-	assert.Panics(t, func() { AppendParam(nil, ParamStateCookie, make([]byte, 0xffff-3)) })
+	prefix := []byte{0xee}
+	big := make([]byte, 0xffff-3)
+	check := func(name string, out []byte, err error) {
+		t.Helper()
+		assert.ErrorIs(t, err, ErrTooLong, name)
+		assert.Equal(t, prefix, out, name)
+	}
+
+	out, err := AppendChunk(prefix, ChunkData, 0, big)
+	check("chunk", out, err)
+	out, err = AppendChunk(prefix, ChunkData, 0, big[:MaxChunkValue])
+	require.NoError(t, err)
+	assert.Len(t, out, 1+0xffff+1)
+
+	out, err = AppendParam(prefix, ParamStateCookie, big)
+	check("parameter", out, err)
+	out, err = AppendCauses(prefix, OutOfResourceCause(), ProtocolViolationCause(big))
+	check("causes", out, err)
+	half := ProtocolViolationCause(big[:0x8000])
+	out, err = AppendErrorChunk(prefix, half, half)
+	check("ERROR of two causes that fit alone", out, err)
+	out, err = Abort{Causes: []ErrorCause{half, half}}.Append(prefix)
+	check("ABORT", out, err)
+	out, err = AppendHeartbeat(prefix, ChunkHeartbeat, big[:0xffff-8+1])
+	check("HEARTBEAT", out, err)
+	out, err = AppendCookieEcho(prefix, big)
+	check("COOKIE ECHO", out, err)
+	out, err = AppendSack(prefix, 1, 2, make([]GapAckBlock, 0x4000), nil)
+	check("SACK", out, err)
+	out, err = AppendSack(prefix, 1, 2, nil, make([]uint32, 0x10000))
+	check("SACK duplicates", out, err)
+	in := Init{InitiateTag: 1, Params: []Param{{Type: 0x8123, Value: big[:0x8000]}, {Type: 0x8124, Value: big[:0x8000]}}}
+	out, err = in.Append(prefix, ChunkInitAck)
+	check("INIT ACK", out, err)
+	in.Params = []Param{{Type: 0x8123, Value: big}}
+	out, err = in.Append(prefix, ChunkInit)
+	check("INIT parameter", out, err)
+
+	_, err = UnrecognizedParam(Param{Type: 0x8123, Value: big[:0xffff-8+1]})
+	assert.ErrorIs(t, err, ErrTooLong)
+	_, err = UnrecognizedParam(Param{Type: 0x8123, Value: big[:0xffff-8]})
+	assert.NoError(t, err)
+	_, err = UnrecognizedParamsCause(Param{Type: 0x8123, Value: big[:0x8000]}, Param{Type: 0x8124, Value: big[:0x8000]})
+	assert.ErrorIs(t, err, ErrTooLong)
+}
+
+// TestFitCauses checks the budget of an ERROR or ABORT chunk, padding
+// included.
+func TestFitCauses(t *testing.T) {
+	causes := []ErrorCause{OutOfResourceCause(), UserInitiatedAbortCause([]byte("x")), OutOfResourceCause()}
+	// Sizes on the wire: 4 (header), 4, 8 (5 padded), 4.
+	assert.Equal(t, 0, FitCauses(7, causes))
+	assert.Equal(t, 1, FitCauses(8, causes))
+	assert.Equal(t, 1, FitCauses(15, causes))
+	assert.Equal(t, 2, FitCauses(16, causes))
+	assert.Equal(t, 3, FitCauses(20, causes))
+	assert.Equal(t, 3, FitCauses(1<<20, causes))
+	n := FitCauses(1<<20, slices.Repeat([]ErrorCause{ProtocolViolationCause(make([]byte, 1000))}, 100))
+	assert.Equal(t, (0xffff-4)/1004, n)
+	out := must(AppendErrorChunk(nil, causes[:FitCauses(16, causes)]...))
+	assert.Len(t, out, 16)
 }
 
 func TestIterAllocs(t *testing.T) {

@@ -133,11 +133,17 @@ func HeartbeatInfoParam(info []byte) Param {
 //	   parameter value field will contain unrecognized parameters copied
 //	   from the INIT chunk complete with Parameter Type, Length, and
 //	   Value fields.
-func UnrecognizedParam(p Param) Param {
+//
+// A p too long to be wrapped (a value over 65527 bytes) is an error
+// wrapping ErrTooLong.
+func UnrecognizedParam(p Param) (Param, error) {
+	if n := 2*ParamHeaderSize + len(p.Value); n > maxTLVLength {
+		return Param{}, fmt.Errorf("unrecognized parameter of %d bytes wrapping %v: %w", n, p.Type, ErrTooLong)
+	}
 	v := binary.BigEndian.AppendUint16(nil, uint16(p.Type))
 	v = binary.BigEndian.AppendUint16(v, uint16(ParamHeaderSize+len(p.Value)))
 	v = append(v, p.Value...)
-	return Param{Type: ParamUnrecognized, Value: v}
+	return Param{Type: ParamUnrecognized, Value: v}, nil
 }
 
 // Unrecognized decodes an Unrecognized Parameter and returns the parameter

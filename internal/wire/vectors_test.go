@@ -131,7 +131,7 @@ func TestInitVectors(t *testing.T) {
 
 			// Re-encode the whole packet: header, chunk, checksum.
 			out := NewPacket(nil, hdr)
-			out = in.Append(out, c.Type)
+			out = must(in.Append(out, c.Type))
 			out = Finish(out)
 			assert.Equal(t, pkt, out, "re-encoded packet")
 		})
@@ -195,7 +195,7 @@ func TestOtherVectors(t *testing.T) {
 	assert.False(t, it.Next())
 	assert.NoError(t, it.Err())
 	// Re-encode.
-	out := AppendSack(NewPacket(nil, mustHeader(t, pkt)), s.CumTSNAck(), s.ARwnd(), []GapAckBlock{{2, 2}}, nil)
+	out := must(AppendSack(NewPacket(nil, mustHeader(t, pkt)), s.CumTSNAck(), s.ARwnd(), []GapAckBlock{{2, 2}}, nil))
 	assert.Equal(t, pkt[8:], Finish(out)[8:], "SACK re-encoded (checksum included)")
 
 	pkt = readHex(t, "pion-cookie-echo-data.hex")
