@@ -73,6 +73,12 @@ type Association struct {
 	// the association itself (not handed to acceptLoop).
 	engineHeld atomic.Bool
 
+	// readers counts the stream readers running; lingering is set while
+	// the association, closed gracefully, still has messages waiting for
+	// room in the endpoint's queue (see deliver).
+	readers   atomic.Int32
+	lingering atomic.Bool
+
 	mp           atomic.Pointer[multipath] // set once established
 	lastDataFrom atomic.Pointer[path]
 

@@ -45,6 +45,10 @@ const (
 	// DropPanic: a datagram whose processing panicked; the panic was
 	// recovered and logged. No known input reaches it.
 	DropPanic
+	// DropAbortedUnread: a message received but not yet taken by Recv when
+	// its association was aborted (RFC 9260 section 9.1: the data still
+	// queued is discarded).
+	DropAbortedUnread
 	numDropReasons
 )
 
@@ -61,6 +65,7 @@ var dropNames = [numDropReasons]string{
 	DropQueueFull:        "queue_full",
 	DropExcessAddress:    "excess_address",
 	DropPanic:            "panic",
+	DropAbortedUnread:    "aborted_unread",
 }
 
 // DropReasons lists every reason, in order.

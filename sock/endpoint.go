@@ -58,7 +58,9 @@ type acceptPolicy struct {
 }
 
 // AcceptMax makes the endpoint accept at most n concurrent associations
-// (the seed's {accept, N}); INITs beyond that are answered with ABORT.
+// (the seed's {accept, N}); INITs beyond that are answered with ABORT. An
+// association shut down gracefully whose messages still wait for Recv
+// counts until they are taken.
 func AcceptMax(n int) EndpointOption {
 	return func(c *endpointConfig) error {
 		if n < 1 {
@@ -105,6 +107,9 @@ type Endpoint struct {
 	dropped          atomic.Uint64
 	staleCookies     atomic.Uint64
 	unreportedParams atomic.Uint64
+	// lingering counts associations closed gracefully whose readers still
+	// wait to deliver messages; they count in AcceptMax's limit.
+	lingering atomic.Int64
 }
 
 func newEndpoint(s *Stack, addrs []netip.Addr, port uint16, cfg endpointConfig) *Endpoint {
@@ -535,7 +540,7 @@ func (e *Endpoint) accepts(src netip.AddrPort, peerAddrs []netip.Addr, meta udpe
 			Associations: e.Associations(),
 		})
 	case p.max > 0:
-		return e.count() < p.max
+		return e.count()+int(e.lingering.Load()) < p.max
 	default:
 		return false
 	}

@@ -422,6 +422,7 @@ func (a *Association) startReaderLocked(s *sctp.Stream) *stream {
 	st := newStream(s)
 	a.streams[s.StreamIdentifier()] = st
 	a.ep.wg.Add(1)
+	a.readers.Add(1)
 	go a.readStream(st)
 	return st
 }
@@ -440,6 +441,7 @@ func newStream(s *sctp.Stream) *stream {
 // stream (renew), so the messages on the identifier stay in order.
 func (a *Association) readStream(st *stream) {
 	defer a.ep.wg.Done()
+	defer a.readerDone()
 	defer func() { close(st.retired) }()
 	id := st.s.StreamIdentifier()
 	for {
@@ -492,6 +494,40 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 		return true
 	case <-a.ep.done:
 		return false
+	case <-a.done:
+	}
+	// The association closed while the message waited for room. After an
+	// ABORT the data still queued is discarded (RFC 9260 section 9.1);
+	// after a graceful shutdown it is delivered (section 9.2), and until
+	// it is, the association counts against the endpoint's accept limit
+	// (see lingerStart), so that a peer that sends and shuts down over and
+	// over cannot pile up readers while the application does not read.
+	if a.Reason() != ReasonShutdown {
+		a.drop(nil, DropAbortedUnread)
+		return false
+	}
+	a.lingerStart()
+	select {
+	case a.ep.recvq <- msg:
+		return true
+	case <-a.ep.done:
+		return false
+	}
+}
+
+// lingerStart marks a, closed gracefully, as still delivering: one of its
+// readers waits for room in the endpoint's queue. It counts in the
+// endpoint's accept limit until its last reader ends (readerDone).
+func (a *Association) lingerStart() {
+	if a.lingering.CompareAndSwap(false, true) {
+		a.ep.lingering.Add(1)
+	}
+}
+
+// readerDone runs when one of a's stream readers ends.
+func (a *Association) readerDone() {
+	if a.readers.Add(-1) == 0 && a.lingering.CompareAndSwap(true, false) {
+		a.ep.lingering.Add(-1)
 	}
 }
 
