@@ -114,3 +114,62 @@ func TestRxTrackerNoAllocation(t *testing.T) {
 	step() // the list of chunks handed gets its capacity
 	require.Zero(t, testing.AllocsPerRun(100, step))
 }
+
+// TestRxTrackerChunkCharge: every chunk costs at least rxChunkCost in the
+// window; the charge of a one-chunk message returns when it is read, that
+// of a fragmented message once every message ended on its stream was
+// read, the rest once pion holds nothing, and the peer sees the window
+// less the charge.
+func TestRxTrackerChunkCharge(t *testing.T) {
+	const window, buffer = 4096, 4096 + rxReserve
+	var r rxTracker
+	r.init(999, window, window)
+	var dups [maxReportedDups]uint32
+	sack := func(cum uint32, held int) uint32 {
+		arwnd, _ := r.sacked(pionSack(t, cum, uint32(buffer-held)), buffer, dups[:])
+		return arwnd
+	}
+	read := func(stream uint16, size int) {
+		r.readStarted()
+		r.readDone(stream, size, true)
+	}
+	for tsn := uint32(1000); tsn < 1004; tsn++ {
+		v, _, _ := r.admit(tsn, 1, entry(0, true, true))
+		require.Equal(t, rxAccept, v)
+	}
+	require.Equal(t, uint32(window-4*rxChunkCost), sack(1003, 4), "four one-byte messages cost 256 bytes each")
+	read(0, 1)
+	require.Equal(t, uint32(window-3*rxChunkCost), sack(1003, 3), "a message read returns its charge")
+
+	// A message of two one-byte fragments on stream 1.
+	v, _, _ := r.admit(1004, 1, entry(1, true, false))
+	require.Equal(t, rxAccept, v)
+	v, _, _ = r.admit(1005, 1, entry(1, false, true))
+	require.Equal(t, rxAccept, v)
+	require.Equal(t, uint32(window-5*rxChunkCost), sack(1005, 5))
+	read(1, 2)
+	require.Equal(t, uint32(window-3*rxChunkCost), sack(1005, 3), "the last message of its stream read: both fragments return")
+
+	// Two messages on stream 2 that pion delivers as one (a repeated
+	// Stream Sequence Number): one read leaves a message counted, so the
+	// fragments' charge stays.
+	for i, f := range []rxEntry{entry(2, true, false), entry(2, false, true), entry(2, true, false), entry(2, false, true)} {
+		v, _, _ := r.admit(1006+uint32(i), 1, f)
+		require.Equal(t, rxAccept, v)
+	}
+	read(2, 4)
+	require.Equal(t, uint32(window-3*rxChunkCost-4*rxChunkCost+4+rxExtra(4)), sack(1009, 3),
+		"only the charge the read message surely had returns")
+
+	// An orphan fragment: its charge stays until pion holds nothing.
+	v, _, _ = r.admit(1010, 1, entry(3, true, false))
+	require.Equal(t, rxAccept, v)
+	read(0, 1)
+	read(0, 1)
+	read(0, 1)
+	require.Less(t, sack(1010, 1), uint32(window-rxChunkCost))
+	r.readStarted()
+	require.Less(t, sack(1010, 0), uint32(window), "a read under way: the charge stays")
+	r.readDone(3, 0, false)
+	require.Equal(t, uint32(window), sack(1010, 0), "pion holds nothing: nothing is charged")
+}
