@@ -511,7 +511,7 @@ func TestTinyChunksWithinChunkBudget(t *testing.T) {
 // slowed down by the chunk charge, never wedged: everything arrives, in
 // order, once.
 func TestSmallMessagesSlowReaderInOrder(t *testing.T) {
-	const window, n = 16 << 10, 2000
+	const window, n = 16 << 10, 600
 	p := newPair(t, WithReceiveBuffer(window), WithMaxMessageSize(window), WithRecvQueue(8))
 	errc := make(chan error, 1)
 	go func() {
@@ -542,4 +542,39 @@ func TestSmallMessagesSlowReaderInOrder(t *testing.T) {
 		next[m.Stream] += 2
 	}
 	require.NoError(t, <-errc)
+}
+
+// TestTinyFragmentMessageAborts: a message in fragments so small that it
+// costs more than the window and the reserve at rxChunkCost a fragment
+// could never be taken whole: the association is aborted with a Protocol
+// Violation that says so, not left to retransmit it for ever.
+func TestTinyFragmentMessageAborts(t *testing.T) {
+	const window = 16 << 10
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1), WithReceiveBuffer(window), WithMaxMessageSize(window))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4311, 0x8002, 4)
+	tsn := h.tsn
+	for i := 0; ; i++ {
+		require.Less(t, i, 2*rxChunkBudget(window), "no ABORT")
+		flags := byte(sackNow)
+		if i == 0 {
+			flags |= fragBegin
+		}
+		h.sendChunks(frag(tsn, 0, 0, flags, []byte{1}))
+		pkt := h.recv(10 * time.Second)
+		require.NotNil(t, pkt, "a SACK or an ABORT")
+		_, c := firstChunk(t, pkt)
+		if c.Type == wire.ChunkAbort {
+			ab, err := wire.ParseAbort(c)
+			require.NoError(t, err)
+			require.Equal(t, wire.CauseProtocolViolation, ab.Causes[0].Code)
+			require.Contains(t, string(ab.Causes[0].Info), "fragments too small")
+			break
+		}
+		require.Equal(t, wire.ChunkSack, c.Type)
+		tsn++
+	}
+	<-h.assoc.Done()
+	require.Equal(t, uint64(1), s.Stats().Drops[DropOversizedMessage])
 }

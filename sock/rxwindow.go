@@ -87,12 +87,13 @@ func rxChunkBudget(window int) int { return (window + rxReserve) / rxChunkCost }
 // rxExtra is what a chunk of size bytes costs beyond its bytes.
 func rxExtra(size int) int { return max(0, rxChunkCost-size) }
 
-// Ring entry flags: its B, E and U flags, and the entry is in use.
+// Ring entry flags: the chunk's E, B and U flags, as in the DATA chunk
+// (RFC 9260 section 3.3.1), and the entry is in use.
 const (
-	rxEntryBegin = 1 << iota
-	rxEntryEnd
-	rxEntryUnordered
-	rxEntryPresent
+	rxEntryEnd       = 0x01
+	rxEntryBegin     = 0x02
+	rxEntryUnordered = 0x04
+	rxEntryPresent   = 0x80
 )
 
 // rxEntry is a chunk handed to pion, as the tracker counts it.
@@ -162,6 +163,11 @@ type rxTracker struct {
 	extra   int
 	ends    map[uint16]rxEnds
 	reading int
+	// recent is the size of the chunks the peer sends, for the advertised
+	// window (see sacked): the smallest taken since the latest SACK, or
+	// twice the previous figure if that is less, at most rxChunkCost;
+	// smallest the smallest since the latest SACK (0: none).
+	recent, smallest int
 
 	dups  [maxReportedDups]uint32
 	ndups int
@@ -172,6 +178,7 @@ func (r *rxTracker) init(cum uint32, window, maxMessage int) {
 	defer r.mu.Unlock()
 	r.cum, r.base = cum, cum
 	r.window, r.maxMessage = window, maxMessage
+	r.recent = rxChunkCost
 }
 
 // admit decides what becomes of a DATA chunk with TSN tsn and size bytes
@@ -204,8 +211,14 @@ func (r *rxTracker) admit(tsn uint32, size int, e rxEntry) (v rxVerdict, cum uin
 	// time (section 6.1 rule A) and for the chunk that fills the gap at the
 	// cumulative TSN, without which nothing held could ever be delivered.
 	//
-	// Every chunk costs at least rxChunkCost (see above).
+	// Every chunk costs at least rxChunkCost (see above). A message whose
+	// chunks cost more than the window and the reserve could never be
+	// taken whole: it aborts (as countLocked decides) rather than being
+	// dropped for good.
 	held, cost := r.held+r.pending+r.extra, max(size, rxChunkCost)
+	if tsn == r.base+1 && r.continuesLocked(e) && r.msgCost+cost > r.window+rxReserve {
+		return rxOversized, r.cum, r.msgBytes
+	}
 	if held+cost > r.window {
 		exempt := r.pending == 0 || tsn == r.cum+1
 		if !exempt || held+cost > r.window+rxReserve {
@@ -215,6 +228,9 @@ func (r *rxTracker) admit(tsn uint32, size int, e rxEntry) (v rxVerdict, cum uin
 	r.unshown = append(r.unshown, rxHanded{tsn: tsn, size: size})
 	r.pending += size
 	r.extra += rxExtra(size)
+	if r.smallest == 0 || size < r.smallest {
+		r.smallest = size
+	}
 	if e.flags&rxEntryEnd != 0 {
 		if r.ends == nil {
 			r.ends = make(map[uint16]rxEnds)
@@ -249,6 +265,15 @@ func (r *rxTracker) hasLocked(tsn uint32) bool {
 		(*r.ring)[tsn%rxTSNRange].flags&rxEntryPresent != 0
 }
 
+// continuesLocked reports whether chunk e, at base+1, continues the
+// message in progress (see countLocked).
+func (r *rxTracker) continuesLocked(e rxEntry) bool {
+	o := &r.open
+	unordered := e.flags&rxEntryUnordered != 0
+	return e.flags&rxEntryBegin == 0 && o.active && e.stream == o.stream && unordered == o.unordered &&
+		(unordered || e.ssn == o.ssn)
+}
+
 // countLocked adds chunk e at base to the message in progress; false when
 // the message exceeds the maximum size, or costs more than the window and
 // the reserve can ever hold (fragments far smaller than rxChunkCost).
@@ -265,8 +290,7 @@ func (r *rxTracker) countLocked(e rxEntry) bool {
 	begin, end := e.flags&rxEntryBegin != 0, e.flags&rxEntryEnd != 0
 	unordered := e.flags&rxEntryUnordered != 0
 	o := &r.open
-	continues := !begin && o.active && e.stream == o.stream && unordered == o.unordered && (unordered || e.ssn == o.ssn)
-	if !continues {
+	if !r.continuesLocked(e) {
 		o.active = false
 	}
 	if begin {
@@ -376,8 +400,22 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 	// "The duplicate count is reinitialized to zero after sending each
 	// SACK chunk."
 	r.ndups = 0
-	// The peer sees the window less the charge of the small chunks.
-	return uint32(max(0, pionRwnd-rxReserve-r.extra)), ndups
+	// The peer sees the window less the charge of the small chunks. The
+	// peer counts the window in bytes (RFC 9260 section 6.2.1), so a peer
+	// sending chunks of n < rxChunkCost bytes gets the window in bytes of
+	// such chunks, n/rxChunkCost of it: it then sends what fits instead of
+	// what would be dropped and retransmitted after its timer. A peer
+	// that mixes small messages with large ones gets the window of the
+	// small ones for a while (recent doubles back each SACK).
+	if r.smallest > 0 {
+		r.recent = max(1, min(r.smallest, 2*r.recent, rxChunkCost))
+		r.smallest = 0
+	}
+	arwnd = uint32(max(0, pionRwnd-rxReserve-r.extra))
+	if r.recent < rxChunkCost {
+		arwnd = uint32(uint64(arwnd) * uint64(r.recent) / rxChunkCost)
+	}
+	return arwnd, ndups
 }
 
 // readStarted is called by a stream's reader before it takes a message

@@ -42,7 +42,8 @@ func TestRxTrackerForwardTSN(t *testing.T) {
 	var dups [maxReportedDups]uint32
 	// pion skipped 1000..1002 and took 1003.
 	arwnd, n := r.sacked(pionSack(t, 1003, window+rxReserve-10), window+rxReserve, dups[:])
-	require.Equal(t, uint32(window-10-rxExtra(10)), arwnd, "the peer sees our window, not pion's, less the charge of the small chunk")
+	require.Equal(t, uint32((window-10-rxExtra(10))*10/rxChunkCost), arwnd,
+		"the peer sees our window, not pion's, less the charge of the small chunk, in bytes of such chunks")
 	require.Zero(t, n)
 	v, _, _ = r.admit(1002, 10, entry(0, true, true))
 	require.Equal(t, rxDuplicate, v, "behind the cumulative TSN")
@@ -125,9 +126,12 @@ func TestRxTrackerChunkCharge(t *testing.T) {
 	var r rxTracker
 	r.init(999, window, window)
 	var dups [maxReportedDups]uint32
+	// sack returns the window left in cost.
 	sack := func(cum uint32, held int) uint32 {
 		arwnd, _ := r.sacked(pionSack(t, cum, uint32(buffer-held)), buffer, dups[:])
-		return arwnd
+		left := window - held - r.extra
+		require.Equal(t, uint32(left*r.recent/rxChunkCost), arwnd, "the peer sees it in bytes of the latest chunk's size")
+		return uint32(left)
 	}
 	read := func(stream uint16, size int) {
 		r.readStarted()

@@ -511,14 +511,14 @@ const maxInvalidStreamCauses = 32
 // out what pion gets instead: the chunk, a chunk on the sink stream, or a
 // SACK probe. rxOversized means the association was aborted.
 func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, errs *[]wire.ErrorCause) ([]byte, rxVerdict) {
-	const flagE, flagB, flagU, flagI = 0x01, 0x02, 0x04, 0x08
+	const flagI = 0x08
 	tsn, _ := wire.PeekDataTSN(c)
 	sid, _ := wire.PeekDataStream(c)
 	valid := int(sid) < inStreams
 	size := len(c.Value) - 12
 	// The chunk as pion will hold it: its stream, Stream Sequence Number
 	// and B, E and U flags (RFC 9260 section 3.3.1).
-	entry := rxEntry{stream: sid, ssn: binary.BigEndian.Uint16(c.Value[6:8]), flags: c.Flags & (flagB | flagE | flagU)}
+	entry := rxEntry{stream: sid, ssn: binary.BigEndian.Uint16(c.Value[6:8]), flags: c.Flags & (rxEntryBegin | rxEntryEnd | rxEntryUnordered)}
 	if !valid {
 		// RFC 9260 section 6.5: "the endpoint MUST acknowledge the
 		// reception of the DATA chunk following the normal procedure,
@@ -528,7 +528,7 @@ func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, 
 		if len(*errs) < maxInvalidStreamCauses {
 			*errs = append(*errs, wire.InvalidStreamIDCause(sid))
 		}
-		size, entry = 1, rxEntry{stream: sinkStream, flags: flagB | flagE | flagU}
+		size, entry = 1, rxEntry{stream: sinkStream, flags: rxEntryBegin | rxEntryEnd | rxEntryUnordered}
 	}
 	verdict, cum, msgBytes := a.rx.admit(tsn, size, entry)
 	switch verdict {
