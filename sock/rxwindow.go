@@ -182,7 +182,8 @@ func (r *rxTracker) init(cum uint32, window, maxMessage int) {
 }
 
 // admit decides what becomes of a DATA chunk with TSN tsn and size bytes
-// of user data (as pion will hold it), begin and end its B and E flags.
+// of user data (as pion will hold it), e its stream, Stream Sequence
+// Number and B, E and U flags.
 // It returns the latest cumulative TSN pion acknowledged (for the SACK
 // probe of a drop) and, for rxOversized, the message's bytes so far.
 func (r *rxTracker) admit(tsn uint32, size int, e rxEntry) (v rxVerdict, cum uint32, msgBytes int) {
