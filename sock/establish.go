@@ -454,7 +454,9 @@ func (a *Association) readStream(st *stream) {
 		if errors.Is(err, io.ErrShortBuffer) {
 			buf := make([]byte, n)
 			var ppi sctp.PayloadProtocolIdentifier
+			a.rx.readStarted()
 			n, ppi, err = st.s.ReadSCTP(buf)
+			a.rx.readDone(id, n, err == nil)
 			if errors.Is(err, io.ErrShortBuffer) {
 				continue // another message got ahead (an unordered one)
 			}

@@ -429,3 +429,152 @@ func TestHostilePeerResourceBudget(t *testing.T) {
 		h.abort()
 	}
 }
+
+// sendTinyChunks sends n chunks made by mk(tsn), 50 to a packet, each
+// packet from the TSN after the latest cumulative TSN acknowledged (as a
+// sender retransmits what was dropped), and returns the next TSN and the
+// TSNs the last SACK shows received from first on.
+func (h *hostilePeer) sendTinyChunks(first uint32, n int, mk func(tsn uint32) []byte) (next uint32, accepted int) {
+	next = first
+	for sent := 0; sent < n; {
+		var chunks [][]byte
+		for tsn := next; sent < n && len(chunks) < 50; tsn++ {
+			chunks = append(chunks, mk(tsn))
+			sent++
+		}
+		chunks[len(chunks)-1][1] |= sackNow
+		h.sendChunks(chunks...)
+		next = h.sack(func(wire.SackView) bool { return true }).CumTSNAck() + 1
+	}
+	// A duplicate of a TSN long acknowledged makes the stack SACK at once
+	// (RFC 9260 section 6.2) and the SACK that lists it is the current one.
+	h.sendChunks(frag(first-1, 0, 0, fragWhole, []byte{0}))
+	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
+	return v.CumTSNAck() + 1, int(v.CumTSNAck()-(first-1)) + acked(v)
+}
+
+// TestTinyChunksWithinChunkBudget: one-byte messages pion cannot deliver
+// (ordered, on a stream whose first Stream Sequence Number never comes)
+// and one-byte fragments of a message that never ends cost pion some 250
+// bytes of heap each whatever their size: the stack charges every chunk at
+// least rxChunkCost bytes of the window, so what pion holds stays within
+// the chunk budget of docs/ARCHITECTURE.md ("Resource budget per
+// association"), and the chunks beyond it are dropped (over_window) for
+// the sender to retransmit.
+func TestTinyChunksWithinChunkBudget(t *testing.T) {
+	const window = 256 << 10
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1), WithReceiveBuffer(window), WithMaxMessageSize(window))
+	require.NoError(t, err)
+	settle := func() uint64 {
+		var ms runtime.MemStats
+		for range 3 {
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	heap0 := settle()
+	h := newHostilePeer(t, s, ep, 4310, 0x8001, 4)
+	first := h.tsn
+	// Stream 0: SSN 1, 2, ...: SSN 0 never comes, nothing is delivered.
+	next, ordered := h.sendTinyChunks(first, 500, func(tsn uint32) []byte {
+		return frag(tsn, 0, uint16(tsn-first+1), fragWhole, []byte{1})
+	})
+	// Stream 1: a B fragment and middle fragments of one byte, no E.
+	start := next
+	_, fragments := h.sendTinyChunks(start, 6000, func(tsn uint32) []byte {
+		flags := byte(0)
+		if tsn == start {
+			flags = fragBegin
+		}
+		return frag(tsn, 1, 0, flags, []byte{2})
+	})
+	held := ordered + fragments
+	heap1 := settle()
+	growth := int64(heap1) - int64(heap0)
+	t.Logf("chunks held: %d ordered + %d fragments = %d (budget %d); heap grew %.2f MiB",
+		ordered, fragments, held, rxChunkBudget(window), float64(growth)/(1<<20))
+	require.LessOrEqual(t, held, rxChunkBudget(window), "chunks pion holds")
+	require.NotZero(t, s.Stats().Drops[DropOverWindow])
+	// The budget: the window and the reserve, pion's overhead for every
+	// chunk of the budget (allow 300 bytes each), the association's fixed
+	// state (allow 1 MiB).
+	budget := int64(window + rxReserve + 300*rxChunkBudget(window) + 1<<20)
+	require.Less(t, growth, budget, "heap grew %d bytes, budget %d", growth, budget)
+	require.True(t, strings.HasPrefix(h.assoc.State(), "ESTABLISHED"))
+	h.abort()
+}
+
+// TestSmallMessagesSlowReaderInOrder: a compliant peer sending many small
+// messages, and fragmented ones, to an application that reads slowly is
+// slowed down by the chunk charge, never wedged: everything arrives, in
+// order, once.
+func TestSmallMessagesSlowReaderInOrder(t *testing.T) {
+	const window, n = 16 << 10, 600
+	p := newPair(t, WithReceiveBuffer(window), WithMaxMessageSize(window), WithRecvQueue(8))
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		for i := range n {
+			size := 4
+			if i%100 == 99 {
+				size = 3000 // fragmented at the path MTU
+			}
+			msg := make([]byte, size)
+			binary.BigEndian.PutUint32(msg, uint32(i))
+			if err := p.clientAssoc.Send(ctx, msg, SendInfo{Stream: uint16(i % 2)}); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	next := [2]uint32{0, 1}
+	for range n {
+		m, err := p.listener.Recv(ctx)
+		require.NoError(t, err)
+		i := binary.BigEndian.Uint32(m.Payload)
+		require.Equal(t, next[m.Stream], i, "in order on stream %d, none lost nor duplicated", m.Stream)
+		next[m.Stream] += 2
+	}
+	require.NoError(t, <-errc)
+}
+
+// TestTinyFragmentMessageAborts: a message in fragments so small that it
+// costs more than the window and the reserve at rxChunkCost a fragment
+// could never be taken whole: the association is aborted with a Protocol
+// Violation that says so, not left to retransmit it for ever.
+func TestTinyFragmentMessageAborts(t *testing.T) {
+	const window = 16 << 10
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1), WithReceiveBuffer(window), WithMaxMessageSize(window))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4311, 0x8002, 4)
+	tsn := h.tsn
+	for i := 0; ; i++ {
+		require.Less(t, i, 2*rxChunkBudget(window), "no ABORT")
+		flags := byte(sackNow)
+		if i == 0 {
+			flags |= fragBegin
+		}
+		h.sendChunks(frag(tsn, 0, 0, flags, []byte{1}))
+		pkt := h.recv(10 * time.Second)
+		require.NotNil(t, pkt, "a SACK or an ABORT")
+		_, c := firstChunk(t, pkt)
+		if c.Type == wire.ChunkAbort {
+			ab, err := wire.ParseAbort(c)
+			require.NoError(t, err)
+			require.Equal(t, wire.CauseProtocolViolation, ab.Causes[0].Code)
+			require.Contains(t, string(ab.Causes[0].Info), "fragments too small")
+			break
+		}
+		require.Equal(t, wire.ChunkSack, c.Type)
+		tsn++
+	}
+	<-h.assoc.Done()
+	require.Equal(t, uint64(1), s.Stats().Drops[DropOversizedMessage])
+}

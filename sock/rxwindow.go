@@ -34,6 +34,20 @@ import (
 //     contiguous, and aborts the association past the maximum message
 //     size instead of letting the message fill the window for good.
 //   - duplicates are listed in the next SACK pion writes.
+//   - pion's memory per chunk held (some 250 bytes of heap, a
+//     chunkPayloadData and its place in the reassembly queue) does not
+//     depend on the chunk's size, so the window charges every chunk pion
+//     holds at least rxChunkCost bytes: a chunk of size bytes costs
+//     max(size, rxChunkCost). The chunks pion holds are then at most
+//     rxChunkBudget(window). The charge beyond the bytes (extra) of an E
+//     chunk is returned when a reader reads a message of its stream (each
+//     message read took one E chunk out of pion); that of the non-final
+//     chunks of a message complete in TSN order when no E chunk of its
+//     stream is left in pion (each one read: then the whole message was
+//     read too, see readDone); what remains (fragments of messages that
+//     cannot complete) when pion holds nothing at all. Compliant peers
+//     fragment at the path MTU, so only their messages of less than
+//     rxChunkCost bytes pay a charge, returned when they are read.
 
 const (
 	// pionReadSize is the largest packet pion reads (its receiveMTU, the
@@ -49,6 +63,8 @@ const (
 	rxTSNRange = 2048
 	// maxReportedDups bounds the duplicate TSNs kept for the next SACK.
 	maxReportedDups = 32
+	// rxChunkCost is the least a chunk pion holds costs in the window.
+	rxChunkCost = 256
 	// sinkStream is the stream of pion's that DATA on an invalid stream
 	// identifier goes to (rewritten as a one-byte unordered message): it is
 	// invalid whatever the negotiated count, which is at most 65535.
@@ -64,14 +80,48 @@ const (
 	rxOversized                   // its message exceeds the maximum message size: abort
 )
 
-// Ring entries: a chunk's user data size and its B and E flags.
+// rxChunkBudget is the most chunks pion holds with the given window: the
+// window and the reserve at rxChunkCost a chunk.
+func rxChunkBudget(window int) int { return (window + rxReserve) / rxChunkCost }
+
+// rxExtra is what a chunk of size bytes costs beyond its bytes.
+func rxExtra(size int) int { return max(0, rxChunkCost-size) }
+
+// Ring entry flags: the chunk's E, B and U flags, as in the DATA chunk
+// (RFC 9260 section 3.3.1), and the entry is in use.
 const (
-	rxEntryBegin   = 1 << 16
-	rxEntryEnd     = 1 << 17
-	rxEntryPresent = 1 << 18
+	rxEntryEnd       = 0x01
+	rxEntryBegin     = 0x02
+	rxEntryUnordered = 0x04
+	rxEntryPresent   = 0x80
 )
 
-var rxRingPool = sync.Pool{New: func() any { r := make([]uint32, rxTSNRange); return &r }}
+// rxEntry is a chunk handed to pion, as the tracker counts it.
+type rxEntry struct {
+	size   uint16 // at most pionReadSize
+	stream uint16
+	ssn    uint16
+	flags  uint8
+}
+
+var rxRingPool = sync.Pool{New: func() any { r := make([]rxEntry, rxTSNRange); return &r }}
+
+// rxEnds is, for one stream, what pion holds of it that the tracker
+// returns the charge of as messages are read.
+type rxEnds struct {
+	count int // E chunks handed less messages read
+	extra int // their charge beyond their bytes, less what reads returned
+	frags int // the charge of the non-final chunks of its messages complete in TSN order
+}
+
+// rxOpen is the message in progress at base, in TSN order.
+type rxOpen struct {
+	active    bool
+	unordered bool
+	stream    uint16
+	ssn       uint16
+	extra     int // the charge of its chunks so far
+}
 
 type rxHanded struct {
 	tsn  uint32
@@ -99,10 +149,25 @@ type rxTracker struct {
 	// pion (or is behind pion's cumulative TSN); ring holds the chunks
 	// handed above base (nil when there are none), above counts them.
 	base  uint32
-	ring  *[]uint32
+	ring  *[]rxEntry
 	above int
-	// msgBytes counts the message in progress at base.
+	// msgBytes counts the message in progress at base, msgCost its cost
+	// in the window.
 	msgBytes int
+	msgCost  int
+	open     rxOpen
+
+	// extra is the charge beyond their bytes of the chunks pion may
+	// still hold (see rxChunkCost); ends the part of it per stream that
+	// reads return; reading counts the reads under way.
+	extra   int
+	ends    map[uint16]rxEnds
+	reading int
+	// recent is the size of the chunks the peer sends, for the advertised
+	// window (see sacked): the smallest taken since the latest SACK, or
+	// twice the previous figure if that is less, at most rxChunkCost;
+	// smallest the smallest since the latest SACK (0: none).
+	recent, smallest int
 
 	dups  [maxReportedDups]uint32
 	ndups int
@@ -113,13 +178,15 @@ func (r *rxTracker) init(cum uint32, window, maxMessage int) {
 	defer r.mu.Unlock()
 	r.cum, r.base = cum, cum
 	r.window, r.maxMessage = window, maxMessage
+	r.recent = rxChunkCost
 }
 
 // admit decides what becomes of a DATA chunk with TSN tsn and size bytes
-// of user data (as pion will hold it), begin and end its B and E flags.
+// of user data (as pion will hold it), e its stream, Stream Sequence
+// Number and B, E and U flags.
 // It returns the latest cumulative TSN pion acknowledged (for the SACK
 // probe of a drop) and, for rxOversized, the message's bytes so far.
-func (r *rxTracker) admit(tsn uint32, size int, begin, end bool) (v rxVerdict, cum uint32, msgBytes int) {
+func (r *rxTracker) admit(tsn uint32, size int, e rxEntry) (v rxVerdict, cum uint32, msgBytes int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if serialLE(tsn, r.base) || r.hasLocked(tsn) {
@@ -144,32 +211,48 @@ func (r *rxTracker) admit(tsn uint32, size int, begin, end bool) (v rxVerdict, c
 	// shim keeps a reserve of one packet for the one chunk in flight at a
 	// time (section 6.1 rule A) and for the chunk that fills the gap at the
 	// cumulative TSN, without which nothing held could ever be delivered.
-	held := r.held + r.pending
-	if held+size > r.window {
+	//
+	// Every chunk costs at least rxChunkCost (see above). A message whose
+	// chunks cost more than the window and the reserve could never be
+	// taken whole: it aborts (as countLocked decides) rather than being
+	// dropped for good.
+	held, cost := r.held+r.pending+r.extra, max(size, rxChunkCost)
+	if tsn == r.base+1 && r.continuesLocked(e) && r.msgCost+cost > r.window+rxReserve {
+		return rxOversized, r.cum, r.msgBytes
+	}
+	if held+cost > r.window {
 		exempt := r.pending == 0 || tsn == r.cum+1
-		if !exempt || held+size > r.window+rxReserve {
+		if !exempt || held+cost > r.window+rxReserve {
 			return rxOverWindow, r.cum, 0
 		}
 	}
 	r.unshown = append(r.unshown, rxHanded{tsn: tsn, size: size})
 	r.pending += size
+	r.extra += rxExtra(size)
+	if r.smallest == 0 || size < r.smallest {
+		r.smallest = size
+	}
+	if e.flags&rxEntryEnd != 0 {
+		if r.ends == nil {
+			r.ends = make(map[uint16]rxEnds)
+		}
+		s := r.ends[e.stream]
+		s.count++
+		s.extra += rxExtra(size)
+		r.ends[e.stream] = s
+	}
+	e.size = uint16(size)
+	e.flags |= rxEntryPresent
 	if tsn != r.base+1 {
 		if r.ring == nil {
-			r.ring = rxRingPool.Get().(*[]uint32)
-		}
-		e := uint32(size) | rxEntryPresent
-		if begin {
-			e |= rxEntryBegin
-		}
-		if end {
-			e |= rxEntryEnd
+			r.ring = rxRingPool.Get().(*[]rxEntry)
 		}
 		(*r.ring)[tsn%rxTSNRange] = e
 		r.above++
 		return rxAccept, r.cum, 0
 	}
 	r.base = tsn
-	if !r.countLocked(size, begin, end) {
+	if !r.countLocked(e) {
 		return rxOversized, r.cum, r.msgBytes
 	}
 	if !r.advanceLocked(true) {
@@ -180,21 +263,63 @@ func (r *rxTracker) admit(tsn uint32, size int, begin, end bool) (v rxVerdict, c
 
 func (r *rxTracker) hasLocked(tsn uint32) bool {
 	return r.ring != nil && !serialLE(tsn, r.base) && serialLE(tsn, r.base+rxTSNRange) &&
-		(*r.ring)[tsn%rxTSNRange]&rxEntryPresent != 0
+		(*r.ring)[tsn%rxTSNRange].flags&rxEntryPresent != 0
 }
 
-// countLocked adds a chunk at base to the message in progress; false when
-// the message exceeds the maximum size.
-func (r *rxTracker) countLocked(size int, begin, end bool) bool {
+// continuesLocked reports whether chunk e, at base+1, continues the
+// message in progress (see countLocked).
+func (r *rxTracker) continuesLocked(e rxEntry) bool {
+	o := &r.open
+	unordered := e.flags&rxEntryUnordered != 0
+	return e.flags&rxEntryBegin == 0 && o.active && e.stream == o.stream && unordered == o.unordered &&
+		(unordered || e.ssn == o.ssn)
+}
+
+// countLocked adds chunk e at base to the message in progress; false when
+// the message exceeds the maximum size, or costs more than the window and
+// the reserve can ever hold (fragments far smaller than rxChunkCost).
+//
+// A message is complete in TSN order, as pion reassembles it, when its
+// chunks from a B to an E have consecutive TSNs (RFC 9260 section 6.9:
+// "the TSNs for each fragment of a fragmented user message MUST be
+// strictly sequential"), the same stream, the same U flag and, ordered,
+// the same Stream Sequence Number. The charge of the non-final chunks of
+// a complete message goes to its stream (rxEnds.frags); that of a message
+// that cannot complete any more stays until pion holds nothing.
+func (r *rxTracker) countLocked(e rxEntry) bool {
+	size := int(e.size)
+	begin, end := e.flags&rxEntryBegin != 0, e.flags&rxEntryEnd != 0
+	unordered := e.flags&rxEntryUnordered != 0
+	o := &r.open
+	if !r.continuesLocked(e) {
+		o.active = false
+	}
 	if begin {
-		r.msgBytes = 0
+		r.msgBytes, r.msgCost = 0, 0
+		*o = rxOpen{active: true, unordered: unordered, stream: e.stream, ssn: e.ssn}
 	}
 	r.msgBytes += size
-	if r.msgBytes > r.maxMessage {
+	r.msgCost += max(size, rxChunkCost)
+	if r.msgBytes > r.maxMessage || r.msgCost > r.window+rxReserve {
 		return false
 	}
-	if end {
-		r.msgBytes = 0
+	if !end {
+		if o.active {
+			o.extra += rxExtra(size)
+		}
+		return true
+	}
+	r.msgBytes, r.msgCost = 0, 0
+	if o.active {
+		if s, ok := r.ends[e.stream]; ok && s.count > 0 {
+			s.frags += o.extra
+			r.ends[e.stream] = s
+		} else {
+			// Read already (an unordered message pion delivered above
+			// the cumulative TSN): pion holds none of it.
+			r.extra -= o.extra
+		}
+		o.active = false
 	}
 	return true
 }
@@ -206,17 +331,17 @@ func (r *rxTracker) advanceLocked(count bool) bool {
 	for r.ring != nil {
 		i := (r.base + 1) % rxTSNRange
 		e := (*r.ring)[i]
-		if e&rxEntryPresent == 0 {
+		if e.flags&rxEntryPresent == 0 {
 			break
 		}
-		(*r.ring)[i] = 0
+		(*r.ring)[i] = rxEntry{}
 		r.above--
 		r.base++
 		if r.above == 0 {
 			rxRingPool.Put(r.ring)
 			r.ring = nil
 		}
-		if count && !r.countLocked(int(e&0xffff), e&rxEntryBegin != 0, e&rxEntryEnd != 0) {
+		if count && !r.countLocked(e) {
 			return false
 		}
 	}
@@ -249,8 +374,8 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 		// (FORWARD-TSN, RFC 3758). Forget what lies behind it.
 		if r.ring != nil {
 			for t := r.base + 1; serialLE(t, cum) && r.above > 0 && t-r.base <= rxTSNRange; t++ {
-				if e := &(*r.ring)[t%rxTSNRange]; *e&rxEntryPresent != 0 {
-					*e = 0
+				if e := &(*r.ring)[t%rxTSNRange]; e.flags&rxEntryPresent != 0 {
+					*e = rxEntry{}
 					r.above--
 				}
 			}
@@ -260,14 +385,79 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 			}
 		}
 		r.base = cum
-		r.msgBytes = 0
+		r.msgBytes, r.msgCost = 0, 0
+		r.open.active = false
 		r.advanceLocked(false)
+	}
+	if r.held == 0 && len(r.unshown) == 0 && r.reading == 0 {
+		// pion holds no chunk (each has a byte at least) and no read is
+		// under way that could return a charge taken before now: nothing
+		// is charged any more, whatever pion discarded on its own
+		// (FORWARD-TSN, a stream reset, a repeated Stream Sequence Number).
+		r.extra, r.open.extra = 0, 0
+		clear(r.ends)
 	}
 	ndups = copy(dups, r.dups[:r.ndups])
 	// "The duplicate count is reinitialized to zero after sending each
 	// SACK chunk."
 	r.ndups = 0
-	return uint32(max(0, pionRwnd-rxReserve)), ndups
+	// The peer sees the window less the charge of the small chunks. The
+	// peer counts the window in bytes (RFC 9260 section 6.2.1), so a peer
+	// sending chunks of n < rxChunkCost bytes gets the window in bytes of
+	// such chunks, n/rxChunkCost of it: it then sends what fits instead of
+	// what would be dropped and retransmitted after its timer. A peer
+	// that mixes small messages with large ones gets the window of the
+	// small ones for a while (recent doubles back each SACK).
+	if r.smallest > 0 {
+		r.recent = max(1, min(r.smallest, 2*r.recent, rxChunkCost))
+		r.smallest = 0
+	}
+	arwnd = uint32(max(0, pionRwnd-rxReserve-r.extra))
+	if r.recent < rxChunkCost {
+		arwnd = uint32(uint64(arwnd) * uint64(r.recent) / rxChunkCost)
+	}
+	return arwnd, ndups
+}
+
+// readStarted is called by a stream's reader before it takes a message
+// out of pion, readDone after, with the stream and the message's size
+// when it took one.
+func (r *rxTracker) readStarted() {
+	r.mu.Lock()
+	r.reading++
+	r.mu.Unlock()
+}
+
+// readDone: a message of size bytes read on stream took one E chunk out
+// of pion, whose charge was at least rxExtra(size) (that of a one-chunk
+// message exactly). Once as many messages were read on the stream as E
+// chunks were handed, each read took exactly one E chunk, so every
+// message that was complete in TSN order on the stream was read whole
+// (pion delivers only chunks from a B to an E with consecutive TSNs), and
+// the charge of their non-final chunks returns too. A message pion merged
+// or discarded leaves the count above zero: the charge then stays until
+// pion holds nothing, never returns early.
+func (r *rxTracker) readDone(stream uint16, size int, took bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reading--
+	if !took {
+		return
+	}
+	s, ok := r.ends[stream]
+	if !ok {
+		return
+	}
+	s.count--
+	back := min(s.extra, rxExtra(size))
+	s.extra -= back
+	r.extra -= back
+	if s.count <= 0 {
+		r.extra -= s.extra + s.frags
+		delete(r.ends, stream)
+		return
+	}
+	r.ends[stream] = s
 }
 
 // inGapBlocks reports whether tsn is in one of the SACK's Gap Ack Blocks.

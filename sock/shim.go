@@ -554,11 +554,14 @@ func packetTag(pkt []byte) uint32 {
 // out what pion gets instead: the chunk, a chunk on the sink stream, or a
 // SACK probe. rxOversized means the association was aborted.
 func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, errs *replyBudget) ([]byte, rxVerdict) {
-	const flagE, flagB, flagI = 0x01, 0x02, 0x08
+	const flagI = 0x08
 	tsn, _ := wire.PeekDataTSN(c)
 	sid, _ := wire.PeekDataStream(c)
 	valid := int(sid) < inStreams
-	size, begin, end := len(c.Value)-12, c.Flags&flagB != 0, c.Flags&flagE != 0
+	size := len(c.Value) - 12
+	// The chunk as pion will hold it: its stream, Stream Sequence Number
+	// and B, E and U flags (RFC 9260 section 3.3.1).
+	entry := rxEntry{stream: sid, ssn: binary.BigEndian.Uint16(c.Value[6:8]), flags: c.Flags & (rxEntryBegin | rxEntryEnd | rxEntryUnordered)}
 	if !valid {
 		// RFC 9260 section 6.5: "the endpoint MUST acknowledge the
 		// reception of the DATA chunk following the normal procedure,
@@ -568,9 +571,9 @@ func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, 
 		if !errs.add(wire.InvalidStreamIDCause(sid)) {
 			a.count(&a.stats.unreported)
 		}
-		size, begin, end = 1, true, true
+		size, entry = 1, rxEntry{stream: sinkStream, flags: rxEntryBegin | rxEntryEnd | rxEntryUnordered}
 	}
-	verdict, cum, msgBytes := a.rx.admit(tsn, size, begin, end)
+	verdict, cum, msgBytes := a.rx.admit(tsn, size, entry)
 	switch verdict {
 	case rxDuplicate:
 		// RFC 9260 section 6.2: "When a packet arrives with duplicate
@@ -591,6 +594,10 @@ func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, 
 		a.drop(nil, DropOversizedMessage)
 		detail := fmt.Sprintf("peer sent a message of more than %d bytes (at least %d), above the maximum message size",
 			a.cfg.maxMessageSize, msgBytes)
+		if msgBytes <= a.cfg.maxMessageSize {
+			detail = fmt.Sprintf("peer sent a message of %d bytes so far in fragments too small for the receive window of %d bytes at %d bytes a fragment",
+				msgBytes, a.cfg.receiveBuffer, rxChunkCost)
+		}
 		a.abortWith(detail, wire.ProtocolViolationCause([]byte(detail)))
 	case rxAccept:
 		if valid {
