@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"runtime"
@@ -577,4 +578,32 @@ func TestTinyFragmentMessageAborts(t *testing.T) {
 	}
 	<-h.assoc.Done()
 	require.Equal(t, uint64(1), s.Stats().Drops[DropOversizedMessage])
+}
+
+// TestPacketAboveEngineReadSplit: a packet larger than pion reads (from a
+// peer with a larger path MTU) reaches pion as several, split at chunk
+// boundaries: every DATA chunk in it is delivered, none cut off.
+func TestPacketAboveEngineReadSplit(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4307, 0x789b, 4)
+	var chunks [][]byte
+	var tsns []uint32
+	for i := range 12 {
+		payload := bytes.Repeat([]byte{byte('a' + i)}, 1200)
+		chunks = append(chunks, frag(h.tsn, 0, uint16(i), fragWhole, payload))
+		tsns = append(tsns, h.tsn)
+		h.tsn++
+	}
+	pkt := packet(h.port, h.epPort, h.tag, chunks...)
+	require.Greater(t, len(pkt), pionReadSize)
+	h.send(pkt)
+	h.sackWith(tsns...)
+	for i := range 12 {
+		m := recvCtx(t, ep)
+		require.Equal(t, bytes.Repeat([]byte{byte('a' + i)}, 1200), m.Payload, "message %d in order and whole", i)
+	}
+	require.Zero(t, s.Stats().Drops[DropMalformed])
+	h.abort()
 }
