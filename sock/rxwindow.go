@@ -51,8 +51,8 @@ import (
 
 const (
 	// pionReadSize is the largest packet pion reads (its receiveMTU, the
-	// buffer of Association.readLoop); the shim drops larger ones, which
-	// pion would cut short.
+	// buffer of Association.readLoop); the shim splits larger ones at chunk
+	// boundaries, which pion would cut short.
 	pionReadSize = 8192
 	// rxReserve is pion's buffer beyond the advertised window: one
 	// packet.
