@@ -348,6 +348,15 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 		return
 	}
 	if hdr.SrcPort != a.peerPort || !a.hasPeerAddr(meta.Src.Addr()) {
+		if first.Type == wire.ChunkInitAck && hdr.SrcPort == a.peerPort && hdr.VerificationTag == a.localTag &&
+			assocState(a.state.Load()) == stateCookieWait {
+			// RFC 9260 section 5.1.2: the INIT ACK's source address is one
+			// of the peer's, whether or not our INIT went there; it
+			// carries our tag, so it passed section 8.5. takeInitAck adds
+			// the address, unconfirmed (section 5.4).
+			a.receiveHandshake(pkt, meta)
+			return
+		}
 		// RFC 9260 section 8.5: a packet from an address not in the
 		// association, or with other ports, does not belong to it.
 		a.drop(&a.stats.droppedForeign, DropForeign)

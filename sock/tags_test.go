@@ -326,6 +326,34 @@ func TestInitAckFromAnotherAddress(t *testing.T) {
 	require.Equal(t, r2.udpPort(), second.RemoteUDPPort)
 }
 
+// TestInitAckFromUnlistedAddress: RFC 9260 section 5.1.2, the INIT ACK's
+// source address is one of the peer's even when Connect was not given it:
+// with our tag it is taken (not dropped as foreign), starts unconfirmed,
+// and the COOKIE ECHO goes where the INIT went (section 5.4).
+func TestInitAckFromUnlistedAddress(t *testing.T) {
+	s := newStack(t)
+	ep := fastClient(t, s)
+	r1 := newRawPeer(t, s)
+	r2 := newRawPeerFrom(t, s, lo4b)
+	pc := connectTo(t, ep, r1, lo4) // 127.0.0.2 is not one Connect knows
+	_, c, _ := r1.expect(wire.ChunkInit, 5*time.Second)
+	init, err := wire.ParseInit(c.Value)
+	require.NoError(t, err)
+	r2.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0002)))
+	hdr, _, _ := r1.expect(wire.ChunkCookieEcho, 5*time.Second)
+	require.Equal(t, uint32(0xfeed0002), hdr.VerificationTag)
+	r1.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
+	a, err := pc.wait(t)
+	require.NoError(t, err)
+	first := pathTo(t, a, lo4)
+	require.True(t, first.Primary)
+	require.Equal(t, PathActive, first.State)
+	second := pathTo(t, a, lo4b)
+	require.False(t, second.Primary)
+	require.Equal(t, PathUnconfirmed, second.State)
+	require.Equal(t, r2.udpPort(), second.RemoteUDPPort)
+}
+
 // TestInitWithHostName: RFC 9260 section 5.1.2, a Host Name Address in an
 // INIT is answered with an ABORT carrying an Unresolvable Address cause;
 // no state is kept.
