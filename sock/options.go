@@ -61,6 +61,17 @@ type stackConfig struct {
 	cookieRotation time.Duration
 	logger         *slog.Logger
 	noBatching     bool
+	burstGap       time.Duration // udpencap.Config.BurstGap; zero: its default
+}
+
+// withBurstGap makes packets that come within d of each other a burst for
+// the send queue (udpencap.Config.BurstGap): tests of the queue use a wide
+// gap, so that what they check does not depend on the machine's speed.
+func withBurstGap(d time.Duration) StackOption {
+	return func(c *stackConfig) error {
+		c.burstGap = d
+		return nil
+	}
 }
 
 // WithUDPBatching turns batched UDP I/O on or off (default on): where the

@@ -342,6 +342,7 @@ func (s *Stack) openTransportLocked(a netip.Addr) error {
 		Port:            s.udpPort,
 		DisableBatching: s.cfg.noBatching,
 		DisableOffload:  s.cfg.noBatching,
+		BurstGap:        s.cfg.burstGap,
 	})
 	if err != nil {
 		return fmt.Errorf("sock: UDP socket on %v port %d: %w", a, s.udpPort, err)

@@ -30,10 +30,11 @@ type sendQueue struct {
 	scratch *offloadScratch // the flusher's; one flusher at a time
 
 	last  time.Time // when the last packet was queued or written inline
-	quick int       // packets in a row that came within burstGap
+	quick int       // packets in a row that came within the burst gap
 }
 
-// burstGap and burstLen tell a burst from a lone packet: the packets of a
+// DefaultBurstGap (Config.BurstGap) and burstLen tell a burst from a lone
+// packet: the packets of a
 // pion write burst come back to back, microseconds apart (measured from
 // the end of the previous packet's system call), and only from
 // the burstLen-th of them on are they queued for the flusher. A lone
@@ -41,8 +42,8 @@ type sendQueue struct {
 // the caller, without waking another goroutine: that hand-off would cost
 // a request-response exchange more than the system calls it saves.
 const (
-	burstGap = 50 * time.Microsecond
-	burstLen = 3
+	DefaultBurstGap = 50 * time.Microsecond
+	burstLen        = 3
 )
 
 // Enqueue sends pkt like Send, but asynchronously where the socket for
@@ -73,7 +74,7 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 	// Close sets t.closed and then takes every queue's lock once, so with
 	// the flag checked under q.mu no flusher starts after Close waits.
 	q.mu.Lock()
-	if now.Sub(q.last) < burstGap {
+	if now.Sub(q.last) < t.burstGap {
 		q.quick++
 	} else {
 		q.quick = 0

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5"
@@ -84,6 +85,12 @@ type Config struct {
 	// offload (UDP_SEGMENT, UDP_GRO), which batching mode uses on Linux
 	// where the kernel has them.
 	DisableOffload bool
+
+	// BurstGap is how close together packets must come to Enqueue to be
+	// a burst that goes through the send queue (see burstLen); zero means
+	// DefaultBurstGap. A larger gap makes bursts out of slower sequences,
+	// for tests on slow or instrumented machines.
+	BurstGap time.Duration
 
 	// LoggerFactory creates the transport's logger; nil means pion's
 	// default factory.
@@ -189,6 +196,7 @@ type Transport struct {
 	log       logging.LeveledLogger
 	port      uint16
 	batchSize int
+	burstGap  time.Duration
 	socks     []*socket // immutable after Open
 
 	// receivers holds the Receiver of each SCTP port in pages of 256
@@ -224,6 +232,12 @@ func Open(cfg Config) (*Transport, error) {
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
+	if cfg.BurstGap < 0 {
+		return nil, fmt.Errorf("%w: negative BurstGap %v", ErrInvalidConfig, cfg.BurstGap)
+	}
+	if cfg.BurstGap == 0 {
+		cfg.BurstGap = DefaultBurstGap
+	}
 	if cfg.LoggerFactory == nil {
 		cfg.LoggerFactory = logging.NewDefaultLoggerFactory()
 	}
@@ -255,6 +269,7 @@ func Open(cfg Config) (*Transport, error) {
 	t := &Transport{
 		log:       cfg.LoggerFactory.NewLogger("udpencap"),
 		batchSize: cfg.BatchSize,
+		burstGap:  cfg.BurstGap,
 	}
 	t.batchPool.New = func() any { return newBatchScratch(t.batchSize) }
 
