@@ -178,9 +178,17 @@ func TestMetricsHandler(t *testing.T) {
 	if _, err := ep.Connect(ctx, []netip.Addr{lo}, 9, sock.WithRemoteUDPPort(server.UDPPort())); err == nil {
 		t.Fatal("connect to a closed port succeeded")
 	}
-	body = scrape()
-	if want := fmt.Sprintf(`usock_ootb_replies_total{stack="%d"} 1`, server.UDPPort()); !strings.Contains(body, want) {
-		t.Errorf("scrape lacks %q:\n%s", want, body)
+	// The server counts its reply once the send returns, which may be
+	// after the client read it.
+	wantOOTB := fmt.Sprintf(`usock_ootb_replies_total{stack="%d"} 1`, server.UDPPort())
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		body = scrape()
+		if strings.Contains(body, wantOOTB) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scrape lacks %q:\n%s", wantOOTB, body)
+		}
 	}
 	if want := fmt.Sprintf(`usock_endpoints{stack="%d"} 2`, client.UDPPort()); !strings.Contains(body, want) {
 		t.Errorf("scrape lacks %q", want)
