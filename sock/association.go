@@ -475,7 +475,7 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 		// "Unresolvable Address" error cause to the peer. The ABORT chunk
 		// SHOULD be sent to the source IP address from which the last
 		// peer packet was received."
-		a.ep.sendAbortCause(ack.InitiateTag, a.peerPort, m.local, m.src, unresolvableAddressCause(host), a.cfg.packetSize)
+		a.ep.sendAbortCause(ack.InitiateTag, a.peerPort, m.local, m.src, a.cfg.packetSize, unresolvableAddressCause(host))
 		return nil, nil, fmt.Errorf("sock: connect to port %d: the peer's INIT-ACK lists a Host Name Address, which the stack does not resolve (RFC 9260 section 5.1.2): %w",
 			a.peerPort, ErrProtocolViolation)
 	}

@@ -421,7 +421,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		// answers an INIT: its Initiate Tag, the T bit clear (section
 		// 8.4 rule 3).
 		e.drop(DropRefusedInit)
-		e.sendAbortCause(init.InitiateTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, unresolvableAddressCause(host), e.cfg.assoc.packetSize)
+		e.sendAbortToInit(init.InitiateTag, hdr, meta, unresolvableAddressCause(host))
 		return
 	}
 	peerAddrs, unrecognized, excess := multihome.PeerAddresses(meta.Src.Addr(), &init, e.hasFamily)
@@ -556,27 +556,19 @@ func (e *Endpoint) accepts(src netip.AddrPort, peerAddrs []netip.Addr, meta udpe
 }
 
 // sendAbortToInit refuses an INIT: an ABORT with the INIT's Initiate Tag
-// and the T bit clear (RFC 9260 section 5.1, 8.4 rule 3).
+// and the T bit clear (RFC 9260 section 5.1, 8.4 rule 3), with the causes
+// that fit in the endpoint's packet size.
 func (e *Endpoint) sendAbortToInit(initTag uint32, hdr wire.CommonHeader, meta udpencap.Meta, causes ...wire.ErrorCause) {
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: hdr.SrcPort, VerificationTag: initTag})
-	pkt, err := wire.Abort{Causes: causes}.Append(pkt)
-	if err != nil {
-		return // the causes are the stack's own and short
-	}
-	_ = e.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
+	e.sendAbortCause(initTag, hdr.SrcPort, meta.Local.Addr(), meta.Src, e.cfg.assoc.packetSize, causes...)
 }
 
 // sendAbortCause sends an ABORT with the T bit clear and Verification Tag
 // tag (the Initiate Tag of the INIT or INIT-ACK it answers) to port dstPort
-// at to, from local address from, with cause if the packet stays within
-// limit bytes, without it otherwise (the causes of these ABORTs are
-// optional).
-func (e *Endpoint) sendAbortCause(tag uint32, dstPort uint16, from netip.Addr, to netip.AddrPort, cause wire.ErrorCause, limit int) {
+// at to, from local address from, with those of causes that keep the
+// packet within limit bytes (the causes of these ABORTs are optional).
+func (e *Endpoint) sendAbortCause(tag uint32, dstPort uint16, from netip.Addr, to netip.AddrPort, limit int, causes ...wire.ErrorCause) {
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: e.port, DstPort: dstPort, VerificationTag: tag})
-	var causes []wire.ErrorCause
-	if len(pkt)+2*wire.ParamHeaderSize+len(cause.Info)+3 <= limit {
-		causes = append(causes, cause)
-	}
+	causes = causes[:wire.FitCauses(limit-len(pkt), causes)]
 	pkt, err := wire.Abort{Causes: causes}.Append(pkt)
 	if err != nil {
 		return // the causes are bounded by limit above
@@ -590,13 +582,7 @@ func (e *Endpoint) sendAbortCause(tag uint32, dstPort uint16, from netip.Addr, t
 func (e *Endpoint) refuseRestart(initTag uint32, dstPort uint16, from netip.Addr, to netip.AddrPort, added []netip.Addr) {
 	limit := e.cfg.assoc.packetSize
 	room := limit - wire.CommonHeaderSize - 2*wire.ParamHeaderSize
-	e.sendAbortCause(initTag, dstPort, from, to, restartNewAddressesCause(added, room), limit)
-}
-
-// paddedParamSize is the size on the wire of a parameter with a value of
-// n bytes, padding included.
-func paddedParamSize(n int) int {
-	return (wire.ParamHeaderSize + n + 3) &^ 3
+	e.sendAbortCause(initTag, dstPort, from, to, limit, restartNewAddressesCause(added, room))
 }
 
 // paramTLV is a parameter's Type, Length and Value, without padding: how
@@ -641,7 +627,7 @@ func appendUnrecognizedReport(pkt []byte, params []wire.Param, limit int) []byte
 	room := limit - len(pkt) - 2*wire.ParamHeaderSize // chunk and cause headers
 	var fit []wire.Param
 	for _, p := range params {
-		n := paddedParamSize(len(p.Value))
+		n := p.Size()
 		if n > room {
 			break
 		}
