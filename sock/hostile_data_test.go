@@ -41,17 +41,7 @@ func newHostilePeer(t testing.TB, s *Stack, ep *Endpoint, port uint16, tag uint3
 	t.Helper()
 	r := newRawPeer(t, s)
 	const initialTSN = 1000
-	init := wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN}
-	r.send(packet(port, ep.Port(), 0, must(init.Append(nil, wire.ChunkInit))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
-	require.Equal(t, wire.ChunkInitAck, c.Type)
-	ack, err := wire.ParseInit(c.Value)
-	require.NoError(t, err)
-	ck, ok := ack.Cookie()
-	require.True(t, ok)
-	r.send(packet(port, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c = firstChunk(t, r.recv(5*time.Second))
-	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	ack := r.establish(port, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN})
 	h := &hostilePeer{rawPeer: r, t: t, port: port, epPort: ep.Port(), tag: ack.InitiateTag, tsn: initialTSN, endpoint: ep}
 	require.Eventually(t, func() bool {
 		for _, a := range ep.Associations() {

@@ -22,11 +22,7 @@ func bigInitChunk(tag uint32, pt wire.ParamType, n int) []byte {
 // tag and returns our tag: the one r puts on its packets.
 func establishRaw(t *testing.T, r *rawPeer, ep *Endpoint, peerPort uint16, tag uint32) uint32 {
 	t.Helper()
-	ack, ck := r.initAck(peerPort, ep.Port(), tag)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
-	require.Equal(t, wire.ChunkCookieAck, c.Type)
-	return ack.InitiateTag
+	return r.establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000}).InitiateTag
 }
 
 // TestHugeInitBoundedInitAck: an INIT of one whole datagram is answered by

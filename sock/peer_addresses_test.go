@@ -61,17 +61,7 @@ func TestInitListingManyAddresses(t *testing.T) {
 	r := newRawPeer(t, s)
 	const peerPort, tag = 4500, 0x3131
 	const listed = 300
-	in := wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000, Params: manyAddresses(listed)}
-	r.send(packet(peerPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
-	require.Equal(t, wire.ChunkInitAck, c.Type)
-	ack, err := wire.ParseInit(c.Value)
-	require.NoError(t, err)
-	ck, ok := ack.Cookie()
-	require.True(t, ok)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c = firstChunk(t, r.recv(5*time.Second))
-	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	r.establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000, Params: manyAddresses(listed)})
 	require.Len(t, ep.Associations(), 1)
 	a := ep.Associations()[0]
 	checkBoundedPaths(t, s, a, listed)

@@ -88,18 +88,39 @@ func dataChunk(tsn uint32, stream uint16, payload string) []byte {
 	return must(wire.AppendChunk(nil, wire.ChunkData, 0x03, append(v, payload...)))
 }
 
-// handshake runs INIT / INIT-ACK and returns the INIT-ACK and the cookie.
+// initAck runs INIT / INIT-ACK with a plain INIT of Initiate Tag tag and
+// returns the INIT-ACK and the cookie.
 func (r *rawPeer) initAck(srcPort, dstPort uint16, tag uint32) (wire.Init, []byte) {
 	r.t.Helper()
-	r.send(packet(srcPort, dstPort, 0, initChunk(tag, 1000)))
+	return r.initAckFor(srcPort, dstPort, wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000})
+}
+
+// initAckFor runs INIT / INIT-ACK with the INIT in and returns the
+// INIT-ACK and the cookie.
+func (r *rawPeer) initAckFor(srcPort, dstPort uint16, in wire.Init) (wire.Init, []byte) {
+	r.t.Helper()
+	r.send(packet(srcPort, dstPort, 0, must(in.Append(nil, wire.ChunkInit))))
 	hdr, c := firstChunk(r.t, r.recv(5*time.Second))
 	require.Equal(r.t, wire.ChunkInitAck, c.Type)
-	require.Equal(r.t, tag, hdr.VerificationTag)
+	require.Equal(r.t, in.InitiateTag, hdr.VerificationTag)
 	ack, err := wire.ParseInit(c.Value)
 	require.NoError(r.t, err)
 	ck, ok := ack.Cookie()
 	require.True(r.t, ok)
 	return ack, ck
+}
+
+// establish completes the handshake to the endpoint at dstPort from
+// srcPort with the INIT in: INIT, INIT-ACK, COOKIE-ECHO, COOKIE-ACK. It
+// returns the INIT-ACK, whose Initiate Tag the peer's packets carry from
+// now on.
+func (r *rawPeer) establish(srcPort, dstPort uint16, in wire.Init) wire.Init {
+	r.t.Helper()
+	ack, ck := r.initAckFor(srcPort, dstPort, in)
+	r.send(packet(srcPort, dstPort, ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	_, c := firstChunk(r.t, r.recv(5*time.Second))
+	require.Equal(r.t, wire.ChunkCookieAck, c.Type)
+	return ack
 }
 
 func TestCookieAttacks(t *testing.T) {

@@ -15,10 +15,7 @@ import (
 // one message; it returns the association and the TSN of that DATA.
 func establishRawPeer(t *testing.T, s *Stack, ep *Endpoint, r *rawPeer, peerPort uint16, tag uint32) (*Association, wire.Init, uint32) {
 	t.Helper()
-	ack, ck := r.initAck(peerPort, ep.Port(), tag)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
-	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	ack := r.establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ev, err := ep.Event(ctx)

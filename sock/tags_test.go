@@ -301,57 +301,42 @@ func TestCookieEchoFromAnotherAddress(t *testing.T) {
 // TestInitAckFromAnotherAddress: RFC 9260 section 5.4, "For the sender of
 // the COOKIE ECHO, the only confirmed address is the one to which the INIT
 // was sent." An INIT-ACK from another of the peer's addresses leaves that
-// one unconfirmed, and the COOKIE ECHO goes to the confirmed one.
+// one unconfirmed, and the COOKIE ECHO goes to the confirmed one. That
+// holds too when Connect was not given the address (section 5.1.2: the
+// INIT ACK's source is one of the peer's): with our tag it is taken, not
+// dropped as foreign.
 func TestInitAckFromAnotherAddress(t *testing.T) {
-	s := newStack(t)
-	ep := fastClient(t, s)
-	r1 := newRawPeer(t, s)
-	r2 := newRawPeerFrom(t, s, lo4b)
-	pc := connectTo(t, ep, r1, lo4, lo4b)
-	_, c, _ := r1.expect(wire.ChunkInit, 5*time.Second)
-	init, err := wire.ParseInit(c.Value)
-	require.NoError(t, err)
-	r2.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0002)))
-	hdr, _, _ := r1.expect(wire.ChunkCookieEcho, 5*time.Second)
-	require.Equal(t, uint32(0xfeed0002), hdr.VerificationTag)
-	r1.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
-	a, err := pc.wait(t)
-	require.NoError(t, err)
-	first := pathTo(t, a, lo4)
-	require.True(t, first.Primary)
-	require.Equal(t, PathActive, first.State)
-	second := pathTo(t, a, lo4b)
-	require.False(t, second.Primary)
-	require.Equal(t, PathUnconfirmed, second.State)
-	require.Equal(t, r2.udpPort(), second.RemoteUDPPort)
-}
-
-// TestInitAckFromUnlistedAddress: RFC 9260 section 5.1.2, the INIT ACK's
-// source address is one of the peer's even when Connect was not given it:
-// with our tag it is taken (not dropped as foreign), starts unconfirmed,
-// and the COOKIE ECHO goes where the INIT went (section 5.4).
-func TestInitAckFromUnlistedAddress(t *testing.T) {
-	s := newStack(t)
-	ep := fastClient(t, s)
-	r1 := newRawPeer(t, s)
-	r2 := newRawPeerFrom(t, s, lo4b)
-	pc := connectTo(t, ep, r1, lo4) // 127.0.0.2 is not one Connect knows
-	_, c, _ := r1.expect(wire.ChunkInit, 5*time.Second)
-	init, err := wire.ParseInit(c.Value)
-	require.NoError(t, err)
-	r2.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0002)))
-	hdr, _, _ := r1.expect(wire.ChunkCookieEcho, 5*time.Second)
-	require.Equal(t, uint32(0xfeed0002), hdr.VerificationTag)
-	r1.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
-	a, err := pc.wait(t)
-	require.NoError(t, err)
-	first := pathTo(t, a, lo4)
-	require.True(t, first.Primary)
-	require.Equal(t, PathActive, first.State)
-	second := pathTo(t, a, lo4b)
-	require.False(t, second.Primary)
-	require.Equal(t, PathUnconfirmed, second.State)
-	require.Equal(t, r2.udpPort(), second.RemoteUDPPort)
+	for _, c := range []struct {
+		name   string
+		remote []netip.Addr // given to Connect
+	}{
+		{"listed", []netip.Addr{lo4, lo4b}},
+		{"unlisted", []netip.Addr{lo4}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStack(t)
+			ep := fastClient(t, s)
+			r1 := newRawPeer(t, s)
+			r2 := newRawPeerFrom(t, s, lo4b)
+			pc := connectTo(t, ep, r1, c.remote...)
+			_, ch, _ := r1.expect(wire.ChunkInit, 5*time.Second)
+			init, err := wire.ParseInit(ch.Value)
+			require.NoError(t, err)
+			r2.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0002)))
+			hdr, _, _ := r1.expect(wire.ChunkCookieEcho, 5*time.Second)
+			require.Equal(t, uint32(0xfeed0002), hdr.VerificationTag)
+			r1.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
+			a, err := pc.wait(t)
+			require.NoError(t, err)
+			first := pathTo(t, a, lo4)
+			require.True(t, first.Primary)
+			require.Equal(t, PathActive, first.State)
+			second := pathTo(t, a, lo4b)
+			require.False(t, second.Primary)
+			require.Equal(t, PathUnconfirmed, second.State)
+			require.Equal(t, r2.udpPort(), second.RemoteUDPPort)
+		})
+	}
 }
 
 // TestInitWithHostName: RFC 9260 section 5.1.2, a Host Name Address in an
