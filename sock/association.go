@@ -138,7 +138,7 @@ func newAssociation(ep *Endpoint, peerPort uint16) *Association {
 		streams:  map[uint16]*stream{},
 	}
 	if ep.cfg.recvMode == RecvPerAssociation {
-		a.rq = newAssocQueue(ep.cfg.recvQueue)
+		a.rq = newAssocQueue(ep.cfg.recvQueue, ep.cfg.assoc.receiveBuffer)
 	}
 	return a
 }

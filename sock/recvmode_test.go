@@ -371,3 +371,30 @@ func TestAcceptRestartNotHandedOutAgain(t *testing.T) {
 	require.Equal(t, "after restart", string(recvOn(t, restarted).Payload))
 	restarted.Abort("done")
 }
+
+// TestAssociationQueueBoundedInBytes: an association's queue holds at
+// most its receive buffer's bytes (beyond one message), however many
+// messages WithRecvQueue allows: large messages fill it by size.
+func TestAssociationQueueBoundedInBytes(t *testing.T) {
+	const window, size = 8192, 4096
+	p := newPerAssoc(t, WithRecvQueue(100), WithReceiveBuffer(window), WithMaxMessageSize(size))
+	client, server := p.connect(t)
+	ctx := testCtx(t)
+	sent := 0
+	for {
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := client.Send(short, make([]byte, size), SendInfo{Stream: 1})
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		require.NoError(t, err)
+		sent++
+		require.Less(t, sent, 100, "the sender never blocked")
+	}
+	require.Equal(t, window/size, server.Stats().RecvQueued)
+	for range sent {
+		require.Len(t, recvOn(t, server).Payload, size)
+	}
+	client.Abort("done")
+}
