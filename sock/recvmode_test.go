@@ -398,3 +398,25 @@ func TestAssociationQueueBoundedInBytes(t *testing.T) {
 	}
 	client.Abort("done")
 }
+
+// TestAcceptEndsWithEndpoint: closing the endpoint ends a waiting Accept
+// and a waiting Association.Recv.
+func TestAcceptEndsWithEndpoint(t *testing.T) {
+	p := newPerAssoc(t)
+	client, _ := p.connect(t)
+	ctx := testCtx(t)
+	acceptErr := make(chan error, 1)
+	go func() {
+		_, err := p.listener.Accept(ctx)
+		acceptErr <- err
+	}()
+	recvErr := make(chan error, 1)
+	go func() {
+		_, err := client.Recv(ctx)
+		recvErr <- err
+	}()
+	require.NoError(t, p.listener.Close())
+	require.ErrorIs(t, <-acceptErr, ErrClosed)
+	require.NoError(t, p.dialer.Close())
+	require.ErrorIs(t, <-recvErr, ErrAborted, "the endpoint's Close aborts its associations")
+}
