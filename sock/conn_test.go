@@ -337,6 +337,8 @@ func TestConnFollowsRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "after restart", string(buf[:n]))
 	require.NotSame(t, old, conn.Association())
+	require.Same(t, conn.Association(), old.Successor())
+	require.Nil(t, conn.Association().Successor(), "not restarted")
 
 	_, err = conn.Write([]byte("reply"))
 	require.NoError(t, err)
