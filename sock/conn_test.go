@@ -371,3 +371,19 @@ func TestConnLocalAddrWildcard(t *testing.T) {
 	ep.addrs = []netip.Addr{lo2, lo4}
 	require.Equal(t, []netip.Addr{lo2, lo4}, a.localAddrs(), "a specific endpoint's own addresses")
 }
+
+// TestConnPeerAbort: after the peer's ABORT, Read and Write fail with an
+// error wrapping ErrAborted, not io.EOF: the data may be incomplete (RFC
+// 9260 section 9.1).
+func TestConnPeerAbort(t *testing.T) {
+	p := mustConnPair(t, nil)
+	p.c1.Association().Abort("gone")
+	<-p.c2.Association().Done()
+	_, err := p.c2.Read(make([]byte, 8))
+	require.ErrorIs(t, err, ErrAborted)
+	require.NotErrorIs(t, err, io.EOF)
+	_, err = p.c2.Write([]byte("x"))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, net.ErrClosed, "the Conn itself is not closed")
+	require.NoError(t, p.c2.Close())
+}
