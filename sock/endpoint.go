@@ -768,7 +768,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.stack.log.Warn("cannot create association", "endpoint", e.String(), "peer", src, "err", err)
 		return
 	}
-	e.events.push(Event{Type: EventUp, Association: a})
+	a.pushUp(EventUp, "")
 	a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 }
 
