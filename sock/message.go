@@ -42,6 +42,15 @@ type SendInfo struct {
 	// retransmissions instead. At most one of the two may be set. pion
 	// keeps these settings per stream: a message uses the settings of the
 	// latest Send on its stream.
+	//
+	// pion measures the lifetime from the message's latest transmission,
+	// not from its Send: it resets the send time of a chunk just before
+	// it checks it (movePendingDataChunkToInflightQueue and
+	// getDataPacketsToRetransmit, then checkPartialReliabilityStatus), and
+	// checks it only then. So a Lifetime of 1 ms or more never abandons a
+	// message; one below 1 ms (pion counts whole milliseconds, 0) abandons
+	// it after its first transmission. MaxRetransmits works as RFC 7496
+	// section 3.1 says.
 	Lifetime       time.Duration
 	MaxRetransmits int
 	// Context is opaque to the stack: it comes back in the EventSendFailed
