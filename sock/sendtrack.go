@@ -134,7 +134,7 @@ func (t *sendTracker) sendDone(a *Association, r *sendRecord, taken bool) {
 	if r == nil {
 		return
 	}
-	reason := a.Reason()
+	reason := a.downReason()
 	t.mu.Lock()
 	r.inSend = false
 	var evs []Event
@@ -325,7 +325,7 @@ func (t *sendTracker) up(a *Association) []Event {
 // then those never sent, stream by stream in the order of their Sends.
 // A message whose Send has not returned is Send's to report.
 func (t *sendTracker) down(a *Association) []Event {
-	reason := a.Reason()
+	reason := a.downReason()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -365,8 +365,19 @@ func (a *Association) sendFailed(r *sendRecord, detail string) Event {
 // association went down: what became of it ("unsent": pion never
 // transmitted it; "unacknowledged": transmitted, the peer may have it)
 // and why the association went down.
-func downDetail(what string, reason DownReason) string {
-	return fmt.Sprintf("%s: association down (%v)", what, reason)
+func downDetail(what, reason string) string {
+	return fmt.Sprintf("%s: association down (%s)", what, reason)
+}
+
+// downReason says why the association went down, for downDetail: its
+// DownReason and the detail of its EventDown.
+func (a *Association) downReason() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.detail == "" {
+		return a.reason.String()
+	}
+	return a.reason.String() + ": " + a.detail
 }
 
 func (a *Association) pushEvents(evs []Event) {
