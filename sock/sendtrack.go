@@ -278,11 +278,17 @@ func (t *sendTracker) acked(a *Association, cum uint32, v *wire.SackView) {
 	}
 	t.retireLocked(n)
 	if v != nil {
+		// RFC 9260 section 3.3.4: the blocks are in increasing order and
+		// do not overlap. One that does not follow the one before marks
+		// nothing, so that a SACK visits each message once at most,
+		// whatever a peer puts in it.
+		prev := uint16(0)
 		for i := range v.NumGapBlocks() {
 			s, e := v.GapBlock(i)
-			if s == 0 || e < s {
-				continue // malformed: acknowledges nothing
+			if s == 0 || e < s || s <= prev {
+				continue // malformed or out of order: acknowledges nothing here
 			}
+			prev = e
 			lo, hi := cum+uint32(s), cum+uint32(e)
 			j := sort.Search(len(t.flight), func(j int) bool { return serialLE(lo, t.flight[j].first) })
 			for ; j < len(t.flight) && t.flight[j].ended && serialLE(t.flight[j].last, hi); j++ {
