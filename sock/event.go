@@ -45,7 +45,10 @@ const (
 	// section 6.1.4, SCTP_SEND_FAILED, and 6.1.11, SCTP_SEND_FAILED_EVENT): abandoned by PR-SCTP
 	// (SendInfo.Lifetime or MaxRetransmits), or still unacknowledged when
 	// the association went down. Event.Stream, PPID, Context and Payload
-	// are the message's, Detail says which case it is. See
+	// are the message's. Detail says which case it is: "abandoned
+	// (PR-SCTP)"; "unacknowledged: association down (<reason>)", sent and
+	// the peer may have it (SCTP_DATA_SENT); "unsent: association down
+	// (<reason>)", never transmitted (SCTP_DATA_UNSENT). See
 	// Association.Send for what is guaranteed.
 	EventSendFailed
 	// EventSenderDry: every message sent is acknowledged and nothing is
