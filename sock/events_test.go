@@ -267,3 +267,56 @@ func TestEventStrings(t *testing.T) {
 	ev = Event{Type: EventRemoteError, Cause: 4, Detail: "Out of Resource"}
 	require.Equal(t, "<nil> remote error cause 4: Out of Resource", ev.String())
 }
+
+// untilChunk reads packets until one whose first chunk has type typ (a
+// stack sends heartbeats and retransmissions meanwhile) and returns it.
+func untilChunk(t *testing.T, r *rawPeer, typ wire.ChunkType) wire.Chunk {
+	t.Helper()
+	for {
+		_, c := firstChunk(t, r.recv(10*time.Second))
+		if c.Type == typ {
+			return c
+		}
+	}
+}
+
+// TestSendFailedOnRestart: a peer restart (RFC 9260 section 5.2.4 action
+// A) loses what the old association had not delivered: EventSendFailed
+// for it, before the old association's EventDown and the EventRestart.
+func TestSendFailedOnRestart(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const port = 4610
+	in := wire.Init{InitiateTag: 0x5151, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000}
+	r.establish(port, ep.Port(), in)
+	old := waitEventType(t, ep, EventUp).Association
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, old.Send(ctx, []byte("lost"), SendInfo{Stream: 3, PPID: 18, Context: 9}))
+	dataFrom(t, r)
+
+	in.InitiateTag = 0x6262
+	r.send(packet(port, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
+	ack, err := wire.ParseInit(untilChunk(t, r, wire.ChunkInitAck).Value)
+	require.NoError(t, err)
+	ck, ok := ack.Cookie()
+	require.True(t, ok)
+	r.send(packet(port, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	untilChunk(t, r, wire.ChunkCookieAck)
+
+	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Type == EventRestart })
+	require.Equal(t, []EventType{EventSendFailed, EventDown}, typesOf(evs, old))
+	var failed Event
+	for _, ev := range evs {
+		if ev.Type == EventSendFailed {
+			failed = ev
+		}
+	}
+	require.Equal(t, uint32(9), failed.Context)
+	require.Equal(t, []byte("lost"), failed.Payload)
+	require.Equal(t, "unacknowledged: association down (aborted by peer: peer restarted)", failed.Detail)
+	require.Equal(t, EventRestart, evs[len(evs)-1].Type)
+	evs[len(evs)-1].Association.Abort("done")
+}
