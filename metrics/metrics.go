@@ -72,7 +72,7 @@ var (
 	dAssocDrops  = desc("association_dropped_total", "Packets or messages the association dropped, by reason: foreign (packet from an address or port not in the association), queue (the data engine's input queue was full), stream (message on an invalid stream).", aDropLabels)
 	dUnrecog     = desc("association_unrecognized_chunks_total", "Unrecognized chunks received (RFC 9260 section 3.2).", assocLabels)
 	dHeartbeats  = desc("association_heartbeats_in_total", "HEARTBEAT chunks received and answered.", assocLabels)
-	dRemoteErrs  = desc("association_remote_errors_total", "Error causes of the peer's ERROR chunks (RFC 9260 section 3.3.10), each an EventRemoteError unless its packet raised the most one packet may.", assocLabels)
+	dRemoteErrs  = desc("association_remote_errors_total", "Error causes of the peer's ERROR chunks (RFC 9260 section 3.3.10), each an EventRemoteError unless as many of the association's as may wait in the event queue were waiting.", assocLabels)
 	dSendFailed  = desc("association_send_failed_total", "Messages reported undelivered (EventSendFailed): abandoned by PR-SCTP or unacknowledged when the association went down.", assocLabels)
 	dEstablished = desc("association_established", "1 if the association is ESTABLISHED, else 0.", assocLabels)
 	dStreamsOut  = desc("association_streams_out", "Negotiated outbound streams.", assocLabels)

@@ -195,6 +195,7 @@ func (q *eventQueue) push(ev Event) {
 	}
 	q.mu.Lock()
 	if len(q.buf) >= q.max {
+		leaving(q.buf[0])
 		q.buf = q.buf[1:]
 		q.dropped++
 	}
@@ -211,6 +212,7 @@ func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, err
 		q.mu.Lock()
 		if len(q.buf) > 0 {
 			ev := q.buf[0]
+			leaving(ev)
 			q.buf = q.buf[1:]
 			more := len(q.buf) > 0
 			q.mu.Unlock()
@@ -230,5 +232,14 @@ func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, err
 		case <-done:
 			return Event{}, fmt.Errorf("sock: events: %w", ErrClosed)
 		}
+	}
+}
+
+// leaving runs as ev leaves the queue, handed out or dropped: an
+// association's EventRemoteError no longer counts against its share of
+// the queue (see Association.remoteError).
+func leaving(ev Event) {
+	if ev.Type == EventRemoteError && ev.Association != nil {
+		ev.Association.remoteErrQueued.Add(-1)
 	}
 }

@@ -82,8 +82,9 @@ func TestPeerShutdownRaisedOnce(t *testing.T) {
 }
 
 // TestRemoteErrorEvents: each cause of the peer's ERROR chunks is an
-// EventRemoteError with its code and name, at most maxRemoteErrorEvents a
-// packet (the rest counted); a Stale Cookie Error once established is
+// EventRemoteError with its code and name; at most maxRemoteErrorEvents of
+// an association wait in the event queue, whether one packet or many
+// bring them (the rest counted); a Stale Cookie Error once established is
 // not the user's.
 func TestRemoteErrorEvents(t *testing.T) {
 	s := newStack(t)
@@ -102,22 +103,42 @@ func TestRemoteErrorEvents(t *testing.T) {
 	for i := range many {
 		many[i] = wire.ErrorCause{Code: wire.CauseOutOfResource}
 	}
-	h.sendChunks(must(wire.AppendErrorChunk(nil, many...)))
+	flood := must(wire.AppendErrorChunk(nil, many...))
 	const marker = wire.CauseCode(0x0100)
-	h.sendChunks(must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(10),
-		wire.ErrorCause{Code: wire.CauseProtocolViolation, Info: []byte("bad\x00thing")}, wire.ErrorCause{Code: marker})))
-	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Cause == uint16(marker) })
-	require.Len(t, evs, maxRemoteErrorEvents+2, "one packet of 1,000 causes: %d events; then the marker's two", maxRemoteErrorEvents)
-	for _, ev := range evs[:maxRemoteErrorEvents] {
-		require.Equal(t, EventRemoteError, ev.Type)
-		require.Equal(t, uint16(wire.CauseOutOfResource), ev.Cause)
-		require.Equal(t, "Out of Resource", ev.Detail)
+	markers := must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(10),
+		wire.ErrorCause{Code: wire.CauseProtocolViolation, Info: []byte("bad\x00thing")}, wire.ErrorCause{Code: marker}))
+	for _, packets := range []int{1, 3} {
+		before := h.assoc.Stats()
+		for range packets {
+			h.sendChunks(flood)
+		}
+		// The receive path takes packets in order: once the last flood
+		// packet raised its events (or none), the ERROR after it is taken
+		// too. Its causes find the queue full of the flood's unread events.
+		h.sendChunks(markers)
+		require.Eventually(t, func() bool {
+			return h.assoc.Stats().RemoteErrors == before.RemoteErrors+uint64(1000*packets+2)
+		}, time.Minute, time.Millisecond)
+		evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Type == EventRemoteError })
+		for range maxRemoteErrorEvents - 1 {
+			evs = append(evs, waitEventType(t, ep, EventRemoteError))
+		}
+		for _, ev := range evs {
+			require.Equal(t, EventRemoteError, ev.Type)
+			require.Equal(t, uint16(wire.CauseOutOfResource), ev.Cause)
+			require.Equal(t, "Out of Resource", ev.Detail)
+		}
+		st := h.assoc.Stats()
+		require.Equal(t, uint64(1000*packets+2-maxRemoteErrorEvents), st.RemoteErrorsUnreported-before.RemoteErrorsUnreported,
+			"%d packets of 1,000 causes and the marker's two: %d events", packets, maxRemoteErrorEvents)
 	}
-	require.Equal(t, `Protocol Violation: "bad\x00thing"`, evs[maxRemoteErrorEvents].Detail, "the peer's text, quoted")
-	require.Equal(t, "CauseCode(256)", evs[maxRemoteErrorEvents+1].Detail)
-	st := h.assoc.Stats()
-	require.Equal(t, uint64(1+1000+2), st.RemoteErrors, "the Stale Cookie Error is not counted")
-	require.Equal(t, uint64(1000-maxRemoteErrorEvents), st.RemoteErrorsUnreported)
+
+	// Read, the queue has room again: the marker's causes are events.
+	h.sendChunks(markers)
+	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Cause == uint16(marker) })
+	require.Len(t, evs, 2, "the Stale Cookie Error raises nothing")
+	require.Equal(t, `Protocol Violation: "bad\x00thing"`, evs[0].Detail, "the peer's text, quoted")
+	require.Equal(t, "CauseCode(256)", evs[1].Detail)
 	require.Equal(t, "ESTABLISHED", h.assoc.State(), "an ERROR chunk ends nothing")
 	h.abort()
 }

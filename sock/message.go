@@ -332,8 +332,9 @@ type AssociationStats struct {
 	HeartbeatsIn, ForgedHeartbeatAcks uint64
 	// RemoteErrors counts the error causes of the peer's ERROR chunks
 	// after establishment (Stale Cookie Errors aside), RemoteErrorsUnreported
-	// those of them that raised no EventRemoteError because their packet
-	// raised the most one packet may; SendFailed counts EventSendFailed.
+	// those of them that raised no EventRemoteError because as many of the
+	// association's as may wait in the event queue were waiting there;
+	// SendFailed counts EventSendFailed.
 	RemoteErrors, RemoteErrorsUnreported, SendFailed uint64
 	// BytesSent and BytesReceived count pion's SCTP bytes; CWND is the
 	// congestion window, RWND the peer's receive window and SRTT pion's
