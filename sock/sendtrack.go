@@ -47,6 +47,10 @@ import (
 //     EventSendFailed for each, those pion transmitted first (in TSN order)
 //     then those it never did.
 //
+// It is apart from path management's record of outstanding DATA
+// (outstanding.go), which keeps packets by path to time and re-send them,
+// forgets what pion retransmits and knows no messages.
+//
 // The tracker holds what pion's send buffer holds and no more: a record per
 // message from its Send until acknowledged, abandoned or reported, with a
 // copy of its payload (the kernel keeps the data too, to return it in
