@@ -89,6 +89,15 @@ type Association struct {
 
 	// rx decides which inbound DATA pion gets (rxwindow.go).
 	rx rxTracker
+	// tx follows the messages sent until acknowledged (sendtrack.go).
+	tx sendTracker
+	// peerShut: the peer's SHUTDOWN arrived (EventPeerShutdown raised);
+	// guarded by mu.
+	peerShut bool
+	// remoteErrQueued counts the association's EventRemoteError in the
+	// endpoint's event queue: raised by the receive path, taken off as
+	// the queue hands them out or drops them (eventQueue).
+	remoteErrQueued atomic.Int32
 
 	// rq is the association's own receive queue (RecvPerAssociation; nil
 	// otherwise).
@@ -111,6 +120,10 @@ type assocCounters struct {
 	forgedHeartbeatAcks atomic.Uint64
 	// droppedMalformed counts packets dropped for a malformed chunk.
 	droppedMalformed atomic.Uint64
+	// remoteErrors counts the error causes of the peer's ERROR chunks,
+	// remoteErrorsUnreported those that found the association's share of
+	// the event queue full; sendFailed the EventSendFailed raised.
+	remoteErrors, remoteErrorsUnreported, sendFailed atomic.Uint64
 }
 
 func (a *Association) count(c *atomic.Uint64) { c.Add(1) }
@@ -411,7 +424,7 @@ func (a *Association) connect(ctx context.Context) error {
 					return err
 				}
 				if started {
-					a.ep.events.push(Event{Type: EventUp, Association: a})
+					a.pushUp(EventUp, "")
 				}
 				if err := a.waitUp(ctx); err != nil {
 					return err

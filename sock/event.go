@@ -35,6 +35,32 @@ const (
 	EventPathUp
 	// EventPrimaryChanged: data now goes to another path (Event.Path).
 	EventPrimaryChanged
+	// EventPeerShutdown: the peer started a graceful shutdown, its
+	// SHUTDOWN arrived (RFC 9260 section 9.2; RFC 6458 section 6.1.5,
+	// SCTP_SHUTDOWN_EVENT). Raised once per association, before its
+	// EventShutdownComplete and EventDown. The peer sends no new data
+	// from then on, and Send fails with ErrNotEstablished: what was sent
+	// before is still delivered.
+	EventPeerShutdown
+	// EventSendFailed: a message Send accepted was not delivered (RFC
+	// 6458 section 6.1.4, SCTP_SEND_FAILED, and 6.1.11,
+	// SCTP_SEND_FAILED_EVENT): abandoned by PR-SCTP (SendInfo.Lifetime or
+	// MaxRetransmits), or still unacknowledged when the association went
+	// down. Event.Stream, PPID, Context and Payload
+	// are the message's. Detail says which case it is: "abandoned
+	// (PR-SCTP)"; "unacknowledged: association down (<reason>)", sent and
+	// the peer may have it (SCTP_DATA_SENT); "unsent: association down
+	// (<reason>)", never transmitted (SCTP_DATA_UNSENT). See
+	// Association.Send for what is guaranteed.
+	EventSendFailed
+	// EventSenderDry: every message sent is acknowledged and nothing is
+	// queued (RFC 6458 section 6.1.9, SCTP_SENDER_DRY_EVENT). Only on
+	// endpoints created WithSenderDryEvents(true).
+	EventSenderDry
+	// EventRemoteError: the peer sent an ERROR chunk (RFC 9260 section
+	// 3.3.10; RFC 6458 section 6.1.3, SCTP_REMOTE_ERROR), one event per
+	// error cause: Event.Cause is its code, Detail names it.
+	EventRemoteError
 )
 
 // String names the event type.
@@ -58,6 +84,14 @@ func (t EventType) String() string {
 		return "path up"
 	case EventPrimaryChanged:
 		return "primary changed"
+	case EventPeerShutdown:
+		return "peer shutdown"
+	case EventSendFailed:
+		return "send failed"
+	case EventSenderDry:
+		return "sender dry"
+	case EventRemoteError:
+		return "remote error"
 	default:
 		return fmt.Sprintf("EventType(%d)", int(t))
 	}
@@ -104,8 +138,20 @@ type Event struct {
 	Reason DownReason
 	// Path is the peer address of the path, for path events.
 	Path netip.Addr
-	// Detail is a human-readable addition (an ABORT's reason, ...).
+	// Detail is a human-readable addition (an ABORT's reason, why a
+	// send failed, the name of a remote error's cause, ...).
 	Detail string
+	// Stream, PPID and Context are the failed message's stream, Payload
+	// Protocol Identifier and SendInfo.Context, for EventSendFailed.
+	Stream  uint16
+	PPID    uint32
+	Context uint32
+	// Cause is the error cause code (RFC 9260 section 3.3.10), for
+	// EventRemoteError.
+	Cause uint16
+	// Payload is the failed message, for EventSendFailed; it belongs to
+	// the receiver of the event.
+	Payload []byte
 	// Time is when the stack saw it.
 	Time time.Time
 }
@@ -118,6 +164,12 @@ func (e Event) String() string {
 	}
 	if e.Type == EventDown {
 		s += " (" + e.Reason.String() + ")"
+	}
+	switch e.Type {
+	case EventSendFailed:
+		s += fmt.Sprintf(" stream %d ppid %d context %d, %d bytes", e.Stream, e.PPID, e.Context, len(e.Payload))
+	case EventRemoteError:
+		s += fmt.Sprintf(" cause %d", e.Cause)
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
@@ -145,6 +197,7 @@ func (q *eventQueue) push(ev Event) {
 	}
 	q.mu.Lock()
 	if len(q.buf) >= q.max {
+		leaving(q.buf[0])
 		q.buf = q.buf[1:]
 		q.dropped++
 	}
@@ -161,6 +214,7 @@ func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, err
 		q.mu.Lock()
 		if len(q.buf) > 0 {
 			ev := q.buf[0]
+			leaving(ev)
 			q.buf = q.buf[1:]
 			more := len(q.buf) > 0
 			q.mu.Unlock()
@@ -180,5 +234,14 @@ func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, err
 		case <-done:
 			return Event{}, fmt.Errorf("sock: events: %w", ErrClosed)
 		}
+	}
+}
+
+// leaving runs as ev leaves the queue, handed out or dropped: an
+// association's EventRemoteError no longer counts against its share of
+// the queue (see Association.remoteError).
+func leaving(ev Event) {
+	if ev.Type == EventRemoteError && ev.Association != nil {
+		ev.Association.remoteErrQueued.Add(-1)
 	}
 }

@@ -42,8 +42,20 @@ type SendInfo struct {
 	// retransmissions instead. At most one of the two may be set. pion
 	// keeps these settings per stream: a message uses the settings of the
 	// latest Send on its stream.
+	//
+	// pion measures the lifetime from the message's latest transmission,
+	// not from its Send: it resets the send time of a chunk just before
+	// it checks it (movePendingDataChunkToInflightQueue and
+	// getDataPacketsToRetransmit, then checkPartialReliabilityStatus), and
+	// checks it only then. So a Lifetime of 1 ms or more never abandons a
+	// message; one below 1 ms (pion counts whole milliseconds, 0) abandons
+	// it after its first transmission. MaxRetransmits works as RFC 7496
+	// section 3.1 says.
 	Lifetime       time.Duration
 	MaxRetransmits int
+	// Context is opaque to the stack: it comes back in the EventSendFailed
+	// of this message, if it fails (RFC 6458 section 5.3.4, snd_context).
+	Context uint32
 }
 
 // stream is a pion stream with the lock that serializes the sends on it.
@@ -68,6 +80,24 @@ type relSettings struct {
 // association's send buffer is full (bounded memory, nothing dropped),
 // until ctx is done. A message bigger than the maximum message size, on an
 // invalid stream or empty gets an error and nothing is sent.
+//
+// A message Send returns nil for is acknowledged by the peer or reported
+// in exactly one EventSendFailed (RFC 6458 SCTP_SEND_FAILED), with
+// info.Stream, PPID, Context and the payload: when pion abandons it
+// (PR-SCTP, Detail "abandoned (PR-SCTP)") or when the association goes
+// down before the peer acknowledged it (Detail "unacknowledged: ..." if
+// it was transmitted, the peer may have it; "unsent: ..." if it never
+// was). A Send that returns an error took nothing and raises no event.
+// The events of one stream's ordered messages come in the order of their
+// Sends, and so do those of its unordered ones; across streams and
+// orderings, those pion transmitted in the order of their TSNs, then the
+// unsent. A message the peer acknowledged whole in Gap Ack Blocks is taken
+// as delivered if pion abandons it (the peer holds it and delivers it,
+// RFC 3758 section 3.6), and is reported "unacknowledged" if the
+// association goes down first. The events share the endpoint's bounded
+// event queue: when it overflows the oldest events are dropped and
+// counted (EndpointStats.EventsDropped). The stack keeps a copy of the
+// payload from Send until the message is acknowledged or reported.
 func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) error {
 	if len(payload) == 0 {
 		return ErrEmptyMessage
@@ -103,6 +133,9 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 		st.s.SetReliabilityParams(rel.unordered, rel.typ, rel.val)
 		st.rel = rel
 	}
+	// Recorded before pion may send it; forgotten again if pion does not
+	// take it (see sendTracker).
+	rec := a.tx.queue(payload, info)
 	// pion blocks a write while the previous one waits for window space;
 	// the deadline lets ctx interrupt it.
 	if ctx.Done() == nil {
@@ -133,8 +166,12 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 		}
 		_ = st.s.SetWriteDeadline(time.Time{})
 	}
+	a.tx.sendDone(a, rec, err == nil)
 	if err != nil {
-		if assocState(a.state.Load()) != stateEstablished {
+		a.mu.Lock()
+		peerShut := a.peerShut
+		a.mu.Unlock()
+		if assocState(a.state.Load()) != stateEstablished || peerShut {
 			return fmt.Errorf("sock: send: %w", ErrNotEstablished)
 		}
 		return fmt.Errorf("sock: send: %w", err)
@@ -155,6 +192,12 @@ func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, e
 				return nil, fmt.Errorf("sock: send on association %d: %w", a.id, ErrClosed)
 			}
 			return nil, fmt.Errorf("sock: send on association %d (%v): %w", a.id, st, ErrNotEstablished)
+		}
+		if a.peerShut {
+			// RFC 9260 section 9.2: in SHUTDOWN-RECEIVED no new data is
+			// accepted from the upper layer.
+			a.mu.Unlock()
+			return nil, fmt.Errorf("sock: send on association %d: the peer is shutting down: %w", a.id, ErrNotEstablished)
 		}
 		if info.Stream >= a.outStreams {
 			n := a.outStreams
@@ -305,6 +348,12 @@ type AssociationStats struct {
 	// HeartbeatsIn counts HEARTBEATs answered; ForgedHeartbeatAcks
 	// HEARTBEAT-ACKs whose nonce we never sent (they confirm nothing).
 	HeartbeatsIn, ForgedHeartbeatAcks uint64
+	// RemoteErrors counts the error causes of the peer's ERROR chunks
+	// after establishment (Stale Cookie Errors aside), RemoteErrorsUnreported
+	// those of them that raised no EventRemoteError because as many of the
+	// association's as may wait in the event queue were waiting there;
+	// SendFailed counts EventSendFailed.
+	RemoteErrors, RemoteErrorsUnreported, SendFailed uint64
 	// BytesSent and BytesReceived count pion's SCTP bytes; CWND is the
 	// congestion window, RWND the peer's receive window and SRTT pion's
 	// smoothed round-trip time (zero before establishment).
@@ -324,6 +373,8 @@ func (a *Association) Stats() AssociationStats {
 		DroppedStream: a.stats.droppedStream.Load(), DroppedMalformed: a.stats.droppedMalformed.Load(),
 		Unrecognized: a.stats.unrecognized.Load(), Unreported: a.stats.unreported.Load(),
 		HeartbeatsIn: a.stats.heartbeatsIn.Load(), ForgedHeartbeatAcks: a.stats.forgedHeartbeatAcks.Load(),
+		RemoteErrors: a.stats.remoteErrors.Load(), RemoteErrorsUnreported: a.stats.remoteErrorsUnreported.Load(),
+		SendFailed: a.stats.sendFailed.Load(),
 	}
 	if a.rq != nil {
 		st.RecvQueued = a.rq.len()
@@ -498,6 +549,9 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 	}
 	a.releaseEngine()
 	close(a.done)
+	// The messages not delivered, before the events that end the
+	// association: a user who stops at EventDown has seen them all.
+	a.pushEvents(a.tx.down(a))
 	if event && prev >= stateEstablished {
 		if reason == ReasonShutdown {
 			a.ep.events.push(Event{Type: EventShutdownComplete, Association: a})
