@@ -35,6 +35,27 @@ const (
 	EventPathUp
 	// EventPrimaryChanged: data now goes to another path (Event.Path).
 	EventPrimaryChanged
+	// EventPeerShutdown: the peer started a graceful shutdown, its
+	// SHUTDOWN arrived (RFC 9260 section 9.2; RFC 6458 section 6.1.5,
+	// SCTP_SHUTDOWN_EVENT). Raised once per association, before its
+	// EventShutdownComplete and EventDown. The peer sends no new data
+	// from then on; Send fails.
+	EventPeerShutdown
+	// EventSendFailed: a message Send accepted was not delivered (RFC 6458
+	// section 6.1.4, SCTP_SEND_FAILED, and 6.1.11, SCTP_SEND_FAILED_EVENT): abandoned by PR-SCTP
+	// (SendInfo.Lifetime or MaxRetransmits), or still unacknowledged when
+	// the association went down. Event.Stream, PPID, Context and Payload
+	// are the message's, Detail says which case it is. See
+	// Association.Send for what is guaranteed.
+	EventSendFailed
+	// EventSenderDry: every message sent is acknowledged and nothing is
+	// queued (RFC 6458 section 6.1.9, SCTP_SENDER_DRY_EVENT). Only on
+	// endpoints created WithSenderDryEvents(true).
+	EventSenderDry
+	// EventRemoteError: the peer sent an ERROR chunk (RFC 9260 section
+	// 3.3.10; RFC 6458 section 6.1.3, SCTP_REMOTE_ERROR), one event per
+	// error cause: Event.Cause is its code, Detail names it.
+	EventRemoteError
 )
 
 // String names the event type.
@@ -58,6 +79,14 @@ func (t EventType) String() string {
 		return "path up"
 	case EventPrimaryChanged:
 		return "primary changed"
+	case EventPeerShutdown:
+		return "peer shutdown"
+	case EventSendFailed:
+		return "send failed"
+	case EventSenderDry:
+		return "sender dry"
+	case EventRemoteError:
+		return "remote error"
 	default:
 		return fmt.Sprintf("EventType(%d)", int(t))
 	}
@@ -104,8 +133,20 @@ type Event struct {
 	Reason DownReason
 	// Path is the peer address of the path, for path events.
 	Path netip.Addr
-	// Detail is a human-readable addition (an ABORT's reason, ...).
+	// Detail is a human-readable addition (an ABORT's reason, why a
+	// send failed, the name of a remote error's cause, ...).
 	Detail string
+	// Stream, PPID and Context are the failed message's stream, Payload
+	// Protocol Identifier and SendInfo.Context, for EventSendFailed.
+	Stream  uint16
+	PPID    uint32
+	Context uint32
+	// Cause is the error cause code (RFC 9260 section 3.3.10), for
+	// EventRemoteError.
+	Cause uint16
+	// Payload is the failed message, for EventSendFailed; it belongs to
+	// the receiver of the event.
+	Payload []byte
 	// Time is when the stack saw it.
 	Time time.Time
 }
@@ -118,6 +159,12 @@ func (e Event) String() string {
 	}
 	if e.Type == EventDown {
 		s += " (" + e.Reason.String() + ")"
+	}
+	switch e.Type {
+	case EventSendFailed:
+		s += fmt.Sprintf(" stream %d ppid %d context %d, %d bytes", e.Stream, e.PPID, e.Context, len(e.Payload))
+	case EventRemoteError:
+		s += fmt.Sprintf(" cause %d", e.Cause)
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail

@@ -44,6 +44,9 @@ type SendInfo struct {
 	// latest Send on its stream.
 	Lifetime       time.Duration
 	MaxRetransmits int
+	// Context is opaque to the stack: it comes back in the EventSendFailed
+	// of this message, if it fails (RFC 6458 section 5.3.4, snd_context).
+	Context uint32
 }
 
 // stream is a pion stream with the lock that serializes the sends on it.

@@ -140,6 +140,7 @@ type endpointConfig struct {
 	accept    acceptPolicy
 	recvQueue int
 	assoc     assocConfig
+	senderDry bool // WithSenderDryEvents
 }
 
 type assocConfig struct {
@@ -323,6 +324,19 @@ func WithPFThreshold(n int) EndpointOption {
 func WithPrimarySwitchback(on bool) EndpointOption {
 	return func(c *endpointConfig) error {
 		c.assoc.switchback = on
+		return nil
+	}
+}
+
+// WithSenderDryEvents turns EventSenderDry on or off for the endpoint's
+// associations (RFC 6458 section 6.1.9: an application subscribes to
+// SCTP_SENDER_DRY_EVENT). On, each association raises it once when it is
+// established (nothing is sent yet) and then each time it becomes dry
+// again: everything sent acknowledged, nothing queued. Default off: it
+// would otherwise flood the event queue of an endpoint that sends much.
+func WithSenderDryEvents(on bool) EndpointOption {
+	return func(c *endpointConfig) error {
+		c.senderDry = on
 		return nil
 	}
 }
