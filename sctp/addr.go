@@ -23,6 +23,9 @@ func (a *SCTPAddr) Network() string { return "sctp" }
 // "10.0.0.1/10.0.0.2:3868", "[::1]/[fe80::1%eth0]:38412". ResolveSCTPAddr
 // reads this form back.
 func (a *SCTPAddr) String() string {
+	if a == nil {
+		return "<nil>"
+	}
 	var b strings.Builder
 	for i, ip := range a.IPAddrs {
 		if i > 0 {
