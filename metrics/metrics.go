@@ -52,7 +52,7 @@ var (
 	dEndpoints    = desc("endpoints", "Endpoints of the stack.", stackLabels)
 	dOOTBReplies  = desc("ootb_replies_total", "Replies sent to out-of-the-blue packets (RFC 9260 section 8.4).", stackLabels)
 	dOOTBDropped  = desc("ootb_dropped_total", "Out-of-the-blue packets left unanswered (RFC 9260 section 8.4).", stackLabels)
-	dDrops        = desc("drops_total", "Packets, chunks or messages the stack discarded, by reason (sock.DropReason: malformed, forged_cookie, stale_cookie, refused_init, wrong_tag, foreign, over_window, invalid_stream, oversized_message, queue_full, excess_address, panic, aborted_unread).", stackDropLabels)
+	dDrops        = desc("drops_total", "Packets, chunks or messages the stack discarded, by reason (sock.DropReason: malformed, forged_cookie, stale_cookie, refused_init, wrong_tag, foreign, over_window, invalid_stream, oversized_message, queue_full, excess_address, panic, aborted_unread, closed_unread).", stackDropLabels)
 
 	dRxDatagrams = desc("socket_rx_datagrams_total", "UDP datagrams read from the encapsulation socket.", socketLabels)
 	dRxBytes     = desc("socket_rx_bytes_total", "UDP payload bytes read from the encapsulation socket.", socketLabels)

@@ -85,6 +85,10 @@ type Association struct {
 	// rx decides which inbound DATA pion gets (rxwindow.go).
 	rx rxTracker
 
+	// rq is the association's own receive queue (RecvPerAssociation; nil
+	// otherwise).
+	rq *assocQueue
+
 	stats assocCounters
 }
 
@@ -127,6 +131,9 @@ func newAssociation(ep *Endpoint, peerPort uint16) *Association {
 		up:       make(chan struct{}),
 		done:     make(chan struct{}),
 		streams:  map[uint16]*stream{},
+	}
+	if ep.cfg.recvMode == RecvPerAssociation {
+		a.rq = newAssocQueue(ep.cfg.recvQueue)
 	}
 	return a
 }

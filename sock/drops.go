@@ -49,6 +49,9 @@ const (
 	// its association was aborted (RFC 9260 section 9.1: the data still
 	// queued is discarded).
 	DropAbortedUnread
+	// DropClosedUnread: a message that arrived on a Conn after the
+	// application closed it (Conn.Close), while the shutdown completed.
+	DropClosedUnread
 	numDropReasons
 )
 
@@ -66,6 +69,7 @@ var dropNames = [numDropReasons]string{
 	DropExcessAddress:    "excess_address",
 	DropPanic:            "panic",
 	DropAbortedUnread:    "aborted_unread",
+	DropClosedUnread:     "closed_unread",
 }
 
 // DropReasons lists every reason, in order.

@@ -94,9 +94,13 @@ type Endpoint struct {
 	port  uint16
 	cfg   endpointConfig
 
-	recvq  chan Message
-	events eventQueue
-	done   chan struct{}
+	// recvq is the endpoint's receive queue (RecvPerEndpoint; nil in
+	// RecvPerAssociation mode, where each association has its own and
+	// backlog holds the inbound associations for Accept).
+	recvq   chan Message
+	backlog *acceptBacklog
+	events  eventQueue
+	done    chan struct{}
 
 	mu     sync.RWMutex
 	closed bool
@@ -108,22 +112,28 @@ type Endpoint struct {
 	staleCookies     atomic.Uint64
 	unreportedParams atomic.Uint64
 	// lingering counts associations closed gracefully whose readers still
-	// wait to deliver messages; they count in AcceptMax's limit.
+	// wait to deliver messages (RecvPerAssociation: or whose messages wait
+	// in their queue); they count in AcceptMax's limit.
 	lingering atomic.Int64
 }
 
 func newEndpoint(s *Stack, addrs []netip.Addr, port uint16, cfg endpointConfig) *Endpoint {
-	return &Endpoint{
+	e := &Endpoint{
 		stack:  s,
 		addrs:  addrs,
 		port:   port,
 		cfg:    cfg,
-		recvq:  make(chan Message, cfg.recvQueue),
 		events: newEventQueue(256),
 		done:   make(chan struct{}),
 		byTag:  map[uint32]*Association{},
 		byPeer: map[netip.AddrPort]*Association{},
 	}
+	if cfg.recvMode == RecvPerAssociation {
+		e.backlog = newAcceptBacklog(cfg.accept)
+	} else {
+		e.recvq = make(chan Message, cfg.recvQueue)
+	}
+	return e
 }
 
 // Addrs returns the endpoint's local addresses.
@@ -152,8 +162,12 @@ func (e *Endpoint) Associations() []*Association {
 }
 
 // Recv returns the next message of any of the endpoint's associations,
-// waiting until one arrives, ctx is done or the endpoint is closed.
+// waiting until one arrives, ctx is done or the endpoint is closed. The
+// endpoint must be RecvPerEndpoint (else the error wraps ErrRecvMode).
 func (e *Endpoint) Recv(ctx context.Context) (Message, error) {
+	if e.recvq == nil {
+		return Message{}, fmt.Errorf("sock: recv on %v (%v): %w", e, e.cfg.recvMode, ErrRecvMode)
+	}
 	select {
 	case m := <-e.recvq:
 		return m, nil
@@ -178,8 +192,10 @@ func (e *Endpoint) Event(ctx context.Context) (Event, error) {
 // EndpointStats are an endpoint's counters and gauges.
 type EndpointStats struct {
 	// Associations is the number of associations, RecvQueued the messages
-	// waiting for Recv.
-	Associations, RecvQueued int
+	// waiting for Endpoint.Recv (RecvPerEndpoint; in RecvPerAssociation
+	// mode see AssociationStats.RecvQueued) and AcceptQueued the
+	// associations waiting for Accept (RecvPerAssociation).
+	Associations, RecvQueued, AcceptQueued int
 	// Dropped counts packets dropped before any association took them
 	// (malformed, a bad cookie, a wrong tag for the cookie, ...);
 	// StaleCookies COOKIE-ECHOs with an expired cookie; EventsDropped
@@ -194,8 +210,12 @@ func (e *Endpoint) Stats() EndpointStats {
 	e.events.mu.Lock()
 	evDropped := e.events.dropped
 	e.events.mu.Unlock()
+	acceptQueued := 0
+	if e.backlog != nil {
+		acceptQueued = len(e.backlog.q)
+	}
 	return EndpointStats{
-		Associations: e.count(), RecvQueued: len(e.recvq),
+		Associations: e.count(), RecvQueued: len(e.recvq), AcceptQueued: acceptQueued,
 		Dropped: e.dropped.Load(), StaleCookies: e.staleCookies.Load(), EventsDropped: evDropped,
 		UnreportedParams: e.unreportedParams.Load(),
 	}
@@ -540,6 +560,9 @@ func (e *Endpoint) existingFor(src netip.AddrPort, listed []netip.Addr, port uin
 func (e *Endpoint) accepts(src netip.AddrPort, peerAddrs []netip.Addr, meta udpencap.Meta) bool {
 	p := e.cfg.accept
 	switch {
+	case e.backlog != nil && !e.backlog.room():
+		// Accept's backlog is full, or accepting stopped.
+		return false
 	case p.fn != nil:
 		return p.fn(AcceptRequest{
 			Endpoint:     e,
@@ -755,9 +778,9 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		a.handleCookieForExisting(pkt, &st, &peerInit, meta)
 		return
 	}
-	if e.cfg.accept.fn == nil && !e.accepts(src, peerAddrs, meta) {
-		// The accept limit is checked again: associations may have been
-		// made since the INIT.
+	if (e.cfg.accept.fn == nil && !e.accepts(src, peerAddrs, meta)) || (e.backlog != nil && !e.backlog.room()) {
+		// The accept limit and Accept's backlog are checked again:
+		// associations may have been made since the INIT.
 		e.drop(DropRefusedInit)
 		e.sendAbortToInit(peerInit.InitiateTag, hdr, meta)
 		return
@@ -769,6 +792,13 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		return
 	}
 	e.events.push(Event{Type: EventUp, Association: a})
+	if e.backlog != nil && !e.backlog.push(a) {
+		// Filled or stopped since the check above (another socket's
+		// goroutine, or Listener.Close).
+		e.drop(DropRefusedInit)
+		a.Abort("accept backlog full")
+		return
+	}
 	a.receive(pkt, meta) // the chunks bundled after the COOKIE-ECHO; receive skips it
 }
 

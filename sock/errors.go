@@ -46,4 +46,8 @@ var (
 	// ErrNotEstablished: the association is not (yet, or any more) in the
 	// ESTABLISHED state.
 	ErrNotEstablished = errors.New("sock: association not established")
+	// ErrRecvMode: the call does not match the endpoint's receive mode
+	// (Endpoint.Recv on a RecvPerAssociation endpoint, Association.Recv or
+	// Endpoint.Accept on a RecvPerEndpoint one).
+	ErrRecvMode = errors.New("sock: call does not match the endpoint's receive mode")
 )

@@ -480,8 +480,9 @@ func (a *Association) readStream(st *stream) {
 	}
 }
 
-// deliver queues one message of stream id for Recv; false when the
-// endpoint is closed.
+// deliver queues one message of stream id for Recv (the endpoint's queue,
+// or in RecvPerAssociation mode the association's); false when the
+// reader is to stop.
 func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, payload []byte) bool {
 	a.mu.Lock()
 	valid := id < a.inStreams
@@ -491,6 +492,9 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 	}
 	a.count(&a.stats.messagesIn)
 	msg := Message{Association: a, Stream: id, PPID: uint32(ppi), Payload: payload, Time: time.Now()}
+	if a.rq != nil {
+		return a.deliverOwn(msg)
+	}
 	select {
 	case a.ep.recvq <- msg:
 		return true
@@ -528,6 +532,11 @@ func (a *Association) lingerStart() {
 
 // readerDone runs when one of a's stream readers ends.
 func (a *Association) readerDone() {
+	if a.rq != nil {
+		a.readers.Add(-1)
+		a.rq.readerEnded(a)
+		return
+	}
 	if a.readers.Add(-1) == 0 && a.lingering.CompareAndSwap(true, false) {
 		a.ep.lingering.Add(-1)
 	}

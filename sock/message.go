@@ -112,12 +112,21 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 		// A context that cannot end needs no deadline plumbing.
 		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
 	} else {
-		stop := context.AfterFunc(ctx, func() { _ = st.s.SetWriteDeadline(time.Unix(1, 0)) })
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			_ = st.s.SetWriteDeadline(time.Unix(1, 0))
+			close(fired)
+		})
 		if d, ok := ctx.Deadline(); ok {
 			_ = st.s.SetWriteDeadline(d)
 		}
 		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
-		stop()
+		if !stop() {
+			// The function runs or ran: it must be done before the
+			// deadline is cleared below, or it would cut the next
+			// writer's WriteSCTP on this stream short.
+			<-fired
+		}
 		if err != nil && ctx.Err() != nil {
 			// The deadline interrupted the write: pion rolled the message
 			// back. A write that succeeded stands even if ctx ended just
@@ -305,6 +314,9 @@ type AssociationStats struct {
 	BytesSent, BytesReceived uint64
 	CWND, RWND               uint32
 	SRTT                     time.Duration
+	// RecvQueued is the number of messages waiting for Association.Recv
+	// (RecvPerAssociation; zero otherwise).
+	RecvQueued int
 }
 
 // Stats returns the association's counters and gauges.
@@ -315,6 +327,9 @@ func (a *Association) Stats() AssociationStats {
 		DroppedStream: a.stats.droppedStream.Load(), DroppedMalformed: a.stats.droppedMalformed.Load(),
 		Unrecognized: a.stats.unrecognized.Load(), Unreported: a.stats.unreported.Load(),
 		HeartbeatsIn: a.stats.heartbeatsIn.Load(), ForgedHeartbeatAcks: a.stats.forgedHeartbeatAcks.Load(),
+	}
+	if a.rq != nil {
+		st.RecvQueued = a.rq.len()
 	}
 	a.mu.Lock()
 	pa := a.pion
@@ -479,6 +494,9 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 		_ = pa.Close()
 	}
 	a.releaseEngine()
+	if a.rq != nil {
+		a.rq.finished(a, reason == ReasonShutdown)
+	}
 	close(a.done)
 	if event && prev >= stateEstablished {
 		if reason == ReasonShutdown {

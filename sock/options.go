@@ -32,8 +32,9 @@ const (
 	// DefaultUDPPort is the UDP encapsulation port registered by IANA for
 	// SCTP (RFC 6951 section 5.1), used by the stack and as the peer's.
 	DefaultUDPPort = 9899
-	// DefaultRecvQueue is how many received messages an endpoint holds
-	// before its associations stop reading (and their windows close).
+	// DefaultRecvQueue is how many received messages an endpoint (or, in
+	// RecvPerAssociation mode, each association) holds before its
+	// associations stop reading (and their windows close).
 	DefaultRecvQueue = 256
 
 	// DefaultHeartbeatInterval is HB.interval.
@@ -139,6 +140,7 @@ type EndpointOption func(*endpointConfig) error
 type endpointConfig struct {
 	accept    acceptPolicy
 	recvQueue int
+	recvMode  RecvMode
 	assoc     assocConfig
 	senderDry bool // WithSenderDryEvents
 }
@@ -275,9 +277,11 @@ func WithPacketSize(n int) EndpointOption {
 	return intOption("packet size", n, minPacketSize, maxPacketSize, func(c *endpointConfig) { c.assoc.packetSize = n })
 }
 
-// WithRecvQueue sets how many received messages wait for Endpoint.Recv.
-// When it is full the associations stop reading: their receive windows
-// close and the peers slow down. Default 256.
+// WithRecvQueue sets how many received messages wait for Endpoint.Recv
+// (RecvPerEndpoint: one queue for all the endpoint's associations) or for
+// Association.Recv (RecvPerAssociation: that many for each association).
+// When a queue is full its associations stop reading: their receive
+// windows close and the peers slow down. Default 256.
 func WithRecvQueue(n int) EndpointOption {
 	return intOption("receive queue", n, 1, 1<<20, func(c *endpointConfig) { c.recvQueue = n })
 }
