@@ -335,7 +335,12 @@ func (c *SCTPConn) SCTPWrite(b []byte, info *SndRcvInfo) (int, error) {
 // waits for it.
 func (c *SCTPConn) shutdownInBackground() {
 	a := c.conn.Association()
-	c.eof.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return // Close shuts down itself
+	}
+	c.eof.Add(1) // under mu, before Close's Wait
 	go func() {
 		defer c.eof.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), eofTimeout)
