@@ -39,7 +39,7 @@ func TestPackageLevelFunctions(t *testing.T) {
 	require.Equal(t, uint16(defaultInStreams), out, "ListenSCTP asks for 65535 outbound streams, the dialer accepts its default inbound")
 	require.Equal(t, uint16(defaultInStreams), in, "DialSCTP's 65535 are capped by the listener's inbound default")
 
-	c2, err := DialSCTPExt("sctp", nil, ln2.Addr().(*SCTPAddr), InitMsg{NumOstreams: 2, MaxInstreams: 7, MaxAttempts: 3, MaxInitTimeout: 2000})
+	c2, err := DialSCTPExt("sctp", nil, ln2.Addr().(*SCTPAddr), InitMsg{NumOstreams: 2, MaxInstreams: 7, MaxAttempts: 3, MaxInitTimeout: 2})
 	require.NoError(t, err)
 	defer c2.Close()
 	st, err := c2.GetStatus()

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/usock/usock/sock"
 )
@@ -151,9 +150,6 @@ func endpointOptions(m InitMsg) []sock.EndpointOption {
 	}
 	if m.MaxAttempts != 0 {
 		opts = append(opts, sock.WithMaxInitRetransmits(int(m.MaxAttempts)))
-	}
-	if m.MaxInitTimeout != 0 {
-		opts = append(opts, sock.WithRTOMax(time.Duration(m.MaxInitTimeout)*time.Millisecond))
 	}
 	return opts
 }

@@ -195,9 +195,11 @@ type InitMsg struct {
 	MaxInstreams uint16
 	// MaxAttempts is how many times the INIT is resent (Max.Init.Retransmits).
 	MaxAttempts uint16
-	// MaxInitTimeout (milliseconds) caps the INIT retransmission timer:
-	// the stack caps it, and the data timer with it, at RTO.Max (see
-	// sock.WithRTOMax), which this sets when it is non-zero.
+	// MaxInitTimeout (milliseconds) is accepted and not applied: the
+	// stack caps its INIT timer at RTO.Max (sock.WithRTOMax), which also
+	// caps the data retransmission timer, so a per-INIT cap (Linux's
+	// max_init_timeo) has no place to go; the handshake backs off up to
+	// RTO.Max (60 s) instead.
 	MaxInitTimeout uint16
 }
 
