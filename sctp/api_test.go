@@ -300,3 +300,48 @@ func TestUnsupported(t *testing.T) {
 	_, err = nc.GetStatus()
 	require.ErrorIs(t, err, ErrUnsupported)
 }
+
+// TestEnvironmentStack: with USOCK_UDP_PORT set (as readEnv records it)
+// the package makes one stack on that port and keeps it; SetStack wins
+// over it while set.
+func TestEnvironmentStack(t *testing.T) {
+	probe := newStack(t)
+	ln, err := (&SocketConfig{Stack: probe}).Listen("sctp", loopback) // opens a socket: the port is known
+	require.NoError(t, err)
+	port := probe.UDPPort()
+	require.NoError(t, ln.Close())
+	require.NoError(t, probe.Close()) // frees the port for the environment's stack
+
+	readEnv()
+	config.mu.Lock()
+	saved := config.udp
+	config.udp = port
+	config.mu.Unlock()
+	t.Cleanup(func() {
+		config.mu.Lock()
+		s := config.envMade
+		config.udp, config.envMade = saved, nil
+		config.mu.Unlock()
+		if s != nil {
+			_ = s.Close()
+		}
+	})
+
+	s1, peer, err := stackFor(nil)
+	require.NoError(t, err)
+	require.Equal(t, uint16(sock.DefaultUDPPort), peer)
+	s2, _, err := stackFor(&SocketConfig{PeerUDPPort: 7})
+	require.NoError(t, err)
+	require.Same(t, s1, s2, "one stack for the process")
+	ln, err = ListenSCTP("sctp", loopback)
+	require.NoError(t, err)
+	require.Equal(t, port, s1.UDPPort(), "on the environment's port")
+	require.NoError(t, ln.Close())
+
+	other := newStack(t)
+	SetStack(other)
+	got, _, err := stackFor(nil)
+	SetStack(nil)
+	require.NoError(t, err)
+	require.Same(t, other, got)
+}
