@@ -84,6 +84,11 @@ type Association struct {
 
 	// rx decides which inbound DATA pion gets (rxwindow.go).
 	rx rxTracker
+	// tx follows the messages sent until acknowledged (sendtrack.go).
+	tx sendTracker
+	// peerShut: the peer's SHUTDOWN arrived (EventPeerShutdown raised);
+	// guarded by mu.
+	peerShut bool
 
 	// rq is the association's own receive queue (RecvPerAssociation; nil
 	// otherwise).
@@ -106,6 +111,10 @@ type assocCounters struct {
 	forgedHeartbeatAcks atomic.Uint64
 	// droppedMalformed counts packets dropped for a malformed chunk.
 	droppedMalformed atomic.Uint64
+	// remoteErrors counts the error causes of the peer's ERROR chunks,
+	// remoteErrorsUnreported those past the events of one packet;
+	// sendFailed the EventSendFailed raised.
+	remoteErrors, remoteErrorsUnreported, sendFailed atomic.Uint64
 }
 
 func (a *Association) count(c *atomic.Uint64) { c.Add(1) }
@@ -406,7 +415,7 @@ func (a *Association) connect(ctx context.Context) error {
 					return err
 				}
 				if started {
-					a.ep.events.push(Event{Type: EventUp, Association: a})
+					a.pushUp(EventUp, "")
 				}
 				if err := a.waitUp(ctx); err != nil {
 					return err

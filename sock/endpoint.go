@@ -791,7 +791,7 @@ func (e *Endpoint) handleCookieEcho(pkt []byte, hdr wire.CommonHeader, c wire.Ch
 		e.stack.log.Warn("cannot create association", "endpoint", e.String(), "peer", src, "err", err)
 		return
 	}
-	e.events.push(Event{Type: EventUp, Association: a})
+	a.pushUp(EventUp, "")
 	if e.backlog != nil && !e.backlog.push(a) {
 		// Filled or stopped since the check above (another socket's
 		// goroutine, or Listener.Close).

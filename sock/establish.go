@@ -88,6 +88,7 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		return false, fmt.Errorf("sock: start association engine: %w", err)
 	}
 	a.rx.init(peer.InitialTSN-1, a.cfg.receiveBuffer, a.cfg.maxMessageSize)
+	a.tx.init(local.InitialTSN) // pion's first DATA has our initial TSN
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
 	a.outStreams = min(a.cfg.outStreams, peer.InStreams)
@@ -257,7 +258,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 				return
 			}
 			if started {
-				a.ep.events.push(Event{Type: EventUp, Association: a})
+				a.pushUp(EventUp, "")
 			}
 		}
 		if assocState(a.state.Load()) != stateEstablished {
@@ -306,7 +307,7 @@ func (a *Association) restart(st *handshake.State, peer *wire.Init, meta udpenca
 		e.drop(DropMalformed)
 		return
 	}
-	e.events.push(Event{Type: EventRestart, Association: b, Detail: fmt.Sprintf("replaces %v", a)})
+	b.pushUp(EventRestart, fmt.Sprintf("replaces %v", a))
 }
 
 // sendCookieAck sends COOKIE-ACK (pion in SNAP mode never does) to where

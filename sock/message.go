@@ -42,6 +42,15 @@ type SendInfo struct {
 	// retransmissions instead. At most one of the two may be set. pion
 	// keeps these settings per stream: a message uses the settings of the
 	// latest Send on its stream.
+	//
+	// pion measures the lifetime from the message's latest transmission,
+	// not from its Send: it resets the send time of a chunk just before
+	// it checks it (movePendingDataChunkToInflightQueue and
+	// getDataPacketsToRetransmit, then checkPartialReliabilityStatus), and
+	// checks it only then. So a Lifetime of 1 ms or more never abandons a
+	// message; one below 1 ms (pion counts whole milliseconds, 0) abandons
+	// it after its first transmission. MaxRetransmits works as RFC 7496
+	// section 3.1 says.
 	Lifetime       time.Duration
 	MaxRetransmits int
 	// Context is opaque to the stack: it comes back in the EventSendFailed
@@ -106,6 +115,9 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 		st.s.SetReliabilityParams(rel.unordered, rel.typ, rel.val)
 		st.rel = rel
 	}
+	// Recorded before pion may send it; forgotten again if pion does not
+	// take it (see sendTracker).
+	rec := a.tx.queue(payload, info)
 	// pion blocks a write while the previous one waits for window space;
 	// the deadline lets ctx interrupt it.
 	if ctx.Done() == nil {
@@ -136,6 +148,7 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 		}
 		_ = st.s.SetWriteDeadline(time.Time{})
 	}
+	a.tx.sendDone(a, rec, err == nil)
 	if err != nil {
 		if assocState(a.state.Load()) != stateEstablished {
 			return fmt.Errorf("sock: send: %w", ErrNotEstablished)
@@ -308,6 +321,11 @@ type AssociationStats struct {
 	// HeartbeatsIn counts HEARTBEATs answered; ForgedHeartbeatAcks
 	// HEARTBEAT-ACKs whose nonce we never sent (they confirm nothing).
 	HeartbeatsIn, ForgedHeartbeatAcks uint64
+	// RemoteErrors counts the error causes of the peer's ERROR chunks
+	// after establishment (Stale Cookie Errors aside), RemoteErrorsUnreported
+	// those of them that raised no EventRemoteError because their packet
+	// raised the most one packet may; SendFailed counts EventSendFailed.
+	RemoteErrors, RemoteErrorsUnreported, SendFailed uint64
 	// BytesSent and BytesReceived count pion's SCTP bytes; CWND is the
 	// congestion window, RWND the peer's receive window and SRTT pion's
 	// smoothed round-trip time (zero before establishment).
@@ -327,6 +345,8 @@ func (a *Association) Stats() AssociationStats {
 		DroppedStream: a.stats.droppedStream.Load(), DroppedMalformed: a.stats.droppedMalformed.Load(),
 		Unrecognized: a.stats.unrecognized.Load(), Unreported: a.stats.unreported.Load(),
 		HeartbeatsIn: a.stats.heartbeatsIn.Load(), ForgedHeartbeatAcks: a.stats.forgedHeartbeatAcks.Load(),
+		RemoteErrors: a.stats.remoteErrors.Load(), RemoteErrorsUnreported: a.stats.remoteErrorsUnreported.Load(),
+		SendFailed: a.stats.sendFailed.Load(),
 	}
 	if a.rq != nil {
 		st.RecvQueued = a.rq.len()
@@ -498,6 +518,9 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 		a.rq.finished(a, reason == ReasonShutdown)
 	}
 	close(a.done)
+	// The messages not delivered, before the events that end the
+	// association: a user who stops at EventDown has seen them all.
+	a.pushEvents(a.tx.down(a))
 	if event && prev >= stateEstablished {
 		if reason == ReasonShutdown {
 			a.ep.events.push(Event{Type: EventShutdownComplete, Association: a})

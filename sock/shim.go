@@ -177,7 +177,7 @@ func (a *Association) output(pkt []byte) {
 	if len(pkt) < wire.CommonHeaderSize {
 		return
 	}
-	heartbeat, shutdown := markOutbound(pkt, a.cfg.rtoMin < maxSackDelay)
+	heartbeat, shutdown, tracked := markOutbound(pkt, a.cfg.rtoMin < maxSackDelay)
 	if heartbeat {
 		pkt = dropChunks(pkt, wire.ChunkHeartbeat)
 		if len(pkt) == wire.CommonHeaderSize {
@@ -189,6 +189,10 @@ func (a *Association) output(pkt []byte) {
 		a.mu.Lock()
 		a.sawShut = true
 		a.mu.Unlock()
+	}
+	if tracked {
+		// Before the packet leaves, so before any SACK for it arrives.
+		a.tx.dataOut(a, pkt)
 	}
 	pkt = a.rewriteSacks(pkt)
 	wire.SetPorts(pkt, a.ep.port, a.peerPort)
@@ -252,15 +256,16 @@ func appendDups(pkt []byte, at, n, m int, dups []uint32) []byte {
 const maxSackDelay = 200 * time.Millisecond
 
 // markOutbound makes one pass over the chunks of a packet pion wrote: it
-// reports whether the packet holds a HEARTBEAT (pion's, to be dropped) and
-// a SHUTDOWN, SHUTDOWN-ACK or SHUTDOWN-COMPLETE, and with setI sets the I
+// reports whether the packet holds a HEARTBEAT (pion's, to be dropped), a
+// SHUTDOWN, SHUTDOWN-ACK or SHUTDOWN-COMPLETE, and DATA or FORWARD-TSN
+// (for the send tracker), and with setI sets the I
 // bit (RFC 7053, "SACK-IMMEDIATELY") on its DATA and I-DATA chunks, in
 // place. With an RTO.Min below the peer's SACK delay, the last packet of a
 // burst would otherwise wait for the delayed SACK longer than our
 // retransmission timer, count a path error that did not happen and, with a
 // PF threshold of 0, move the data to another path for nothing. The cost
 // is a SACK per DATA packet instead of one per two.
-func markOutbound(pkt []byte, setI bool) (heartbeat, shutdown bool) {
+func markOutbound(pkt []byte, setI bool) (heartbeat, shutdown, tracked bool) {
 	const flagI = 0x08
 	body := pkt[wire.CommonHeaderSize:]
 	off := 0
@@ -272,6 +277,9 @@ func markOutbound(pkt []byte, setI bool) (heartbeat, shutdown bool) {
 			if setI {
 				body[off+1] |= flagI
 			}
+			tracked = true
+		case wire.ChunkForwardTSN:
+			tracked = true
 		case wire.ChunkHeartbeat:
 			heartbeat = true
 		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
@@ -279,7 +287,7 @@ func markOutbound(pkt []byte, setI bool) (heartbeat, shutdown bool) {
 		}
 		off += len(raw) + (4-len(raw)%4)%4
 	}
-	return heartbeat, shutdown
+	return heartbeat, shutdown, tracked
 }
 
 // dropChunks removes the chunks of type t from pkt, in place.
@@ -352,6 +360,7 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	// replies: see replyBudget.
 	errs := replyBudget{limit: a.replyLimit(len(pkt)), size: wire.CommonHeaderSize + wire.ChunkHeaderSize}
 	var acks []byte
+	reported := 0   // EventRemoteError raised for this packet
 	inStreams := -1 // read once per packet, at its first DATA
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 loop:
@@ -394,6 +403,7 @@ loop:
 					a.abortWith("peer violated the protocol: "+why, wire.ProtocolViolationCause([]byte(why)))
 					return
 				}
+				a.tx.acked(a, v.CumTSNAck(), &v)
 			}
 			out = appendPadded(out, it.Raw())
 		case wire.ChunkInit, wire.ChunkInitAck, wire.ChunkCookieEcho, wire.ChunkCookieAck:
@@ -413,10 +423,12 @@ loop:
 			a.finish(ReasonAbortedByPeer, detail, true)
 			return
 		case wire.ChunkShutdown:
-			a.mu.Lock()
-			a.sawShut = true
-			a.mu.Unlock()
+			a.peerShutdown(c)
 			out = appendPadded(out, it.Raw())
+		case wire.ChunkError:
+			// pion only logs an ERROR chunk: the stack reports it to the
+			// user and pion does not see it.
+			reported = a.remoteError(c, reported)
 		case wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
 			if c.Type == wire.ChunkShutdownComplete && !soleChunk(pkt, it.Raw()) {
 				// RFC 9260 section 6.10: "An endpoint MUST NOT bundle

@@ -12,9 +12,10 @@ import (
 func TestSetImmediateSack(t *testing.T) {
 	sack := must(wire.AppendSack(nil, 1, 1000, nil, nil))
 	pkt := packet(1, 2, 3, sack, dataChunk(7, 0, "odd"), dataChunk(8, 1, "four"))
-	hb, shut := markOutbound(pkt, true)
+	hb, shut, tracked := markOutbound(pkt, true)
 	require.False(t, hb)
 	require.False(t, shut)
+	require.True(t, tracked, "DATA is the send tracker's")
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 	var flags []uint8
 	for it.Next() {
@@ -24,9 +25,13 @@ func TestSetImmediateSack(t *testing.T) {
 	require.Equal(t, []uint8{0, 0x03 | 0x08, 0x03 | 0x08}, flags, "the I bit on DATA only")
 
 	hbPkt := packet(1, 2, 3, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x"))), wire.AppendShutdownAck(nil), dataChunk(9, 0, "z"))
-	hb, shut = markOutbound(hbPkt, false)
+	hb, shut, _ = markOutbound(hbPkt, false)
 	require.True(t, hb)
 	require.True(t, shut)
+	_, _, tracked = markOutbound(packet(1, 2, 3, sack), false)
+	require.False(t, tracked, "a lone SACK is not")
+	_, _, tracked = markOutbound(packet(1, 2, 3, must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, []byte{0, 0, 0, 9}))), false)
+	require.True(t, tracked, "FORWARD-TSN is")
 	it = wire.NewChunkIter(hbPkt[wire.CommonHeaderSize:])
 	for it.Next() {
 		if it.Chunk().Type == wire.ChunkData {

@@ -1,0 +1,104 @@
+package sock
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+// maxRemoteErrorEvents is how many EventRemoteError one inbound packet
+// raises at most: a packet of 1,000 error causes makes 8 events, and the
+// rest are counted (AssociationStats.RemoteErrorsUnreported), so that a
+// peer cannot flood the endpoint's event queue with one packet.
+const maxRemoteErrorEvents = 8
+
+// remoteError raises an EventRemoteError for each error cause of c, an
+// ERROR chunk the peer sent on the established association (RFC 9260
+// section 3.3.10; RFC 6458 section 6.1.3, SCTP_REMOTE_ERROR). reported is
+// how many this packet raised so far; it returns the new count.
+//
+// ERROR chunks during the handshake are Connect's: a Stale Cookie Error in
+// COOKIE-ECHOED makes it start over (RFC 9260 section 5.2.6), nothing
+// reaches the user. A Stale Cookie Error that arrives once the association
+// is established answers a COOKIE-ECHO no longer needed and is dropped
+// too (section 5.2.6 applies it in COOKIE-ECHOED only). Every other cause
+// is the user's. An ERROR chunk whose causes do not parse raises nothing.
+func (a *Association) remoteError(c wire.Chunk, reported int) int {
+	causes, err := wire.ParseErrorChunk(c.Value)
+	if err != nil {
+		return reported
+	}
+	for _, cause := range causes {
+		if cause.Code == wire.CauseStaleCookie {
+			continue
+		}
+		a.count(&a.stats.remoteErrors)
+		if reported >= maxRemoteErrorEvents {
+			a.count(&a.stats.remoteErrorsUnreported)
+			continue
+		}
+		reported++
+		a.ep.events.push(Event{Type: EventRemoteError, Association: a, Cause: uint16(cause.Code), Detail: causeDetail(cause)})
+	}
+	return reported
+}
+
+// maxCauseText is the most bytes of a peer's text (a Protocol Violation's
+// additional information) a cause's Detail quotes.
+const maxCauseText = 64
+
+// causeDetail names an error cause and what it says, briefly and quoted:
+// the bytes are the peer's.
+func causeDetail(c wire.ErrorCause) string {
+	s := c.Code.String()
+	switch c.Code {
+	case wire.CauseInvalidStreamID:
+		if len(c.Info) >= 2 {
+			s += fmt.Sprintf(": stream %d", binary.BigEndian.Uint16(c.Info))
+		}
+	case wire.CauseUnrecognizedChunkType:
+		if len(c.Info) >= 1 {
+			s += fmt.Sprintf(": chunk type %d", c.Info[0])
+		}
+	case wire.CauseNoUserData:
+		if len(c.Info) >= 4 {
+			s += fmt.Sprintf(": TSN %d", binary.BigEndian.Uint32(c.Info))
+		}
+	case wire.CauseMissingMandatoryParam:
+		if len(c.Info) >= 4 {
+			s += fmt.Sprintf(": %d parameters", binary.BigEndian.Uint32(c.Info))
+		}
+	case wire.CauseProtocolViolation, wire.CauseUserInitiatedAbort:
+		if len(c.Info) > 0 {
+			s += ": " + strconv.QuoteToASCII(string(c.Info[:min(len(c.Info), maxCauseText)]))
+		}
+	}
+	return s
+}
+
+// peerShutdown takes the peer's SHUTDOWN (RFC 9260 section 9.2): the
+// first one raises EventPeerShutdown (RFC 6458 section 6.1.5,
+// SCTP_SHUTDOWN_EVENT), and its Cumulative TSN Ack acknowledges data
+// (section 3.3.8) for the send tracker. pion gets it too.
+func (a *Association) peerShutdown(c wire.Chunk) {
+	a.mu.Lock()
+	a.sawShut = true // watched for the end of a graceful shutdown
+	first := !a.peerShut
+	a.peerShut = true
+	a.mu.Unlock()
+	if first {
+		a.ep.events.push(Event{Type: EventPeerShutdown, Association: a})
+	}
+	if cum, err := wire.ParseShutdown(c.Value); err == nil {
+		a.tx.acked(a, cum, nil)
+	}
+}
+
+// pushUp raises typ (EventUp or EventRestart) for a, just established,
+// and its first EventSenderDry if the endpoint asked for them.
+func (a *Association) pushUp(typ EventType, detail string) {
+	a.ep.events.push(Event{Type: typ, Association: a, Detail: detail})
+	a.pushEvents(a.tx.up(a))
+}
