@@ -67,6 +67,11 @@ type Association struct {
 	// pendingPeer is the peer's INIT-ACK while in COOKIE-ECHOED.
 	pendingPeer    *wire.Init
 	engineStarting bool
+	// restarted is closed once a peer restart that ended a is through;
+	// next is the association that replaced it (nil if none could be
+	// made). Conn follows it.
+	restarted chan struct{}
+	next      *Association
 
 	// engineHeld: the engine's count in the endpoint's wait group, from
 	// establishment until the association is finished, is still held by
@@ -142,7 +147,7 @@ func newAssociation(ep *Endpoint, peerPort uint16) *Association {
 		streams:  map[uint16]*stream{},
 	}
 	if ep.cfg.recvMode == RecvPerAssociation {
-		a.rq = newAssocQueue(ep.cfg.recvQueue)
+		a.rq = newAssocQueue(ep.cfg.recvQueue, ep.cfg.assoc.receiveBuffer)
 	}
 	return a
 }

@@ -129,13 +129,15 @@ func isClosed(c <-chan struct{}) bool {
 // set from any goroutine, also while a call waits; a call that misses its
 // deadline returns a net.Error with Timeout() true that wraps
 // os.ErrDeadlineExceeded. Close shuts the association down gracefully.
+// When the peer restarts (RFC 9260 section 5.2.4 action A) the Conn goes
+// on with the association that replaces the old one, as a kernel socket
+// does; what the old one held unread is lost, as the RFC says.
 //
 // Its methods may be called from any goroutine. readLock serializes the
-// reads and guards partial; mu guards defaults.
+// reads and guards partial; mu guards a and defaults.
 type Conn struct {
-	a *Association
-
 	mu       sync.Mutex
+	a        *Association
 	defaults SendInfo
 
 	readLock chan struct{} // a mutex a deadline or Close can give up on
@@ -168,8 +170,28 @@ func NewConn(a *Association, defaults SendInfo) (*Conn, error) {
 	}, nil
 }
 
-// Association returns the association under the connection.
-func (c *Conn) Association() *Association { return c.a }
+// Association returns the association under the connection (after a
+// peer restart, the one that replaced the first).
+func (c *Conn) Association() *Association {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.a
+}
+
+// follow moves the Conn from a, ended by a peer restart, to its
+// successor; false if there is none.
+func (c *Conn) follow(a *Association) bool {
+	next := a.successor()
+	if next == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.a == a {
+		c.a = next
+	}
+	return true
+}
 
 // DefaultSendInfo returns what Write sends with.
 func (c *Conn) DefaultSendInfo() SendInfo {
@@ -254,20 +276,25 @@ func (c *Conn) partInfoNow() RecvInfo {
 
 // recvUntil waits for a message until the read deadline or Close.
 func (c *Conn) recvUntil() (Message, error) {
-	// The deadline's channel stays the same while the deadline moves,
-	// unless it passed: then this call has returned.
-	m, err := c.a.recv(context.Background(), c.rd.wait(), c.closed)
-	switch {
-	case err == nil:
-		return m, nil
-	case errors.Is(err, errStopped) && isClosed(c.closed):
-		return Message{}, c.opError("read", net.ErrClosed)
-	case errors.Is(err, errStopped):
-		return Message{}, c.opError("read", os.ErrDeadlineExceeded)
-	case errors.Is(err, io.EOF):
-		return Message{}, io.EOF
-	default:
-		return Message{}, c.opError("read", err)
+	for {
+		// The deadline's channel stays the same while the deadline
+		// moves, unless it passed: then this call returns.
+		a := c.Association()
+		m, err := a.recv(context.Background(), c.rd.wait(), c.closed)
+		switch {
+		case err == nil:
+			return m, nil
+		case errors.Is(err, errStopped) && isClosed(c.closed):
+			return Message{}, c.opError("read", net.ErrClosed)
+		case errors.Is(err, errStopped):
+			return Message{}, c.opError("read", os.ErrDeadlineExceeded)
+		case errors.Is(err, io.EOF):
+			return Message{}, io.EOF
+		case errors.Is(err, ErrAborted) && c.follow(a):
+			continue
+		default:
+			return Message{}, c.opError("read", err)
+		}
 	}
 }
 
@@ -303,16 +330,21 @@ func (c *Conn) WriteMsg(b []byte, info SendInfo) (int, error) {
 		}
 		cancel()
 	}()
-	err := c.a.Send(ctx, b, info)
-	switch {
-	case err == nil:
-		return len(b), nil
-	case isClosed(c.closed):
-		return 0, c.opError("write", net.ErrClosed)
-	case errors.Is(err, context.Canceled) && isClosed(dl):
-		return 0, c.opError("write", os.ErrDeadlineExceeded)
-	default:
-		return 0, c.opError("write", err)
+	for {
+		a := c.Association()
+		err := a.Send(ctx, b, info)
+		switch {
+		case err == nil:
+			return len(b), nil
+		case isClosed(c.closed):
+			return 0, c.opError("write", net.ErrClosed)
+		case errors.Is(err, context.Canceled) && isClosed(dl):
+			return 0, c.opError("write", os.ErrDeadlineExceeded)
+		case isClosed(a.done) && c.follow(a):
+			continue
+		default:
+			return 0, c.opError("write", err)
+		}
 	}
 }
 
@@ -330,25 +362,26 @@ func (c *Conn) Close() error {
 		// The peer may still send until our SHUTDOWN reaches it: what it
 		// sends is discarded, so that it does not block on our closed
 		// window and hold the shutdown up.
+		a := c.Association()
 		drained := make(chan struct{})
 		go func() {
 			defer close(drained)
 			for {
-				if _, err := c.a.Recv(context.Background()); err != nil {
+				if _, err := a.Recv(context.Background()); err != nil {
 					return
 				}
-				c.a.drop(nil, DropClosedUnread)
+				a.drop(nil, DropClosedUnread)
 			}
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), connCloseTimeout)
 		defer cancel()
-		err := c.a.Shutdown(ctx)
+		err := a.Shutdown(ctx)
 		switch {
 		case err == nil, errors.Is(err, ErrClosed):
 		default:
 			c.closeErr = c.opError("close", err)
 		}
-		c.a.Abort("closed") // nothing if the shutdown completed
+		a.Abort("closed") // nothing if the shutdown completed
 		<-drained
 	})
 	if !first {
@@ -359,13 +392,15 @@ func (c *Conn) Close() error {
 
 // LocalAddr returns the endpoint's addresses and port.
 func (c *Conn) LocalAddr() net.Addr {
-	return &Addr{IPs: c.a.ep.Addrs(), Port: c.a.ep.port}
+	a := c.Association()
+	return &Addr{IPs: a.ep.Addrs(), Port: a.ep.port}
 }
 
 // RemoteAddr returns every address of the peer in the association, the
 // primary path's first, and its port.
 func (c *Conn) RemoteAddr() net.Addr {
-	return &Addr{IPs: c.a.remoteAddrs(), Port: c.a.peerPort}
+	a := c.Association()
+	return &Addr{IPs: a.remoteAddrs(), Port: a.peerPort}
 }
 
 // SetDeadline sets the read and the write deadline.

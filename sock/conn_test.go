@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/nettest"
+
+	"github.com/usock/usock/internal/wire"
 )
 
 // connPair is a Listener on one stack, a Dialer on another and the two
@@ -300,4 +303,53 @@ func TestAddrString(t *testing.T) {
 	} {
 		require.Equal(t, c.want, c.addr.String())
 	}
+}
+
+// TestConnFollowsRestart: when the peer restarts (RFC 9260 section 5.2.4
+// action A) the Conn goes on with the association that replaces the old
+// one, as a kernel socket does: Read returns what the peer sends after
+// the restart, Write goes out with the new tag.
+func TestConnFollowsRestart(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10), WithRecvMode(RecvPerAssociation))
+	require.NoError(t, err)
+	l, err := NewListener(ep, SendInfo{Stream: 1, PPID: 46})
+	require.NoError(t, err)
+	defer l.Close()
+	r := newRawPeer(t, s)
+	const peerPort = 4140
+	ack, ck := r.initAck(peerPort, ep.Port(), 0x8181)
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	_, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	conn, err := l.AcceptConn()
+	require.NoError(t, err)
+	old := conn.Association()
+
+	ack2, ck2 := r.initAck(peerPort, ep.Port(), 0x8282)
+	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
+	_, c = firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	<-old.Done()
+	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, dataChunk(1000, 1, "after restart")))
+	buf := make([]byte, 32)
+	n, err := conn.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "after restart", string(buf[:n]))
+	require.NotSame(t, old, conn.Association())
+
+	_, err = conn.Write([]byte("reply"))
+	require.NoError(t, err)
+	for {
+		pkt := r.recv(5 * time.Second)
+		require.NotNil(t, pkt, "the reply")
+		hdr, c := firstChunk(t, pkt)
+		if c.Type == wire.ChunkData || c.Type == wire.ChunkSack {
+			require.Equal(t, uint32(0x8282), hdr.VerificationTag, "the new association's")
+		}
+		if c.Type == wire.ChunkData || bytes.Contains(pkt, []byte("reply")) {
+			break
+		}
+	}
+	conn.Association().Abort("done")
 }

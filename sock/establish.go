@@ -301,13 +301,36 @@ func (a *Association) confirmPath(st *handshake.State, meta udpencap.Meta) {
 // one starts from the cookie, the user gets EventRestart.
 func (a *Association) restart(st *handshake.State, peer *wire.Init, meta udpencap.Meta) {
 	e := a.ep
+	restarted := make(chan struct{})
+	a.mu.Lock()
+	a.restarted = restarted
+	a.mu.Unlock()
+	defer close(restarted)
 	a.finish(ReasonAbortedByPeer, "peer restarted", true)
 	b, err := e.newAcceptedAssociation(st, peer, meta) // sends the COOKIE-ACK
 	if err != nil {
 		e.drop(DropMalformed)
 		return
 	}
+	a.mu.Lock()
+	a.next = b
+	a.mu.Unlock()
 	b.pushUp(EventRestart, fmt.Sprintf("replaces %v", a))
+}
+
+// successor returns the association that replaced a after the peer
+// restarted (waiting until the restart is through), or nil.
+func (a *Association) successor() *Association {
+	a.mu.Lock()
+	restarted := a.restarted
+	a.mu.Unlock()
+	if restarted == nil {
+		return nil
+	}
+	<-restarted
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.next
 }
 
 // sendCookieAck sends COOKIE-ACK (pion in SNAP mode never does) to where

@@ -279,9 +279,10 @@ func WithPacketSize(n int) EndpointOption {
 
 // WithRecvQueue sets how many received messages wait for Endpoint.Recv
 // (RecvPerEndpoint: one queue for all the endpoint's associations) or for
-// Association.Recv (RecvPerAssociation: that many for each association).
-// When a queue is full its associations stop reading: their receive
-// windows close and the peers slow down. Default 256.
+// Association.Recv (RecvPerAssociation: that many for each association,
+// and at most its receive buffer's bytes beyond the first message). When
+// a queue is full its associations stop reading: their receive windows
+// close and the peers slow down. Default 256.
 func WithRecvQueue(n int) EndpointOption {
 	return intOption("receive queue", n, 1, 1<<20, func(c *endpointConfig) { c.recvQueue = n })
 }

@@ -172,10 +172,17 @@ func (e *Endpoint) stopAccepting() {
 // push, Association.Recv pops. mu guards every field; the goroutines
 // that enter are the association's stream readers, the callers of Recv
 // and Stats, and finish.
+//
+// It holds at most limit messages and, beyond its first message, at most
+// limitBytes of payload (the association's receive buffer): with pion's
+// buffer behind it an association holds at most about twice its window
+// of received data, however small its messages or large the queue.
 type assocQueue struct {
-	mu    sync.Mutex
-	items []Message
-	limit int
+	mu         sync.Mutex
+	items      []Message
+	bytes      int
+	limit      int
+	limitBytes int
 	// changed, when not nil, is closed (and forgotten) at the next change:
 	// a push, a pop, the association's end or a reader's end.
 	changed chan struct{}
@@ -188,7 +195,9 @@ type assocQueue struct {
 	lingering bool
 }
 
-func newAssocQueue(limit int) *assocQueue { return &assocQueue{limit: limit} }
+func newAssocQueue(limit, limitBytes int) *assocQueue {
+	return &assocQueue{limit: limit, limitBytes: limitBytes}
+}
 
 // wakeLocked wakes every waiter. The caller holds q.mu.
 func (q *assocQueue) wakeLocked() {
@@ -221,8 +230,9 @@ func (q *assocQueue) push(m Message) (pushed bool, wait <-chan struct{}) {
 	if q.aborted {
 		return false, nil
 	}
-	if len(q.items) < q.limit {
+	if len(q.items) == 0 || (len(q.items) < q.limit && q.bytes+len(m.Payload) <= q.limitBytes) {
 		q.items = append(q.items, m)
+		q.bytes += len(m.Payload)
 		q.wakeLocked()
 		return true, nil
 	}
@@ -260,7 +270,7 @@ func (q *assocQueue) finished(a *Association, graceful bool) {
 			a.drop(nil, DropAbortedUnread)
 		}
 		clear(q.items)
-		q.items = nil
+		q.items, q.bytes = nil, 0
 		q.aborted = true
 	}
 	q.settleLocked(a)
@@ -285,6 +295,7 @@ func (q *assocQueue) pop(a *Association) (m Message, ok bool, end error, wait <-
 		m = q.items[0]
 		q.items[0] = Message{}
 		q.items = q.items[1:]
+		q.bytes -= len(m.Payload)
 		if len(q.items) == 0 {
 			q.items = nil // let the array go
 		}

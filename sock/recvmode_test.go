@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
 )
 
 // perAssoc is a RecvPerAssociation listening endpoint on one stack and a
@@ -185,4 +187,236 @@ func TestRecvAfterAbort(t *testing.T) {
 	_, err = client.Recv(ctx)
 	require.ErrorIs(t, err, ErrAborted)
 	require.False(t, errors.Is(err, io.EOF))
+}
+
+// TestStalledAssociationDoesNotStallOthers: one association's reader
+// never calls Recv; its queue fills, its window closes and its peer's
+// Send blocks (a context timeout, and the peer's view of the window),
+// while another association on the same endpoint delivers n messages;
+// the stalled one stays stalled throughout, then delivers everything in
+// order once read.
+func TestStalledAssociationDoesNotStallOthers(t *testing.T) {
+	const queue, window, size, n = 2, 8192, 1024, 300
+	p := newPerAssoc(t, WithRecvQueue(queue), WithReceiveBuffer(window), WithMaxMessageSize(size))
+	ctx := testCtx(t)
+	stalledClient, stalled := p.connect(t)
+	otherEP, err := p.client.NewEndpoint(nil, 0, WithRecvMode(RecvPerAssociation))
+	require.NoError(t, err)
+	otherClient, err := otherEP.Connect(ctx, []netip.Addr{lo4}, p.listener.Port(), WithRemoteUDPPort(p.server.UDPPort()))
+	require.NoError(t, err)
+	other, err := p.listener.Accept(ctx)
+	require.NoError(t, err)
+
+	// blocked reports whether a Send on the stalled association is held
+	// up (its context ends first); sent counts those that went.
+	sent := 0
+	blocked := func() bool {
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		msg := make([]byte, size)
+		msg[0] = byte(sent)
+		err := stalledClient.Send(short, msg, SendInfo{Stream: 1})
+		if errors.Is(err, context.DeadlineExceeded) {
+			return true
+		}
+		require.NoError(t, err)
+		sent++
+		return false
+	}
+	for !blocked() {
+		require.Less(t, sent, 4*(queue+2+2*window/size), "the stalled association's sender never blocked")
+	}
+	require.Equal(t, queue, stalled.Stats().RecvQueued, "its queue is full")
+	require.Less(t, stalledClient.Stats().RWND, uint32(size), "its peer sees the window closed")
+	inBefore := stalled.Stats().MessagesIn
+
+	go func() {
+		for i := range n {
+			if otherClient.Send(ctx, []byte(fmt.Sprint(i)), SendInfo{Stream: 2}) != nil {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		m := recvOn(t, other)
+		require.Equal(t, fmt.Sprint(i), string(m.Payload))
+	}
+	require.True(t, blocked(), "the stalled association is still held up after the other delivered %d", n)
+	require.Equal(t, inBefore, stalled.Stats().MessagesIn, "and took nothing meanwhile")
+
+	for i := range sent {
+		m := recvOn(t, stalled)
+		require.Equal(t, byte(i), m.Payload[0], "in order, none lost")
+	}
+	otherClient.Abort("done")
+	stalledClient.Abort("done")
+}
+
+// TestAcceptBacklogBounded: nobody calling Accept costs at most the
+// accept limit's associations: they count against AcceptMax while they
+// wait, and the backlog keeps counting the ones that went down before
+// being accepted, so INITs past it are refused. Accept then hands out
+// each one, the closed one with its Recv failing.
+func TestAcceptBacklogBounded(t *testing.T) {
+	p := newPerAssoc(t)
+	lep, err := p.server.NewEndpoint(nil, 0, AcceptMax(2), WithRecvMode(RecvPerAssociation))
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	dial := func() (*Association, error) {
+		ep, err := p.client.NewEndpoint(nil, 0, WithRecvMode(RecvPerAssociation), WithMaxInitRetransmits(0))
+		require.NoError(t, err)
+		return ep.Connect(ctx, []netip.Addr{lo4}, lep.Port(), WithRemoteUDPPort(p.server.UDPPort()))
+	}
+	first, err := dial()
+	require.NoError(t, err)
+	first.Abort("gone before accepted")
+	require.Eventually(t, func() bool { return lep.Stats().Associations == 0 }, 10*time.Second, time.Millisecond)
+	second, err := dial()
+	require.NoError(t, err)
+	require.Equal(t, 2, lep.Stats().AcceptQueued)
+	_, err = dial()
+	require.ErrorIs(t, err, ErrRefused, "the backlog is full")
+
+	a, err := lep.Accept(ctx)
+	require.NoError(t, err)
+	_, err = a.Recv(ctx)
+	require.ErrorIs(t, err, ErrAborted, "the one that went down")
+	b, err := lep.Accept(ctx)
+	require.NoError(t, err)
+	require.NoError(t, second.Send(ctx, []byte("second"), SendInfo{}))
+	require.Equal(t, "second", string(recvOn(t, b).Payload))
+	third, err := dial()
+	require.NoError(t, err, "room again")
+	_, err = lep.Accept(ctx)
+	require.NoError(t, err)
+	second.Abort("done")
+	third.Abort("done")
+}
+
+// TestPerAssociationLingerCountsAgainstAccept: as in the per-endpoint
+// mode (TestShutdownDeliversAndCountsAgainstAccept), an association shut
+// down gracefully whose messages wait for Recv counts in the accept
+// limit until they are taken, so a peer cannot pile up queues by
+// connecting, sending and shutting down while the application does not
+// read.
+func TestPerAssociationLingerCountsAgainstAccept(t *testing.T) {
+	p := newPerAssoc(t)
+	lep, err := p.server.NewEndpoint(nil, 0, AcceptMax(1), WithRecvMode(RecvPerAssociation), WithRecvQueue(4))
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	dial := func() (*Association, error) {
+		ep, err := p.client.NewEndpoint(nil, 0, WithRecvMode(RecvPerAssociation), WithMaxInitRetransmits(0))
+		require.NoError(t, err)
+		return ep.Connect(ctx, []netip.Addr{lo4}, lep.Port(), WithRemoteUDPPort(p.server.UDPPort()))
+	}
+	client, err := dial()
+	require.NoError(t, err)
+	server, err := lep.Accept(ctx)
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, client.Send(ctx, []byte(fmt.Sprint(i)), SendInfo{}))
+	}
+	require.NoError(t, client.Shutdown(ctx))
+	<-server.Done()
+	require.Empty(t, lep.Associations())
+	require.Equal(t, int64(1), lep.lingering.Load())
+	_, err = dial()
+	require.ErrorIs(t, err, ErrRefused, "refused while the closed association's messages wait")
+
+	for i := range 3 {
+		require.Equal(t, fmt.Sprint(i), string(recvOn(t, server).Payload))
+	}
+	_, err = server.Recv(ctx)
+	require.ErrorIs(t, err, ErrClosed)
+	require.Zero(t, lep.lingering.Load())
+	again, err := dial()
+	require.NoError(t, err, "accepted again once they are taken")
+	again.Abort("done")
+	require.Zero(t, p.server.Stats().Drops[DropAbortedUnread])
+}
+
+// TestAcceptRestartNotHandedOutAgain: a peer's restart (RFC 9260 section
+// 5.2.4 action A) continues the association it had: Accept handed the
+// first one out and does not hand out the restarted one, which
+// EventRestart announces; the old one's Recv fails with ErrAborted.
+func TestAcceptRestartNotHandedOutAgain(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10), WithRecvMode(RecvPerAssociation))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const peerPort = 4130
+	ack, ck := r.initAck(peerPort, ep.Port(), 0x7171)
+	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	_, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	ctx := testCtx(t)
+	old, err := ep.Accept(ctx)
+	require.NoError(t, err)
+
+	ack2, ck2 := r.initAck(peerPort, ep.Port(), 0x7272)
+	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
+	_, c = firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkCookieAck, c.Type)
+	restarted := waitEventType(t, ep, EventRestart).Association
+	require.NotSame(t, old, restarted)
+	<-old.Done()
+	_, err = old.Recv(ctx)
+	require.ErrorIs(t, err, ErrAborted)
+
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err = ep.Accept(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the restart is not handed out again")
+	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, dataChunk(1000, 1, "after restart")))
+	require.Equal(t, "after restart", string(recvOn(t, restarted).Payload))
+	restarted.Abort("done")
+}
+
+// TestAssociationQueueBoundedInBytes: an association's queue holds at
+// most its receive buffer's bytes (beyond one message), however many
+// messages WithRecvQueue allows: large messages fill it by size.
+func TestAssociationQueueBoundedInBytes(t *testing.T) {
+	const window, size = 8192, 4096
+	p := newPerAssoc(t, WithRecvQueue(100), WithReceiveBuffer(window), WithMaxMessageSize(size))
+	client, server := p.connect(t)
+	ctx := testCtx(t)
+	sent := 0
+	for {
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := client.Send(short, make([]byte, size), SendInfo{Stream: 1})
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		require.NoError(t, err)
+		sent++
+		require.Less(t, sent, 100, "the sender never blocked")
+	}
+	require.Equal(t, window/size, server.Stats().RecvQueued)
+	for range sent {
+		require.Len(t, recvOn(t, server).Payload, size)
+	}
+	client.Abort("done")
+}
+
+// TestAcceptEndsWithEndpoint: closing the endpoint ends a waiting Accept
+// and a waiting Association.Recv.
+func TestAcceptEndsWithEndpoint(t *testing.T) {
+	p := newPerAssoc(t)
+	client, _ := p.connect(t)
+	ctx := testCtx(t)
+	acceptErr := make(chan error, 1)
+	go func() {
+		_, err := p.listener.Accept(ctx)
+		acceptErr <- err
+	}()
+	recvErr := make(chan error, 1)
+	go func() {
+		_, err := client.Recv(ctx)
+		recvErr <- err
+	}()
+	require.NoError(t, p.listener.Close())
+	require.ErrorIs(t, <-acceptErr, ErrClosed)
+	require.NoError(t, p.dialer.Close())
+	require.ErrorIs(t, <-recvErr, ErrAborted, "the endpoint's Close aborts its associations")
 }
