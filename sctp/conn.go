@@ -47,7 +47,8 @@ type SCTPConn struct {
 	events atomic.Int32 // SCTP_EVENT_* flags
 
 	mu       sync.Mutex
-	notes    [][]byte // notifications waiting for SCTPRead
+	key      *sock.Association // the hub's key for this conn
+	notes    [][]byte          // notifications waiting for SCTPRead
 	dropped  uint64
 	final    bool      // the end-of-association notifications were queued
 	closed   bool      // Close was called
@@ -246,7 +247,7 @@ func (c *SCTPConn) NotificationsDropped() uint64 {
 // reported by SCTPRead itself (queueFinalLocked), after the last message.
 func (c *SCTPConn) event(ev sock.Event) {
 	sub := c.events.Load()
-	a := c.conn.Association()
+	a := ev.Association // after a restart, the new one (the conn follows it later)
 	switch ev.Type {
 	case sock.EventRestart:
 		if sub&SCTP_EVENT_ASSOCIATION != 0 {

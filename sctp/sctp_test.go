@@ -444,3 +444,45 @@ func TestSendFlags(t *testing.T) {
 	_, _, err = s2.SCTPRead(b)
 	require.ErrorIs(t, err, sock.ErrAborted)
 }
+
+// TestPeerRestart: the client host restarts (its ABORT lost, a new stack
+// on the same UDP and SCTP ports connects again, RFC 9260 section 5.2.4
+// action A): the server's SCTPConn gets sctp_assoc_change SCTP_RESTART
+// and goes on with the new association, as a kernel socket does.
+func TestPeerRestart(t *testing.T) {
+	p := newPair(t, SocketConfig{})
+	c, s := p.connect(t)
+	require.NoError(t, s.SubscribeEvents(SCTP_EVENT_DATA_IO|SCTP_EVENT_ASSOCIATION))
+	local := c.LocalAddr().(*SCTPAddr)
+	udp := p.client.UDPPort()
+	p.client.SetFaultFilter(func(netip.Addr, netip.AddrPort, bool) bool { return true })
+	require.NoError(t, p.client.Close())
+
+	again, err := sock.NewStack(sock.WithUDPPort(udp))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = again.Close() })
+	c2, err := (&SocketConfig{Stack: again, PeerUDPPort: p.server.UDPPort()}).Dial("sctp", local, p.raddr())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c2.Close() })
+
+	require.NoError(t, s.SetReadDeadline(time.Now().Add(time.Minute))) // a failure fails, not hangs
+	buf := make([]byte, 256)
+	n, info, err := s.SCTPRead(buf)
+	require.NoError(t, err)
+	require.Nil(t, info)
+	require.Equal(t, uint16(SCTP_ASSOC_CHANGE), parseHeader(t, buf[:n]).Type)
+	require.Equal(t, uint16(SCTP_RESTART), binary.NativeEndian.Uint16(buf[8:]), "sac_state")
+	require.NotZero(t, binary.NativeEndian.Uint16(buf[12:]), "the new association's outbound streams")
+
+	_, err = c2.SCTPWrite([]byte("after restart"), &SndRcvInfo{PPID: 60})
+	require.NoError(t, err)
+	n, info, err = s.SCTPRead(buf)
+	require.NoError(t, err)
+	require.Equal(t, "after restart", string(buf[:n]))
+	require.Equal(t, uint32(60), info.PPID)
+	_, err = s.Write([]byte("answer"))
+	require.NoError(t, err)
+	n, err = c2.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "answer", string(buf[:n]))
+}

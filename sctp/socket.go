@@ -14,8 +14,9 @@ import (
 
 // hub hands the events of one endpoint to the SCTPConns of its
 // associations: one goroutine (run) reads Endpoint.Event until the
-// endpoint closes. mu guards conns; run, the registering Accept or Dial
-// and the releasing Close enter.
+// endpoint closes. mu guards conns (and is taken before an SCTPConn's mu
+// to update its key); run, the registering Accept or Dial and the
+// releasing Close enter.
 type hub struct {
 	ep     *sock.Endpoint
 	cancel context.CancelFunc
@@ -41,25 +42,62 @@ func (h *hub) run(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		h.mu.Lock()
-		c := h.conns[ev.Association]
-		h.mu.Unlock()
+		c := h.find(ev)
 		if c != nil {
 			c.event(ev)
 		}
 	}
 }
 
+// find returns the SCTPConn of the event's association. After a peer
+// restart (RFC 9260 section 5.2.4 action A) the event names the new
+// association while the conn is still registered under the one it
+// replaced (sock.Conn moves to the new one on its next read or write):
+// the conn is moved to the new key here, so that EventRestart and the
+// events after it reach it.
+func (h *hub) find(ev sock.Event) *SCTPConn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.conns[ev.Association]; c != nil || ev.Type != sock.EventRestart {
+		return c
+	}
+	for old, c := range h.conns {
+		select {
+		case <-old.Done():
+		default:
+			continue // not ended: not the one replaced
+		}
+		if old.Successor() == ev.Association {
+			delete(h.conns, old)
+			h.conns[ev.Association] = c
+			c.mu.Lock()
+			c.key = ev.Association
+			c.mu.Unlock()
+			return c
+		}
+	}
+	return nil
+}
+
 func (h *hub) add(c *SCTPConn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.conns[c.conn.Association()] = c
+	a := c.conn.Association()
+	c.mu.Lock()
+	c.key = a
+	c.mu.Unlock()
+	h.conns[a] = c
 }
 
 func (h *hub) remove(c *SCTPConn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.conns, c.conn.Association())
+	c.mu.Lock()
+	key := c.key
+	c.mu.Unlock()
+	if h.conns[key] == c {
+		delete(h.conns, key)
+	}
 }
 
 // stop ends run and waits for it.
