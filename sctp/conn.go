@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,6 +50,7 @@ type SCTPConn struct {
 
 	mu       sync.Mutex
 	key      *sock.Association // the hub's key for this conn
+	since    [10]time.Time     // when each SCTP_EVENT_* flag was turned on
 	notes    [][]byte          // notifications waiting for SCTPRead
 	dropped  uint64
 	final    bool      // the end-of-association notifications were queued
@@ -62,17 +65,28 @@ type SCTPConn struct {
 	wbuf     int
 
 	eof sync.WaitGroup // the shutdowns SCTP_EOF started
+
+	// expectDown: the dispatcher will see the association's EventDown
+	// (set by hub.add before the conn is shared); downSeen is closed when
+	// it has; hubDone when the dispatcher ended; closedCh by Close.
+	expectDown bool
+	downSeen   chan struct{}
+	downOnce   sync.Once
+	hubDone    <-chan struct{}
+	closedCh   chan struct{}
 }
 
 func newConn(c *sock.Conn, handler NotificationHandler, packet, rbuf int, release func()) *SCTPConn {
 	return &SCTPConn{
-		conn:    c,
-		id:      SCTPAssocID(assocIDs.Add(1)),
-		handler: handler,
-		packet:  packet,
-		release: release,
-		rbuf:    rbuf,
-		wbuf:    rbuf,
+		conn:     c,
+		id:       SCTPAssocID(assocIDs.Add(1)),
+		handler:  handler,
+		packet:   packet,
+		release:  release,
+		rbuf:     rbuf,
+		wbuf:     rbuf,
+		downSeen: make(chan struct{}),
+		closedCh: make(chan struct{}),
 	}
 }
 
@@ -156,12 +170,22 @@ func (c *SCTPConn) SCTPRead(b []byte) (int, *SndRcvInfo, error) {
 			_ = c.conn.SetReadDeadline(c.rdl)
 		}
 		woken := c.wakeGen != gen
-		if err != nil && !c.final && isEnd(err) {
-			c.final = true
-			c.queueFinalLocked()
-			woken = woken || len(c.notes) > 0
-		}
+		final := err != nil && !c.final && isEnd(err)
 		c.mu.Unlock()
+		if final {
+			// The events of the association's last moments (the messages
+			// it could not deliver) come before its EventDown: wait until
+			// the dispatcher has handed them over, so that their
+			// notifications come before the end's, as on Linux.
+			c.awaitDown()
+			c.mu.Lock()
+			if !c.final {
+				c.final = true
+				c.queueFinalLocked()
+			}
+			woken = woken || len(c.notes) > 0
+			c.mu.Unlock()
+		}
 		if err != nil {
 			if woken && (errors.Is(err, os.ErrDeadlineExceeded) || isEnd(err)) {
 				continue // a notification woke us, or the last ones wait
@@ -183,6 +207,20 @@ func (c *SCTPConn) SCTPRead(b []byte) (int, *SndRcvInfo, error) {
 // a deadline or Close).
 func isEnd(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, sock.ErrAborted) || errors.Is(err, sock.ErrClosed)
+}
+
+// awaitDown waits until the dispatcher has handled the EventDown of the
+// association, if it is to see one (see hub.add), the dispatcher ended or
+// the conn is closed.
+func (c *SCTPConn) awaitDown() {
+	if !c.expectDown {
+		return
+	}
+	select {
+	case <-c.downSeen:
+	case <-c.hubDone:
+	case <-c.closedCh:
+	}
 }
 
 // queueFinalLocked queues the notifications of the association's end
@@ -246,32 +284,53 @@ func (c *SCTPConn) NotificationsDropped() uint64 {
 // notification (RFC 6458 section 6.1). The end of the association is
 // reported by SCTPRead itself (queueFinalLocked), after the last message.
 func (c *SCTPConn) event(ev sock.Event) {
-	sub := c.events.Load()
 	a := ev.Association // after a restart, the new one (the conn follows it later)
 	switch ev.Type {
 	case sock.EventRestart:
-		if sub&SCTP_EVENT_ASSOCIATION != 0 {
+		if c.subscribed(SCTP_EVENT_ASSOCIATION, ev.Time) {
 			out, in := a.Streams()
 			c.notify(assocChange(SCTP_RESTART, 0, out, in, c.id))
 		}
 	case sock.EventPathConfirmed, sock.EventPathPotentiallyFailed, sock.EventPathDown, sock.EventPathUp, sock.EventPrimaryChanged:
-		if sub&SCTP_EVENT_ADDRESS != 0 {
+		if c.subscribed(SCTP_EVENT_ADDRESS, ev.Time) {
 			c.notify(paddrChange(ev.Path, a.PeerPort(), paddrState(ev.Type), 0, c.id))
 		}
 	case sock.EventSendFailed:
-		if sub&SCTP_EVENT_SEND_FAILURE != 0 {
+		if c.subscribed(SCTP_EVENT_SEND_FAILURE, ev.Time) {
+			flags := uint16(SCTP_DATA_SENT)
+			if strings.HasPrefix(ev.Detail, "unsent") { // sock's Detail for a message pion never sent
+				flags = SCTP_DATA_UNSENT
+			}
 			info := SndRcvInfo{Stream: ev.Stream, PPID: kernelOrder(ev.PPID), Context: ev.Context, AssocID: int32(c.id)}
-			c.notify(sendFailed(SCTP_DATA_SENT, 0, info, c.id, ev.Payload))
+			c.notify(sendFailed(flags, 0, info, c.id, ev.Payload))
 		}
 	case sock.EventRemoteError:
-		if sub&SCTP_EVENT_PEER_ERROR != 0 {
+		if c.subscribed(SCTP_EVENT_PEER_ERROR, ev.Time) {
 			c.notify(remoteError(ev.Cause, c.id, nil))
 		}
+	case sock.EventDown:
+		// The association that a peer restart replaced ends too; the conn
+		// goes on with its successor.
+		if ev.Association.Successor() == nil {
+			c.downOnce.Do(func() { close(c.downSeen) })
+		}
 	case sock.EventSenderDry:
-		if sub&SCTP_EVENT_SENDER_DRY != 0 {
+		if c.subscribed(SCTP_EVENT_SENDER_DRY, ev.Time) {
 			c.notify(senderDryEvent(c.id))
 		}
 	}
+}
+
+// subscribed reports whether flag was subscribed when the event happened
+// (at t): Linux queues only the notifications subscribed at the time, and
+// the dispatcher may hand an event over after a later SubscribeEvents.
+func (c *SCTPConn) subscribed(flag int, t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if int(c.events.Load())&flag == 0 {
+		return false
+	}
+	return t.IsZero() || !t.Before(c.since[bits.TrailingZeros(uint(flag))])
 }
 
 func paddrState(t sock.EventType) int32 {
@@ -376,6 +435,7 @@ func (c *SCTPConn) Close() error {
 	}
 	c.closed = true
 	c.notes = nil
+	close(c.closedCh)
 	c.mu.Unlock()
 	err := c.conn.Close()
 	c.eof.Wait()
@@ -491,7 +551,17 @@ func (c *SCTPConn) SubscribeEvents(flags int) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	c.events.Store(int32(flags & SCTP_EVENT_ALL))
+	flags &= SCTP_EVENT_ALL
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := int(c.events.Load())
+	for i := range c.since {
+		if bit := 1 << i; flags&bit != 0 && old&bit == 0 {
+			c.since[i] = now
+		}
+	}
+	c.events.Store(int32(flags))
 	return nil
 }
 

@@ -486,3 +486,57 @@ func TestPeerRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "answer", string(buf[:n]))
 }
+
+// TestSendFailedAndSenderDry: notifications from the stack's own events.
+// A message acknowledged makes sctp_sender_dry_event; messages still
+// unacknowledged when the peer aborts each make an sctp_send_failed
+// (stream, PPID in the kernel's order, context, the message), read
+// before the sctp_assoc_change SCTP_COMM_LOST and the abort's error.
+func TestSendFailedAndSenderDry(t *testing.T) {
+	p := newPair(t, SocketConfig{})
+	c, s := p.connect(t)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Minute))) // a failure fails, not hangs
+	require.NoError(t, c.SubscribeEvents(SCTP_EVENT_SENDER_DRY|SCTP_EVENT_SEND_FAILURE|SCTP_EVENT_ASSOCIATION))
+	_, err := c.SCTPWrite([]byte("acked"), &SndRcvInfo{PPID: 60})
+	require.NoError(t, err)
+	buf := make([]byte, 512)
+	n, info, err := c.SCTPRead(buf)
+	require.NoError(t, err)
+	require.Nil(t, info)
+	require.Equal(t, uint16(SCTP_SENDER_DRY_EVENT), parseHeader(t, buf[:n]).Type)
+	n, err = s.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "acked", string(buf[:n]))
+
+	// Nothing the client sends arrives any more; the server aborts.
+	p.client.SetFaultFilter(func(_ netip.Addr, _ netip.AddrPort, inbound bool) bool { return !inbound })
+	for i := range 3 {
+		_, err := c.SCTPWrite(fmt.Appendf(nil, "lost %d", i), &SndRcvInfo{Stream: 2, PPID: 60, Context: uint32(100 + i)})
+		require.NoError(t, err)
+	}
+	_, err = s.SCTPWrite(nil, &SndRcvInfo{Flags: SCTP_ABORT})
+	require.NoError(t, err)
+
+	var failed []string
+	for {
+		n, _, err := c.SCTPRead(buf)
+		require.NoError(t, err)
+		typ := parseHeader(t, buf[:n]).Type
+		if typ == uint16(SCTP_SENDER_DRY_EVENT) {
+			continue
+		}
+		if typ == uint16(SCTP_ASSOC_CHANGE) {
+			require.Equal(t, uint16(SCTP_COMM_LOST), binary.NativeEndian.Uint16(buf[8:]))
+			break
+		}
+		require.Equal(t, uint16(SCTP_SEND_FAILED), typ)
+		info := unmarshalSndRcvInfo(buf[12:])
+		require.Equal(t, uint16(2), info.Stream)
+		require.Equal(t, kernelOrder(60), info.PPID)
+		require.Equal(t, uint32(100+len(failed)), info.Context)
+		failed = append(failed, string(buf[sendFailedSize:n]))
+	}
+	require.Equal(t, []string{"lost 0", "lost 1", "lost 2"}, failed, "every message not delivered, before the end")
+	_, _, err = c.SCTPRead(buf)
+	require.ErrorIs(t, err, sock.ErrAborted)
+}

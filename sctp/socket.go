@@ -86,6 +86,14 @@ func (h *hub) add(c *SCTPConn) {
 	c.mu.Lock()
 	c.key = a
 	c.mu.Unlock()
+	c.hubDone = h.done
+	// The EventDown is pushed after the association's Done closes: open
+	// now, under mu, means run finds the conn when it comes.
+	select {
+	case <-a.Done():
+	default:
+		c.expectDown = true
+	}
 	h.conns[a] = c
 }
 

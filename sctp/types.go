@@ -100,7 +100,10 @@ const (
 	SCTP_EVENT_ADAPTATION_LAYER
 	// SCTP_EVENT_AUTHENTICATION: accepted; the stack has no SCTP-AUTH.
 	SCTP_EVENT_AUTHENTICATION
-	// SCTP_EVENT_SENDER_DRY: sctp_sender_dry_event notifications.
+	// SCTP_EVENT_SENDER_DRY: sctp_sender_dry_event notifications, each
+	// time everything sent is acknowledged. Linux also sends one at once
+	// when the subscription finds nothing outstanding; this package does
+	// not (the data engine does not say so at that moment).
 	SCTP_EVENT_SENDER_DRY
 
 	// SCTP_EVENT_ALL is every flag.
