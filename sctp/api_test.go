@@ -287,6 +287,15 @@ func TestUnsupported(t *testing.T) {
 	_, err = FileListener(os.Stdin)
 	require.ErrorIs(t, err, ErrUnsupported)
 
+	var zl SCTPListener // as programs' tests make them
+	_, err = zl.Accept()
+	require.ErrorIs(t, err, ErrUnsupported)
+	require.Nil(t, zl.Addr())
+	require.ErrorIs(t, zl.Close(), ErrUnsupported)
+	var zc SCTPConn
+	_, err = zc.Write([]byte("x"))
+	require.ErrorIs(t, err, ErrUnsupported)
+
 	nc := NewSCTPConn(3, nil)
 	_, err = nc.Write([]byte("x"))
 	require.ErrorIs(t, err, ErrUnsupported)

@@ -357,6 +357,9 @@ func (ln *SCTPListener) Accept() (net.Conn, error) {
 // AcceptSCTP waits for the next inbound association and returns its
 // connection. After Close the error matches net.ErrClosed.
 func (ln *SCTPListener) AcceptSCTP() (*SCTPConn, error) {
+	if ln == nil || ln.ln == nil {
+		return nil, unsupported("accept on a listener not made by Listen")
+	}
 	sc, err := ln.ln.AcceptConn()
 	if err != nil {
 		return nil, err
@@ -380,6 +383,9 @@ func (ln *SCTPListener) AcceptSCTP() (*SCTPConn, error) {
 
 // Addr returns the listener's addresses and port, as an *SCTPAddr.
 func (ln *SCTPListener) Addr() net.Addr {
+	if ln == nil || ln.ln == nil {
+		return nil
+	}
 	return fromSockAddr(ln.ln.Addr())
 }
 
@@ -389,6 +395,9 @@ func (ln *SCTPListener) Addr() net.Addr {
 // endpoint closes with the last of them. A second Close returns an error
 // matching net.ErrClosed.
 func (ln *SCTPListener) Close() error {
+	if ln == nil || ln.ln == nil {
+		return unsupported("close of a listener not made by Listen")
+	}
 	ln.mu.Lock()
 	if ln.closed {
 		ln.mu.Unlock()
