@@ -54,6 +54,7 @@ type SCTPConn struct {
 	notes    [][]byte          // notifications waiting for SCTPRead
 	dropped  uint64
 	final    bool      // the end-of-association notifications were queued
+	peerShut bool      // the peer's SHUTDOWN came while SCTP_EVENT_SHUTDOWN was subscribed
 	closed   bool      // Close was called
 	rdl      time.Time // the user's read deadline
 	readers  int       // SCTPRead calls waiting in sock.Conn.ReadMsg
@@ -231,8 +232,9 @@ func (c *SCTPConn) queueFinalLocked() {
 	switch a.Reason() {
 	case sock.ReasonShutdown:
 		// RFC 6458 section 6.1.5: SCTP_SHUTDOWN_EVENT tells that the peer
-		// sent SHUTDOWN; it did, unless we closed first.
-		if ev&SCTP_EVENT_SHUTDOWN != 0 && !c.closed {
+		// sent SHUTDOWN (sock.EventPeerShutdown, seen by the dispatcher
+		// before the EventDown awaitDown waited for).
+		if c.peerShut {
 			c.pushLocked(shutdownEvent(c.id))
 		}
 		if ev&SCTP_EVENT_ASSOCIATION != 0 {
@@ -313,6 +315,12 @@ func (c *SCTPConn) event(ev sock.Event) {
 		// goes on with its successor.
 		if ev.Association.Successor() == nil {
 			c.downOnce.Do(func() { close(c.downSeen) })
+		}
+	case sock.EventPeerShutdown:
+		if c.subscribed(SCTP_EVENT_SHUTDOWN, ev.Time) {
+			c.mu.Lock()
+			c.peerShut = true // notified after the last message (queueFinalLocked)
+			c.mu.Unlock()
 		}
 	case sock.EventSenderDry:
 		if c.subscribed(SCTP_EVENT_SENDER_DRY, ev.Time) {

@@ -431,6 +431,35 @@ func TestSendFlags(t *testing.T) {
 	_, err = s.Read(buf)
 	require.ErrorIs(t, err, io.EOF)
 
+	// Each side sees the shutdown as Linux reports it: the side that
+	// sent SCTP_EOF no sctp_shutdown_event (it did not receive SHUTDOWN),
+	// the other one does; both the SCTP_SHUTDOWN_COMP.
+	c1, s1 := p.connect(t)
+	for _, x := range []*SCTPConn{c1, s1} {
+		require.NoError(t, x.SubscribeEvents(SCTP_EVENT_SHUTDOWN|SCTP_EVENT_ASSOCIATION))
+	}
+	_, err = c1.SCTPWrite(nil, &SndRcvInfo{Flags: SCTP_EOF})
+	require.NoError(t, err)
+	for _, side := range []struct {
+		c    *SCTPConn
+		want []uint16
+	}{
+		{s1, []uint16{uint16(SCTP_SHUTDOWN_EVENT), uint16(SCTP_ASSOC_CHANGE)}},
+		{c1, []uint16{uint16(SCTP_ASSOC_CHANGE)}},
+	} {
+		var got []uint16
+		nb := make([]byte, 256)
+		for {
+			n, _, err := side.c.SCTPRead(nb)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			require.NoError(t, err)
+			got = append(got, parseHeader(t, nb[:n]).Type)
+		}
+		require.Equal(t, side.want, got)
+	}
+
 	c2, s2 := p.connect(t)
 	require.NoError(t, s2.SubscribeEvents(SCTP_EVENT_ASSOCIATION))
 	_, err = c2.SCTPWrite([]byte("reason"), &SndRcvInfo{Flags: SCTP_ABORT})
