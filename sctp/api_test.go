@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"testing"
@@ -96,6 +97,15 @@ func TestListenDialErrors(t *testing.T) {
 	_, err = p.dialCfg.Dial("sctp", nil, &SCTPAddr{IPAddrs: loopback.IPAddrs, Port: p.raddr().Port + 1})
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.ErrorIs(t, err, sock.ErrRefused)
+
+	// Nobody answers (every packet of the client lost): after
+	// InitMsg.MaxAttempts retransmissions, ETIMEDOUT.
+	p.client.SetFaultFilter(func(netip.Addr, netip.AddrPort, bool) bool { return true })
+	cfg := *p.dialCfg
+	cfg.InitMsg = InitMsg{MaxAttempts: 1}
+	_, err = cfg.Dial("sctp", nil, p.raddr())
+	require.ErrorIs(t, err, syscall.ETIMEDOUT)
+	require.ErrorIs(t, err, sock.ErrTimeout)
 }
 
 // TestListenerClose: Close stops Accept (net.ErrClosed) but the accepted

@@ -191,6 +191,9 @@ func (c *SCTPConn) SCTPRead(b []byte) (int, *SndRcvInfo, error) {
 			if woken && (errors.Is(err, os.ErrDeadlineExceeded) || isEnd(err)) {
 				continue // a notification woke us, or the last ones wait
 			}
+			if errors.Is(err, sock.ErrAborted) {
+				err = fmt.Errorf("%w (%w)", err, syscall.ECONNRESET) // Linux's error after an ABORT
+			}
 			return n, nil, err
 		}
 		if c.events.Load()&SCTP_EVENT_DATA_IO == 0 {

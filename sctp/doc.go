@@ -34,6 +34,11 @@
 // meaning without a kernel socket (SyscallConn, Getsockopt, PeelOff,
 // FileListener, ...) returns an error matching ErrUnsupported.
 //
+// Errors wrap package sock's sentinels and, where Linux has one, the
+// kernel's errno: a refused INIT matches syscall.ECONNREFUSED, a handshake
+// without answer syscall.ETIMEDOUT, a read after an ABORT
+// syscall.ECONNRESET, an empty message or a bad argument syscall.EINVAL.
+//
 // # Configuration
 //
 // Every listener and connection is an endpoint of a sock.Stack: the one

@@ -472,6 +472,9 @@ func TestSendFlags(t *testing.T) {
 	require.Equal(t, uint16(SCTP_COMM_LOST), binary.NativeEndian.Uint16(b[8:]), "sac_state")
 	_, _, err = s2.SCTPRead(b)
 	require.ErrorIs(t, err, sock.ErrAborted)
+	require.ErrorIs(t, err, syscall.ECONNRESET, "as Linux's recvmsg after an ABORT")
+	var ne net.Error
+	require.ErrorAs(t, err, &ne, "still a net.Error")
 }
 
 // TestPeerRestart: the client host restarts (its ABORT lost, a new stack

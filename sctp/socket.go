@@ -315,8 +315,12 @@ func dial(cfg *SocketConfig, network string, laddr, raddr *SCTPAddr) (*SCTPConn,
 	if err != nil {
 		_ = ep.Close()
 		h.stop()
-		if errors.Is(err, sock.ErrRefused) {
+		// The kernel's errors too, for programs that test for them.
+		switch {
+		case errors.Is(err, sock.ErrRefused):
 			err = fmt.Errorf("%w (%w)", err, syscall.ECONNREFUSED)
+		case errors.Is(err, sock.ErrTimeout):
+			err = fmt.Errorf("%w (%w)", err, syscall.ETIMEDOUT)
 		}
 		return nil, err
 	}
