@@ -72,6 +72,8 @@ var (
 	dAssocDrops  = desc("association_dropped_total", "Packets or messages the association dropped, by reason: foreign (packet from an address or port not in the association), queue (the data engine's input queue was full), stream (message on an invalid stream).", aDropLabels)
 	dUnrecog     = desc("association_unrecognized_chunks_total", "Unrecognized chunks received (RFC 9260 section 3.2).", assocLabels)
 	dHeartbeats  = desc("association_heartbeats_in_total", "HEARTBEAT chunks received and answered.", assocLabels)
+	dRemoteErrs  = desc("association_remote_errors_total", "Error causes of the peer's ERROR chunks (RFC 9260 section 3.3.10), each an EventRemoteError unless as many of the association's as may wait in the event queue were waiting.", assocLabels)
+	dSendFailed  = desc("association_send_failed_total", "Messages reported undelivered (EventSendFailed): abandoned by PR-SCTP or unacknowledged when the association went down.", assocLabels)
 	dEstablished = desc("association_established", "1 if the association is ESTABLISHED, else 0.", assocLabels)
 	dStreamsOut  = desc("association_streams_out", "Negotiated outbound streams.", assocLabels)
 	dStreamsIn   = desc("association_streams_in", "Negotiated inbound streams.", assocLabels)
@@ -93,7 +95,7 @@ var (
 		dStackUDPPort, dEndpoints, dOOTBReplies, dOOTBDropped, dDrops,
 		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxUnclaimed, dRxErrors, dTxErrors, dTxSegmented, dRxCoalesced,
 		dAssociations,
-		dMsgsIn, dMsgsOut, dAssocDrops, dUnrecog, dHeartbeats, dEstablished, dStreamsOut, dStreamsIn,
+		dMsgsIn, dMsgsOut, dAssocDrops, dUnrecog, dHeartbeats, dRemoteErrs, dSendFailed, dEstablished, dStreamsOut, dStreamsIn,
 		dPathPktsOut, dPathBytesOut, dPathPktsIn, dPathBytesIn, dPathActive, dPathPrimary,
 		dPathInUse, dPathSRTT, dPathRTO, dPathErrors, dPathHBSent, dPathHBAcked,
 	}
@@ -230,6 +232,8 @@ func (c *collector) collectStack(ch chan<- prometheus.Metric, s *sock.Stack, sl 
 			counter(ch, dAssocDrops, as.DroppedStream, sl, el, pl, "stream")
 			counter(ch, dUnrecog, as.Unrecognized, sl, el, pl)
 			counter(ch, dHeartbeats, as.HeartbeatsIn, sl, el, pl)
+			counter(ch, dRemoteErrs, as.RemoteErrors, sl, el, pl)
+			counter(ch, dSendFailed, as.SendFailed, sl, el, pl)
 			gauge(ch, dEstablished, b2f(a.State() == "ESTABLISHED"), sl, el, pl)
 			out, in := a.Streams()
 			gauge(ch, dStreamsOut, float64(out), sl, el, pl)

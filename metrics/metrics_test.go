@@ -97,6 +97,8 @@ func TestMetricsCollector(t *testing.T) {
 		"usock_association_dropped_total":       6,
 		"usock_path_packets_out_total":          2,
 		"usock_association_heartbeats_in_total": 2,
+		"usock_association_remote_errors_total": 2,
+		"usock_association_send_failed_total":   2,
 	} {
 		if got := testutil.CollectAndCount(c, name); got != want {
 			t.Errorf("%s: %d series, want %d", name, got, want)

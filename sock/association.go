@@ -94,6 +94,10 @@ type Association struct {
 	// peerShut: the peer's SHUTDOWN arrived (EventPeerShutdown raised);
 	// guarded by mu.
 	peerShut bool
+	// remoteErrQueued counts the association's EventRemoteError in the
+	// endpoint's event queue: raised by the receive path, taken off as
+	// the queue hands them out or drops them (eventQueue).
+	remoteErrQueued atomic.Int32
 
 	// rq is the association's own receive queue (RecvPerAssociation; nil
 	// otherwise).

@@ -45,7 +45,10 @@ const (
 	// section 6.1.4, SCTP_SEND_FAILED, and 6.1.11, SCTP_SEND_FAILED_EVENT): abandoned by PR-SCTP
 	// (SendInfo.Lifetime or MaxRetransmits), or still unacknowledged when
 	// the association went down. Event.Stream, PPID, Context and Payload
-	// are the message's, Detail says which case it is. See
+	// are the message's. Detail says which case it is: "abandoned
+	// (PR-SCTP)"; "unacknowledged: association down (<reason>)", sent and
+	// the peer may have it (SCTP_DATA_SENT); "unsent: association down
+	// (<reason>)", never transmitted (SCTP_DATA_UNSENT). See
 	// Association.Send for what is guaranteed.
 	EventSendFailed
 	// EventSenderDry: every message sent is acknowledged and nothing is
@@ -192,6 +195,7 @@ func (q *eventQueue) push(ev Event) {
 	}
 	q.mu.Lock()
 	if len(q.buf) >= q.max {
+		leaving(q.buf[0])
 		q.buf = q.buf[1:]
 		q.dropped++
 	}
@@ -208,6 +212,7 @@ func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, err
 		q.mu.Lock()
 		if len(q.buf) > 0 {
 			ev := q.buf[0]
+			leaving(ev)
 			q.buf = q.buf[1:]
 			more := len(q.buf) > 0
 			q.mu.Unlock()
@@ -227,5 +232,14 @@ func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, err
 		case <-done:
 			return Event{}, fmt.Errorf("sock: events: %w", ErrClosed)
 		}
+	}
+}
+
+// leaving runs as ev leaves the queue, handed out or dropped: an
+// association's EventRemoteError no longer counts against its share of
+// the queue (see Association.remoteError).
+func leaving(ev Event) {
+	if ev.Type == EventRemoteError && ev.Association != nil {
+		ev.Association.remoteErrQueued.Add(-1)
 	}
 }

@@ -8,16 +8,18 @@ import (
 	"github.com/usock/usock/internal/wire"
 )
 
-// maxRemoteErrorEvents is how many EventRemoteError one inbound packet
-// raises at most: a packet of 1,000 error causes makes 8 events, and the
-// rest are counted (AssociationStats.RemoteErrorsUnreported), so that a
-// peer cannot flood the endpoint's event queue with one packet.
+// maxRemoteErrorEvents is how many of an association's EventRemoteError
+// wait in the endpoint's event queue at most: a packet of 1,000 error
+// causes makes 8 events, and so do a hundred such packets the user has not
+// read yet; the causes past that are counted
+// (AssociationStats.RemoteErrorsUnreported). So a peer's ERROR chunks
+// cannot push the other associations' events out of the shared queue.
 const maxRemoteErrorEvents = 8
 
 // remoteError raises an EventRemoteError for each error cause of c, an
 // ERROR chunk the peer sent on the established association (RFC 9260
-// section 3.3.10; RFC 6458 section 6.1.3, SCTP_REMOTE_ERROR). reported is
-// how many this packet raised so far; it returns the new count.
+// section 3.3.10; RFC 6458 section 6.1.3, SCTP_REMOTE_ERROR), while no
+// more than maxRemoteErrorEvents of them wait in the event queue.
 //
 // ERROR chunks during the handshake are Connect's: a Stale Cookie Error in
 // COOKIE-ECHOED makes it start over (RFC 9260 section 5.2.6), nothing
@@ -25,24 +27,37 @@ const maxRemoteErrorEvents = 8
 // is established answers a COOKIE-ECHO no longer needed and is dropped
 // too (section 5.2.6 applies it in COOKIE-ECHOED only). Every other cause
 // is the user's. An ERROR chunk whose causes do not parse raises nothing.
-func (a *Association) remoteError(c wire.Chunk, reported int) int {
+func (a *Association) remoteError(c wire.Chunk) {
 	causes, err := wire.ParseErrorChunk(c.Value)
 	if err != nil {
-		return reported
+		return
 	}
 	for _, cause := range causes {
 		if cause.Code == wire.CauseStaleCookie {
 			continue
 		}
 		a.count(&a.stats.remoteErrors)
-		if reported >= maxRemoteErrorEvents {
+		if !a.takeRemoteErrSlot() {
 			a.count(&a.stats.remoteErrorsUnreported)
 			continue
 		}
-		reported++
 		a.ep.events.push(Event{Type: EventRemoteError, Association: a, Cause: uint16(cause.Code), Detail: causeDetail(cause)})
 	}
-	return reported
+}
+
+// takeRemoteErrSlot takes one of the association's places in the event
+// queue for an EventRemoteError, if one is free. Several sockets' read
+// goroutines may receive for one association at once.
+func (a *Association) takeRemoteErrSlot() bool {
+	for {
+		n := a.remoteErrQueued.Load()
+		if n >= maxRemoteErrorEvents {
+			return false
+		}
+		if a.remoteErrQueued.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // maxCauseText is the most bytes of a peer's text (a Protocol Violation's

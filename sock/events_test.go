@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -82,8 +83,9 @@ func TestPeerShutdownRaisedOnce(t *testing.T) {
 }
 
 // TestRemoteErrorEvents: each cause of the peer's ERROR chunks is an
-// EventRemoteError with its code and name, at most maxRemoteErrorEvents a
-// packet (the rest counted); a Stale Cookie Error once established is
+// EventRemoteError with its code and name; at most maxRemoteErrorEvents of
+// an association wait in the event queue, whether one packet or many
+// bring them (the rest counted); a Stale Cookie Error once established is
 // not the user's.
 func TestRemoteErrorEvents(t *testing.T) {
 	s := newStack(t)
@@ -102,22 +104,42 @@ func TestRemoteErrorEvents(t *testing.T) {
 	for i := range many {
 		many[i] = wire.ErrorCause{Code: wire.CauseOutOfResource}
 	}
-	h.sendChunks(must(wire.AppendErrorChunk(nil, many...)))
+	flood := must(wire.AppendErrorChunk(nil, many...))
 	const marker = wire.CauseCode(0x0100)
-	h.sendChunks(must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(10),
-		wire.ErrorCause{Code: wire.CauseProtocolViolation, Info: []byte("bad\x00thing")}, wire.ErrorCause{Code: marker})))
-	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Cause == uint16(marker) })
-	require.Len(t, evs, maxRemoteErrorEvents+2, "one packet of 1,000 causes: %d events; then the marker's two", maxRemoteErrorEvents)
-	for _, ev := range evs[:maxRemoteErrorEvents] {
-		require.Equal(t, EventRemoteError, ev.Type)
-		require.Equal(t, uint16(wire.CauseOutOfResource), ev.Cause)
-		require.Equal(t, "Out of Resource", ev.Detail)
+	markers := must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(10),
+		wire.ErrorCause{Code: wire.CauseProtocolViolation, Info: []byte("bad\x00thing")}, wire.ErrorCause{Code: marker}))
+	for _, packets := range []int{1, 3} {
+		before := h.assoc.Stats()
+		for range packets {
+			h.sendChunks(flood)
+		}
+		// The receive path takes packets in order: once the last flood
+		// packet raised its events (or none), the ERROR after it is taken
+		// too. Its causes find the queue full of the flood's unread events.
+		h.sendChunks(markers)
+		require.Eventually(t, func() bool {
+			return h.assoc.Stats().RemoteErrors == before.RemoteErrors+uint64(1000*packets+2)
+		}, time.Minute, time.Millisecond)
+		evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Type == EventRemoteError })
+		for range maxRemoteErrorEvents - 1 {
+			evs = append(evs, waitEventType(t, ep, EventRemoteError))
+		}
+		for _, ev := range evs {
+			require.Equal(t, EventRemoteError, ev.Type)
+			require.Equal(t, uint16(wire.CauseOutOfResource), ev.Cause)
+			require.Equal(t, "Out of Resource", ev.Detail)
+		}
+		st := h.assoc.Stats()
+		require.Equal(t, uint64(1000*packets+2-maxRemoteErrorEvents), st.RemoteErrorsUnreported-before.RemoteErrorsUnreported,
+			"%d packets of 1,000 causes and the marker's two: %d events", packets, maxRemoteErrorEvents)
 	}
-	require.Equal(t, `Protocol Violation: "bad\x00thing"`, evs[maxRemoteErrorEvents].Detail, "the peer's text, quoted")
-	require.Equal(t, "CauseCode(256)", evs[maxRemoteErrorEvents+1].Detail)
-	st := h.assoc.Stats()
-	require.Equal(t, uint64(1+1000+2), st.RemoteErrors, "the Stale Cookie Error is not counted")
-	require.Equal(t, uint64(1000-maxRemoteErrorEvents), st.RemoteErrorsUnreported)
+
+	// Read, the queue has room again: the marker's causes are events.
+	h.sendChunks(markers)
+	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Cause == uint16(marker) })
+	require.Len(t, evs, 2, "the Stale Cookie Error raises nothing")
+	require.Equal(t, `Protocol Violation: "bad\x00thing"`, evs[0].Detail, "the peer's text, quoted")
+	require.Equal(t, "CauseCode(256)", evs[1].Detail)
 	require.Equal(t, "ESTABLISHED", h.assoc.State(), "an ERROR chunk ends nothing")
 	h.abort()
 }
@@ -266,4 +288,81 @@ func TestEventStrings(t *testing.T) {
 	require.Equal(t, "<nil> send failed stream 3 ppid 60 context 7, 3 bytes: abandoned (PR-SCTP)", ev.String())
 	ev = Event{Type: EventRemoteError, Cause: 4, Detail: "Out of Resource"}
 	require.Equal(t, "<nil> remote error cause 4: Out of Resource", ev.String())
+}
+
+// untilChunk reads packets until one whose first chunk has type typ (a
+// stack sends heartbeats and retransmissions meanwhile) and returns it.
+func untilChunk(t *testing.T, r *rawPeer, typ wire.ChunkType) wire.Chunk {
+	t.Helper()
+	for {
+		_, c := firstChunk(t, r.recv(10*time.Second))
+		if c.Type == typ {
+			return c
+		}
+	}
+}
+
+// TestSendFailedOnRestart: a peer restart (RFC 9260 section 5.2.4 action
+// A) loses what the old association had not delivered: EventSendFailed
+// for it, before the old association's EventDown and the EventRestart.
+func TestSendFailedOnRestart(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const port = 4610
+	in := wire.Init{InitiateTag: 0x5151, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000}
+	r.establish(port, ep.Port(), in)
+	old := waitEventType(t, ep, EventUp).Association
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, old.Send(ctx, []byte("lost"), SendInfo{Stream: 3, PPID: 18, Context: 9}))
+	dataFrom(t, r)
+
+	in.InitiateTag = 0x6262
+	r.send(packet(port, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
+	ack, err := wire.ParseInit(untilChunk(t, r, wire.ChunkInitAck).Value)
+	require.NoError(t, err)
+	ck, ok := ack.Cookie()
+	require.True(t, ok)
+	r.send(packet(port, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	untilChunk(t, r, wire.ChunkCookieAck)
+
+	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Type == EventRestart })
+	require.Equal(t, []EventType{EventSendFailed, EventDown}, typesOf(evs, old))
+	var failed Event
+	for _, ev := range evs {
+		if ev.Type == EventSendFailed {
+			failed = ev
+		}
+	}
+	require.Equal(t, uint32(9), failed.Context)
+	require.Equal(t, []byte("lost"), failed.Payload)
+	require.Equal(t, "unacknowledged: association down (aborted by peer: peer restarted)", failed.Detail)
+	require.Equal(t, EventRestart, evs[len(evs)-1].Type)
+	evs[len(evs)-1].Association.Abort("done")
+}
+
+// TestSendFailedOnCommunicationLost: with every path cut, the messages
+// sent into the void are reported when the association gives up (RFC 9260
+// section 8.1), before its EventDown.
+func TestSendFailedOnCommunicationLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newVnetWorld(t)
+		client, _, cep, _ := mhPair(t, w, tuned()...)
+		w.setCut(1, true)
+		w.setCut(2, true)
+		ctx := context.Background()
+		require.NoError(t, client.Send(ctx, []byte("into"), SendInfo{Stream: 1, Context: 1}))
+		require.NoError(t, client.Send(ctx, []byte("the void"), SendInfo{Stream: 2, Context: 2}))
+		evs := eventsUntil(t, cep, downOf(client))
+		require.Equal(t, []EventType{EventSendFailed, EventSendFailed, EventDown}, typesOf(evs, client))
+		require.Equal(t, []uint32{1, 2}, contexts(evs))
+		for _, ev := range evs {
+			if ev.Type == EventSendFailed {
+				require.True(t, strings.HasPrefix(ev.Detail, "unacknowledged: association down (communication lost"), ev.Detail)
+			}
+		}
+		require.Equal(t, ReasonCommunicationLost, evs[len(evs)-1].Reason)
+	})
 }

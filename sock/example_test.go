@@ -174,7 +174,7 @@ func ExampleAssociation_Send() {
 	// Ordered on stream 1 with a PPID; unordered; partially reliable.
 	_ = assoc.Send(ctx, []byte("ordered"), sock.SendInfo{Stream: 1, PPID: 46})
 	_ = assoc.Send(ctx, []byte("unordered"), sock.SendInfo{Stream: 2, PPID: 51, Unordered: true})
-	_ = assoc.Send(ctx, []byte("best effort"), sock.SendInfo{Stream: 3, PPID: 51, Lifetime: time.Second})
+	_ = assoc.Send(ctx, []byte("best effort"), sock.SendInfo{Stream: 3, PPID: 51, MaxRetransmits: 2})
 
 	var got []string
 	for range 3 {
@@ -385,4 +385,62 @@ func Example_diameter() {
 	// 0x1000 CCR 0 -> stream 1 PPID 46: Result-Code 2001 for CCR 0
 	// 0x1001 CCR 1 -> stream 2 PPID 46: Result-Code 2001 for CCR 1
 	// 0x1002 CCR 2 -> stream 3 PPID 46: Result-Code 2001 for CCR 2
+}
+
+// An endpoint that asks for EventSenderDry learns when everything its
+// associations sent is acknowledged: once at establishment, then after
+// each burst; EventSendFailed tells of each message that was not (its
+// Context is the one given to Send).
+func ExampleWithSenderDryEvents() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	serverStack, err := sock.NewStack(sock.WithUDPPort(0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer serverStack.Close()
+	clientStack, err := sock.NewStack(sock.WithUDPPort(0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer clientStack.Close()
+	server, err := serverStack.NewEndpoint(loopback, 0, sock.AcceptMax(16), sock.WithSenderDryEvents(true))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := clientStack.NewEndpoint(loopback, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := client.Connect(ctx, loopback, server.Port(), sock.WithRemoteUDPPort(serverStack.UDPPort())); err != nil {
+		log.Fatal(err)
+	}
+	next := func() sock.Event {
+		for {
+			ev, err := server.Event(ctx)
+			if err != nil {
+				log.Fatal(err)
+			}
+			switch ev.Type {
+			case sock.EventSendFailed:
+				log.Printf("not delivered: message %d on stream %d (%s)", ev.Context, ev.Stream, ev.Detail)
+			case sock.EventUp, sock.EventSenderDry:
+				return ev
+			}
+		}
+	}
+	up := next()
+	fmt.Println(up.Type)
+	fmt.Println(next().Type) // nothing sent yet
+	if err := up.Association.Send(ctx, []byte("answer"), sock.SendInfo{Stream: 1, PPID: 46, Context: 1}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := client.Recv(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(next().Type) // the answer is acknowledged
+	// Output:
+	// up
+	// sender dry
+	// sender dry
 }

@@ -80,6 +80,24 @@ type relSettings struct {
 // association's send buffer is full (bounded memory, nothing dropped),
 // until ctx is done. A message bigger than the maximum message size, on an
 // invalid stream or empty gets an error and nothing is sent.
+//
+// A message Send returns nil for is acknowledged by the peer or reported
+// in exactly one EventSendFailed (RFC 6458 SCTP_SEND_FAILED), with
+// info.Stream, PPID, Context and the payload: when pion abandons it
+// (PR-SCTP, Detail "abandoned (PR-SCTP)") or when the association goes
+// down before the peer acknowledged it (Detail "unacknowledged: ..." if
+// it was transmitted, the peer may have it; "unsent: ..." if it never
+// was). A Send that returns an error took nothing and raises no event.
+// The events of one stream's ordered messages come in the order of their
+// Sends, and so do those of its unordered ones; across streams and
+// orderings, those pion transmitted in the order of their TSNs, then the
+// unsent. A message the peer acknowledged whole in Gap Ack Blocks is taken
+// as delivered if pion abandons it (the peer holds it and delivers it,
+// RFC 3758 section 3.6), and is reported "unacknowledged" if the
+// association goes down first. The events share the endpoint's bounded
+// event queue: when it overflows the oldest events are dropped and
+// counted (EndpointStats.EventsDropped). The stack keeps a copy of the
+// payload from Send until the message is acknowledged or reported.
 func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) error {
 	if len(payload) == 0 {
 		return ErrEmptyMessage
@@ -323,8 +341,9 @@ type AssociationStats struct {
 	HeartbeatsIn, ForgedHeartbeatAcks uint64
 	// RemoteErrors counts the error causes of the peer's ERROR chunks
 	// after establishment (Stale Cookie Errors aside), RemoteErrorsUnreported
-	// those of them that raised no EventRemoteError because their packet
-	// raised the most one packet may; SendFailed counts EventSendFailed.
+	// those of them that raised no EventRemoteError because as many of the
+	// association's as may wait in the event queue were waiting there;
+	// SendFailed counts EventSendFailed.
 	RemoteErrors, RemoteErrorsUnreported, SendFailed uint64
 	// BytesSent and BytesReceived count pion's SCTP bytes; CWND is the
 	// congestion window, RWND the peer's receive window and SRTT pion's

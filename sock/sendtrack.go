@@ -134,7 +134,7 @@ func (t *sendTracker) sendDone(a *Association, r *sendRecord, taken bool) {
 	if r == nil {
 		return
 	}
-	reason := a.Reason()
+	reason := a.downReason()
 	t.mu.Lock()
 	r.inSend = false
 	var evs []Event
@@ -278,11 +278,17 @@ func (t *sendTracker) acked(a *Association, cum uint32, v *wire.SackView) {
 	}
 	t.retireLocked(n)
 	if v != nil {
+		// RFC 9260 section 3.3.4: the blocks are in increasing order and
+		// do not overlap. One that does not follow the one before marks
+		// nothing, so that a SACK visits each message once at most,
+		// whatever a peer puts in it.
+		prev := uint16(0)
 		for i := range v.NumGapBlocks() {
 			s, e := v.GapBlock(i)
-			if s == 0 || e < s {
-				continue // malformed: acknowledges nothing
+			if s == 0 || e < s || s <= prev {
+				continue // malformed or out of order: acknowledges nothing here
 			}
+			prev = e
 			lo, hi := cum+uint32(s), cum+uint32(e)
 			j := sort.Search(len(t.flight), func(j int) bool { return serialLE(lo, t.flight[j].first) })
 			for ; j < len(t.flight) && t.flight[j].ended && serialLE(t.flight[j].last, hi); j++ {
@@ -325,7 +331,7 @@ func (t *sendTracker) up(a *Association) []Event {
 // then those never sent, stream by stream in the order of their Sends.
 // A message whose Send has not returned is Send's to report.
 func (t *sendTracker) down(a *Association) []Event {
-	reason := a.Reason()
+	reason := a.downReason()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -365,8 +371,19 @@ func (a *Association) sendFailed(r *sendRecord, detail string) Event {
 // association went down: what became of it ("unsent": pion never
 // transmitted it; "unacknowledged": transmitted, the peer may have it)
 // and why the association went down.
-func downDetail(what string, reason DownReason) string {
-	return fmt.Sprintf("%s: association down (%v)", what, reason)
+func downDetail(what, reason string) string {
+	return fmt.Sprintf("%s: association down (%s)", what, reason)
+}
+
+// downReason says why the association went down, for downDetail: its
+// DownReason and the detail of its EventDown.
+func (a *Association) downReason() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.detail == "" {
+		return a.reason.String()
+	}
+	return a.reason.String() + ": " + a.detail
 }
 
 func (a *Association) pushEvents(evs []Event) {

@@ -156,17 +156,25 @@ func TestSendTrackerDry(t *testing.T) {
 
 // TestSendTrackerHostileAcks: acknowledgements of TSNs never sent (a
 // SHUTDOWN's Cumulative TSN Ack, which no SACK check saw) and old ones
-// retire nothing.
+// retire nothing; malformed Gap Ack Blocks and blocks out of order mark
+// nothing.
 func TestSendTrackerHostileAcks(t *testing.T) {
 	a := trackerAssoc(true)
-	queued(a, 0, false, 1)
-	a.tx.dataOut(a, outData(frag(100, 0, 0, fragWhole, []byte("1"))))
-	a.tx.acked(a, 100+5, nil) // beyond the highest TSN sent
+	for i := range uint32(3) {
+		queued(a, 0, false, 1+i)
+		a.tx.dataOut(a, outData(frag(100+i, 0, uint16(i), fragWhole, []byte{byte(i)})))
+	}
+	a.tx.acked(a, 102+5, nil) // beyond the highest TSN sent
 	a.tx.acked(a, 50, nil)    // far behind
 	v := sackView(t, 99, wire.GapAckBlock{Start: 0, End: 3}, wire.GapAckBlock{Start: 3, End: 1})
 	a.tx.acked(a, v.CumTSNAck(), &v) // malformed blocks
+	// TSN 102, then TSN 101 again (out of order) and overlapping.
+	v = sackView(t, 99, wire.GapAckBlock{Start: 3, End: 3}, wire.GapAckBlock{Start: 2, End: 2}, wire.GapAckBlock{Start: 3, End: 3})
+	a.tx.acked(a, v.CumTSNAck(), &v)
+	a.tx.dataOut(a, outForwardTSN(102))
+	require.Equal(t, []uint32{1, 2}, contexts(pending(a)), "only the first block counted: 102 is delivered")
 	a.reason = ReasonAborted
-	require.Equal(t, []uint32{1}, contexts(a.tx.down(a)))
+	require.Empty(t, a.tx.down(a))
 }
 
 // TestSendTrackerSendAfterDown: a message Send was writing while the

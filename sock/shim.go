@@ -360,7 +360,6 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	// replies: see replyBudget.
 	errs := replyBudget{limit: a.replyLimit(len(pkt)), size: wire.CommonHeaderSize + wire.ChunkHeaderSize}
 	var acks []byte
-	reported := 0   // EventRemoteError raised for this packet
 	inStreams := -1 // read once per packet, at its first DATA
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 loop:
@@ -428,7 +427,7 @@ loop:
 		case wire.ChunkError:
 			// pion only logs an ERROR chunk: the stack reports it to the
 			// user and pion does not see it.
-			reported = a.remoteError(c, reported)
+			a.remoteError(c)
 		case wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
 			if c.Type == wire.ChunkShutdownComplete && !soleChunk(pkt, it.Raw()) {
 				// RFC 9260 section 6.10: "An endpoint MUST NOT bundle
