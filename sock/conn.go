@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -390,10 +391,11 @@ func (c *Conn) Close() error {
 	return c.closeErr
 }
 
-// LocalAddr returns the endpoint's addresses and port.
+// LocalAddr returns the association's local addresses (the endpoint's;
+// for a wildcard endpoint those its paths use) and port.
 func (c *Conn) LocalAddr() net.Addr {
 	a := c.Association()
-	return &Addr{IPs: a.ep.Addrs(), Port: a.ep.port}
+	return &Addr{IPs: a.localAddrs(), Port: a.ep.port}
 }
 
 // RemoteAddr returns every address of the peer in the association, the
@@ -420,6 +422,35 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.wd.set(t)
 	return nil
+}
+
+// localAddrs returns the endpoint's addresses; in place of a wildcard
+// one, the concrete local addresses of a's paths.
+func (a *Association) localAddrs() []netip.Addr {
+	var out []netip.Addr
+	wildcard := false
+	for _, l := range a.ep.addrs {
+		if l.IsUnspecified() {
+			wildcard = true
+			continue
+		}
+		out = append(out, l)
+	}
+	if !wildcard {
+		return out
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range a.paths {
+		l := p.local
+		if arr := p.arrival.Load(); arr != nil {
+			l = *arr
+		}
+		if l.IsValid() && !l.IsUnspecified() && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // remoteAddrs returns the peer's addresses, the primary's first.
@@ -517,7 +548,10 @@ type Dialer struct {
 
 // DialContext sets up an association with the peer endpoint at the
 // remote addresses and SCTP port (Endpoint.Connect) and returns its
-// Conn. ctx bounds the handshake only.
+// Conn. ctx bounds the handshake only. There is at most one association
+// between two endpoints (see Connect): dialing the same peer endpoint
+// again from the same Endpoint returns a Conn on the association that
+// exists, so use an Endpoint per connection to get separate ones.
 func (d *Dialer) DialContext(ctx context.Context, remote []netip.Addr, port uint16) (*Conn, error) {
 	if d.Endpoint == nil {
 		return nil, fmt.Errorf("%w: dialer without endpoint", ErrInvalidArgument)

@@ -353,3 +353,19 @@ func TestConnFollowsRestart(t *testing.T) {
 	}
 	conn.Association().Abort("done")
 }
+
+// TestConnLocalAddrWildcard: for a wildcard endpoint LocalAddr lists the
+// concrete addresses the association's paths use (the one the peer's
+// packets arrive on once known), not 0.0.0.0.
+func TestConnLocalAddrWildcard(t *testing.T) {
+	any4, lo2 := netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("127.0.0.2")
+	ep := newEndpoint(nil, []netip.Addr{any4}, 3868, defaultEndpointConfig())
+	a := newAssociation(ep, 3868)
+	a.addPathLocked(netip.MustParseAddr("10.0.0.1"), lo4, 9899, true)
+	p := a.addPathLocked(netip.MustParseAddr("10.0.0.2"), lo4, 9899, false)
+	p.arrival.Store(&lo2)
+	a.addPathLocked(netip.MustParseAddr("10.0.0.3"), lo4, 9899, false)
+	require.Equal(t, []netip.Addr{lo4, lo2}, a.localAddrs())
+	ep.addrs = []netip.Addr{lo2, lo4}
+	require.Equal(t, []netip.Addr{lo2, lo4}, a.localAddrs(), "a specific endpoint's own addresses")
+}

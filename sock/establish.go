@@ -481,6 +481,9 @@ func (a *Association) readStream(st *stream) {
 			a.rx.readStarted()
 			n, ppi, err = st.s.ReadSCTP(buf)
 			a.rx.readDone(id, n, err == nil)
+			if cum, ok := a.rx.windowUpdate(a.cfg.packetSize); ok {
+				a.sendWindowUpdate(cum)
+			}
 			if errors.Is(err, io.ErrShortBuffer) {
 				continue // another message got ahead (an unordered one)
 			}
@@ -502,6 +505,16 @@ func (a *Association) readStream(st *stream) {
 		close(st.retired)
 		st = next
 	}
+}
+
+// sendWindowUpdate makes pion send a SACK at once (see
+// rxTracker.windowUpdate): a SACK probe, a duplicate of cum with the I bit
+// that pion acknowledges and does not keep, handed to it as if from the
+// peer.
+func (a *Association) sendWindowUpdate(cum uint32) {
+	bp := packetPool.Get().(*[]byte)
+	out := wire.NewPacket((*bp)[:0], wire.CommonHeader{SrcPort: a.peerPort, DstPort: a.ep.port, VerificationTag: a.localTag})
+	a.handToEngine(bp, appendSackProbe(out, cum))
 }
 
 // deliver queues one message of stream id for Recv (the endpoint's queue,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,7 +274,8 @@ func TestAcceptBacklogBounded(t *testing.T) {
 	require.Eventually(t, func() bool { return lep.Stats().Associations == 0 }, 10*time.Second, time.Millisecond)
 	second, err := dial()
 	require.NoError(t, err)
-	require.Equal(t, 2, lep.Stats().AcceptQueued)
+	// The COOKIE-ACK leaves before the association enters the backlog.
+	require.Eventually(t, func() bool { return lep.Stats().AcceptQueued == 2 }, 10*time.Second, time.Millisecond)
 	_, err = dial()
 	require.ErrorIs(t, err, ErrRefused, "the backlog is full")
 
@@ -419,4 +421,32 @@ func TestAcceptEndsWithEndpoint(t *testing.T) {
 	require.ErrorIs(t, <-acceptErr, ErrClosed)
 	require.NoError(t, p.dialer.Close())
 	require.ErrorIs(t, <-recvErr, ErrAborted, "the endpoint's Close aborts its associations")
+}
+
+// TestAcceptBacklogWithAcceptFunc: with an AcceptFunc, which sets no
+// limit of its own, the backlog of associations nobody accepted is still
+// bounded (defaultAcceptBacklog): past it INITs are refused with an
+// ABORT, without asking the function.
+func TestAcceptBacklogWithAcceptFunc(t *testing.T) {
+	s := newStack(t)
+	var asked atomic.Int32
+	ep, err := s.NewEndpoint(nil, 0, WithRecvMode(RecvPerAssociation), WithHeartbeatInterval(0),
+		AcceptFunc(func(AcceptRequest) bool { asked.Add(1); return true }))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	for i := range defaultAcceptBacklog {
+		r.establish(uint16(5000+i), ep.Port(), wire.Init{InitiateTag: uint32(0x1000 + i), ARwnd: 65536, OutStreams: 1, InStreams: 1, InitialTSN: 1})
+	}
+	require.Eventually(t, func() bool { return ep.Stats().AcceptQueued == defaultAcceptBacklog }, 10*time.Second, time.Millisecond)
+	require.Equal(t, int32(defaultAcceptBacklog), asked.Load())
+	r.send(packet(6000, ep.Port(), 0, initChunk(0x9999, 1)))
+	_, c := firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkAbort, c.Type, "the backlog is full")
+	require.Equal(t, int32(defaultAcceptBacklog), asked.Load(), "the function is not asked")
+
+	_, err = ep.Accept(testCtx(t))
+	require.NoError(t, err)
+	r.send(packet(6000, ep.Port(), 0, initChunk(0x9999, 1)))
+	_, c = firstChunk(t, r.recv(5*time.Second))
+	require.Equal(t, wire.ChunkInitAck, c.Type, "room for one more")
 }

@@ -171,6 +171,13 @@ type rxTracker struct {
 
 	dups  [maxReportedDups]uint32
 	ndups int
+
+	// The window update (see windowUpdate): the a_rwnd of the latest SACK
+	// pion wrote, the bytes readers took out of pion since, and whether
+	// an update was asked for since.
+	lastArwnd  uint32
+	readSince  int
+	updateSent bool
 }
 
 func (r *rxTracker) init(cum uint32, window, maxMessage int) {
@@ -179,6 +186,7 @@ func (r *rxTracker) init(cum uint32, window, maxMessage int) {
 	r.cum, r.base = cum, cum
 	r.window, r.maxMessage = window, maxMessage
 	r.recent = rxChunkCost
+	r.lastArwnd = uint32(window)
 }
 
 // admit decides what becomes of a DATA chunk with TSN tsn and size bytes
@@ -416,7 +424,30 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 	if r.recent < rxChunkCost {
 		arwnd = uint32(uint64(arwnd) * uint64(r.recent) / rxChunkCost)
 	}
+	r.lastArwnd, r.readSince, r.updateSent = arwnd, 0, false
 	return arwnd, ndups
+}
+
+// windowUpdate reports whether the peer should get a SACK now to see the
+// window open again, and the cumulative TSN for the SACK probe that
+// makes pion write it. pion writes a SACK only for DATA it receives, so
+// a peer that saw our window closed learns that it opened only from its
+// next zero window probe, after its retransmission timer, which backs
+// off up to RTO.Max while the window stays closed (RFC 9260 section 6.1
+// rule A): an application that reads again after a pause would wait up
+// to a minute for data. RFC 9260 section 6.2 allows a SACK "to update the
+// offered window as the receiving application consumes new data". One
+// goes when the latest SACK offered less than a packet (packetSize) and
+// readers took at least a packet's bytes (or half the window) out of
+// pion since; at most one per SACK pion writes.
+func (r *rxTracker) windowUpdate(packetSize int) (cum uint32, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.updateSent || r.lastArwnd >= uint32(packetSize) || r.readSince < min(packetSize, r.window/2) {
+		return 0, false
+	}
+	r.updateSent = true
+	return r.cum, true
 }
 
 // readStarted is called by a stream's reader before it takes a message
@@ -444,6 +475,7 @@ func (r *rxTracker) readDone(stream uint16, size int, took bool) {
 	if !took {
 		return
 	}
+	r.readSince += size
 	s, ok := r.ends[stream]
 	if !ok {
 		return
