@@ -364,3 +364,37 @@ func TestEnvironmentStack(t *testing.T) {
 	require.NoError(t, err)
 	require.Same(t, other, got)
 }
+
+// TestWildcardListener: Listen without an address listens on the
+// wildcard address, as the original binds INADDR_ANY; a client reaches it
+// at 127.0.0.1.
+func TestWildcardListener(t *testing.T) {
+	server, client := newStack(t), newStack(t)
+	ln, err := (&SocketConfig{Stack: server}).Listen("sctp", nil)
+	require.NoError(t, err)
+	defer ln.Close()
+	addr := ln.Addr().(*SCTPAddr)
+	require.NotZero(t, addr.Port, "a free port")
+	require.Len(t, addr.IPAddrs, 1)
+	require.True(t, addr.IPAddrs[0].IP.IsUnspecified(), "%v", addr)
+
+	c, err := (&SocketConfig{Stack: client, PeerUDPPort: server.UDPPort()}).Dial("sctp", nil,
+		&SCTPAddr{IPAddrs: loopback.IPAddrs, Port: addr.Port})
+	require.NoError(t, err)
+	defer c.Close()
+	s, err := ln.AcceptSCTP()
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	buf := make([]byte, 8)
+	n, err := s.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(buf[:n]))
+
+	ln6, err := (&SocketConfig{Stack: server}).Listen("sctp6", &SCTPAddr{})
+	if err == nil { // where the machine has IPv6
+		require.True(t, ln6.Addr().(*SCTPAddr).IPAddrs[0].IP.Equal(net.IPv6unspecified))
+		require.NoError(t, ln6.Close())
+	}
+}

@@ -189,14 +189,17 @@ const (
 const SCTP_MAX_STREAM = 0xffff
 
 // InitMsg holds the INIT parameters of new associations (RFC 6458 section
-// 8.1.3, struct sctp_initmsg). Zero fields take Linux's defaults: 10
-// outbound streams, 65535 inbound streams, 8 INIT retransmissions.
+// 8.1.3, struct sctp_initmsg). Zero fields take the defaults: 10 outbound
+// streams (Linux's), 16 inbound streams (the stack's, not Linux's 65535:
+// each inbound stream in use costs the stack a goroutine, so a peer is not
+// let make 65535), 8 INIT retransmissions.
 type InitMsg struct {
 	// NumOstreams is the number of outbound streams asked for (OS).
 	NumOstreams uint16
 	// MaxInstreams is the largest number of inbound streams accepted (MIS).
 	MaxInstreams uint16
-	// MaxAttempts is how many times the INIT is resent (Max.Init.Retransmits).
+	// MaxAttempts is how many times the INIT is resent
+	// (Max.Init.Retransmits), at most 255.
 	MaxAttempts uint16
 	// MaxInitTimeout (milliseconds) is accepted and not applied: the
 	// stack caps its INIT timer at RTO.Max (sock.WithRTOMax), which also
