@@ -35,10 +35,12 @@ var assocIDs atomic.Int32
 // message per Read and Write, message boundaries kept). It is what
 // DialSCTP and SCTPListener.AcceptSCTP return.
 //
-// Its methods may be called from any goroutine. mu guards the
-// notification queue, the read deadline bookkeeping and the settings;
-// the goroutines that enter are the callers of its methods and the event
-// dispatcher of its endpoint (hub.run), which queues notifications.
+// Its methods may be called from any goroutine. mu guards the fields
+// after it (the notification queue, the read deadline bookkeeping, the
+// subscription times, the settings); the goroutines that enter are the
+// callers of its methods and the event dispatcher of its endpoint
+// (hub.run), which queues notifications. The hub's mu, when both are
+// held, is taken first.
 type SCTPConn struct {
 	conn    *sock.Conn // nil for a conn made by NewSCTPConn
 	id      SCTPAssocID
@@ -215,17 +217,28 @@ func isEnd(err error) bool {
 
 // awaitDown waits until the dispatcher has handled the EventDown of the
 // association, if it is to see one (see hub.add), the dispatcher ended or
-// the conn is closed.
+// the conn is closed. The endpoint's event queue drops its oldest events
+// when full (sock's EndpointStats.EventsDropped), which only a dispatcher
+// falling behind many associations ending at once lets happen: then the
+// EventDown may be lost, and after downWait the end is reported without
+// what was lost with it.
 func (c *SCTPConn) awaitDown() {
 	if !c.expectDown {
 		return
 	}
+	t := time.NewTimer(downWait)
+	defer t.Stop()
 	select {
 	case <-c.downSeen:
 	case <-c.hubDone:
 	case <-c.closedCh:
+	case <-t.C:
 	}
 }
+
+// downWait bounds awaitDown (see there); the EventDown normally follows
+// the end a reader sees within microseconds.
+var downWait = 2 * time.Second
 
 // queueFinalLocked queues the notifications of the association's end
 // that are subscribed. c.mu is held.

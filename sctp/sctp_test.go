@@ -572,3 +572,22 @@ func TestSendFailedAndSenderDry(t *testing.T) {
 	_, _, err = c.SCTPRead(buf)
 	require.ErrorIs(t, err, sock.ErrAborted)
 }
+
+// TestLostEventDown: if the endpoint's event queue lost the association's
+// EventDown, SCTPRead still reports the end, after downWait.
+func TestLostEventDown(t *testing.T) {
+	saved := downWait
+	downWait = 10 * time.Millisecond
+	t.Cleanup(func() { downWait = saved })
+	p := newPair(t, SocketConfig{})
+	c, s := p.connect(t)
+	require.NoError(t, s.SubscribeEvents(SCTP_EVENT_ASSOCIATION))
+	p.ln.hub.remove(s) // its events go nowhere from now on, as if dropped
+	require.NoError(t, c.Close())
+	buf := make([]byte, 64)
+	n, _, err := s.SCTPRead(buf)
+	require.NoError(t, err)
+	require.Equal(t, uint16(SCTP_ASSOC_CHANGE), parseHeader(t, buf[:n]).Type)
+	_, _, err = s.SCTPRead(buf)
+	require.ErrorIs(t, err, io.EOF)
+}
