@@ -121,8 +121,8 @@ type assocCounters struct {
 	// droppedMalformed counts packets dropped for a malformed chunk.
 	droppedMalformed atomic.Uint64
 	// remoteErrors counts the error causes of the peer's ERROR chunks,
-	// remoteErrorsUnreported those past the events of one packet;
-	// sendFailed the EventSendFailed raised.
+	// remoteErrorsUnreported those that found the association's share of
+	// the event queue full; sendFailed the EventSendFailed raised.
 	remoteErrors, remoteErrorsUnreported, sendFailed atomic.Uint64
 }
 

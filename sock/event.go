@@ -39,12 +39,14 @@ const (
 	// SHUTDOWN arrived (RFC 9260 section 9.2; RFC 6458 section 6.1.5,
 	// SCTP_SHUTDOWN_EVENT). Raised once per association, before its
 	// EventShutdownComplete and EventDown. The peer sends no new data
-	// from then on; Send fails.
+	// from then on, and Send fails with ErrNotEstablished: what was sent
+	// before is still delivered.
 	EventPeerShutdown
-	// EventSendFailed: a message Send accepted was not delivered (RFC 6458
-	// section 6.1.4, SCTP_SEND_FAILED, and 6.1.11, SCTP_SEND_FAILED_EVENT): abandoned by PR-SCTP
-	// (SendInfo.Lifetime or MaxRetransmits), or still unacknowledged when
-	// the association went down. Event.Stream, PPID, Context and Payload
+	// EventSendFailed: a message Send accepted was not delivered (RFC
+	// 6458 section 6.1.4, SCTP_SEND_FAILED, and 6.1.11,
+	// SCTP_SEND_FAILED_EVENT): abandoned by PR-SCTP (SendInfo.Lifetime or
+	// MaxRetransmits), or still unacknowledged when the association went
+	// down. Event.Stream, PPID, Context and Payload
 	// are the message's. Detail says which case it is: "abandoned
 	// (PR-SCTP)"; "unacknowledged: association down (<reason>)", sent and
 	// the peer may have it (SCTP_DATA_SENT); "unsent: association down

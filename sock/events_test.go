@@ -70,12 +70,10 @@ func TestPeerShutdownRaisedOnce(t *testing.T) {
 	shutdown := wire.AppendShutdown(nil, h.assoc.localTSN-1) // nothing of the stack's to acknowledge
 	h.sendChunks(shutdown)
 	h.sendChunks(shutdown)
-	for {
-		_, c := firstChunk(t, h.recv(10*time.Second))
-		if c.Type == wire.ChunkShutdownAck {
-			break
-		}
-	}
+	untilChunk(t, h.rawPeer, wire.ChunkShutdownAck)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.ErrorIs(t, h.assoc.Send(ctx, []byte("late"), SendInfo{}), ErrNotEstablished, "RFC 9260 section 9.2: no new data")
 	h.sendChunks(wire.AppendShutdownComplete(nil, false))
 	evs := eventsUntil(t, ep, downOf(h.assoc))
 	require.Equal(t, []EventType{EventUp, EventPeerShutdown, EventShutdownComplete, EventDown}, typesOf(evs, h.assoc))

@@ -168,7 +168,10 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 	}
 	a.tx.sendDone(a, rec, err == nil)
 	if err != nil {
-		if assocState(a.state.Load()) != stateEstablished {
+		a.mu.Lock()
+		peerShut := a.peerShut
+		a.mu.Unlock()
+		if assocState(a.state.Load()) != stateEstablished || peerShut {
 			return fmt.Errorf("sock: send: %w", ErrNotEstablished)
 		}
 		return fmt.Errorf("sock: send: %w", err)
@@ -189,6 +192,12 @@ func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, e
 				return nil, fmt.Errorf("sock: send on association %d: %w", a.id, ErrClosed)
 			}
 			return nil, fmt.Errorf("sock: send on association %d (%v): %w", a.id, st, ErrNotEstablished)
+		}
+		if a.peerShut {
+			// RFC 9260 section 9.2: in SHUTDOWN-RECEIVED no new data is
+			// accepted from the upper layer.
+			a.mu.Unlock()
+			return nil, fmt.Errorf("sock: send on association %d: the peer is shutting down: %w", a.id, ErrNotEstablished)
 		}
 		if info.Stream >= a.outStreams {
 			n := a.outStreams

@@ -47,6 +47,10 @@ import (
 //     EventSendFailed for each, those pion transmitted first (in TSN order)
 //     then those it never did.
 //
+// It is apart from path management's record of outstanding DATA
+// (outstanding.go), which keeps packets by path to time and re-send them,
+// forgets what pion retransmits and knows no messages.
+//
 // The tracker holds what pion's send buffer holds and no more: a record per
 // message from its Send until acknowledged, abandoned or reported, with a
 // copy of its payload (the kernel keeps the data too, to return it in
@@ -71,8 +75,9 @@ type sendTracker struct {
 	// highest is the highest TSN sent, cum the highest cumulative TSN ack
 	// seen: equal when everything sent is acknowledged.
 	highest, cum uint32
-	dry          bool // the last EventSenderDry state: true until a message is queued
-	closed       bool // down: records are reported, no new ones are kept
+	dry          bool   // the last EventSenderDry state: true until a message is queued
+	closed       bool   // down: records are reported, no new ones are kept
+	why          string // once closed: why the association went down (downReason)
 }
 
 // sendRecord is one message Send handed to pion.
@@ -134,7 +139,6 @@ func (t *sendTracker) sendDone(a *Association, r *sendRecord, taken bool) {
 	if r == nil {
 		return
 	}
-	reason := a.downReason()
 	t.mu.Lock()
 	r.inSend = false
 	var evs []Event
@@ -144,7 +148,7 @@ func (t *sendTracker) sendDone(a *Association, r *sendRecord, taken bool) {
 		evs = t.dryLocked(a)
 	case t.closed && !r.reported:
 		// Queued when down ran: not bound, so pion did not send it.
-		evs = append(evs, a.sendFailed(r, downDetail("unsent", reason)))
+		evs = append(evs, a.sendFailed(r, downDetail("unsent", t.why)))
 	}
 	t.mu.Unlock()
 	a.pushEvents(evs)
@@ -337,7 +341,7 @@ func (t *sendTracker) down(a *Association) []Event {
 	if t.closed {
 		return nil
 	}
-	t.closed = true
+	t.closed, t.why = true, reason
 	var evs []Event
 	for _, r := range t.flight {
 		evs = append(evs, a.sendFailed(r, downDetail("unacknowledged", reason)))
