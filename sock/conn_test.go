@@ -337,6 +337,8 @@ func TestConnFollowsRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "after restart", string(buf[:n]))
 	require.NotSame(t, old, conn.Association())
+	require.Same(t, conn.Association(), old.Successor())
+	require.Nil(t, conn.Association().Successor(), "not restarted")
 
 	_, err = conn.Write([]byte("reply"))
 	require.NoError(t, err)
@@ -368,4 +370,20 @@ func TestConnLocalAddrWildcard(t *testing.T) {
 	require.Equal(t, []netip.Addr{lo4, lo2}, a.localAddrs())
 	ep.addrs = []netip.Addr{lo2, lo4}
 	require.Equal(t, []netip.Addr{lo2, lo4}, a.localAddrs(), "a specific endpoint's own addresses")
+}
+
+// TestConnPeerAbort: after the peer's ABORT, Read and Write fail with an
+// error wrapping ErrAborted, not io.EOF: the data may be incomplete (RFC
+// 9260 section 9.1).
+func TestConnPeerAbort(t *testing.T) {
+	p := mustConnPair(t, nil)
+	p.c1.Association().Abort("gone")
+	<-p.c2.Association().Done()
+	_, err := p.c2.Read(make([]byte, 8))
+	require.ErrorIs(t, err, ErrAborted)
+	require.NotErrorIs(t, err, io.EOF)
+	_, err = p.c2.Write([]byte("x"))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, net.ErrClosed, "the Conn itself is not closed")
+	require.NoError(t, p.c2.Close())
 }

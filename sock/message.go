@@ -537,14 +537,17 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 	}
 	a.mu.Unlock()
 	a.stopPaths()
+	if a.rq != nil {
+		// Before unregister: an association that goes on counting in
+		// the accept limit (see settleLocked) never stops counting in
+		// between.
+		a.rq.finished(a, reason == ReasonShutdown)
+	}
 	a.ep.unregister(a)
 	if pa != nil {
 		_ = pa.Close()
 	}
 	a.releaseEngine()
-	if a.rq != nil {
-		a.rq.finished(a, reason == ReasonShutdown)
-	}
 	close(a.done)
 	// The messages not delivered, before the events that end the
 	// association: a user who stops at EventDown has seen them all.
