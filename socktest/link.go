@@ -54,10 +54,12 @@ type linkKey struct {
 // When several Links select a packet, each applies in the order the Links
 // were made: a drop by one ends it, delays add up.
 //
-// Random draws come from one generator per Link and per flow (source and
-// destination address and port), seeded from the network's seed, the
-// Link's selection and the flow: what happens to one flow does not depend
-// on how its packets interleave with another's.
+// What happens to a datagram is drawn from a generator seeded with the
+// network's seed, the Link's selection, the datagram's addresses, ports
+// and bytes, and how many equal datagrams came before it: not from one
+// stream shared by every packet, so that a packet's fate does not depend
+// on the order in which concurrent senders hand packets to the network
+// (which goroutine scheduling decides, also under testing/synctest).
 //
 // A Link's fields are guarded by its Network's mu.
 type Link struct {
@@ -73,10 +75,8 @@ type Link struct {
 	duplicateMax           time.Duration
 	corrupt                float64
 	counters               Counters
-	flows                  map[flowKey]*rand.Rand
+	salt                   uint64 // from the network's seed and key
 }
-
-type flowKey struct{ src, dst netip.AddrPort }
 
 // Path returns the Link of the datagrams from one address to another, one
 // way. Calling it again with the same addresses returns the same Link.
@@ -109,7 +109,7 @@ func (n *Network) link(k linkKey) *Link {
 	if l := n.linkKey[k]; l != nil {
 		return l
 	}
-	l := &Link{n: n, key: k, flows: map[flowKey]*rand.Rand{}}
+	l := &Link{n: n, key: k, salt: k.salt(n.cfg.seed)}
 	n.links = append(n.links, l)
 	n.linkKey[k] = l
 	return l
@@ -197,30 +197,31 @@ func order(a, b time.Duration) (time.Duration, time.Duration) {
 	return min(a, b), max(a, b)
 }
 
-// rng returns the generator of one flow of the Link; n.mu held.
-func (l *Link) rng(f flowKey) *rand.Rand {
-	if r := l.flows[f]; r != nil {
-		return r
-	}
+// salt is the part of a Link's seeds that identifies its selection.
+func (k linkKey) salt(seed uint64) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], l.n.cfg.seed)
+	binary.BigEndian.PutUint64(b[:], seed)
 	h.Write(b[:])
-	for _, p := range []netip.Prefix{l.key.from, l.key.to} {
+	for _, p := range []netip.Prefix{k.from, k.to} {
 		pb, _ := p.MarshalBinary()
 		h.Write(pb)
 	}
-	if l.key.both {
+	if k.both {
 		h.Write([]byte{1})
 	}
-	for _, ap := range []netip.AddrPort{f.src, f.dst} {
+	return h.Sum64()
+}
+
+// packetHash identifies a datagram by its ends and its bytes.
+func packetHash(src, dst netip.AddrPort, payload []byte) uint64 {
+	h := fnv.New64a()
+	for _, ap := range []netip.AddrPort{src, dst} {
 		ab, _ := ap.MarshalBinary()
 		h.Write(ab)
 	}
-	s := h.Sum64()
-	r := rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
-	l.flows[f] = r
-	return r
+	h.Write(payload)
+	return h.Sum64()
 }
 
 // between draws a duration uniformly in [lo, hi].
@@ -261,6 +262,10 @@ func (n *Network) filter(c vnet.Chunk) bool {
 	}
 	var delay, dupDelay time.Duration
 	dup := false
+	// The datagram's identity, for its random draws (see Link).
+	h := packetHash(src, dst, c.UserData())
+	n.occurrences[h]++
+	id := h ^ uint64(n.occurrences[h])*0x9e3779b97f4a7c15
 	for _, l := range n.links {
 		if !l.match(src.Addr(), dst.Addr()) {
 			continue
@@ -271,7 +276,7 @@ func (n *Network) filter(c vnet.Chunk) bool {
 			n.counters.Cut++
 			return false
 		}
-		r := l.rng(flowKey{src, dst})
+		r := rand.New(rand.NewPCG(l.salt^id, id))
 		if l.loss > 0 && r.Float64() < l.loss {
 			l.counters.Lost++
 			n.counters.Lost++

@@ -88,9 +88,13 @@ type Network struct {
 	// reinject counts, per chunk tag, the copies on their way back into
 	// the router (delayed or duplicated): they pass the filter untouched.
 	reinject map[string]int
-	queue    delayQueue
-	timer    *time.Timer
-	seq      uint64
+	// occurrences counts the datagrams seen per packetHash, so that equal
+	// datagrams (a repeated SACK) draw differently. It grows by one entry
+	// per distinct datagram: a test network, not a long-running one.
+	occurrences map[uint64]uint32
+	queue       delayQueue
+	timer       *time.Timer
+	seq         uint64
 }
 
 // NewNetwork builds and starts an empty network. Call it inside the
@@ -116,6 +120,8 @@ func NewNetwork(tb testing.TB, opts ...Option) *Network {
 		byAddr:   map[netip.Addr]*Host{},
 		linkKey:  map[linkKey]*Link{},
 		reinject: map[string]int{},
+
+		occurrences: map[uint64]uint32{},
 	}
 	if err := n.start(); err != nil {
 		n.fail(err)

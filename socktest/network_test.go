@@ -70,11 +70,15 @@ func (r *receiver) stop() {
 	r.wg.Wait()
 }
 
-func (r *receiver) seqs() []int {
+func (r *receiver) arrivals() []arrival {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+func (r *receiver) seqs() []int {
 	var out []int
-	for _, a := range r.got {
+	for _, a := range r.arrivals() {
 		out = append(out, a.seq)
 	}
 	return out
@@ -130,7 +134,7 @@ func TestDelivery(t *testing.T) {
 		settle()
 		require.Equal(t, []int{0, 1, 2}, r1.seqs())
 		require.Equal(t, []int{3, 4}, r2.seqs())
-		require.Equal(t, netip.AddrPortFrom(a2, 7001), r1.got[0].from, "the exact source")
+		require.Equal(t, netip.AddrPortFrom(a2, 7001), r1.arrivals()[0].from, "the exact source")
 		require.Equal(t, uint64(5), n.Counters().Packets)
 	})
 }
@@ -181,7 +185,7 @@ func TestSubnetLink(t *testing.T) {
 		settle()
 		require.Len(t, r1.seqs(), 1)
 		require.Len(t, r2.seqs(), 1)
-		require.Equal(t, netip.AddrPortFrom(a2, 7001), r1.got[0].from)
+		require.Equal(t, netip.AddrPortFrom(a2, 7001), r1.arrivals()[0].from)
 	})
 }
 
@@ -224,7 +228,7 @@ func TestDelay(t *testing.T) {
 		s.send(t, b1, 3, 10, 0)
 		settle()
 		require.Equal(t, []int{0, 1, 2}, r.seqs(), "a fixed delay keeps the order")
-		for _, a := range r.got {
+		for _, a := range r.arrivals() {
 			require.Equal(t, 50*time.Millisecond, a.at.Sub(start), "simulated time: exact")
 		}
 		require.Equal(t, uint64(3), n.Path(a1, b1).Counters().Delayed)
@@ -241,7 +245,7 @@ func TestDelay(t *testing.T) {
 		start = time.Now()
 		s.send(t, b1, 1, 10, 0)
 		settle()
-		require.Equal(t, time.Duration(0), r.got[len(r.got)-1].at.Sub(start), "delay off")
+		require.Equal(t, time.Duration(0), r.arrivals()[len(r.arrivals())-1].at.Sub(start), "delay off")
 	})
 }
 
@@ -291,8 +295,8 @@ func TestCorrupt(t *testing.T) {
 		n.Path(a1, b1).SetCorrupt(1)
 		s.send(t, b1, 50, 100, 0)
 		settle()
-		require.Len(t, r.got, 50)
-		for i, a := range r.got {
+		require.Len(t, r.arrivals(), 50)
+		for i, a := range r.arrivals() {
 			want := make([]byte, 100)
 			binary.BigEndian.PutUint32(want, uint32(i))
 			flipped := 0
