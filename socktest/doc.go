@@ -32,14 +32,20 @@
 // clock (the Example does so, because Example functions get no
 // *testing.T for synctest.Test).
 //
-// A run is reproducible: the network's random draws come from WithSeed,
-// one generator per Link and flow, so that what happens to one flow does
-// not depend on how it interleaves with others. The stacks draw their own
-// randomness (verification tags, heartbeat jitter, heartbeat nonces) from
-// crypto/rand: for a replay identical to the nanosecond also call
-// testing/cryptotest.SetGlobalRandom(t, seed) in the bubble (not
-// possible in parallel tests). TestReplay runs one failover twice that way
-// and compares the event sequences with their timestamps.
+// A run is reproducible. The network's random draws are seeded by
+// WithSeed and made per packet, from the packet's addresses, ports and
+// bytes, so that a packet's fate does not depend on the order in which
+// the stacks' goroutines hand packets over; that order, within one
+// simulated instant, is the scheduler's, which synctest does not fix. The
+// stacks draw their own randomness (verification tags, heartbeat jitter
+// and nonces) from crypto/rand: call testing/cryptotest.SetGlobalRandom(t,
+// seed) in the bubble too (not possible in parallel tests). Then the same
+// things happen at the same simulated instants on every run; only the
+// order of things at one instant may differ (a timer expiring as a packet
+// arrives). Change a fault before the traffic it is meant for, or between
+// the test's own sends: a setting changed while packets fly applies from
+// a point the scheduler picks. TestReplay runs a lossy failover twice and
+// compares the events and deliveries at their simulated times.
 //
 // Close (registered with t.Cleanup by NewNetwork) closes the stacks made
 // by Host.Stack, drops the delayed packets and stops the router, inside

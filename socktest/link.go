@@ -15,7 +15,8 @@ import (
 // packet delayed or duplicated is counted once, when it first crosses
 // the router, not again when its copies come back.
 type Counters struct {
-	// Packets is how many UDP datagrams the Link matched.
+	// Packets is how many UDP datagrams the Link matched (a Link made
+	// after one that dropped a datagram does not see it).
 	Packets uint64
 	// Cut, Lost and TooBig are the datagrams dropped because the Link was
 	// cut, by its loss, or for exceeding the network's MTU (WithMTU).
@@ -26,17 +27,6 @@ type Counters struct {
 	// Duplicated is how many were delivered twice, Corrupted how many had
 	// one bit of their UDP payload flipped.
 	Duplicated, Corrupted uint64
-}
-
-func (c *Counters) add(o Counters) {
-	c.Packets += o.Packets
-	c.Cut += o.Cut
-	c.Lost += o.Lost
-	c.TooBig += o.TooBig
-	c.Delayed += o.Delayed
-	c.Reordered += o.Reordered
-	c.Duplicated += o.Duplicated
-	c.Corrupted += o.Corrupted
 }
 
 // linkKey identifies a Link: the same selection gives the same Link.

@@ -371,6 +371,20 @@ func TestAddHostErrors(t *testing.T) {
 	})
 }
 
+func TestPrefix(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := netip.MustParsePrefix("192.168.0.0/16")
+		n := socktest.NewNetwork(t, socktest.WithPrefix(p))
+		x := n.AddHost("x", netip.MustParseAddr("192.168.1.1"))
+		y := n.AddHost("y", netip.MustParseAddr("192.168.2.1"))
+		r := listen(t, y, netip.MustParseAddr("192.168.2.1"))
+		dial(t, x, netip.MustParseAddr("192.168.1.1")).send(t, netip.MustParseAddr("192.168.2.1"), 1, 10, 0)
+		settle()
+		require.Len(t, r.seqs(), 1)
+	})
+	require.Panics(t, func() { socktest.NewNetwork(nil, socktest.WithPrefix(netip.MustParsePrefix("fd00::/8"))) }, "IPv6")
+}
+
 func TestCloseStopsEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n, ha, hb := twoHosts(t)
