@@ -61,8 +61,9 @@
 //   - No MTU unless WithMTU sets one: vnet carries UDP datagrams of any
 //     size (pion's Net.WriteTo copies the whole payload) and there is no
 //     fragmentation, no ICMP and so no path MTU discovery.
-//   - Only UDP is impaired; a host's traffic to its own addresses or to
-//     127.0.0.1 stays inside its vnet.Net and never crosses the router.
+//   - UDP only (vnet's Net has no TCP), and a host's traffic to 127.0.0.1
+//     stays inside its vnet.Net and never crosses the router, so Links do
+//     not see it; traffic to the host's own addresses does cross it.
 //   - Each socket queues at most 1024 datagrams and drops the rest
 //     silently (vnet's UDPConn read queue); one router carries a few
 //     hundred thousand packets per second. It is a functional and fault
@@ -72,8 +73,11 @@
 //     millisecond.
 //   - No IP_PKTINFO: a socket bound to 0.0.0.0 sends from the host's first
 //     address, so bind one socket per address (sock does).
-//   - Building vnet routers is not safe in parallel tests under -race (a
-//     package-level counter in vnet), and vnet's RouterConfig.MaxJitter
-//     sleeps holding a lock, which deadlocks a synctest bubble: the kit
-//     does not use it (SetDelay does the same per Link).
+//   - vnet.NewNet increments a package-level counter without a lock
+//     (newMACAddress): socktest serialises its own calls, so parallel
+//     tests on socktest networks are safe, but other code building vnet
+//     networks at the same time races with them. vnet's
+//     RouterConfig.MaxJitter sleeps holding a lock, which deadlocks a
+//     synctest bubble: the kit does not use it (SetDelay does the same
+//     per Link).
 package socktest

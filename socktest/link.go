@@ -19,10 +19,11 @@ type Counters struct {
 	// after one that dropped a datagram does not see it).
 	Packets uint64
 	// Cut, Lost and TooBig are the datagrams dropped because the Link was
-	// cut, by its loss, or for exceeding the network's MTU (WithMTU).
+	// cut, by its loss, or (in the Network's counters only) for exceeding
+	// the network's MTU (WithMTU).
 	Cut, Lost, TooBig uint64
 	// Delayed is how many got the Link's delay (SetDelay), Reordered how
-	// many were also held back by SetReorder.
+	// many were held back by SetReorder.
 	Delayed, Reordered uint64
 	// Duplicated is how many were delivered twice, Corrupted how many had
 	// one bit of their UDP payload flipped.

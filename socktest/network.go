@@ -56,6 +56,11 @@ func WithMTU(mtu int) Option { return func(c *config) { c.mtu = mtu } }
 // without sock.WithRemoteUDPPort).
 func WithUDPPort(port uint16) Option { return func(c *config) { c.udpPort = port } }
 
+// vnetMu serialises the construction of vnet routers and nets: vnet.NewNet
+// increments a package-level counter without a lock (newMACAddress), so
+// parallel tests building networks would race.
+var vnetMu sync.Mutex
+
 // udpIPv4Overhead is what an IPv4 packet adds to a UDP payload: the IPv4
 // header (20 bytes, no options) and the UDP header (8).
 const udpIPv4Overhead = 28
@@ -141,9 +146,11 @@ func (n *Network) start() error {
 	if !n.cfg.prefix.Addr().Is4() {
 		return fmt.Errorf("%w: prefix %v is not IPv4 (pion's vnet routes one IPv4 prefix)", ErrNetwork, n.cfg.prefix)
 	}
+	vnetMu.Lock()
 	router, err := vnet.NewRouter(&vnet.RouterConfig{
 		CIDR: n.cfg.prefix.String(), LoggerFactory: logging.NewDefaultLoggerFactory(),
 	})
+	vnetMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: router: %w", ErrNetwork, err)
 	}
@@ -215,7 +222,9 @@ func (n *Network) addHost(name string, addrs []netip.Addr) (*Host, error) {
 		}
 		ips = append(ips, a.String())
 	}
+	vnetMu.Lock()
 	vn, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: ips})
+	vnetMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: host %q: %w", ErrNetwork, name, err)
 	}

@@ -3,6 +3,7 @@ package socktest_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -401,4 +402,22 @@ func TestCloseStopsEverything(t *testing.T) {
 		require.Empty(t, r.seqs(), "the delayed packet was dropped")
 		// The bubble ends only when every goroutine of the network has.
 	})
+}
+
+// TestParallelNetworks: networks built by parallel tests do not race (run
+// with -race).
+func TestParallelNetworks(t *testing.T) {
+	for i := range 4 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				n, ha, hb := twoHosts(t)
+				r := listen(t, hb, b1)
+				dial(t, ha, a1).send(t, b1, 1, 10, 0)
+				settle()
+				require.Len(t, r.seqs(), 1)
+				require.Equal(t, uint64(1), n.Counters().Packets)
+			})
+		})
+	}
 }
