@@ -10,8 +10,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/usock/usock/bench/internal/harness"
-	"github.com/usock/usock/internal/vnettest"
 	"github.com/usock/usock/sock"
+	"github.com/usock/usock/socktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -60,24 +60,16 @@ func TestFailoverSimulated(t *testing.T) {
 	for _, s := range settings {
 		t.Run(s.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w, err := vnettest.New(1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cs, err := sock.NewStack(sock.WithNet(w.A), sock.WithUDPPort(9899))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ss, err := sock.NewStack(sock.WithNet(w.B), sock.WithUDPPort(9899))
-				if err != nil {
-					t.Fatal(err)
-				}
-				d := failoverOnce(t, cs, ss, []netip.Addr{vnettest.A1, vnettest.A2}, []netip.Addr{vnettest.B1, vnettest.B2},
-					s.opts, func() { w.SetCut(1, true) })
+				n := socktest.NewNetwork(t, socktest.WithSeed(1))
+				a1, a2 := netip.MustParseAddr("10.0.1.1"), netip.MustParseAddr("10.0.2.1")
+				b1, b2 := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.2")
+				cs := n.AddHost("a", a1, a2).Stack()
+				ss := n.AddHost("b", b1, b2).Stack()
+				// Path 1: every packet from 10.0.1.0/24, both ways.
+				path1 := n.Link(netip.MustParsePrefix("10.0.1.0/24"), socktest.DefaultPrefix)
+				d := failoverOnce(t, cs, ss, []netip.Addr{a1, a2}, []netip.Addr{b1, b2},
+					s.opts, func() { path1.Cut(true) })
 				t.Logf("%s: cut to first delivery on the other path: %v (simulated time)", s.name, d)
-				_ = cs.Close()
-				_ = ss.Close()
-				_ = w.Close()
 			})
 		})
 	}

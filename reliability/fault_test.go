@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -11,33 +12,134 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/usock/usock/internal/vnettest"
 	"github.com/usock/usock/sock"
+	"github.com/usock/usock/socktest"
 )
+
+// direction selects which way a fault applies.
+type direction int
+
+// Directions: both, from host A to host B, from host B to host A.
+const (
+	bothWays direction = iota
+	aToB
+	bToA
+)
+
+// fault is what happens to the packets of one path (0: both paths) in
+// one direction. Shares are probabilities per packet, drawn by the
+// network from its seed.
+type fault struct {
+	path int
+	dir  direction
+	// loss drops the share of packets.
+	loss float64
+	// duplicate delivers the share of packets twice (the copy up to
+	// dupDelay later).
+	duplicate float64
+	dupDelay  time.Duration
+	// delay holds back the share of packets by a uniform delayMin..delayMax:
+	// a small share with a large delay reorders, a large share with a
+	// spread of delays is jitter.
+	delay              float64
+	delayMin, delayMax time.Duration
+	// bitFlip flips one random bit of the UDP payload of the share of
+	// packets.
+	bitFlip float64
+}
+
+// impairer switches faults on the Links of a world's network that they
+// select.
+type impairer struct {
+	links  []*socktest.Link
+	faults []fault
+}
+
+// impair returns the faults' impairer, off.
+func (w *world) impair(faults ...fault) *impairer {
+	im := &impairer{faults: faults}
+	for _, f := range faults {
+		var from []netip.Prefix
+		switch {
+		case f.dir == aToB && f.path == 0:
+			from = []netip.Prefix{netip.PrefixFrom(vA1, 32), netip.PrefixFrom(vA2, 32)}
+		case f.dir == bToA && f.path == 0:
+			from = []netip.Prefix{netip.PrefixFrom(vB1, 32), netip.PrefixFrom(vB2, 32)}
+		case f.dir == aToB:
+			from = []netip.Prefix{netip.PrefixFrom([]netip.Addr{vA1, vA2}[f.path-1], 32)}
+		case f.dir == bToA:
+			from = []netip.Prefix{netip.PrefixFrom([]netip.Addr{vB1, vB2}[f.path-1], 32)}
+		case f.path == 0:
+			from = []netip.Prefix{socktest.DefaultPrefix}
+		default:
+			from = []netip.Prefix{subnet(f.path)} // both hosts' addresses: both ways
+		}
+		for _, p := range from {
+			im.links = append(im.links, w.net.Link(p, socktest.DefaultPrefix))
+		}
+	}
+	return im
+}
+
+// setEnabled turns the faults on or off (off: packets pass untouched;
+// delayed ones still arrive).
+func (im *impairer) setEnabled(on bool) {
+	i := 0
+	for _, f := range im.faults {
+		n := 1
+		if f.path == 0 && f.dir != bothWays {
+			n = 2
+		}
+		for _, l := range im.links[i : i+n] {
+			l.Reset()
+			if on {
+				l.SetLoss(f.loss)
+				l.SetDuplicate(f.duplicate, f.dupDelay)
+				l.SetReorder(f.delay, f.delayMin, f.delayMax)
+				l.SetCorrupt(f.bitFlip)
+			}
+		}
+		i += n
+	}
+}
+
+// counts returns what the faults did so far.
+func (im *impairer) counts() socktest.Counters {
+	var c socktest.Counters
+	for _, l := range im.links {
+		lc := l.Counters()
+		c.Packets += lc.Packets
+		c.Lost += lc.Lost
+		c.Duplicated += lc.Duplicated
+		c.Reordered += lc.Reordered
+		c.Corrupted += lc.Corrupted
+	}
+	return c
+}
 
 // faultCase is one row of the fault suite.
 type faultCase struct {
-	name string
-	imps []vnettest.Impairment
+	name   string
+	faults []fault
 }
 
 // impairments of one kind on a path (0: both) in a direction.
-func kinds(path int, dir vnettest.Direction) []faultCase {
-	one := func(i vnettest.Impairment) []vnettest.Impairment {
-		i.Path, i.Direction = path, dir
-		return []vnettest.Impairment{i}
+func kinds(path int, dir direction) []faultCase {
+	one := func(f fault) []fault {
+		f.path, f.dir = path, dir
+		return []fault{f}
 	}
 	return []faultCase{
-		{"loss1", one(vnettest.Impairment{Loss: 0.01})},
-		{"loss5", one(vnettest.Impairment{Loss: 0.05})},
-		{"loss20", one(vnettest.Impairment{Loss: 0.20})},
+		{"loss1", one(fault{loss: 0.01})},
+		{"loss5", one(fault{loss: 0.05})},
+		{"loss20", one(fault{loss: 0.20})},
 		// 10% of the packets 5-40 ms late: overtaken by the next ones.
-		{"reorder", one(vnettest.Impairment{Delay: 0.10, DelayMin: 5 * time.Millisecond, DelayMax: 40 * time.Millisecond})},
-		{"duplicate", one(vnettest.Impairment{Duplicate: 0.10, DupDelay: 20 * time.Millisecond})},
+		{"reorder", one(fault{delay: 0.10, delayMin: 5 * time.Millisecond, delayMax: 40 * time.Millisecond})},
+		{"duplicate", one(fault{duplicate: 0.10, dupDelay: 20 * time.Millisecond})},
 		// Every packet 0-30 ms late.
-		{"jitter", one(vnettest.Impairment{Delay: 1, DelayMax: 30 * time.Millisecond})},
-		{"mix", one(vnettest.Impairment{Loss: 0.05, Duplicate: 0.05, DupDelay: 30 * time.Millisecond,
-			Delay: 0.3, DelayMax: 25 * time.Millisecond})},
+		{"jitter", one(fault{delay: 1, delayMax: 30 * time.Millisecond})},
+		{"mix", one(fault{loss: 0.05, duplicate: 0.05, dupDelay: 30 * time.Millisecond,
+			delay: 0.3, delayMax: 25 * time.Millisecond})},
 	}
 }
 
@@ -47,7 +149,7 @@ func faultCases() []faultCase {
 		name string
 		path int
 	}{{"path1", 1}, {"both-paths", 0}} {
-		for _, c := range kinds(scope.path, vnettest.Both) {
+		for _, c := range kinds(scope.path, bothWays) {
 			c.name = scope.name + "/" + c.name
 			out = append(out, c)
 		}
@@ -55,8 +157,8 @@ func faultCases() []faultCase {
 	// One direction only (the data of one side and the SACKs of the other).
 	for _, dir := range []struct {
 		name string
-		d    vnettest.Direction
-	}{{"a-to-b", vnettest.AToB}, {"b-to-a", vnettest.BToA}} {
+		d    direction
+	}{{"a-to-b", aToB}, {"b-to-a", bToA}} {
 		for _, c := range kinds(0, dir.d) {
 			if c.name == "loss20" || c.name == "mix" {
 				c.name = dir.name + "/" + c.name
@@ -69,7 +171,7 @@ func faultCases() []faultCase {
 
 // exchange runs the traffic both ways over p with the impairments on and
 // checks it. n is the number of messages per direction.
-func exchange(t *testing.T, w *world, p *pair, im *vnettest.Impairer, seed uint64, n int) (toB, toA *checker) {
+func exchange(t *testing.T, w *world, p *pair, im *impairer, seed uint64, n int) (toB, toA *checker) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	planAB, planBA := newPlan(rng, n), newPlan(rng, n)
@@ -92,7 +194,7 @@ func exchange(t *testing.T, w *world, p *pair, im *vnettest.Impairer, seed uint6
 	require.Empty(t, toB.problems, "A to B")
 	require.Empty(t, toA.problems, "B to A")
 	if im != nil {
-		im.SetEnabled(false)
+		im.setEnabled(false)
 	}
 	// The association is alive afterwards, both ways.
 	require.Equal(t, "ESTABLISHED", p.client.State(), "client down: %v", p.client.Reason())
@@ -135,17 +237,14 @@ func TestFaults(t *testing.T) {
 			reportSeed(t, seed)
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t, seed)
-				im, err := w.Impair(seed, c.imps...)
-				require.NoError(t, err)
-				t.Cleanup(func() { require.NoError(t, im.Close()) })
-				im.SetEnabled(false)
+				im := w.impair(c.faults...)
 				p := w.connect(t, faultOpts()...)
-				im.SetEnabled(true)
+				im.setEnabled(true)
 				start := time.Now()
 				toB, toA := exchange(t, w, p, im, seed, messagesPerDirection())
-				cn := im.Counts()
+				cn := im.counts()
 				t.Logf("%s: %d packets seen, %d lost, %d duplicated, %d delayed; PR delivered %d/%d; %v simulated",
-					c.name, cn.Seen, cn.Lost, cn.Duplicated, cn.Delayed, toB.prIn, toA.prIn, time.Since(start))
+					c.name, cn.Packets, cn.Lost, cn.Duplicated, cn.Reordered, toB.prIn, toA.prIn, time.Since(start))
 				if strings.Contains(c.name, "loss") || c.name == "mix" {
 					require.NotZero(t, cn.Lost, "the impairment did something")
 				}
@@ -168,21 +267,18 @@ func TestBitFlips(t *testing.T) {
 			reportSeed(t, seed)
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t, seed)
-				im, err := w.Impair(seed, vnettest.Impairment{BitFlip: share.p})
-				require.NoError(t, err)
-				t.Cleanup(func() { require.NoError(t, im.Close()) })
-				im.SetEnabled(false)
+				im := w.impair(fault{bitFlip: share.p})
 				p := w.connect(t, faultOpts()...)
 				bad0 := badChecksums(w)
-				im.SetEnabled(true)
+				im.setEnabled(true)
 				exchange(t, w, p, im, seed, messagesPerDirection())
-				cn := im.Counts()
+				cn := im.counts()
 				bad := badChecksums(w) - bad0
-				t.Logf("%d packets, %d flipped, %d dropped for a bad CRC32c", cn.Seen, cn.Flipped, bad)
-				require.NotZero(t, cn.Flipped)
+				t.Logf("%d packets, %d flipped, %d dropped for a bad CRC32c", cn.Packets, cn.Corrupted, bad)
+				require.NotZero(t, cn.Corrupted)
 				// Every flipped packet that arrived was dropped by the
 				// CRC32c check (a flip can hit a packet also duplicated).
-				require.GreaterOrEqual(t, bad, cn.Flipped*9/10, "flipped packets caught by CRC32c")
+				require.GreaterOrEqual(t, bad, cn.Corrupted*9/10, "flipped packets caught by CRC32c")
 			})
 		})
 	}

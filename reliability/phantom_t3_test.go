@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/usock/usock/internal/vnettest"
 	"github.com/usock/usock/pathmgr"
 )
 
@@ -28,12 +27,9 @@ func TestIdleAssociationSurvivesLoss(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			reportSeed(t, seed)
 			w := newWorld(t, seed)
-			im, err := w.Impair(seed, vnettest.Impairment{Loss: 0.2})
-			require.NoError(t, err)
-			t.Cleanup(func() { require.NoError(t, im.Close()) })
-			im.SetEnabled(false)
+			im := w.impair(fault{loss: 0.2})
 			p := w.connect(t, tuned()...)
-			im.SetEnabled(true)
+			im.setEnabled(true)
 			time.Sleep(20 * time.Second)
 			require.Equal(t, "ESTABLISHED", p.client.State(), "client: %v", p.client.Reason())
 			require.Equal(t, "ESTABLISHED", p.server.State(), "server: %v", p.server.Reason())

@@ -10,14 +10,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/usock/usock/internal/vnettest"
 	"github.com/usock/usock/sock"
+	"github.com/usock/usock/socktest"
 )
 
-const vnetUDPPort = 9899
+const vnetUDPPort = sock.DefaultUDPPort
 
+// The hosts' addresses: path 1 is 10.0.1.0/24, path 2 is 10.0.2.0/24.
 var (
-	vA1, vA2, vB1, vB2 = vnettest.A1, vnettest.A2, vnettest.B1, vnettest.B2
+	vA1 = netip.MustParseAddr("10.0.1.1")
+	vA2 = netip.MustParseAddr("10.0.2.1")
+	vB1 = netip.MustParseAddr("10.0.1.2")
+	vB2 = netip.MustParseAddr("10.0.2.2")
 )
 
 // baseSeed is the seed of the suite; RELIABILITY_SEED replaces it to replay
@@ -53,26 +57,33 @@ func tuned() []sock.EndpointOption {
 	}
 }
 
-// world is the two-host vnet with a stack on each host. Must be made in a
-// synctest bubble; closed by t.Cleanup (inside the bubble).
+// world is two multi-homed hosts, A and B, on a socktest network with a
+// stack on each. Must be made in a synctest bubble; closed at the end of
+// the test (inside the bubble).
 type world struct {
-	*vnettest.World
+	net  *socktest.Network
 	a, b *sock.Stack
 }
 
 func newWorld(t *testing.T, seed uint64) *world {
 	t.Helper()
-	vw, err := vnettest.New(seed)
-	require.NoError(t, err)
-	w := &world{World: vw}
-	t.Cleanup(func() { require.NoError(t, vw.Close()) })
-	w.a, err = sock.NewStack(sock.WithNet(vw.A), sock.WithUDPPort(vnetUDPPort))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, w.a.Close()) })
-	w.b, err = sock.NewStack(sock.WithNet(vw.B), sock.WithUDPPort(vnetUDPPort))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, w.b.Close()) })
-	return w
+	n := socktest.NewNetwork(t, socktest.WithSeed(seed), socktest.WithUDPPort(vnetUDPPort))
+	return &world{
+		net: n,
+		a:   n.AddHost("a", vA1, vA2).Stack(),
+		b:   n.AddHost("b", vB1, vB2).Stack(),
+	}
+}
+
+// subnet returns path p's prefix, 10.0.p.0/24.
+func subnet(p int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(p), 0}), 24)
+}
+
+// SetCut cuts (or restores) path p in both directions: every packet from
+// an address in its subnet.
+func (w *world) SetCut(p int, cut bool) {
+	w.net.Link(subnet(p), socktest.DefaultPrefix).Cut(cut)
 }
 
 // pair is a multi-homed association between A (client) and B (server).

@@ -1,4 +1,4 @@
-package sock
+package sock_test
 
 import (
 	"context"
@@ -9,35 +9,37 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/sock"
 )
 
 // tuned is the telecom-style setting of the multi-homing tests.
-func tuned() []EndpointOption {
-	return []EndpointOption{
-		WithRTOMin(10 * time.Millisecond), WithRTOInitial(100 * time.Millisecond), WithRTOMax(time.Second),
-		WithHeartbeatInterval(100 * time.Millisecond), WithPFThreshold(0),
+func tuned() []sock.EndpointOption {
+	return []sock.EndpointOption{
+		sock.WithRTOMin(10 * time.Millisecond), sock.WithRTOInitial(100 * time.Millisecond), sock.WithRTOMax(time.Second),
+		sock.WithHeartbeatInterval(100 * time.Millisecond), sock.WithPFThreshold(0),
 	}
 }
 
 // mhPair connects a two-address client on host A to a two-address server on
 // host B and waits until both sides have confirmed both paths.
-func mhPair(t *testing.T, w *vnetWorld, opts ...EndpointOption) (client, server *Association, cep, sep *Endpoint) {
+func mhPair(t *testing.T, w *vnetWorld, opts ...sock.EndpointOption) (client, server *sock.Association, cep, sep *sock.Endpoint) {
 	t.Helper()
 	var err error
-	sep, err = w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, append([]EndpointOption{AcceptMax(4)}, opts...)...)
+	sep, err = w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, append([]sock.EndpointOption{sock.AcceptMax(4)}, opts...)...)
 	require.NoError(t, err)
 	cep, err = w.a.NewEndpoint([]netip.Addr{vA1, vA2}, 5001, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	client, err = cep.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, WithRemoteUDPPort(vnetUDPPort))
+	client, err = cep.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
 	require.NoError(t, err)
-	waitEvent(t, cep, EventPathConfirmed, vB2)
-	ev := waitEvent(t, sep, EventPathConfirmed, vA2)
+	waitEvent(t, cep, sock.EventPathConfirmed, vB2)
+	ev := waitEvent(t, sep, sock.EventPathConfirmed, vA2)
 	server = ev.Association
-	for _, a := range []*Association{client, server} {
+	for _, a := range []*sock.Association{client, server} {
 		for _, p := range a.Paths() {
-			require.Equal(t, PathActive, p.State, "%v", p)
+			require.Equal(t, sock.PathActive, p.State, "%v", p)
 		}
 	}
 	return client, server, cep, sep
@@ -45,7 +47,7 @@ func mhPair(t *testing.T, w *vnetWorld, opts ...EndpointOption) (client, server 
 
 // waitEvent waits (in fake time) for an event of type typ on path (any
 // path when invalid), skipping others.
-func waitEvent(t *testing.T, ep *Endpoint, typ EventType, path netip.Addr) Event {
+func waitEvent(t *testing.T, ep *sock.Endpoint, typ sock.EventType, path netip.Addr) sock.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -73,12 +75,12 @@ func TestMultihomePathsConfirmed(t *testing.T) {
 
 // stream sends n ordered messages (numbered) at one per interval and
 // returns when all are queued; recvAll checks they arrive once, in order.
-func streamMessages(t *testing.T, a *Association, n int, interval time.Duration, onSent func(i int)) {
+func streamMessages(t *testing.T, a *sock.Association, n int, interval time.Duration, onSent func(i int)) {
 	ctx := context.Background()
 	for i := range n {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], uint64(i))
-		if err := a.Send(ctx, b[:], SendInfo{Stream: 1}); err != nil {
+		if err := a.Send(ctx, b[:], sock.SendInfo{Stream: 1}); err != nil {
 			t.Errorf("send %d: %v", i, err)
 			return
 		}
@@ -95,7 +97,7 @@ type arrival struct {
 	path netip.Addr
 }
 
-func recvAll(t *testing.T, ep *Endpoint, n int) []arrival {
+func recvAll(t *testing.T, ep *sock.Endpoint, n int) []arrival {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var out []arrival
@@ -116,7 +118,7 @@ func recvAll(t *testing.T, ep *Endpoint, n int) []arrival {
 func TestFailoverNothingLost(t *testing.T) {
 	for _, c := range []struct {
 		name  string
-		opts  []EndpointOption
+		opts  []sock.EndpointOption
 		bound func() time.Duration
 	}{
 		// Tuned: PF threshold 0, so the first T3 expiry on the primary
@@ -125,7 +127,7 @@ func TestFailoverNothingLost(t *testing.T) {
 		{"tuned", tuned(), func() time.Duration { return 100 * time.Millisecond }},
 		// Defaults: RTO.Min = RTO.Initial = 1 s: one second, plus the
 		// same for the receiver's SACKs, which follow the DATA.
-		{"defaults", nil, func() time.Duration { return 2 * DefaultRTOInitial }},
+		{"defaults", nil, func() time.Duration { return 2 * sock.DefaultRTOInitial }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -157,7 +159,7 @@ func TestFailoverNothingLost(t *testing.T) {
 				t.Logf("%s: cut to first delivery on the other path: %v (bound %v)", c.name, failover, c.bound())
 				require.LessOrEqual(t, failover, c.bound())
 				paths := client.Paths()
-				require.NotEqual(t, PathActive, paths[0].State, "the cut path is no longer active")
+				require.NotEqual(t, sock.PathActive, paths[0].State, "the cut path is no longer active")
 				require.True(t, paths[1].InUse, "data moved to the other path")
 				require.True(t, paths[0].Primary, "the user's primary is unchanged")
 			})
@@ -168,15 +170,15 @@ func TestFailoverNothingLost(t *testing.T) {
 func TestPathRestoreSwitchback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newVnetWorld(t)
-		client, _, cep, _ := mhPair(t, w, append(tuned(), WithPrimarySwitchback(true))...)
+		client, _, cep, _ := mhPair(t, w, append(tuned(), sock.WithPrimarySwitchback(true))...)
 		w.setCut(1, true)
-		require.NoError(t, client.Send(context.Background(), []byte("x"), SendInfo{}))
-		waitEvent(t, cep, EventPrimaryChanged, vB2)
+		require.NoError(t, client.Send(context.Background(), []byte("x"), sock.SendInfo{}))
+		waitEvent(t, cep, sock.EventPrimaryChanged, vB2)
 		w.setCut(1, false)
-		waitEvent(t, cep, EventPathUp, vB1)
-		waitEvent(t, cep, EventPrimaryChanged, vB1)
+		waitEvent(t, cep, sock.EventPathUp, vB1)
+		waitEvent(t, cep, sock.EventPrimaryChanged, vB1)
 		require.True(t, client.Paths()[0].Primary)
-		require.Equal(t, PathActive, client.Paths()[0].State)
+		require.Equal(t, sock.PathActive, client.Paths()[0].State)
 	})
 }
 
@@ -186,17 +188,17 @@ func TestAllPathsCut(t *testing.T) {
 		client, server, cep, sep := mhPair(t, w, tuned()...)
 		w.setCut(1, true)
 		w.setCut(2, true)
-		require.NoError(t, client.Send(context.Background(), []byte("into the void"), SendInfo{}))
-		ev := waitEventType(t, cep, EventDown)
-		require.Equal(t, ReasonCommunicationLost, ev.Reason)
-		ev = waitEventType(t, sep, EventDown)
-		require.Equal(t, ReasonCommunicationLost, ev.Reason, "the peer finds out by its heartbeats")
+		require.NoError(t, client.Send(context.Background(), []byte("into the void"), sock.SendInfo{}))
+		ev := waitEventType(t, cep, sock.EventDown)
+		require.Equal(t, sock.ReasonCommunicationLost, ev.Reason)
+		ev = waitEventType(t, sep, sock.EventDown)
+		require.Equal(t, sock.ReasonCommunicationLost, ev.Reason, "the peer finds out by its heartbeats")
 		<-client.Done()
 		<-server.Done()
 	})
 }
 
-func waitEventType(t *testing.T, ep *Endpoint, typ EventType) Event {
+func waitEventType(t *testing.T, ep *sock.Endpoint, typ sock.EventType) sock.Event {
 	t.Helper()
 	return waitEvent(t, ep, typ, netip.Addr{})
 }
@@ -215,7 +217,7 @@ func TestLossOnOnePath(t *testing.T) {
 func TestFlappingPath(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newVnetWorld(t)
-		client, _, cep, sep := mhPair(t, w, append(tuned(), WithPrimarySwitchback(true))...)
+		client, _, cep, sep := mhPair(t, w, append(tuned(), sock.WithPrimarySwitchback(true))...)
 		const n = 2000
 		go streamMessages(t, client, n, time.Millisecond, func(i int) {
 			if i%50 == 0 {
@@ -235,7 +237,7 @@ func TestFlappingPath(t *testing.T) {
 			if err != nil {
 				break
 			}
-			if ev.Type == EventPrimaryChanged {
+			if ev.Type == sock.EventPrimaryChanged {
 				changes++
 			}
 		}

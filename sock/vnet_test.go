@@ -1,4 +1,4 @@
-package sock
+package sock_test
 
 import (
 	"context"
@@ -10,54 +10,63 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/usock/usock/internal/vnettest"
+	"github.com/usock/usock/sock"
+	"github.com/usock/usock/socktest"
 )
 
-// vnetWorld is the two-host world of internal/vnettest with a stack on
-// each host.
+// vnetWorld is two multi-homed hosts, A and B, on a socktest network with
+// a stack on each. Path 1 is 10.0.1.0/24, path 2 is 10.0.2.0/24.
 type vnetWorld struct {
-	*vnettest.World
-	a, b *Stack
+	net  *socktest.Network
+	a, b *sock.Stack
 }
 
+// The hosts' addresses.
 var (
-	vA1, vA2, vB1, vB2 = vnettest.A1, vnettest.A2, vnettest.B1, vnettest.B2
+	vA1 = netip.MustParseAddr("10.0.1.1")
+	vA2 = netip.MustParseAddr("10.0.2.1")
+	vB1 = netip.MustParseAddr("10.0.1.2")
+	vB2 = netip.MustParseAddr("10.0.2.2")
 )
 
-const vnetUDPPort = 9899
+const vnetUDPPort = sock.DefaultUDPPort
 
-// newVnetWorld must run inside a synctest bubble.
+// newVnetWorld must run inside a synctest bubble; the network and the
+// stacks close at the end of the test.
 func newVnetWorld(t *testing.T) *vnetWorld {
 	t.Helper()
-	world, err := vnettest.New(0x9e3779b97f4a7c15)
-	require.NoError(t, err)
-	w := &vnetWorld{World: world}
-	w.a, err = NewStack(WithNet(world.A), WithUDPPort(vnetUDPPort))
-	require.NoError(t, err)
-	w.b, err = NewStack(WithNet(world.B), WithUDPPort(vnetUDPPort))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, w.a.Close())
-		require.NoError(t, w.b.Close())
-		require.NoError(t, world.Close())
-	})
-	return w
+	n := socktest.NewNetwork(t, socktest.WithSeed(0x9e3779b97f4a7c15), socktest.WithUDPPort(vnetUDPPort))
+	return &vnetWorld{
+		net: n,
+		a:   n.AddHost("a", vA1, vA2).Stack(),
+		b:   n.AddHost("b", vB1, vB2).Stack(),
+	}
 }
 
-func (w *vnetWorld) setCut(path int, cut bool) { w.SetCut(path, cut) }
+// path is the traffic of path p: every packet from an address in
+// 10.0.p.0/24, both hosts' (so both directions).
+func (w *vnetWorld) path(p int) *socktest.Link {
+	return w.net.Link(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(p), 0}), 24), socktest.DefaultPrefix)
+}
+
+// setCut cuts (or restores) a path in both directions.
+func (w *vnetWorld) setCut(p int, cut bool) { w.path(p).Cut(cut) }
+
+// SetLoss drops the share l of a path's packets, both directions.
+func (w *vnetWorld) SetLoss(p int, l float64) { w.path(p).SetLoss(l) }
 
 func TestVnetExchange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newVnetWorld(t)
-		server, err := w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, AcceptMax(4))
+		server, err := w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, sock.AcceptMax(4))
 		require.NoError(t, err)
 		client, err := w.a.NewEndpoint([]netip.Addr{vA1, vA2}, 5001)
 		require.NoError(t, err)
 		ctx := context.Background()
-		a, err := client.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, WithRemoteUDPPort(vnetUDPPort))
+		a, err := client.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
 		require.NoError(t, err)
 		for i := range 10 {
-			require.NoError(t, a.Send(ctx, []byte(fmt.Sprint(i)), SendInfo{Stream: 1}))
+			require.NoError(t, a.Send(ctx, []byte(fmt.Sprint(i)), sock.SendInfo{Stream: 1}))
 		}
 		for i := range 10 {
 			m, err := server.Recv(ctx)

@@ -1,4 +1,4 @@
-package sock
+package sock_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/sock"
 )
 
 // TestZeroWindowNoFlapping: a peer whose application never reads closes
@@ -22,18 +24,18 @@ import (
 func TestZeroWindowNoFlapping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newVnetWorld(t)
-		_, err := w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, AcceptMax(1),
-			WithRecvQueue(1), WithReceiveBuffer(8192), WithMaxMessageSize(2048))
+		_, err := w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, sock.AcceptMax(1),
+			sock.WithRecvQueue(1), sock.WithReceiveBuffer(8192), sock.WithMaxMessageSize(2048))
 		require.NoError(t, err)
 		client, err := w.a.NewEndpoint([]netip.Addr{vA1, vA2}, 5001)
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		a, err := client.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, WithRemoteUDPPort(vnetUDPPort))
+		a, err := client.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		var pathEvents []Event
+		var pathEvents []sock.Event
 		wg.Go(func() {
 			for {
 				ev, err := client.Event(ctx)
@@ -41,7 +43,7 @@ func TestZeroWindowNoFlapping(t *testing.T) {
 					return
 				}
 				switch ev.Type {
-				case EventPathPotentiallyFailed, EventPathDown, EventPathUp, EventPrimaryChanged, EventDown:
+				case sock.EventPathPotentiallyFailed, sock.EventPathDown, sock.EventPathUp, sock.EventPrimaryChanged, sock.EventDown:
 					mu.Lock()
 					pathEvents = append(pathEvents, ev)
 					mu.Unlock()
@@ -53,7 +55,7 @@ func TestZeroWindowNoFlapping(t *testing.T) {
 		sent := 0
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if a.Send(ctx, make([]byte, 1000), SendInfo{Stream: 1}) == nil {
+				if a.Send(ctx, make([]byte, 1000), sock.SendInfo{Stream: 1}) == nil {
 					mu.Lock()
 					sent++
 					mu.Unlock()
@@ -79,7 +81,7 @@ func TestZeroWindowNoFlapping(t *testing.T) {
 		mu.Unlock()
 		require.Equal(t, "ESTABLISHED", a.State())
 		for _, p := range a.Paths() {
-			require.Equal(t, PathActive, p.State, "path to %v", p.Remote)
+			require.Equal(t, sock.PathActive, p.State, "path to %v", p.Remote)
 		}
 		cancel()
 		a.Abort("done")
