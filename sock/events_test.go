@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -40,6 +39,13 @@ func eventsUntil(t *testing.T, ep *Endpoint, last func(Event) bool) []Event {
 			return evs
 		}
 	}
+}
+
+// waitEventType returns ep's next event of type typ, skipping others.
+func waitEventType(t *testing.T, ep *Endpoint, typ EventType) Event {
+	t.Helper()
+	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Type == typ })
+	return evs[len(evs)-1]
 }
 
 func downOf(a *Association) func(Event) bool {
@@ -343,28 +349,4 @@ func TestSendFailedOnRestart(t *testing.T) {
 	require.Equal(t, "unacknowledged: association down (aborted by peer: peer restarted)", failed.Detail)
 	require.Equal(t, EventRestart, evs[len(evs)-1].Type)
 	evs[len(evs)-1].Association.Abort("done")
-}
-
-// TestSendFailedOnCommunicationLost: with every path cut, the messages
-// sent into the void are reported when the association gives up (RFC 9260
-// section 8.1), before its EventDown.
-func TestSendFailedOnCommunicationLost(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
-		client, _, cep, _ := mhPair(t, w, tuned()...)
-		w.setCut(1, true)
-		w.setCut(2, true)
-		ctx := context.Background()
-		require.NoError(t, client.Send(ctx, []byte("into"), SendInfo{Stream: 1, Context: 1}))
-		require.NoError(t, client.Send(ctx, []byte("the void"), SendInfo{Stream: 2, Context: 2}))
-		evs := eventsUntil(t, cep, downOf(client))
-		require.Equal(t, []EventType{EventSendFailed, EventSendFailed, EventDown}, typesOf(evs, client))
-		require.Equal(t, []uint32{1, 2}, contexts(evs))
-		for _, ev := range evs {
-			if ev.Type == EventSendFailed {
-				require.True(t, strings.HasPrefix(ev.Detail, "unacknowledged: association down (communication lost"), ev.Detail)
-			}
-		}
-		require.Equal(t, ReasonCommunicationLost, evs[len(evs)-1].Reason)
-	})
 }

@@ -1,4 +1,4 @@
-package sock
+package sock_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/sock"
 )
 
 // TestWindowReopensWithoutWaitingForProbe: a receiver that stops reading
@@ -19,21 +21,21 @@ import (
 // bound on how long the rest takes is exact, not a guess about the
 // machine.
 func TestWindowReopensWithoutWaitingForProbe(t *testing.T) {
-	for _, mode := range []RecvMode{RecvPerEndpoint, RecvPerAssociation} {
+	for _, mode := range []sock.RecvMode{sock.RecvPerEndpoint, sock.RecvPerAssociation} {
 		t.Run(mode.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const window, size = 8192, 1024
 				w := newVnetWorld(t)
-				server, err := w.b.NewEndpoint([]netip.Addr{vB1}, 5000, AcceptMax(1), WithRecvMode(mode),
-					WithRecvQueue(1), WithReceiveBuffer(window), WithMaxMessageSize(size), WithHeartbeatInterval(0))
+				server, err := w.b.NewEndpoint([]netip.Addr{vB1}, 5000, sock.AcceptMax(1), sock.WithRecvMode(mode),
+					sock.WithRecvQueue(1), sock.WithReceiveBuffer(window), sock.WithMaxMessageSize(size), sock.WithHeartbeatInterval(0))
 				require.NoError(t, err)
-				client, err := w.a.NewEndpoint([]netip.Addr{vA1}, 5001, WithHeartbeatInterval(0))
+				client, err := w.a.NewEndpoint([]netip.Addr{vA1}, 5001, sock.WithHeartbeatInterval(0))
 				require.NoError(t, err)
 				ctx := context.Background()
-				a, err := client.Connect(ctx, []netip.Addr{vB1}, 5000, WithRemoteUDPPort(vnetUDPPort))
+				a, err := client.Connect(ctx, []netip.Addr{vB1}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
 				require.NoError(t, err)
-				recv := func(ctx context.Context) (Message, error) { return server.Recv(ctx) }
-				if mode == RecvPerAssociation {
+				recv := func(ctx context.Context) (sock.Message, error) { return server.Recv(ctx) }
+				if mode == sock.RecvPerAssociation {
 					b, err := server.Accept(ctx)
 					require.NoError(t, err)
 					recv = b.Recv
@@ -42,7 +44,7 @@ func TestWindowReopensWithoutWaitingForProbe(t *testing.T) {
 				sent := 0
 				for {
 					short, cancel := context.WithTimeout(ctx, time.Second)
-					err := a.Send(short, make([]byte, size), SendInfo{Stream: 1})
+					err := a.Send(short, make([]byte, size), sock.SendInfo{Stream: 1})
 					cancel()
 					if errors.Is(err, context.DeadlineExceeded) {
 						break
@@ -57,7 +59,7 @@ func TestWindowReopensWithoutWaitingForProbe(t *testing.T) {
 					_, err := recv(ctx)
 					require.NoError(t, err)
 				}
-				require.NoError(t, a.Send(ctx, []byte("after"), SendInfo{Stream: 1}))
+				require.NoError(t, a.Send(ctx, []byte("after"), sock.SendInfo{Stream: 1}))
 				m, err := recv(ctx)
 				require.NoError(t, err)
 				require.Equal(t, "after", string(m.Payload))
