@@ -60,10 +60,10 @@ type socket struct {
 	// srcSelect: a wildcard socket that sets each datagram's source
 	// address (IP_PKTINFO / IPV6_PKTINFO on send).
 	srcSelect bool
-	gro   bool           // the kernel may coalesce datagrams (UDP_GRO)
-	gso   atomic.Bool    // segmented sends (UDP_SEGMENT) in use
-	q     sendQueue      // Enqueue's packets, in batching mode
-	ctr   counters
+	gro       bool        // the kernel may coalesce datagrams (UDP_GRO)
+	gso       atomic.Bool // segmented sends (UDP_SEGMENT) in use
+	q         sendQueue   // Enqueue's packets, in batching mode
+	ctr       counters
 }
 
 func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error) {
