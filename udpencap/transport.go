@@ -14,6 +14,7 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 )
 
 // DefaultPort is the IANA-assigned UDP port for SCTP over UDP,
@@ -544,11 +545,25 @@ func (t *Transport) pick(from netip.Addr, to netip.AddrPort) (*socket, error) {
 		}
 		return nil, fmt.Errorf("send from %s: %w", from, ErrNoSocket)
 	}
-	v4 := to.Addr().Unmap().Is4()
+	// No source given: a wildcard socket of to's family lets the kernel
+	// choose; among specific sockets (a wildcard bound as one socket per
+	// address) the one multihome.LocalFor would choose for to.
+	dst := to.Addr().Unmap()
+	var best *socket
+	bestScore := -1
 	for _, s := range t.socks {
-		if s.is4 == v4 {
+		if s.is4 != dst.Is4() {
+			continue
+		}
+		if s.addr.IsUnspecified() {
 			return s, nil
 		}
+		if score := multihome.Score(s.addr, dst); score > bestScore {
+			best, bestScore = s, score
+		}
+	}
+	if best != nil {
+		return best, nil
 	}
 	return nil, fmt.Errorf("send to %s: %w", to, ErrNoSocket)
 }
