@@ -303,7 +303,7 @@ func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Ini
 		InStreams:   a.cfg.inStreams,
 		InitialTSN:  a.localTSN,
 	}
-	in.Params = append(in.Params, multihome.Advertise(a.ep.addrs, dst, nil)...)
+	in.Params = append(in.Params, multihome.Advertise(a.ep.listedAddrs(), dst, nil)...)
 	in.Params = append(in.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())

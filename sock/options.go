@@ -3,6 +3,7 @@ package sock
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/pion/transport/v5"
@@ -62,6 +63,7 @@ type stackConfig struct {
 	logger         *slog.Logger
 	noBatching     bool
 	burstGap       time.Duration // udpencap.Config.BurstGap; zero: its default
+	hostAddrs      func() ([]netip.Addr, error)
 }
 
 // withBurstGap makes packets that come within d of each other a burst for
