@@ -64,6 +64,9 @@ type stackConfig struct {
 	noBatching     bool
 	burstGap       time.Duration // udpencap.Config.BurstGap; zero: its default
 	hostAddrs      func() ([]netip.Addr, error)
+	// socketPerAddress: udpencap.Config.SocketPerAddress, so that tests
+	// on Linux run the sockets of platforms without source selection.
+	socketPerAddress bool
 }
 
 // withBurstGap makes packets that come within d of each other a burst for

@@ -351,13 +351,14 @@ func (s *Stack) freePortLocked(addrs []netip.Addr) (uint16, error) {
 // another socket is ErrAddressInUse, with the way out in the message.
 func (s *Stack) openTransportLocked(a netip.Addr, also ...netip.Addr) error {
 	tr, err := udpencap.Open(udpencap.Config{
-		Net:             s.cfg.net,
-		LocalAddrs:      append([]netip.Addr{a}, also...),
-		HostAddrs:       s.cfg.hostAddrs,
-		Port:            s.udpPort,
-		DisableBatching: s.cfg.noBatching,
-		DisableOffload:  s.cfg.noBatching,
-		BurstGap:        s.cfg.burstGap,
+		Net:              s.cfg.net,
+		LocalAddrs:       append([]netip.Addr{a}, also...),
+		HostAddrs:        s.cfg.hostAddrs,
+		SocketPerAddress: s.cfg.socketPerAddress,
+		Port:             s.udpPort,
+		DisableBatching:  s.cfg.noBatching,
+		DisableOffload:   s.cfg.noBatching,
+		BurstGap:         s.cfg.burstGap,
 	})
 	if errors.Is(err, udpencap.ErrAddressInUse) {
 		return fmt.Errorf("sock: UDP port %d on %v is in use by another process (or another stack of this one); give the stack another UDP port with WithUDPPort (0 picks a free one): %w: %w",

@@ -28,6 +28,16 @@ func WithHostAddrs(f func() ([]netip.Addr, error)) StackOption {
 	}
 }
 
+// withSocketPerAddress makes the stack bind a wildcard address as one
+// socket per host address (udpencap.Config.SocketPerAddress), as it does
+// where the platform cannot choose a wildcard socket's source addresses.
+func withSocketPerAddress() StackOption {
+	return func(c *stackConfig) error {
+		c.socketPerAddress = true
+		return nil
+	}
+}
+
 // hostAddrsTTL is how long the stack keeps the host's address list: an
 // INIT costs no interface dump (a netlink round trip on Linux) while the
 // list is fresh, and an address added to the host is listed a second

@@ -137,8 +137,8 @@ type wildcardCase struct {
 // hosts reached by one client per case; each association confirms the
 // paths the INIT-ACK's list gives it, and the server's side sends from a
 // concrete address of the host.
-func testWildcardTwoAddresses(t *testing.T, wild netip.Addr, hosts []netip.Addr, cases []wildcardCase) {
-	server := newStack(t, fixedHosts(hosts...))
+func testWildcardTwoAddresses(t *testing.T, wild netip.Addr, hosts []netip.Addr, cases []wildcardCase, opts ...StackOption) {
+	server := newStack(t, append(opts, fixedHosts(hosts...))...)
 	sep, err := server.NewEndpoint([]netip.Addr{wild}, 0, append(wildcardOpts(), AcceptMax(4))...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -154,6 +154,7 @@ func testWildcardTwoAddresses(t *testing.T, wild netip.Addr, hosts []netip.Addr,
 		for i, p := range ps {
 			require.Equal(t, c.remotes[i], p.Remote, "%+v", ps)
 			require.Equal(t, i == 0, p.Primary, "the INIT's destination is the primary")
+			require.NotZero(t, p.PacketsIn, "the server's packets arrive from %v too", p.Remote)
 			if i > 0 {
 				require.NotZero(t, p.HeartbeatsAcked, "confirmed by heartbeat")
 			}
@@ -181,6 +182,16 @@ func TestWildcardTwoAddresses(t *testing.T) {
 		{from: lo4, to: lo4b, remotes: []netip.Addr{lo4b, lo4}},
 		{from: lo4b, to: lo4, remotes: []netip.Addr{lo4, lo4b}},
 	})
+}
+
+// The same with the sockets of platforms that cannot choose the source of
+// a wildcard socket's datagrams: one socket per host address.
+func TestWildcardTwoAddressesSocketPerAddress(t *testing.T) {
+	needLoopback2(t)
+	testWildcardTwoAddresses(t, netip.IPv4Unspecified(), []netip.Addr{lo4, lo4b}, []wildcardCase{
+		{from: lo4, to: lo4b, remotes: []netip.Addr{lo4b, lo4}},
+		{from: lo4b, to: lo4, remotes: []netip.Addr{lo4, lo4b}},
+	}, withSocketPerAddress())
 }
 
 // ipv6Pair returns ::1 and another IPv6 address of the host. IPv6 that is
@@ -314,9 +325,19 @@ func exchange(t *testing.T, client, server *Association) {
 // or its packets still going to the wildcard endpoint).
 func TestWildcardAndSpecific(t *testing.T) {
 	needLoopback2(t)
-	for _, specificFirst := range []bool{true, false} {
-		t.Run(map[bool]string{true: "specific first", false: "wildcard first"}[specificFirst], func(t *testing.T) {
-			server, client := newStack(t, fixedHosts(lo4, lo4b)), newStack(t)
+	for _, c := range []struct {
+		name          string
+		specificFirst bool
+		opts          []StackOption
+	}{
+		{"specific first", true, nil},
+		{"wildcard first", false, nil},
+		{"specific first, socket per address", true, []StackOption{withSocketPerAddress()}},
+		{"wildcard first, socket per address", false, []StackOption{withSocketPerAddress()}},
+	} {
+		specificFirst := c.specificFirst
+		t.Run(c.name, func(t *testing.T) {
+			server, client := newStack(t, append(c.opts, fixedHosts(lo4, lo4b))...), newStack(t)
 			var spec, wild *Endpoint
 			var err error
 			var early, earlyServer *Association
@@ -365,9 +386,7 @@ func TestWildcardAndSpecific(t *testing.T) {
 			require.ErrorIs(t, err, ErrAddressInUse)
 			_, err = server.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, spec.Port())
 			require.ErrorIs(t, err, ErrAddressInUse)
-			if runtime.GOOS == "linux" {
-				require.Len(t, server.Stats().Sockets, 1, "one wildcard socket serves both")
-			}
+			require.Len(t, server.Stats().Sockets, 1, "the wildcard's sockets serve both")
 		})
 	}
 }
