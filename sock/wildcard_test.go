@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,4 +410,57 @@ func TestUDPPortInUse(t *testing.T) {
 			require.ErrorContains(t, err, "WithUDPPort")
 		})
 	}
+}
+
+// A wildcard client lists the host's addresses in its INIT; a host with
+// one usable address lists none, the source address saying it (RFC 9260
+// section 5.1.2); SetPathLocal takes any address of the wildcard's family.
+func TestWildcardAddressLists(t *testing.T) {
+	needLoopback2(t)
+	t.Run("INIT", func(t *testing.T) {
+		s := newStack(t, fixedHosts(lo4, lo4b, netip.IPv6Loopback()))
+		ep, err := s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, 0,
+			WithRTOMin(10*time.Millisecond), WithRTOInitial(100*time.Millisecond), WithRTOMax(200*time.Millisecond),
+			WithMaxInitRetransmits(30))
+		require.NoError(t, err)
+		r := newRawPeer(t, s)
+		pc := connectTo(t, ep, r)
+		_, c, _ := r.expect(wire.ChunkInit, 5*time.Second)
+		init, err := wire.ParseInit(c.Value)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []netip.Addr{lo4, lo4b}, listedAddrs(t, init), "the host's IPv4 addresses, not its IPv6 one")
+		r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0009)))
+		_, _, _ = r.expect(wire.ChunkCookieEcho, 5*time.Second)
+		r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
+		a, err := pc.wait(t)
+		require.NoError(t, err)
+		require.NoError(t, a.SetPathLocal(lo4, lo4b), "an address the wildcard serves")
+		require.Equal(t, lo4b, a.Paths()[0].Local)
+		require.ErrorIs(t, a.SetPathLocal(lo4, netip.IPv4Unspecified()), ErrInvalidArgument)
+		require.ErrorIs(t, a.SetPathLocal(lo4, netip.IPv6Loopback()), ErrInvalidArgument)
+	})
+	t.Run("one usable address", func(t *testing.T) {
+		s := newStack(t, fixedHosts(lo4, netip.MustParseAddr("169.254.7.7")))
+		ep, err := s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, 0, AcceptMax(1))
+		require.NoError(t, err)
+		r := newRawPeer(t, s)
+		ack, _ := r.initAck(4300, ep.Port(), 0x7777)
+		require.Empty(t, listedAddrs(t, ack), "the link-local address is not for a loopback peer, 127.0.0.1 alone is not listed")
+	})
+	_, err := NewStack(WithHostAddrs(nil))
+	require.ErrorIs(t, err, ErrInvalidOption)
+}
+
+// The host's address list is asked for once however many INITs arrive
+// while it is fresh.
+func TestHostAddrsCached(t *testing.T) {
+	var calls atomic.Int32
+	s := newStack(t, WithHostAddrs(func() ([]netip.Addr, error) {
+		calls.Add(1)
+		return []netip.Addr{lo4, lo4b, lo4}, nil
+	}))
+	for range 100 {
+		require.Equal(t, []netip.Addr{lo4, lo4b}, s.hostAddrList(), "duplicates once")
+	}
+	require.Equal(t, int32(1), calls.Load())
 }
