@@ -25,9 +25,11 @@ import (
 )
 
 // Stack is one SCTP host: its UDP encapsulation sockets (one per local
-// address, all on the stack's UDP port), the registry of its endpoints and
-// the secret that signs its State Cookies. Several stacks in one process
-// (on different UDP ports) behave as different hosts.
+// address, all on the stack's UDP port; once a wildcard endpoint exists,
+// one wildcard socket for its family that the others share), the
+// registry of its endpoints and the secret that signs its State Cookies.
+// Several stacks in one process (on different UDP ports) behave as
+// different hosts.
 type Stack struct {
 	cfg    stackConfig
 	signer *cookie.Signer
