@@ -255,6 +255,9 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	var opened []netip.Addr
 	for _, a := range addrs {
 		if s.servingLocked(a) != nil {
+			if err := s.probeLocal(a); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err := s.openTransportLocked(a); err != nil {

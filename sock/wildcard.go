@@ -2,6 +2,7 @@ package sock
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -156,6 +157,26 @@ func (s *Stack) servingLocked(a netip.Addr) *udpencap.Transport {
 	if w := s.transports[wildcardOf(a)]; w != nil && w.Serves(a) {
 		return w
 	}
+	return nil
+}
+
+// probeLocal checks that a specific address a wildcard socket serves is
+// one of the host's, as binding a socket of its own would: a UDP socket
+// on (a, any port) is bound and closed at once. An address served by a
+// socket bound to it passed that check when it was bound.
+func (s *Stack) probeLocal(a netip.Addr) error {
+	if a.IsUnspecified() || s.transports[a] != nil {
+		return nil
+	}
+	network := "udp6"
+	if a.Is4() {
+		network = "udp4"
+	}
+	c, err := s.cfg.net.ListenUDP(network, &net.UDPAddr{IP: a.AsSlice()})
+	if err != nil {
+		return fmt.Errorf("sock: local address %v: %w", a, err)
+	}
+	_ = c.Close()
 	return nil
 }
 

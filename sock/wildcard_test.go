@@ -385,6 +385,8 @@ func TestWildcardAndSpecific(t *testing.T) {
 
 			_, err = server.NewEndpoint([]netip.Addr{lo4b}, spec.Port())
 			require.ErrorIs(t, err, ErrAddressInUse)
+			_, err = server.NewEndpoint([]netip.Addr{netip.MustParseAddr("192.0.2.123")}, 0)
+			require.Error(t, err, "an address that is not the host's, though the wildcard socket would take it")
 			_, err = server.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, spec.Port())
 			require.ErrorIs(t, err, ErrAddressInUse)
 			require.Len(t, server.Stats().Sockets, 1, "the wildcard's sockets serve both")
