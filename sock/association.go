@@ -526,7 +526,7 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 			p.udpPort.Store(uint32(m.src.Port()))
 			continue
 		}
-		if local, ok := multihome.LocalFor(a.ep.addrs, l); ok {
+		if local, ok := a.ep.pathLocal(l, m.local); ok {
 			if a.addPathLocked(l, local, m.src.Port(), false) == nil {
 				// Connect's addresses and the listed ones together are
 				// more than the bound.

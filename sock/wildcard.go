@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 
@@ -118,6 +119,22 @@ func (e *Endpoint) listedAddrs() []netip.Addr {
 		}
 	}
 	return out
+}
+
+// pathLocal is the local address a new path to remote starts sending from
+// (the path's arrival address replaces it once the peer's packets come in
+// on it): multihome.LocalFor's choice among the endpoint's addresses, or,
+// where that is a wildcard, known, the concrete address the handshake's
+// packet arrived on, if of remote's family: an address the peer has in
+// the association, where the kernel's choice for remote might be one it
+// does not know (one the scoping left out of the lists). false when the
+// endpoint has no address of remote's family.
+func (e *Endpoint) pathLocal(remote, known netip.Addr) (netip.Addr, bool) {
+	l, ok := multihome.LocalFor(e.addrs, remote)
+	if ok && l.IsUnspecified() && known.IsValid() && !known.IsUnspecified() && known.Is4() == remote.Is4() {
+		return known, true
+	}
+	return l, ok
 }
 
 // endpointFor finds the endpoint a packet that arrived on local for SCTP

@@ -17,6 +17,8 @@ import (
 	"github.com/usock/usock/udpencap"
 )
 
+var lo4c = netip.MustParseAddr("127.0.0.3")
+
 // fixedHosts is a host address list for WithHostAddrs.
 func fixedHosts(addrs ...netip.Addr) StackOption {
 	return WithHostAddrs(func() ([]netip.Addr, error) { return addrs, nil })
@@ -78,7 +80,9 @@ func TestWildcardInitAckSource(t *testing.T) {
 			r := newRawPeer(t, s) // on 127.0.0.1
 			r.to = netip.AddrPortFrom(at, s.UDPPort())
 			srcPort := uint16(4100) + uint16(at.As4()[3])
-			in := wire.Init{InitiateTag: 0x5150, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1}
+			// The peer lists a second address it never sends from.
+			in := wire.Init{InitiateTag: 0x5150, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1,
+				Params: []wire.Param{wire.AddressParam(lo4), wire.AddressParam(lo4c)}}
 			r.send(packet(srcPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
 			pkt, from := r.recvFrom(5 * time.Second)
 			_, c := firstChunk(t, pkt)
@@ -99,8 +103,11 @@ func TestWildcardInitAckSource(t *testing.T) {
 			require.NoError(t, err)
 			require.Same(t, ep, a.Endpoint())
 			paths := a.Paths()
-			require.Len(t, paths, 1)
+			require.Len(t, paths, 2)
+			require.Equal(t, lo4, paths[0].Remote)
 			require.Equal(t, at, paths[0].Local, "the path records the concrete local address")
+			require.Equal(t, lo4c, paths[1].Remote)
+			require.Equal(t, at, paths[1].Local, "a path the peer has not sent on yet starts from the address the handshake came in on")
 			a.Abort("done")
 		})
 	}
