@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -472,4 +473,31 @@ func TestHostAddrsCached(t *testing.T) {
 		require.Equal(t, []netip.Addr{lo4, lo4b}, s.hostAddrList(), "duplicates once")
 	}
 	require.Equal(t, int32(1), calls.Load())
+}
+
+// On a pion vnet, which cannot choose a wildcard socket's sources, a
+// wildcard endpoint is one socket per address of the host (from the
+// vnet's interfaces): reached at its second address, it answers from it
+// and lists both, and both paths are confirmed.
+func TestWildcardVnet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newVnetWorld(t)
+		server, err := w.b.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, 5000, append(wildcardOpts(), AcceptMax(4))...)
+		require.NoError(t, err)
+		client, err := w.a.NewEndpoint([]netip.Addr{vA1}, 5001, wildcardOpts()...)
+		require.NoError(t, err)
+		ctx := context.Background()
+		a, err := client.Connect(ctx, []netip.Addr{vB2}, 5000, WithRemoteUDPPort(vnetUDPPort))
+		require.NoError(t, err)
+		waitPathsConfirmed(t, a, 2)
+		ps := a.Paths()
+		require.Equal(t, []netip.Addr{vB2, vB1}, []netip.Addr{ps[0].Remote, ps[1].Remote})
+		for _, p := range ps {
+			require.NotZero(t, p.PacketsIn, "packets from %v", p.Remote)
+		}
+		got, err := w.b.Endpoint(vB1, 5000)
+		require.NoError(t, err)
+		require.Same(t, server, got)
+		a.Abort("done")
+	})
 }
