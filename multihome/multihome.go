@@ -22,17 +22,26 @@ func Usable(a netip.Addr) bool {
 // Advertise returns the address parameters and the Supported Address Types
 // parameter for an INIT or INIT-ACK from local addresses to peer, with the
 // scoping of RFC 9260 section 5.1.2: a loopback address is never listed to
-// a peer that is not itself on loopback, nor an address of a family the
-// peer did not say it supports (peerTypes; nil: the peer said nothing,
-// which means it supports all). Unspecified (wildcard) addresses are not
-// listed. A lone address is not listed either: the packet's source
-// address says it.
+// a peer that is not itself on loopback, a link-local address (fe80::/10,
+// 169.254.0.0/16) never to a peer that is not itself link-local (it could
+// not reach it; Linux's SCTP scopes them the same way), nor an address of
+// a family the peer did not say it supports (peerTypes; nil: the peer
+// said nothing, which means it supports all). Unspecified (wildcard)
+// addresses are not listed, and at most MaxPeerAddresses addresses are,
+// the most a peer of this stack takes (a host with more addresses gets
+// no INIT larger for them). A lone address is not listed either: the
+// packet's source address says it.
 func Advertise(local []netip.Addr, peer netip.Addr, peerTypes []wire.ParamType) []wire.Param {
 	var ps []wire.Param
 	v4, v6 := false, false
-	for _, a := range local {
-		if !Usable(a) || (a.IsLoopback() && !peer.IsLoopback()) || !supports(peerTypes, a) {
+	for i, a := range local {
+		if !Usable(a) || (a.IsLoopback() && !peer.IsLoopback()) ||
+			(a.IsLinkLocalUnicast() && !peer.IsLinkLocalUnicast()) || !supports(peerTypes, a) ||
+			slices.Contains(local[:i], a) {
 			continue
+		}
+		if len(ps) == MaxPeerAddresses {
+			break
 		}
 		ps = append(ps, wire.AddressParam(a))
 		v4, v6 = v4 || a.Is4(), v6 || a.Is6()
@@ -145,15 +154,22 @@ func LocalFor(local []netip.Addr, remote netip.Addr) (netip.Addr, bool) {
 		if l.Is4() != remote.Is4() {
 			continue
 		}
-		score := commonPrefix(l, remote)
-		if l.IsLoopback() == remote.IsLoopback() {
-			score += 256
-		}
-		if score > bestScore {
+		if score := Score(l, remote); score > bestScore {
 			best, bestScore = l, score
 		}
 	}
 	return best, best.IsValid()
+}
+
+// Score rates the local address l, of remote's family, as the source for
+// remote, as LocalFor does: the same loopback scope first, then the
+// longest common prefix. Higher is better.
+func Score(l, remote netip.Addr) int {
+	score := commonPrefix(l, remote)
+	if l.IsLoopback() == remote.IsLoopback() {
+		score += 256
+	}
+	return score
 }
 
 // commonPrefix counts the leading bits a and b share.

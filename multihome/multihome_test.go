@@ -18,6 +18,23 @@ var (
 	lo6  = netip.MustParseAddr("::1")
 )
 
+var (
+	ll6  = netip.MustParseAddr("fe80::1")
+	ll6b = netip.MustParseAddr("fe80::2")
+	ll4  = netip.MustParseAddr("169.254.1.1")
+	v6b  = netip.MustParseAddr("2001:db8::2")
+	v6c  = netip.MustParseAddr("2001:db8:1::3")
+)
+
+// many returns n distinct global IPv4 addresses.
+func many(n int) []netip.Addr {
+	out := make([]netip.Addr, n)
+	for i := range out {
+		out[i] = netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)})
+	}
+	return out
+}
+
 func listed(ps []wire.Param) (addrs []netip.Addr, types []wire.ParamType) {
 	for _, p := range ps {
 		switch p.Type {
@@ -47,6 +64,11 @@ func TestAdvertise(t *testing.T) {
 		{"dual stack", []netip.Addr{pub1, v6}, pub2, nil, []netip.Addr{pub1, v6}, []wire.ParamType{wire.ParamIPv4Address, wire.ParamIPv6Address}},
 		{"wildcard lists nothing", []netip.Addr{netip.IPv4Unspecified()}, lo1, nil, nil, []wire.ParamType{wire.ParamIPv4Address}},
 		{"IPv6 loopback peer", []netip.Addr{lo6, v6}, lo6, nil, []netip.Addr{lo6, v6}, []wire.ParamType{wire.ParamIPv6Address}},
+		{"no link-local to a global peer", []netip.Addr{ll6, v6, v6b}, v6c, nil, []netip.Addr{v6, v6b}, []wire.ParamType{wire.ParamIPv6Address}},
+		{"link-local to a link-local peer", []netip.Addr{ll6, v6}, ll6b, nil, []netip.Addr{ll6, v6}, []wire.ParamType{wire.ParamIPv6Address}},
+		{"no IPv4 link-local to a global peer", []netip.Addr{ll4, pub1}, pub2, nil, nil, []wire.ParamType{wire.ParamIPv4Address}},
+		{"duplicates listed once", []netip.Addr{pub1, pub2, pub1}, pub2, nil, []netip.Addr{pub1, pub2}, []wire.ParamType{wire.ParamIPv4Address}},
+		{"at most MaxPeerAddresses", many(MaxPeerAddresses + 5), pub2, nil, many(MaxPeerAddresses), []wire.ParamType{wire.ParamIPv4Address}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			addrs, types := listed(Advertise(c.local, c.peer, c.peerTypes))

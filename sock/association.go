@@ -328,7 +328,7 @@ func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Ini
 		InStreams:   a.cfg.inStreams,
 		InitialTSN:  a.localTSN,
 	}
-	in.Params = append(in.Params, multihome.Advertise(a.ep.addrs, dst, nil)...)
+	in.Params = append(in.Params, multihome.Advertise(a.ep.listedAddrs(), dst, nil)...)
 	in.Params = append(in.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())
@@ -551,7 +551,7 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 			p.udpPort.Store(uint32(m.src.Port()))
 			continue
 		}
-		if local, ok := multihome.LocalFor(a.ep.addrs, l); ok {
+		if local, ok := a.ep.pathLocal(l, m.local); ok {
 			if a.addPathLocked(l, local, m.src.Port(), false) == nil {
 				// Connect's addresses and the listed ones together are
 				// more than the bound.

@@ -706,7 +706,7 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 		InitialTSN:  st.LocalTSN,
 	}
 	ack.Params = append(ack.Params, wire.StateCookieParam(ck))
-	ack.Params = append(ack.Params, multihome.Advertise(e.addrs, meta.Src.Addr(), peerTypes)...)
+	ack.Params = append(ack.Params, multihome.Advertise(e.listedAddrs(), meta.Src.Addr(), peerTypes)...)
 	ack.Params = append(ack.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())

@@ -10,7 +10,10 @@ var (
 	// {error, not_found}).
 	ErrNotFound = errors.New("sock: not found")
 	// ErrAddressInUse: the transport address (IP, SCTP port) belongs to
-	// another endpoint; a wildcard address conflicts with every specific one.
+	// another endpoint (a wildcard address conflicts only with the same
+	// wildcard; it coexists with specific ones), or the stack's UDP
+	// encapsulation port is held by another socket (another process or
+	// stack: the error says so, and that WithUDPPort gives another port).
 	ErrAddressInUse = errors.New("sock: address already in use")
 	// ErrInvalidOption: an option value is out of range. Values are never
 	// clamped silently.

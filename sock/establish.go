@@ -146,7 +146,7 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 	a.peerTag = peer.InitiateTag
 	a.primary = a.addPathLocked(confirmed, e.localFor(st.Local, confirmed), udpPortFor(confirmed, st.Peer.Port(), meta), true)
 	for _, l := range listed {
-		if local, ok := multihome.LocalFor(e.addrs, l); ok {
+		if local, ok := e.pathLocal(l, st.Local); ok {
 			a.addPathLocked(l, local, udpPortFor(l, st.Peer.Port(), meta), false)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -391,16 +390,17 @@ func (a *Association) Stats() AssociationStats {
 }
 
 // SetPathLocal makes the path to remote send from the local address
-// local, which must be one of the endpoint's (RFC 9260 leaves the source
-// address to the implementation; this makes it the user's choice). It
-// stays until changed again.
+// local, which must be one of the endpoint's, or of the family of one of
+// its wildcard addresses (RFC 9260 leaves the source address to the
+// implementation; this makes it the user's choice). It stays until
+// changed again.
 func (a *Association) SetPathLocal(remote, local netip.Addr) error {
 	p := a.pathFor(remote.Unmap())
 	if p == nil {
 		return fmt.Errorf("sock: no path to %v: %w", remote, ErrNotFound)
 	}
 	local = local.Unmap()
-	if !slices.Contains(a.ep.addrs, local) || local.Is4() != remote.Unmap().Is4() {
+	if local.IsUnspecified() || !a.ep.serves(local) || local.Is4() != remote.Unmap().Is4() {
 		return fmt.Errorf("%w: %v is not a local address of the endpoint of the family of %v", ErrInvalidArgument, local, remote)
 	}
 	p.pinned.Store(&local)

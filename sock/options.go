@@ -3,6 +3,7 @@ package sock
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/pion/transport/v5"
@@ -63,6 +64,10 @@ type stackConfig struct {
 	logger         *slog.Logger
 	noBatching     bool
 	burstGap       time.Duration // udpencap.Config.BurstGap; zero: its default
+	hostAddrs      func() ([]netip.Addr, error)
+	// socketPerAddress: udpencap.Config.SocketPerAddress, so that tests
+	// on Linux run the sockets of platforms without source selection.
+	socketPerAddress bool
 }
 
 // withBurstGap makes packets that come within d of each other a burst for

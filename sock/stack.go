@@ -25,18 +25,27 @@ import (
 )
 
 // Stack is one SCTP host: its UDP encapsulation sockets (one per local
-// address, all on the stack's UDP port), the registry of its endpoints and
-// the secret that signs its State Cookies. Several stacks in one process
-// (on different UDP ports) behave as different hosts.
+// address, all on the stack's UDP port; once a wildcard endpoint exists,
+// one wildcard socket for its family that the others share), the
+// registry of its endpoints and the secret that signs its State Cookies.
+// Several stacks in one process (on different UDP ports) behave as
+// different hosts.
 type Stack struct {
 	cfg    stackConfig
 	signer *cookie.Signer
 	log    *slog.Logger
 	pionLF slogpion.Factory
 
-	mu         sync.Mutex
-	closed     bool
-	udpPort    uint16
+	// setupMu serializes NewEndpoint, which may release mu while it
+	// replaces sockets (see openWildcardLocked); it is taken before mu.
+	setupMu sync.Mutex
+
+	mu      sync.Mutex
+	closed  bool
+	udpPort uint16
+	// transports holds the stack's sockets by the address they were
+	// opened for; a wildcard one serves the specific addresses of its
+	// family too (servingLocked), which then have none of their own.
 	transports map[netip.Addr]*udpencap.Transport
 	// endpoints holds every endpoint with its creation number (for the
 	// order of Endpoints); byPort the endpoints of each SCTP port, so that
@@ -68,6 +77,8 @@ type Stack struct {
 	sendTap atomic.Pointer[func(pkt []byte, from netip.Addr, to netip.AddrPort)]
 
 	drops dropCounters
+
+	hosts hostAddrCache
 }
 
 // FaultFilter decides, for fault injection, whether to drop a packet
@@ -115,6 +126,10 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 			return nil, fmt.Errorf("sock: host network: %w", err)
 		}
 		cfg.net = n
+	}
+	if cfg.hostAddrs == nil {
+		n := cfg.net
+		cfg.hostAddrs = func() ([]netip.Addr, error) { return udpencap.HostAddrs(n) }
 	}
 	pionMin := slogpion.LevelTrace // a caller's logger decides for itself
 	if cfg.logger == nil {
@@ -192,6 +207,11 @@ func (s *Stack) UDPPort() uint16 {
 // NewEndpoint creates an endpoint on the local addresses addrs (nil:
 // 127.0.0.1) and SCTP port (0: a free port). A transport address belongs to
 // one endpoint only: a conflict returns an error wrapping ErrAddressInUse.
+// A wildcard address (0.0.0.0 or ::) stands for every address of its
+// family and coexists with endpoints on specific addresses of the same
+// port, which win for their own addresses (see docs/ARCHITECTURE.md,
+// "Wildcard endpoints"). A UDP encapsulation port another process holds
+// is reported as ErrAddressInUse too, with what to do about it.
 // The seed's create_ep.
 func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOption) (*Endpoint, error) {
 	cfg := defaultEndpointConfig()
@@ -210,7 +230,8 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	if err != nil {
 		return nil, err
 	}
-	s.releaseIdleSockets(addrs)
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -223,9 +244,20 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	} else if other := s.conflictLocked(addrs, port); other != nil {
 		return nil, fmt.Errorf("sock: endpoint %v port %d: %w (endpoint %v)", addrs, port, ErrAddressInUse, other)
 	}
+	// Wildcards first: they may replace sockets the others would use.
+	for _, a := range addrs {
+		if a.IsUnspecified() && s.transports[a] == nil {
+			if err := s.openWildcardLocked(a); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var opened []netip.Addr
 	for _, a := range addrs {
-		if _, ok := s.transports[a]; ok {
+		if s.servingLocked(a) != nil {
+			if err := s.probeLocal(a); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err := s.openTransportLocked(a); err != nil {
@@ -250,42 +282,11 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	for _, a := range addrs {
 		// udpencap hands packets for the endpoint's port to the stack's
 		// demultiplexer; another endpoint may have registered it already.
-		if err := s.transports[a].Register(port, udpencap.ReceiverFunc(s.receive)); err != nil && !errors.Is(err, udpencap.ErrPortRegistered) {
+		if err := s.servingLocked(a).Register(port, udpencap.ReceiverFunc(s.receive)); err != nil && !errors.Is(err, udpencap.ErrPortRegistered) {
 			return nil, fmt.Errorf("sock: register port %d: %w", port, err)
 		}
 	}
 	return ep, nil
-}
-
-// releaseIdleSockets closes the sockets no endpoint uses that would keep
-// a socket for addrs from binding the stack's UDP port: a wildcard socket
-// and a specific one of the same family exclude each other.
-func (s *Stack) releaseIdleSockets(addrs []netip.Addr) {
-	s.mu.Lock()
-	var detached []*udpencap.Transport
-	for _, a := range addrs {
-		if _, ok := s.transports[a]; ok {
-			continue
-		}
-		for b := range s.transports {
-			if b.Is4() != a.Is4() || b.IsUnspecified() == a.IsUnspecified() || s.addrUsedLocked(b) {
-				continue
-			}
-			detached = append(detached, s.detachTransportLocked(b))
-		}
-	}
-	s.mu.Unlock()
-	closeTransports(detached)
-}
-
-// addrUsedLocked reports whether an endpoint has the local address a.
-func (s *Stack) addrUsedLocked(a netip.Addr) bool {
-	for ep := range s.endpoints {
-		if slices.Contains(ep.addrs, a) {
-			return true
-		}
-	}
-	return false
 }
 
 func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
@@ -308,42 +309,66 @@ func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
 }
 
 // conflictLocked returns the endpoint that owns one of the transport
-// addresses, if any. An unspecified address conflicts with every address.
+// addresses, if any. A wildcard address conflicts only with the same
+// wildcard: with a specific address of its family it coexists, the
+// specific endpoint winning for its address (endpointFor).
 func (s *Stack) conflictLocked(addrs []netip.Addr, port uint16) *Endpoint {
 	for _, ep := range s.byPort[port] {
 		for _, a := range addrs {
-			for _, b := range ep.addrs {
-				if a == b || a.IsUnspecified() || b.IsUnspecified() {
-					return ep
-				}
+			if slices.Contains(ep.addrs, a) {
+				return ep
 			}
 		}
 	}
 	return nil
 }
 
-// freePortLocked picks an unused SCTP port in the dynamic range.
+// overlapLocked is conflictLocked with a wildcard address overlapping
+// every address of its family: what freePortLocked avoids, so that a port
+// it picks is not shared with a wildcard or specific endpoint by chance.
+func (s *Stack) overlapLocked(addrs []netip.Addr, port uint16) bool {
+	for _, ep := range s.byPort[port] {
+		for _, a := range addrs {
+			if ep.serves(a) || (a.IsUnspecified() && slices.ContainsFunc(ep.addrs, func(b netip.Addr) bool { return b.Is4() == a.Is4() })) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// freePortLocked picks an SCTP port in the dynamic range that no endpoint
+// on one of addrs (or a wildcard of their family) has.
 func (s *Stack) freePortLocked(addrs []netip.Addr) (uint16, error) {
 	const lo, n = 49152, 65536 - 49152
 	start := rand.IntN(n)
 	for i := range n {
 		p := uint16(lo + (start+i)%n)
-		if s.conflictLocked(addrs, p) == nil {
+		if !s.overlapLocked(addrs, p) {
 			return p, nil
 		}
 	}
 	return 0, fmt.Errorf("sock: no free SCTP port: %w", ErrAddressInUse)
 }
 
-func (s *Stack) openTransportLocked(a netip.Addr) error {
+// openTransportLocked opens the transport for local address a (and for the
+// specific addresses also, which a wildcard a serves). A UDP port held by
+// another socket is ErrAddressInUse, with the way out in the message.
+func (s *Stack) openTransportLocked(a netip.Addr, also ...netip.Addr) error {
 	tr, err := udpencap.Open(udpencap.Config{
-		Net:             s.cfg.net,
-		LocalAddrs:      []netip.Addr{a},
-		Port:            s.udpPort,
-		DisableBatching: s.cfg.noBatching,
-		DisableOffload:  s.cfg.noBatching,
-		BurstGap:        s.cfg.burstGap,
+		Net:              s.cfg.net,
+		LocalAddrs:       append([]netip.Addr{a}, also...),
+		HostAddrs:        s.cfg.hostAddrs,
+		SocketPerAddress: s.cfg.socketPerAddress,
+		Port:             s.udpPort,
+		DisableBatching:  s.cfg.noBatching,
+		DisableOffload:   s.cfg.noBatching,
+		BurstGap:         s.cfg.burstGap,
 	})
+	if errors.Is(err, udpencap.ErrAddressInUse) {
+		return fmt.Errorf("sock: UDP port %d on %v is in use by another process (or another stack of this one); give the stack another UDP port with WithUDPPort (0 picks a free one): %w: %w",
+			s.udpPort, a, ErrAddressInUse, err)
+	}
 	if err != nil {
 		return fmt.Errorf("sock: UDP socket on %v port %d: %w", a, s.udpPort, err)
 	}
@@ -406,32 +431,32 @@ func (s *Stack) removeEndpoint(ep *Endpoint) {
 		s.byAddr.CompareAndDelete(netip.AddrPortFrom(a, ep.port), ep)
 	}
 	for _, a := range ep.addrs {
+		tr := s.servingLocked(a)
+		if tr == nil {
+			continue
+		}
 		portUsed := false
 		for _, other := range same {
-			if slices.Contains(other.addrs, a) {
+			if slices.ContainsFunc(other.addrs, func(b netip.Addr) bool { return s.servingLocked(b) == tr }) {
 				portUsed = true
 				break
 			}
 		}
-		if tr := s.transports[a]; tr != nil && !portUsed {
+		if !portUsed {
 			tr.Unregister(ep.port)
 		}
 	}
 }
 
 // receive is the receive path of every socket: find the endpoint owning the
-// packet's local address and destination port; none: out of the blue.
+// packet's local address and destination port, the specific one before a
+// wildcard one (endpointFor); none: out of the blue.
 func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
 	defer s.recoverReceive(meta)
 	if s.faulty(meta.Local.Addr(), meta.Src, true) {
 		return
 	}
-	local := meta.Local.Addr()
-	ep := s.endpointAt(netip.AddrPortFrom(local, hdr.DstPort))
-	if ep == nil {
-		ep = s.endpointAt(netip.AddrPortFrom(wildcardOf(local), hdr.DstPort))
-	}
-	if ep != nil {
+	if ep := s.endpointFor(meta.Local.Addr(), hdr, meta.Src); ep != nil {
 		ep.receive(pkt, hdr, meta)
 		return
 	}
@@ -535,23 +560,42 @@ func (s *Stack) endpointsLocked() []*Endpoint {
 }
 
 // Endpoint returns the endpoint that owns the transport address (addr,
-// port), or an error wrapping ErrNotFound (the seed's get_ep).
+// port), or an error wrapping ErrNotFound (the seed's get_ep). For a
+// specific address that is the endpoint on it, else a wildcard endpoint
+// of its family on the port: the one a packet to that address reaches.
 func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
-	if ep := s.endpointAt(netip.AddrPortFrom(addr.Unmap(), port)); ep != nil {
+	addr = addr.Unmap()
+	if ep := s.endpointAt(netip.AddrPortFrom(addr, port)); ep != nil {
 		return ep, nil
+	}
+	if addr.IsValid() && !addr.IsUnspecified() {
+		if ep := s.endpointAt(netip.AddrPortFrom(wildcardOf(addr), port)); ep != nil {
+			return ep, nil
+		}
 	}
 	return nil, fmt.Errorf("sock: endpoint %v: %w", netip.AddrPortFrom(addr, port), ErrNotFound)
 }
 
 // FindAssociation returns the association between the local transport
 // address (laddr, lport) and the remote one (raddr, rport), or an error
-// wrapping ErrNotFound (the seed's find_assoc).
+// wrapping ErrNotFound (the seed's find_assoc). laddr may be any address
+// a wildcard endpoint serves; the association is the one its packets
+// reach (see endpointFor).
 func (s *Stack) FindAssociation(laddr netip.Addr, lport uint16, raddr netip.Addr, rport uint16) (*Association, error) {
+	laddr, raddr = laddr.Unmap(), raddr.Unmap()
+	if laddr.IsValid() && !laddr.IsUnspecified() {
+		hdr := wire.CommonHeader{SrcPort: rport, DstPort: lport}
+		if ep := s.endpointFor(laddr, hdr, netip.AddrPortFrom(raddr, rport)); ep != nil {
+			if a := ep.lookupPeer(raddr, rport); a != nil {
+				return a, nil
+			}
+		}
+	}
 	ep, err := s.Endpoint(laddr, lport)
 	if err != nil {
 		return nil, err
 	}
-	if a := ep.lookupPeer(raddr.Unmap(), rport); a != nil {
+	if a := ep.lookupPeer(raddr, rport); a != nil {
 		return a, nil
 	}
 	return nil, fmt.Errorf("sock: association %v-%v: %w",

@@ -307,15 +307,24 @@ func TestCookieEchoFromAnotherAddress(t *testing.T) {
 // dropped as foreign.
 func TestInitAckFromAnotherAddress(t *testing.T) {
 	for _, c := range []struct {
-		name   string
-		remote []netip.Addr // given to Connect
+		name     string
+		remote   []netip.Addr // given to Connect
+		wildcard bool         // the client endpoint is on 0.0.0.0
 	}{
-		{"listed", []netip.Addr{lo4, lo4b}},
-		{"unlisted", []netip.Addr{lo4}},
+		{"listed", []netip.Addr{lo4, lo4b}, false},
+		{"unlisted", []netip.Addr{lo4}, false},
+		{"unlisted, wildcard client", []netip.Addr{lo4}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStack(t)
 			ep := fastClient(t, s)
+			if c.wildcard {
+				var err error
+				ep, err = s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, 0,
+					WithRTOMin(10*time.Millisecond), WithRTOInitial(100*time.Millisecond), WithRTOMax(200*time.Millisecond),
+					WithMaxInitRetransmits(30))
+				require.NoError(t, err)
+			}
 			r1 := newRawPeer(t, s)
 			r2 := newRawPeerFrom(t, s, lo4b)
 			pc := connectTo(t, ep, r1, c.remote...)
@@ -335,6 +344,7 @@ func TestInitAckFromAnotherAddress(t *testing.T) {
 			require.False(t, second.Primary)
 			require.Equal(t, PathUnconfirmed, second.State)
 			require.Equal(t, r2.udpPort(), second.RemoteUDPPort)
+			require.Equal(t, lo4, second.Local, "the concrete address the INIT-ACK arrived on")
 		})
 	}
 }

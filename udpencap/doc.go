@@ -56,4 +56,15 @@
 // for the destination address (IP_PKTINFO / IPV6_PKTINFO), the TOS or
 // traffic class and the TTL or hop limit where the platform delivers them.
 // Socket.Batching reports the mode chosen for each socket.
+//
+// # Wildcard addresses
+//
+// A wildcard local address (0.0.0.0, ::) serves every address of its
+// family. On the real network on Linux it is one socket: received
+// datagrams carry their local address from IP_PKTINFO / IPV6_PKTINFO in
+// Meta.Local, and a datagram sent from a specific address leaves from it
+// (the same control message on send, in batched and segmented sends too),
+// so that a reply leaves from the address the peer sent to. Elsewhere it
+// is bound as one socket per host address (Config.HostAddrs). See
+// Config.LocalAddrs and Transport.Serves.
 package udpencap

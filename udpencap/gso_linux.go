@@ -47,15 +47,7 @@ func enableOffload(c *net.UDPConn) (gso, gro bool) {
 func putGSOControl(b []byte, size int) []byte {
 	b = b[:gsoControlSize]
 	clear(b)
-	if unix.SizeofCmsghdr == 16 {
-		binary.NativeEndian.PutUint64(b, uint64(unix.CmsgLen(2)))
-		binary.NativeEndian.PutUint32(b[8:], unix.IPPROTO_UDP)
-		binary.NativeEndian.PutUint32(b[12:], unix.UDP_SEGMENT)
-	} else {
-		binary.NativeEndian.PutUint32(b, uint32(unix.CmsgLen(2)))
-		binary.NativeEndian.PutUint32(b[4:], unix.IPPROTO_UDP)
-		binary.NativeEndian.PutUint32(b[8:], unix.UDP_SEGMENT)
-	}
+	putCmsgHeader(b, unix.IPPROTO_UDP, unix.UDP_SEGMENT, 2)
 	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
 	return b
 }

@@ -64,11 +64,14 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 		return err
 	}
 	if s.batch == nil {
-		return s.send(pkt, to)
+		return s.send(pkt, from, to)
 	}
 	if s.is4 {
 		to = unmapAddrPort(to)
 	}
+	// Only a source the datagram must carry is kept, so that the packets
+	// of a specific socket all compare equal in segmentRun.
+	from = s.source(from)
 	q := &s.q
 	now := time.Now()
 	// Close sets t.closed and then takes every queue's lock once, so with
@@ -81,7 +84,7 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 	}
 	q.last = now
 	if !q.running && len(q.pending) == 0 && q.quick < burstLen-1 && !t.closed.Load() {
-		return s.sendInline(pkt, to)
+		return s.sendInline(pkt, from, to)
 	}
 	for len(q.pending) >= sendQueueLimit && !t.closed.Load() {
 		q.shrunk.Wait()
@@ -91,7 +94,7 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 		s.ctr.txErrors.Add(1)
 		return fmt.Errorf("udpencap: send: %w", net.ErrClosed)
 	}
-	q.pending = append(q.pending, Outgoing{Pkt: pkt, To: to})
+	q.pending = append(q.pending, Outgoing{Pkt: pkt, From: from, To: to})
 	if !q.running {
 		q.running = true
 		t.flushers.Add(1)
@@ -104,12 +107,12 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 // sendInline writes pkt on the calling goroutine; q.mu is held on entry
 // and released. It counts as the queue's flusher meanwhile, so packets
 // enqueued during the system call wait and are handed to a flusher after.
-func (s *socket) sendInline(pkt []byte, to netip.AddrPort) error {
+func (s *socket) sendInline(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 	q := &s.q
 	q.running = true
 	s.t.flushers.Add(1)
 	q.mu.Unlock()
-	err := s.send(pkt, to)
+	err := s.send(pkt, from, to)
 	q.mu.Lock()
 	q.last = time.Now()
 	if len(q.pending) > 0 {
@@ -166,7 +169,8 @@ func (s *socket) flush() {
 
 // offloadScratch is the reusable state of one flusher's writes: messages,
 // their buffer lists (one per packet, several for a segmented send),
-// destination addresses and UDP_SEGMENT control messages.
+// destination addresses and control messages (UDP_SEGMENT, and the source
+// address on a wildcard socket), ctlRoom bytes per message.
 type offloadScratch struct {
 	msgs  []ipv4.Message
 	iov   [][]byte
@@ -183,7 +187,7 @@ func newOffloadScratch(n int) *offloadScratch {
 		segs:  make([]int, n),
 		addrs: make([]net.UDPAddr, n),
 		ips:   make([][16]byte, n),
-		oob:   make([]byte, n*gsoControlSize),
+		oob:   make([]byte, n*ctlRoom),
 	}
 	for i := range sc.msgs {
 		sc.msgs[i].Addr = &sc.addrs[i]
@@ -191,9 +195,15 @@ func newOffloadScratch(n int) *offloadScratch {
 	return sc
 }
 
-// run counts the packets from batch[0] that can leave as one segmented
-// send: the same destination and size, but for a last one that may be
-// shorter (the kernel cuts the buffer every size bytes).
+// ctlRoom is the control message room of one queued message: a
+// UDP_SEGMENT and a source address.
+var ctlRoom = gsoControlSize + srcControlSize
+
+// segmentRun counts the packets from batch[0] that can leave as one
+// segmented send: the same destination, source and size, but for a last
+// one that may be shorter (the kernel cuts the buffer every size bytes).
+// The source is one control message for the whole send, so packets with
+// an explicit source batch and segment like the others.
 func segmentRun(batch []Outgoing, gso bool) int {
 	if !gso || len(batch) < 2 {
 		return 1
@@ -203,7 +213,7 @@ func segmentRun(batch []Outgoing, gso bool) int {
 	n := 1
 	for n < len(batch) && n < maxGSOSegments {
 		p := batch[n]
-		if p.To != batch[0].To || len(p.Pkt) > size || total+len(p.Pkt) > maxGSOBytes {
+		if p.To != batch[0].To || p.From != batch[0].From || len(p.Pkt) > size || total+len(p.Pkt) > maxGSOBytes {
 			break
 		}
 		total += len(p.Pkt)
@@ -228,9 +238,17 @@ func (s *socket) writeQueued(sc *offloadScratch, batch []Outgoing) {
 				sc.iov = append(sc.iov, o.Pkt)
 			}
 			m.Buffers = sc.iov[start:len(sc.iov):len(sc.iov)]
-			m.OOB = nil
+			room := sc.oob[k*ctlRoom : (k+1)*ctlRoom]
+			ctl := 0
 			if n > 1 {
-				m.OOB = putGSOControl(sc.oob[k*gsoControlSize:], len(batch[used].Pkt))
+				ctl += len(putGSOControl(room, len(batch[used].Pkt)))
+			}
+			if src := batch[used].From; src.IsValid() {
+				ctl += len(putSourceControl(room[ctl:], src, s.is4))
+			}
+			m.OOB = nil
+			if ctl > 0 {
+				m.OOB = room[:ctl]
 			}
 			fillAddr(&sc.addrs[k], &sc.ips[k], batch[used].To)
 			sc.segs[k] = n
@@ -282,7 +300,7 @@ func (s *socket) writeMessages(sc *offloadScratch, pkts []Outgoing, k int) {
 				s.t.log.Warnf("udpencap: %s: segmentation offload off: %v", s.local, err)
 			}
 			for _, o := range pkts[pkt : pkt+segs] {
-				_ = s.send(o.Pkt, o.To)
+				_ = s.send(o.Pkt, o.From, o.To)
 			}
 		} else {
 			s.ctr.txErrors.Add(uint64(segs))

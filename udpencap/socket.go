@@ -57,10 +57,13 @@ type socket struct {
 	is4   bool
 	local netip.AddrPort // addr and the port actually bound
 	meta  bool           // control messages (PKTINFO, TOS, TTL) enabled
-	gro   bool           // the kernel may coalesce datagrams (UDP_GRO)
-	gso   atomic.Bool    // segmented sends (UDP_SEGMENT) in use
-	q     sendQueue      // Enqueue's packets, in batching mode
-	ctr   counters
+	// srcSelect: a wildcard socket that sets each datagram's source
+	// address (IP_PKTINFO / IPV6_PKTINFO on send).
+	srcSelect bool
+	gro       bool        // the kernel may coalesce datagrams (UDP_GRO)
+	gso       atomic.Bool // segmented sends (UDP_SEGMENT) in use
+	q         sendQueue   // Enqueue's packets, in batching mode
+	ctr       counters
 }
 
 func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error) {
@@ -71,6 +74,9 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 	la := &net.UDPAddr{IP: a.AsSlice(), Port: int(port), Zone: a.Zone()}
 	c, err := cfg.Net.ListenUDP(network, la)
 	if err != nil {
+		if addrInUse(err) {
+			return nil, fmt.Errorf("udpencap: listen %s: %w: %w", netip.AddrPortFrom(a, port), ErrAddressInUse, err)
+		}
 		return nil, fmt.Errorf("udpencap: listen %s: %w", netip.AddrPortFrom(a, port), err)
 	}
 	bound := port
@@ -91,6 +97,7 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 
 	if uc, ok := c.(*net.UDPConn); ok {
 		s.udp = uc
+		s.srcSelect = a.IsUnspecified() && selectsSource(cfg)
 		if err := enableMeta(uc, s.is4); err != nil {
 			t.log.Debugf("udpencap: %s: no control messages: %v", s.local, err)
 		} else {
@@ -289,16 +296,34 @@ func (s *socket) deliver(pkt []byte, meta *Meta) {
 	c.rxDropped.Add(1)
 }
 
-// send writes one datagram. On the real network it uses
-// WriteToUDPAddrPort, which does not allocate; pion's vnet keeps the
-// destination address it is given, so it gets a fresh *net.UDPAddr.
-func (s *socket) send(pkt []byte, to netip.AddrPort) error {
+// source is the source address a datagram sent through s from from must
+// carry in a control message: from itself on a wildcard socket that
+// chooses sources, else none (the invalid Addr), the socket's own address
+// or the kernel's choice being right.
+func (s *socket) source(from netip.Addr) netip.Addr {
+	if !s.srcSelect || !from.IsValid() || from.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return from.Unmap()
+}
+
+// send writes one datagram from the local address from (see source). On
+// the real network it uses WriteToUDPAddrPort, which does not allocate,
+// or WriteMsgUDPAddrPort with the source address's control message; pion's
+// vnet keeps the destination address it is given, so it gets a fresh
+// *net.UDPAddr.
+func (s *socket) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 	var err error
 	if s.udp != nil {
 		if s.is4 {
 			to = unmapAddrPort(to)
 		}
-		_, err = s.udp.WriteToUDPAddrPort(pkt, to)
+		if src := s.source(from); src.IsValid() {
+			var oob [srcControlSize]byte
+			_, _, err = s.udp.WriteMsgUDPAddrPort(pkt, putSourceControl(oob[:], src, s.is4), to)
+		} else {
+			_, err = s.udp.WriteToUDPAddrPort(pkt, to)
+		}
 	} else {
 		_, err = s.conn.WriteTo(pkt, net.UDPAddrFromAddrPort(to))
 	}
@@ -317,7 +342,7 @@ func (s *socket) sendBatch(t *Transport, msgs []Outgoing) (int, error) {
 	var first error
 	if s.batch == nil {
 		for i := range msgs {
-			if err := s.send(msgs[i].Pkt, msgs[i].To); err != nil {
+			if err := s.send(msgs[i].Pkt, msgs[i].From, msgs[i].To); err != nil {
 				if first == nil {
 					first = err
 				}
@@ -337,7 +362,7 @@ func (s *socket) sendBatch(t *Transport, msgs []Outgoing) (int, error) {
 	for len(msgs) > 0 {
 		k := min(len(msgs), len(sc.msgs))
 		for i := range k {
-			sc.fill(i, msgs[i], s.is4)
+			sc.fill(i, msgs[i], s.is4, s.source(msgs[i].From))
 		}
 		ms := sc.msgs[:k]
 		for off := 0; off < k; {
@@ -376,12 +401,14 @@ func (s *socket) sendBatch(t *Transport, msgs []Outgoing) (int, error) {
 }
 
 // batchScratch is the reusable per-call state of a batched send: messages,
-// their one-element buffer lists and destination addresses.
+// their one-element buffer lists, destination addresses and source address
+// control messages.
 type batchScratch struct {
 	msgs  []ipv4.Message
 	bufs  [][]byte
 	addrs []net.UDPAddr
 	ips   [][16]byte
+	oob   []byte
 }
 
 func newBatchScratch(n int) *batchScratch {
@@ -390,6 +417,7 @@ func newBatchScratch(n int) *batchScratch {
 		bufs:  make([][]byte, n),
 		addrs: make([]net.UDPAddr, n),
 		ips:   make([][16]byte, n),
+		oob:   make([]byte, n*srcControlSize),
 	}
 	for i := range sc.msgs {
 		sc.msgs[i].Buffers = sc.bufs[i : i+1]
@@ -399,14 +427,19 @@ func newBatchScratch(n int) *batchScratch {
 }
 
 // fill prepares message i for m without allocating: the destination IP
-// is written into a reused array that the reused *net.UDPAddr points to.
-func (sc *batchScratch) fill(i int, m Outgoing, is4 bool) {
+// is written into a reused array that the reused *net.UDPAddr points to,
+// the source address control message (src valid) into the scratch's.
+func (sc *batchScratch) fill(i int, m Outgoing, is4 bool, src netip.Addr) {
 	sc.bufs[i] = m.Pkt
 	to := m.To
 	if is4 {
 		to = unmapAddrPort(to)
 	}
 	fillAddr(&sc.addrs[i], &sc.ips[i], to)
+	sc.msgs[i].OOB = nil
+	if src.IsValid() {
+		sc.msgs[i].OOB = putSourceControl(sc.oob[i*srcControlSize:(i+1)*srcControlSize], src, is4)
+	}
 }
 
 // fillAddr points ua at to without allocating: the IP is written into ip,

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 
 	"github.com/usock/usock/internal/wire"
+	"github.com/usock/usock/multihome"
 )
 
 // DefaultPort is the IANA-assigned UDP port for SCTP over UDP,
@@ -48,6 +49,10 @@ var (
 	ErrInvalidConfig = errors.New("udpencap: invalid config")
 	// ErrNilReceiver means Register was given a nil Receiver.
 	ErrNilReceiver = errors.New("udpencap: nil receiver")
+	// ErrAddressInUse means a socket could not bind its address and port
+	// because another socket holds them (EADDRINUSE): another process,
+	// or another Transport of this one.
+	ErrAddressInUse = errors.New("udpencap: UDP address in use")
 )
 
 // Config configures Open. The zero value is usable: a transport on
@@ -59,11 +64,28 @@ type Config struct {
 	Net transport.Net
 
 	// LocalAddrs are the addresses to bind, one socket each. Nil or empty
-	// means 127.0.0.1 only. An unspecified address (0.0.0.0 or ::) binds
-	// the wildcard; the local address of each datagram then comes from
-	// IP_PKTINFO / IPV6_PKTINFO where the platform provides it.
-	// IPv4-mapped IPv6 addresses are treated as IPv4.
+	// means 127.0.0.1 only. IPv4-mapped IPv6 addresses are treated as
+	// IPv4.
+	//
+	// An unspecified address (0.0.0.0 or ::) serves every address of its
+	// family. On the real network on Linux it is one wildcard socket: the
+	// local address of each datagram comes from IP_PKTINFO /
+	// IPV6_PKTINFO, and a datagram sent from a specific address leaves
+	// from that address (the same control message on send); the specific
+	// addresses of its family listed with it share that socket. Elsewhere
+	// (other platforms, pion's vnet, SocketPerAddress) it is one socket per
+	// host address of its family (HostAddrs), so that every datagram
+	// still leaves from the address chosen for it.
 	LocalAddrs []netip.Addr
+
+	// HostAddrs lists the host's addresses, for binding a wildcard
+	// address as one socket per address; nil means HostAddrs(Net).
+	HostAddrs func() ([]netip.Addr, error)
+
+	// SocketPerAddress binds a wildcard address as one socket per host
+	// address even where one wildcard socket could choose the source
+	// address of its datagrams.
+	SocketPerAddress bool
 
 	// Port is the local UDP encapsulation port, the same for all
 	// addresses (RFC 6951 section 5.1). Zero picks a free port: the first
@@ -187,6 +209,10 @@ type SocketInfo struct {
 	// packets as one UDP_SEGMENT send; Coalescing whether the kernel may
 	// hand several datagrams to one read (UDP_GRO).
 	Segmentation, Coalescing bool
+	// SourceSelection reports whether the socket, bound to a wildcard
+	// address, sets the source address of each datagram sent from a
+	// specific address (IP_PKTINFO / IPV6_PKTINFO).
+	SourceSelection bool
 }
 
 // Transport is the RFC 6951 UDP encapsulation transport: one UDP socket per
@@ -273,6 +299,12 @@ func Open(cfg Config) (*Transport, error) {
 	}
 	t.batchPool.New = func() any { return newBatchScratch(t.batchSize) }
 
+	if cfg.HostAddrs == nil {
+		n := cfg.Net
+		cfg.HostAddrs = func() ([]netip.Addr, error) { return HostAddrs(n) }
+	}
+	norm = bindPlan(norm, selectsSource(cfg), cfg.HostAddrs)
+
 	// With Port 0 the first socket picks an ephemeral port that may be
 	// taken on another address; retry a few times with a fresh one.
 	attempts := 1
@@ -318,7 +350,8 @@ func (t *Transport) bindAll(cfg Config, addrs []netip.Addr) ([]*socket, error) {
 func (t *Transport) Port() uint16 { return t.port }
 
 // LocalAddrs returns the bound address and port of every socket, in the
-// order of Config.LocalAddrs.
+// order of Config.LocalAddrs (a wildcard address bound as one socket per
+// host address has them in its place).
 func (t *Transport) LocalAddrs() []netip.AddrPort {
 	out := make([]netip.AddrPort, len(t.socks))
 	for i, s := range t.socks {
@@ -327,14 +360,27 @@ func (t *Transport) LocalAddrs() []netip.AddrPort {
 	return out
 }
 
-// Sockets describes every socket, in the order of Config.LocalAddrs.
+// Sockets describes every socket, in the order of LocalAddrs.
 func (t *Transport) Sockets() []SocketInfo {
 	out := make([]SocketInfo, len(t.socks))
 	for i, s := range t.socks {
 		out[i] = SocketInfo{Local: s.local, Batching: s.batch != nil, Meta: s.meta,
-			Segmentation: s.gso.Load(), Coalescing: s.gro}
+			Segmentation: s.gso.Load(), Coalescing: s.gro, SourceSelection: s.srcSelect}
 	}
 	return out
+}
+
+// Serves reports whether datagrams sent from the specific address a leave
+// from a: a socket is bound to a, or a wildcard socket of a's family sets
+// the source address of what it sends.
+func (t *Transport) Serves(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, s := range t.socks {
+		if s.addr == a || (s.srcSelect && s.is4 == a.Is4()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Batching reports whether every socket uses batched I/O
@@ -410,7 +456,8 @@ func (t *Transport) lookup(port uint16) Receiver {
 // encapsulation port number of the SCTP stack": it is, as every socket is
 // bound to Port(). It uses the socket bound to from; an invalid or unspecified
 // from selects the first socket of to's address family, and a from without
-// its own socket falls back to a wildcard socket of its family, if any.
+// its own socket falls back to a wildcard socket of its family, if any,
+// which makes the datagram leave from from where it can (see Serves).
 // Otherwise the error wraps ErrNoSocket. Send writes synchronously on the
 // calling goroutine, does not modify or retain pkt, and after Close returns
 // an error wrapping net.ErrClosed.
@@ -419,7 +466,7 @@ func (t *Transport) Send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 	if err != nil {
 		return err
 	}
-	return s.send(pkt, to)
+	return s.send(pkt, from, to)
 }
 
 // sender is the socket Send and Enqueue write through, or the counted
@@ -498,11 +545,25 @@ func (t *Transport) pick(from netip.Addr, to netip.AddrPort) (*socket, error) {
 		}
 		return nil, fmt.Errorf("send from %s: %w", from, ErrNoSocket)
 	}
-	v4 := to.Addr().Unmap().Is4()
+	// No source given: a wildcard socket of to's family lets the kernel
+	// choose; among specific sockets (a wildcard bound as one socket per
+	// address) the one multihome.LocalFor would choose for to.
+	dst := to.Addr().Unmap()
+	var best *socket
+	bestScore := -1
 	for _, s := range t.socks {
-		if s.is4 == v4 {
+		if s.is4 != dst.Is4() {
+			continue
+		}
+		if s.addr.IsUnspecified() {
 			return s, nil
 		}
+		if score := multihome.Score(s.addr, dst); score > bestScore {
+			best, bestScore = s, score
+		}
+	}
+	if best != nil {
+		return best, nil
 	}
 	return nil, fmt.Errorf("send to %s: %w", to, ErrNoSocket)
 }
