@@ -1,6 +1,7 @@
 package pathmgr
 
 import (
+	"slices"
 	"time"
 )
 
@@ -213,22 +214,33 @@ func (m *Manager) DataPath() (PathID, bool) {
 }
 
 // RetransmitPath returns where to retransmit DATA that was last sent on
-// last: an Active path other than last if one exists (the data path first,
-// else the best one), else DataPath, else last itself (or the primary if
-// last is not a confirmed path). It returns NoPath only when no path is
-// confirmed. Unconfirmed paths are never returned.
+// last and whose earlier copies went to the paths lost (copies taken for
+// lost: the DATA was retransmitted from there before any acknowledgement):
+// an Active path that is neither last nor in lost if one exists (the data
+// path first, else the best one), else last if it is Active, else
+// DataPath, else last itself (or the primary if last is not a confirmed
+// path). It returns NoPath only when no path is confirmed. Unconfirmed
+// paths are never returned.
 //
 // RFC 9260 section 6.4: "when its peer is multi-homed, an endpoint SHOULD
 // try to retransmit a chunk that timed out to an active destination
 // transport address that is different from the last destination address to
-// which the DATA chunk was sent."
-func (m *Manager) RetransmitPath(last PathID) PathID {
+// which the DATA chunk was sent." A path a copy was lost on is avoided
+// too: pion's fast retransmissions (RACK, tail-loss probes) re-send within
+// a few round trips, long before a T3-rtx timer could mark a dead path,
+// and a second re-send going back to it would bounce between the dead path
+// and the good one.
+func (m *Manager) RetransmitPath(last PathID, lost ...PathID) PathID {
+	avoid := func(id PathID) bool { return id == last || slices.Contains(lost, id) }
 	dp, ok := m.DataPath()
-	if ok && dp != last && m.get(dp).state == Active {
+	if ok && !avoid(dp) && m.get(dp).state == Active {
 		return dp
 	}
-	if b := m.best(Active, last); b != nil {
+	if b := m.bestWhere(Active, avoid); b != nil {
 		return b.id
+	}
+	if lp := m.get(last); lp != nil && lp.state == Active {
+		return last
 	}
 	if ok {
 		return dp
@@ -866,9 +878,14 @@ func (m *Manager) backOff(rto time.Duration) time.Duration {
 // best returns the path in state s, other than exclude, with the fewest
 // errors, then the lowest SRTT (measured paths first), then the lowest ID.
 func (m *Manager) best(s State, exclude PathID) *path {
+	return m.bestWhere(s, func(id PathID) bool { return id == exclude })
+}
+
+// bestWhere is best over the paths in state s for which skip is false.
+func (m *Manager) bestWhere(s State, skip func(PathID) bool) *path {
 	var b *path
 	for _, p := range m.paths {
-		if p.state != s || p.id == exclude {
+		if p.state != s || skip(p.id) {
 			continue
 		}
 		if b == nil || better(p, b) {

@@ -860,3 +860,25 @@ func TestDataMovedStopsT3(t *testing.T) {
 	}
 	m.DataMoved(PathID(42)) // unknown: ignored
 }
+
+// RetransmitPath avoids the paths a copy of the DATA was lost on as it
+// avoids the last one (pion's fast retransmissions re-send a TSN more than
+// once before any T3-rtx can mark a dead path); with every active path
+// avoided it keeps to the last copy's path, the one with the least time
+// to have proved lost.
+func TestRetransmitPathAvoidsLostCopies(t *testing.T) {
+	cfg := testConfig()
+	cfg.HBDisabled = true
+	m := newManager(t, cfg)
+	a := m.AddPath(true, t0)
+	b := m.AddPath(true, t0)
+	c := m.AddPath(true, t0)
+	dp, ok := m.DataPath()
+	require.True(t, ok)
+	require.Equal(t, a, dp)
+
+	require.Equal(t, b, m.RetransmitPath(a), "first re-send: away from the data path")
+	require.Equal(t, c, m.RetransmitPath(b, a), "second: neither where it was nor where it was lost")
+	require.Equal(t, b, m.RetransmitPath(b, a, c), "every active path tried: where it last went")
+	require.Equal(t, a, m.RetransmitPath(b), "without a loss on the data path, back to it")
+}

@@ -20,6 +20,17 @@ type outstanding struct {
 	byTSN  map[uint32]*outPacket
 	pkts   []*outPacket // in the order sent
 	onPath map[pathmgr.PathID]int
+	// lostOn lists, for a TSN sent more than once and not yet
+	// acknowledged, the paths its earlier copies went to: pion (RACK, a
+	// tail-loss probe, T3-rtx) or the stack's own re-send took those
+	// copies for lost. Its acknowledgement is not credited to them (the
+	// copy that arrived may have gone any other way: RFC 9260 section 8.2
+	// clears the error counter of "the destination transport address to
+	// which the DATA chunk was last sent", which is unknown once copies
+	// went several ways), and a retransmission avoids them
+	// (pathmgr.RetransmitPath). At most one entry per path for each TSN
+	// in byTSN.
+	lostOn map[uint32][]pathmgr.PathID
 	// cum is the highest cumulative TSN ack seen (valid with haveCum): a
 	// SACK then visits only the TSNs it newly acknowledges.
 	cum     uint32
@@ -45,7 +56,7 @@ type outPacket struct {
 }
 
 func newOutstanding() *outstanding {
-	return &outstanding{byTSN: map[uint32]*outPacket{}, onPath: map[pathmgr.PathID]int{}}
+	return &outstanding{byTSN: map[uint32]*outPacket{}, onPath: map[pathmgr.PathID]int{}, lostOn: map[uint32][]pathmgr.PathID{}}
 }
 
 // dataTSNs appends the TSNs of the DATA and I-DATA chunks of pkt to dst.
@@ -89,14 +100,28 @@ func (o *outstanding) unsentAcked(s wire.SackView) (uint32, bool) {
 	return 0, false
 }
 
-// isRetransmission reports whether any TSN was sent before.
-func (o *outstanding) isRetransmission(tsns []uint32) (pathmgr.PathID, bool) {
+// isRetransmission reports whether any TSN was sent before, and then the
+// path of its last copy and the paths earlier copies of any of them were
+// lost on.
+func (o *outstanding) isRetransmission(tsns []uint32) (last pathmgr.PathID, lost []pathmgr.PathID, rtx bool) {
 	for _, t := range tsns {
-		if p, ok := o.byTSN[t]; ok {
-			return p.path, true
+		if p, ok := o.byTSN[t]; ok && !rtx {
+			last, rtx = p.path, true
+		}
+		for _, l := range o.lostOn[t] {
+			if !slices.Contains(lost, l) {
+				lost = append(lost, l)
+			}
 		}
 	}
-	return 0, false
+	return last, lost, rtx
+}
+
+// noteLost records that the copy of tsn sent on p is taken for lost.
+func (o *outstanding) noteLost(tsn uint32, p pathmgr.PathID) {
+	if l := o.lostOn[tsn]; !slices.Contains(l, p) {
+		o.lostOn[tsn] = append(l, p)
+	}
 }
 
 // unacked removes from tsns, in place, the TSNs at or below the highest
@@ -116,7 +141,9 @@ func (o *outstanding) add(pkt []byte, tsns []uint32, p pathmgr.PathID, now time.
 		copied: len(kept) == 0 || &kept[0] != &pkt[0]}
 	for _, t := range tsns {
 		if old, ok := o.byTSN[t]; ok {
-			// pion retransmitted it: the new copy replaces the old one.
+			// pion retransmitted it: the new copy replaces the old one,
+			// which it took for lost.
+			o.noteLost(t, old.path)
 			o.forget(old, t)
 		}
 		o.byTSN[t] = op
@@ -163,10 +190,19 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 		}
 		out = append(out, ackedPath{path: op.path, rtt: now.Sub(op.sentAt), hasRTT: !op.rtx})
 	}
+	// take removes an acknowledged TSN and credits its path, unless a
+	// copy of the TSN was lost there before.
+	take := func(op *outPacket, t uint32) {
+		o.forget(op, t)
+		lost := o.lostOn[t]
+		delete(o.lostOn, t)
+		if !slices.Contains(lost, op.path) {
+			note(op)
+		}
+	}
 	acked := func(t uint32) {
 		if op, ok := o.byTSN[t]; ok {
-			o.forget(op, t)
-			note(op)
+			take(op, t)
 		}
 	}
 	switch {
@@ -179,8 +215,7 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 	default:
 		for t, op := range o.byTSN {
 			if serialLE(t, cum) {
-				o.forget(op, t)
-				note(op)
+				take(op, t)
 			}
 		}
 	}
@@ -197,8 +232,7 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 			// any range): visit the outstanding TSNs instead.
 			for t, op := range o.byTSN {
 				if off := t - cum; off >= uint32(start) && off <= uint32(end) {
-					o.forget(op, t)
-					note(op)
+					take(op, t)
 				}
 			}
 			continue
@@ -243,6 +277,11 @@ func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time)
 		o.onPath[op.path]--
 		if o.onPath[op.path] == 0 && !slices.Contains(emptied, op.path) {
 			emptied = append(emptied, op.path)
+		}
+		for _, t := range op.tsns {
+			if o.byTSN[t] == op {
+				o.noteLost(t, op.path)
+			}
 		}
 		op.path, op.sentAt, op.rtx = to, now, true
 		o.onPath[to]++

@@ -32,7 +32,7 @@ func TestOutstanding(t *testing.T) {
 		pkt := packet(1, 2, 3, append([][]byte{must(wire.AppendSack(nil, 9, 100, nil, nil))}, chunks...)...)
 		got := dataTSNs(nil, pkt)
 		require.Equal(t, tsns, got)
-		_, rtx := o.isRetransmission(tsns)
+		_, _, rtx := o.isRetransmission(tsns)
 		o.add(pkt, tsns, p, t0.Add(at), rtx)
 	}
 	add([]uint32{0xfffffffe, 0xffffffff}, p1, 0) // TSNs wrap
@@ -55,7 +55,7 @@ func TestOutstanding(t *testing.T) {
 	require.Equal(t, 1, o.onPath[p1], "TSN 0 is still out on path 1")
 
 	// pion retransmits TSN 0: no RTT sample from it (Karn).
-	_, rtx := o.isRetransmission([]uint32{0})
+	_, _, rtx := o.isRetransmission([]uint32{0})
 	require.True(t, rtx)
 	add([]uint32{0}, p2, 20*time.Millisecond)
 	require.Zero(t, o.onPath[p1])
@@ -94,7 +94,7 @@ func TestOutstandingLateRetransmission(t *testing.T) {
 		if len(tsns) == 0 {
 			return
 		}
-		_, rtx := o.isRetransmission(tsns)
+		_, _, rtx := o.isRetransmission(tsns)
 		o.add(pkt, tsns, p, t0, rtx)
 	}
 	require.Equal(t, []uint32{5}, o.unacked([]uint32{5}), "nothing acknowledged yet")
@@ -134,4 +134,52 @@ func TestHeartbeatInfo(t *testing.T) {
 			require.False(t, ok, "truncated to %d", n)
 		}
 	}
+}
+
+// A TSN re-sent by pion comes back as a retransmission with the paths its
+// earlier copies went to; its acknowledgement is credited to no path a
+// copy was lost on, so a dead path whose DATA is re-sent elsewhere within
+// a few round trips (RACK, tail-loss probes) keeps its error counter and
+// its running T3-rtx timer (RFC 9260 section 8.2).
+func TestOutstandingNoCreditForLostCopies(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	o := newOutstanding()
+	const p1, p2 = pathmgr.PathID(1), pathmgr.PathID(2)
+	send := func(p pathmgr.PathID, at time.Duration, tsns ...uint32) {
+		var chunks [][]byte
+		for _, tsn := range tsns {
+			chunks = append(chunks, dataChunk(tsn, 0, "x"))
+		}
+		pkt := packet(1, 2, 3, chunks...)
+		_, _, rtx := o.isRetransmission(tsns)
+		o.add(pkt, tsns, p, t0.Add(at), rtx)
+	}
+	send(p1, 0, 5)
+	send(p1, 0, 6)
+	send(p2, time.Millisecond, 5) // pion took the copy on path 1 for lost
+	last, lost, rtx := o.isRetransmission([]uint32{5})
+	require.True(t, rtx)
+	require.Equal(t, p2, last)
+	require.Equal(t, []pathmgr.PathID{p1}, lost)
+	send(p1, 2*time.Millisecond, 5) // and a second re-send went back to path 1
+	_, lost, _ = o.isRetransmission([]uint32{5})
+	require.ElementsMatch(t, []pathmgr.PathID{p1, p2}, lost)
+
+	// The copy on path 2 arrived: TSN 5 is acknowledged, path 1 gets no
+	// credit for it. TSN 6, sent once on path 1, is still outstanding.
+	acks := o.ack(sackView(t, 4, wire.GapAckBlock{Start: 1, End: 1}), t0.Add(10*time.Millisecond))
+	require.Empty(t, acks)
+	require.Empty(t, o.lostOn[5], "forgotten with the TSN")
+	// TSN 6 acknowledged: credited to path 1 where its only copy went.
+	acks = o.ack(sackView(t, 6), t0.Add(11*time.Millisecond))
+	require.Equal(t, []ackedPath{{path: p1, rtt: 11 * time.Millisecond, hasRTT: true, allDone: true}}, acks)
+
+	// The stack's own re-send (T3-rtx, failover) marks the copy it moves
+	// away from as lost too.
+	send(p1, 20*time.Millisecond, 7)
+	moved, _ := o.move(p1, p2, false, t0.Add(30*time.Millisecond))
+	require.Len(t, moved, 1)
+	_, lost, _ = o.isRetransmission([]uint32{7})
+	require.Equal(t, []pathmgr.PathID{p1}, lost)
+	require.Empty(t, o.lostOn[6])
 }

@@ -262,8 +262,8 @@ func (a *Association) routeData(pkt []byte) *path {
 		if tsns = mp.out.unacked(tsns); len(tsns) == 0 {
 			id, ok = mp.pm.DataPath()
 		} else {
-			if last, rtx := mp.out.isRetransmission(tsns); rtx {
-				id, ok = mp.pm.RetransmitPath(last), true
+			if last, lost, rtx := mp.out.isRetransmission(tsns); rtx {
+				id, ok = mp.pm.RetransmitPath(last, lost...), true
 				mp.out.add(pkt, tsns, id, now, true)
 			} else if id, ok = mp.pm.DataPath(); ok {
 				mp.out.add(pkt, tsns, id, now, false)
