@@ -165,4 +165,3 @@ func b2i(b bool) int {
 	}
 	return 0
 }
-
