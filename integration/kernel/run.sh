@@ -40,6 +40,11 @@ for i in 0 1; do
 	ip -n "$ns" addr add "10.9.$((i + 1)).1/24" dev "tap$i"
 done
 
+# The blackhole a cut path's packets are redirected into (tc mirred; this
+# host has no netem, gact nor nftables): a veth whose peer is down.
+ip -n "$ns" link add bh0 type veth peer name bh1
+ip -n "$ns" link set bh0 up
+
 cd "$root"
 go test -tags kernel -c -o "$dir/kernel.test" ./integration/kernel
 cd "$here"

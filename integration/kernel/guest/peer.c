@@ -38,6 +38,8 @@
  *                  -interval ms, and counts the echoes (for the failover
  *                  cases)
  *
+ * -q leaves out the MSG lines (bulk runs).
+ *
  * Addresses: -bind ADDR (repeatable; sctp_bindx; default wildcard),
  * -connect ADDR (repeatable), -port (local SCTP port), -rport (remote).
  */
@@ -87,7 +89,7 @@ static const char *mode = "echo", *close_how = "";
 static uint16_t sctp_port, remote_sctp_port;
 static struct sockaddr_in binds[MAX_ADDRS], connects[MAX_ADDRS];
 static int nbinds, nconnects;
-static int nmsgs = 16, nstreams = 4, do_abort, timeout_s = 60, interval_ms = 20;
+static int nmsgs = 16, nstreams = 4, do_abort, quiet, timeout_s = 60, interval_ms = 20;
 static int sizes[64], nsizes;
 
 static void parse_addr(const char *s, struct sockaddr_in *sin)
@@ -105,7 +107,7 @@ static void usage(void)
 	fprintf(stderr, "usage: kpeer -mode echo|sink|client|pace -port P [-rport P]\n"
 	                "             [-bind A]... [-connect A]... [-n N] [-sizes 1,100,...]\n"
 	                "             [-streams S] [-abort] [-close shutdown|abort]\n"
-	                "             [-interval MS] [-timeout S]\n");
+	                "             [-interval MS] [-timeout S] [-q]\n");
 	exit(2);
 }
 
@@ -330,8 +332,9 @@ static void *serve(void *arg)
 			continue;
 		}
 		int unordered = (info.sinfo_flags & SCTP_UNORDERED) != 0;
-		say("MSG assoc=%d stream=%u ppid=%u len=%zd unordered=%d", info.sinfo_assoc_id, info.sinfo_stream,
-		    ntohl(info.sinfo_ppid), n, unordered);
+		if (!quiet)
+			say("MSG assoc=%d stream=%u ppid=%u len=%zd unordered=%d", info.sinfo_assoc_id, info.sinfo_stream,
+			    ntohl(info.sinfo_ppid), n, unordered);
 		if (strcmp(mode, "echo") == 0 &&
 		    send_one(fd, buf, n, info.sinfo_stream, info.sinfo_ppid, unordered) < 0) {
 			say("FAIL echo: %s", strerror(errno));
@@ -521,6 +524,10 @@ int main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "-abort") == 0) {
 			do_abort = 1;
+			continue;
+		}
+		if (strcmp(a, "-q") == 0) {
+			quiet = 1;
 			continue;
 		}
 		if (!v)
