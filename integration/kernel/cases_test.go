@@ -1,0 +1,347 @@
+//go:build kernel
+
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/usock/usock/sock"
+)
+
+// newStack makes a stack on the host side, on the kernel's UDP port.
+func newStack(t *testing.T) *sock.Stack {
+	t.Helper()
+	s, err := sock.NewStack(sock.WithUDPPort(kernelUDPPort))
+	if err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// message is what a case sends: message i of a run.
+type message struct {
+	payload   []byte
+	stream    uint16
+	ppid      uint32
+	unordered bool
+}
+
+// messages makes n messages cycling over sizes and 16 streams, PPIDs
+// 40..46, every third one unordered.
+func messages(n int, sizes ...int) []message {
+	out := make([]message, n)
+	for i := range out {
+		p := make([]byte, sizes[i%len(sizes)])
+		for k := range p {
+			p[k] = byte(i*31 + k*7)
+		}
+		out[i] = message{payload: p, stream: uint16(i % 16), ppid: uint32(40 + i%7), unordered: i%3 == 2}
+	}
+	return out
+}
+
+// TestUsockClientKernelServer: this stack connects to the kernel's echo
+// server and checks every echo: 1 B to 64 KiB, streams 0 to 15, ordered
+// and unordered, PPIDs; the kernel's lines show it saw the unordered flag
+// and the PPID of each.
+func TestUsockClientKernelServer(t *testing.T) {
+	t.Cleanup(func() { vm.killPeers(t) })
+	srv := vm.start(t, "kpeer -mode echo -port 5001")
+	srv.expect(t, `^LISTEN`, 10*time.Second)
+
+	s := newStack(t)
+	ep, err := s.NewEndpoint([]netip.Addr{host1}, 0, sock.WithStreams(16, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ep.Connect(waitCtx(t, 30*time.Second), []netip.Addr{guest1}, 5001, sock.WithRemoteUDPPort(kernelUDPPort))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	srv.expect(t, `^UP assoc=`, 10*time.Second)
+
+	msgs := messages(48, 1, 100, 1000, 1452, 8000, 16384, 65536)
+	go func() {
+		for _, m := range msgs {
+			if err := a.Send(context.Background(), m.payload, sock.SendInfo{Stream: m.stream, PPID: m.ppid, Unordered: m.unordered}); err != nil {
+				t.Errorf("send: %v", err)
+				return
+			}
+		}
+	}()
+	checkEchoes(t, ep, msgs)
+	// The kernel's view of each message: its stream, PPID and U bit.
+	seen := map[string]int{}
+	for range msgs {
+		m := srv.expect(t, `^MSG assoc=\d+ stream=(\d+) ppid=(\d+) len=(\d+) unordered=(\d)`, 10*time.Second)
+		seen[m[1]+"/"+m[2]+"/"+m[3]+"/"+m[4]]++
+	}
+	for _, m := range msgs {
+		k := fmt.Sprintf("%d/%d/%d/%d", m.stream, m.ppid, len(m.payload), b2i(m.unordered))
+		if seen[k] == 0 {
+			t.Errorf("the kernel did not report a message stream/ppid/len/unordered %s", k)
+		}
+		seen[k]--
+	}
+	if err := a.Shutdown(waitCtx(t, 10*time.Second)); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	srv.expect(t, `^SHUTDOWN assoc=`, 10*time.Second)
+	srv.expect(t, `^(DOWN|CLOSED) assoc=`, 10*time.Second)
+}
+
+// TestKernelClientUsockServer: the kernel connects to this stack's echo
+// endpoint, sends every size on 16 streams and verifies each echo byte for
+// byte, then shuts down.
+func TestKernelClientUsockServer(t *testing.T) {
+	t.Cleanup(func() { vm.killPeers(t) })
+	s := newStack(t)
+	ep, err := s.NewEndpoint([]netip.Addr{host1}, 5002, sock.AcceptMax(8), sock.WithStreams(64, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go echo(ctx, ep)
+	cl := vm.start(t, "kpeer -mode client -connect "+host1.String()+" -rport 5002 -n 96 -streams 16 -sizes 1,100,1000,1452,8000,16384,65536")
+	cl.expect(t, `^VERIFIED n=96`, 60*time.Second, `^FAIL`)
+	if code := cl.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("kernel client exited %d", code)
+	}
+}
+
+// echo sends every message ep receives back on its association, stream
+// and PPID, until ctx is done.
+func echo(ctx context.Context, ep *sock.Endpoint) {
+	for {
+		m, err := ep.Recv(ctx)
+		if err != nil {
+			return
+		}
+		// The U bit is not reported on receive (pion's Stream.ReadSCTP
+		// has no flags): the echo goes ordered.
+		_ = m.Association.Send(ctx, m.Payload, sock.SendInfo{Stream: m.Stream, PPID: m.PPID})
+	}
+}
+
+// echoWait bounds the wait for a case's echoes: generous, for a guest
+// under TCG on a loaded machine; it measures nothing.
+const echoWait = 300 * time.Second
+
+// checkEchoes receives len(msgs) echoes on ep and matches each to a sent
+// message by stream, PPID and content.
+func checkEchoes(t *testing.T, ep *sock.Endpoint, msgs []message) {
+	t.Helper()
+	pending := map[int]bool{}
+	for i := range msgs {
+		pending[i] = true
+	}
+	ctx := waitCtx(t, echoWait)
+	for len(pending) > 0 {
+		m, err := ep.Recv(ctx)
+		if err != nil {
+			t.Fatalf("recv with %d echoes missing: %v", len(pending), errors.Unwrap(err))
+		}
+		found := false
+		for i := range msgs {
+			if pending[i] && msgs[i].stream == m.Stream && msgs[i].ppid == m.PPID && bytes.Equal(msgs[i].payload, m.Payload) {
+				delete(pending, i)
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("unexpected echo: stream %d ppid %d len %d", m.Stream, m.PPID, len(m.Payload))
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// waitEvent waits for an event of type typ on ep (of association a when
+// a is not nil) and returns it; events of other types are skipped.
+func waitEvent(t *testing.T, ep *sock.Endpoint, a *sock.Association, typ sock.EventType, d time.Duration) sock.Event {
+	t.Helper()
+	ctx := waitCtx(t, d)
+	for {
+		ev, err := ep.Event(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", typ, err)
+		}
+		if ev.Type == typ && (a == nil || ev.Association == a) {
+			return ev
+		}
+		t.Logf("event: %v", ev)
+	}
+}
+
+// connect makes an endpoint on the host's addresses and connects it to
+// the kernel at port.
+func connect(t *testing.T, s *sock.Stack, local, remote []netip.Addr, port uint16, opts ...sock.EndpointOption) (*sock.Endpoint, *sock.Association) {
+	t.Helper()
+	ep, err := s.NewEndpoint(local, 0, append([]sock.EndpointOption{sock.WithStreams(16, 16)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ep.Connect(waitCtx(t, 30*time.Second), remote, port, sock.WithRemoteUDPPort(kernelUDPPort))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	return ep, a
+}
+
+// sendAll sends msgs on a, failing the test on the first error.
+func sendAll(t *testing.T, a *sock.Association, msgs []message) {
+	for _, m := range msgs {
+		if err := a.Send(context.Background(), m.payload, sock.SendInfo{Stream: m.stream, PPID: m.ppid, Unordered: m.unordered}); err != nil {
+			t.Errorf("send: %v", err)
+			return
+		}
+	}
+}
+
+// TestBulk: thousands of messages each way at once, 1 KiB and 16 KiB:
+// the kernel's client sends and verifies its echoes while this stack's
+// client does the same against the kernel's echo server.
+func TestBulk(t *testing.T) {
+	t.Cleanup(func() { vm.killPeers(t) })
+	srv := vm.start(t, "kpeer -mode echo -q -port 5011")
+	srv.expect(t, `^LISTEN`, 10*time.Second)
+	s := newStack(t)
+	lep, err := s.NewEndpoint([]netip.Addr{host1}, 5012, sock.AcceptMax(8), sock.WithStreams(16, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go echo(ctx, lep)
+	cl := vm.start(t, "kpeer -mode client -connect "+host1.String()+" -rport 5012 -n 2000 -streams 8 -sizes 1024,16384 -timeout 300")
+
+	ep, a := connect(t, s, []netip.Addr{host1}, []netip.Addr{guest1}, 5011)
+	msgs := messages(2000, 1024, 16384)
+	go sendAll(t, a, msgs)
+	checkEchoes(t, ep, msgs)
+	cl.expect(t, `^VERIFIED n=2000`, 300*time.Second, `^FAIL`)
+	if code := cl.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("kernel client exited %d", code)
+	}
+}
+
+// TestConcurrentAssociations: four associations of this stack to the
+// kernel's server and four of the kernel's clients to this stack's, all
+// at once.
+func TestConcurrentAssociations(t *testing.T) {
+	t.Cleanup(func() { vm.killPeers(t) })
+	srv := vm.start(t, "kpeer -mode echo -port 5021")
+	srv.expect(t, `^LISTEN`, 10*time.Second)
+	s := newStack(t)
+	lep, err := s.NewEndpoint([]netip.Addr{host1}, 5022, sock.AcceptMax(8), sock.WithStreams(16, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go echo(ctx, lep)
+	var clients []*proc
+	for range 4 {
+		clients = append(clients, vm.start(t, "kpeer -mode client -connect "+host1.String()+" -rport 5022 -n 200 -streams 16 -sizes 1,500,4000"))
+	}
+	done := make(chan struct{})
+	for i := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			ep, a := connect(t, s, []netip.Addr{host1}, []netip.Addr{guest1}, 5021)
+			msgs := messages(200+i, 1, 700, 3000)
+			go sendAll(t, a, msgs)
+			checkEchoes(t, ep, msgs)
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	for _, cl := range clients {
+		cl.expect(t, `^VERIFIED n=200`, 60*time.Second, `^FAIL`)
+	}
+}
+
+// TestEnds: a shutdown and an abort started by either side, each seen
+// with the right reason on both (RFC 9260 sections 9.1 and 9.2).
+func TestEnds(t *testing.T) {
+	for i, tc := range []struct {
+		name   string
+		kernel string          // kpeer's -close after 4 messages ("": it does not end it)
+		usock  string          // what this stack does after the echoes: shutdown, abort
+		reason sock.DownReason // what this stack reports
+		kline  string          // the kernel's line for the end
+	}{
+		{"usock-shutdown", "", "shutdown", sock.ReasonShutdown, `^SHUTDOWN assoc=`},
+		{"usock-abort", "", "abort", sock.ReasonAborted, `^ABORT assoc=\d+ error=`},
+		{"kernel-shutdown", "shutdown", "", sock.ReasonShutdown, `^(DOWN|CLOSED) assoc=`},
+		{"kernel-abort", "abort", "", sock.ReasonAbortedByPeer, `^CLOSED assoc=`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Cleanup(func() { vm.killPeers(t) })
+			port := 5030 + i
+			cmd := fmt.Sprintf("kpeer -mode echo -port %d -n 4", port)
+			if tc.kernel != "" {
+				cmd += " -close " + tc.kernel
+			}
+			srv := vm.start(t, cmd)
+			srv.expect(t, `^LISTEN`, 10*time.Second)
+			s := newStack(t)
+			ep, a := connect(t, s, []netip.Addr{host1}, []netip.Addr{guest1}, uint16(port))
+			msgs := messages(4, 10, 20)
+			sendAll(t, a, msgs)
+			checkEchoes(t, ep, msgs)
+			switch tc.usock {
+			case "shutdown":
+				if err := a.Shutdown(waitCtx(t, 10*time.Second)); err != nil {
+					t.Fatalf("shutdown: %v", err)
+				}
+			case "abort":
+				a.Abort("test")
+			}
+			ev := waitEvent(t, ep, a, sock.EventDown, 20*time.Second)
+			if ev.Reason != tc.reason {
+				t.Errorf("this stack reports %v, want %v", ev.Reason, tc.reason)
+			}
+			srv.expect(t, tc.kline, 20*time.Second)
+		})
+	}
+}
+
+// TestMultihomedConfirmed: two addresses on each side; each side confirms
+// both of the other's (RFC 9260 section 5.4) and reports them.
+func TestMultihomedConfirmed(t *testing.T) {
+	t.Cleanup(func() { vm.killPeers(t) })
+	srv := vm.start(t, "kpeer -mode echo -port 5041 -bind "+guest1.String()+" -bind "+guest2.String())
+	srv.expect(t, `^LISTEN`, 10*time.Second)
+	s := newStack(t)
+	ep, a := connect(t, s, []netip.Addr{host1, host2}, []netip.Addr{guest1}, 5041, sock.WithHeartbeatInterval(time.Second))
+	ev := waitEvent(t, ep, a, sock.EventPathConfirmed, 30*time.Second)
+	if ev.Path != guest2 {
+		t.Errorf("confirmed %v, want %v", ev.Path, guest2)
+	}
+	srv.expect(t, `^PADDR assoc=\d+ addr=`+regexp.QuoteMeta(host2.String())+` state=confirmed`, 60*time.Second)
+	for _, p := range a.Paths() {
+		if p.State != sock.PathActive {
+			t.Errorf("path %v is %v, want active", p.Remote, p.State)
+		}
+	}
+	msgs := messages(64, 1, 1000, 9000)
+	go sendAll(t, a, msgs)
+	checkEchoes(t, ep, msgs)
+}
