@@ -81,7 +81,8 @@ func tc(t *testing.T, args ...string) {
 // duplicated, and the path must come back once restored.
 func TestDeadPrimaryPaced(t *testing.T) {
 	t.Cleanup(func() { vm.killPeers(t) })
-	vm.sh(t, "sysctl -q -w net.sctp.pf_expose=1")
+	// pf_expose 2 (SCTP_PF_EXPOSE_ENABLE): the kernel reports the PF state.
+	vm.sh(t, "sysctl -q -w net.sctp.pf_expose=2")
 	srv := vm.start(t, "kpeer -mode echo -q -port 5051 -bind "+guest1.String()+" -bind "+guest2.String())
 	srv.expect(t, `^LISTEN`, 10*time.Second)
 	s := newStack(t)

@@ -175,7 +175,7 @@ static const char *paddr_state(int s)
 		return "primary";
 	case SCTP_ADDR_CONFIRMED:
 		return "confirmed";
-#ifdef SCTP_ADDR_POTENTIALLY_FAILED
+#ifdef SCTP_ADDR_PF
 	case SCTP_ADDR_POTENTIALLY_FAILED:
 		return "pf";
 #endif
