@@ -706,3 +706,21 @@ func TestStrayShutdownComplete(t *testing.T) {
 	require.False(t, p.serverAssoc.shuttingDown())
 	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
 }
+
+// TestInitAckHasNoSupportedAddressTypes: RFC 9260 section 3.3.3 lists the
+// INIT-ACK's optional parameters (IPv4 and IPv6 addresses, Unrecognized
+// Parameter, Reserved for ECN Capable, Host Name Address); Supported
+// Address Types is an INIT parameter (section 3.3.2) and stays out of the
+// INIT-ACK, also for an INIT that carries one.
+func TestInitAckHasNoSupportedAddressTypes(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(2))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	for i, params := range [][]wire.Param{nil, {wire.SupportedAddressTypesParam(wire.ParamIPv4Address)}} {
+		ack, _ := r.initAckFor(uint16(4800+i), ep.Port(), wire.Init{InitiateTag: uint32(0x7100 + i), ARwnd: 65536,
+			OutStreams: 4, InStreams: 4, InitialTSN: 1, Params: params})
+		_, has := ack.Param(wire.ParamSupportedAddressTypes)
+		require.False(t, has, "INIT with params %v", params)
+	}
+}
