@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/pion/logging"
 )
@@ -50,6 +51,21 @@ func (g *logger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, fo
 func (g *logger) Info(msg string)                   { g.log(slog.LevelInfo, msg) }
 func (g *logger) Infof(format string, args ...any)  { g.logf(slog.LevelInfo, format, args...) }
 func (g *logger) Warn(msg string)                   { g.log(slog.LevelWarn, msg) }
-func (g *logger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args...) }
+func (g *logger) Warnf(format string, args ...any) {
+	level := slog.LevelWarn
+	if isNegotiationNote(format) {
+		level = slog.LevelInfo
+	}
+	g.logf(level, format, args...)
+}
+
+// isNegotiationNote reports whether a pion warning only says what the
+// peer does not support: pion's Association.useForwardTSN warns "not
+// using ForwardTSN" (and I-ForwardTSN) for every peer without PR-SCTP
+// (RFC 3758), which is a normal peer, not a fault. Such notes are logged
+// at info.
+func isNegotiationNote(format string) bool {
+	return strings.Contains(format, "not using ForwardTSN") || strings.Contains(format, "not using I-ForwardTSN")
+}
 func (g *logger) Error(msg string)                  { g.log(slog.LevelError, msg) }
 func (g *logger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }

@@ -36,3 +36,21 @@ func TestMinLevel(t *testing.T) {
 		t.Fatalf("MinLevel not applied: %s", buf.String())
 	}
 }
+
+// pion's note that a peer does not support PR-SCTP ("not using
+// ForwardTSN", at warning level in pion) is logged at info: a peer without
+// the extension is not a fault.
+func TestNegotiationNoteAtInfo(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p := Factory{Logger: l, MinLevel: LevelTrace}.NewLogger("sctp")
+	p.Warnf("[%s] not using ForwardTSN (on %s)", "0xc0001", "INIT")
+	p.Warnf("[%s] not using I-ForwardTSN (on %s)", "0xc0001", "INIT")
+	if buf.Len() != 0 {
+		t.Fatalf("logged at warning level: %s", buf.String())
+	}
+	p.Warnf("[%s] failed to serialize a Forward TSN packet", "0xc0001")
+	if !strings.Contains(buf.String(), "level=WARN") {
+		t.Fatalf("a real warning not logged: %q", buf.String())
+	}
+}
