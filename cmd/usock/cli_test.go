@@ -330,7 +330,23 @@ func testSession(t *testing.T, bin string) {
 		t.Errorf("bench rtt: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 
-	// Ctrl-C: the listener shuts down and exits 0.
+	// A second connect stays up until the listener's Ctrl-C ends it.
+	last := exec.Command(bin, "connect", "-addr", "127.0.0.1", "-port", "5000", "-local-port", "5002",
+		"-remote-udp-port", udp)
+	lastIn, err := last.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastErr := newLines()
+	last.Stderr = lastErr
+	if err := last.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lastIn.Close(); _ = last.Process.Kill(); _ = last.Wait() }()
+	listenErr.waitFor(t, ":5000-127.0.0.1:5002) up", 10*time.Second)
+
+	// Ctrl-C: the listener shuts down and exits 0; the events of that
+	// shutdown still go to stderr, as its help says.
 	if err := listener.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -342,8 +358,9 @@ func testSession(t *testing.T, bin string) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("listen did not end after SIGINT")
 	}
-	if !strings.Contains(listenErr.String(), "shutting down") {
-		t.Errorf("listen stderr:\n%s", listenErr)
+	_, after, ok := strings.Cut(listenErr.String(), "shutting down")
+	if !ok || !strings.Contains(after, ":5000-127.0.0.1:5002) shutdown complete") {
+		t.Errorf("listen stderr, no shutdown event after Ctrl-C:\n%s", listenErr)
 	}
 	b, err := os.ReadFile(listenOut.Name())
 	if err != nil {

@@ -80,8 +80,11 @@ func listen(ctx context.Context, args []string, std stdio) error {
 		errc   = make(chan error, 2)
 	)
 	wg.Go(func() { // events: to stderr, and the most recent association
+		// Not ended by Ctrl-C: the events of the shutdown that follows go
+		// to stderr too; the loop ends when the endpoint closes.
+		evctx := context.WithoutCancel(ctx)
 		for {
-			ev, err := ep.Event(ctx)
+			ev, err := ep.Event(evctx)
 			if err != nil {
 				return
 			}
@@ -114,7 +117,10 @@ func listen(ctx context.Context, args []string, std stdio) error {
 				err := m.Association.Send(ctx, m.Payload, sock.SendInfo{Stream: m.Stream, PPID: m.PPID})
 				// Once per association: a peer that shuts down while
 				// messages are on their way fails every echo after.
-				if err != nil && ctx.Err() == nil && m.Association != echoFailed && m.Association.State() == "ESTABLISHED" {
+				// A peer that started its shutdown takes no more data:
+				// not worth a line.
+				if err != nil && ctx.Err() == nil && m.Association != echoFailed && m.Association.State() == "ESTABLISHED" &&
+					!errors.Is(err, sock.ErrNotEstablished) {
 					echoFailed = m.Association
 					fmt.Fprintf(std.err, "echo on %v: %v\n", m.Association, err)
 				}
