@@ -3,9 +3,7 @@
 package kernel
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -137,30 +135,11 @@ func echo(ctx context.Context, ep *sock.Endpoint) {
 const echoWait = 300 * time.Second
 
 // checkEchoes receives len(msgs) echoes on ep and matches each to a sent
-// message by stream, PPID and content.
+// message by stream, PPID and content (collectEchoes).
 func checkEchoes(t *testing.T, ep *sock.Endpoint, msgs []message) {
 	t.Helper()
-	pending := map[int]bool{}
-	for i := range msgs {
-		pending[i] = true
-	}
-	ctx := waitCtx(t, echoWait)
-	for len(pending) > 0 {
-		m, err := ep.Recv(ctx)
-		if err != nil {
-			t.Fatalf("recv with %d echoes missing: %v", len(pending), errors.Unwrap(err))
-		}
-		found := false
-		for i := range msgs {
-			if pending[i] && msgs[i].stream == m.Stream && msgs[i].ppid == m.PPID && bytes.Equal(msgs[i].payload, m.Payload) {
-				delete(pending, i)
-				found = true
-				break
-			}
-		}
-		if !found {
-			t.Fatalf("unexpected echo: stream %d ppid %d len %d", m.Stream, m.PPID, len(m.Payload))
-		}
+	if err := collectEchoes(ep, msgs); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -121,7 +121,7 @@ func TestDeadPrimaryPaced(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
-	if err := <-echoes; err != nil {
+	if err := <-echoes; err != nil { // collectEchoes: not on the test goroutine
 		t.Fatal(err)
 	}
 	var pf, up time.Duration
