@@ -548,7 +548,6 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 		_ = pa.Close()
 	}
 	a.releaseEngine()
-	close(a.done)
 	// The messages not delivered, before the events that end the
 	// association: a user who stops at EventDown has seen them all.
 	a.pushEvents(a.tx.down(a))
@@ -558,6 +557,10 @@ func (a *Association) finish(reason DownReason, detail string, event bool) {
 		}
 		a.ep.events.push(Event{Type: EventDown, Association: a, Reason: reason, Detail: detail})
 	}
+	// Done last: whoever waits for it and then closes the endpoint (as
+	// Endpoint.Shutdown and the CLI do) finds the end's events queued,
+	// not lost with the endpoint's queue.
+	close(a.done)
 }
 
 // ResetStream resets outbound stream id (RFC 6525 section 5.1.2, Outgoing
