@@ -51,6 +51,7 @@ func messages(n int, sizes ...int) []message {
 // and unordered, PPIDs; the kernel's lines show it saw the unordered flag
 // and the PPID of each.
 func TestUsockClientKernelServer(t *testing.T) {
+	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
 	srv := vm.start(t, "kpeer -mode echo -port 5001")
 	srv.expect(t, `^LISTEN`, 10*time.Second)
@@ -100,6 +101,7 @@ func TestUsockClientKernelServer(t *testing.T) {
 // endpoint, sends every size on 16 streams and verifies each echo byte for
 // byte, then shuts down.
 func TestKernelClientUsockServer(t *testing.T) {
+	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
 	s := newStack(t)
 	ep, err := s.NewEndpoint([]netip.Addr{host1}, 5002, sock.AcceptMax(8), sock.WithStreams(64, 64))
@@ -196,6 +198,7 @@ func sendAll(t *testing.T, a *sock.Association, msgs []message) {
 // the kernel's client sends and verifies its echoes while this stack's
 // client does the same against the kernel's echo server.
 func TestBulk(t *testing.T) {
+	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
 	srv := vm.start(t, "kpeer -mode echo -q -port 5011")
 	srv.expect(t, `^LISTEN`, 10*time.Second)
@@ -223,6 +226,7 @@ func TestBulk(t *testing.T) {
 // kernel's server and four of the kernel's clients to this stack's, all
 // at once.
 func TestConcurrentAssociations(t *testing.T) {
+	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
 	srv := vm.start(t, "kpeer -mode echo -port 5021")
 	srv.expect(t, `^LISTEN`, 10*time.Second)
@@ -259,6 +263,7 @@ func TestConcurrentAssociations(t *testing.T) {
 // TestEnds: a shutdown and an abort started by either side, each seen
 // with the right reason on both (RFC 9260 sections 9.1 and 9.2).
 func TestEnds(t *testing.T) {
+	checkWire(t)
 	for i, tc := range []struct {
 		name   string
 		kernel string          // kpeer's -close after 4 messages ("": it does not end it)
@@ -305,6 +310,7 @@ func TestEnds(t *testing.T) {
 // TestMultihomedConfirmed: two addresses on each side; each side confirms
 // both of the other's (RFC 9260 section 5.4) and reports them.
 func TestMultihomedConfirmed(t *testing.T) {
+	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
 	srv := vm.start(t, "kpeer -mode echo -port 5041 -bind "+guest1.String()+" -bind "+guest2.String())
 	srv.expect(t, `^LISTEN`, 10*time.Second)

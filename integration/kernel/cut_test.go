@@ -80,6 +80,7 @@ func tc(t *testing.T, args ...string) {
 // about one RTO), the kernel must see the same, nothing may be lost or
 // duplicated, and the path must come back once restored.
 func TestDeadPrimaryPaced(t *testing.T) {
+	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
 	// pf_expose 2 (SCTP_PF_EXPOSE_ENABLE): the kernel reports the PF state.
 	vm.sh(t, "sysctl -q -w net.sctp.pf_expose=2")

@@ -1,0 +1,125 @@
+//go:build kernel
+
+package kernel
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// checkWire captures every UDP datagram of the encapsulation port on the
+// taps while the test runs and, when it ends, decodes them as SCTP: each
+// must be SCTP with a correct CRC32c, neither malformed nor with an expert
+// error (RFC 6951 section 5.2 puts one SCTP packet in each datagram). The
+// capture stays in the test's temporary directory.
+func checkWire(t *testing.T) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "kernel.pcapng")
+	cmd := exec.Command("tshark", "-i", "tap0", "-i", "tap1", "-f", fmt.Sprintf("udp port %d", kernelUDPPort), "-w", file)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("tshark: %v (run.sh installs it)", err)
+	}
+	capturing := make(chan struct{})
+	done := make(chan error, 1)
+	var msgs []string
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		n := 0
+		for sc.Scan() {
+			msgs = append(msgs, sc.Text())
+			// One "Capturing on" line names every interface.
+			if strings.Contains(sc.Text(), "Capturing on") && n == 0 {
+				n++
+				close(capturing)
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case <-capturing:
+	case err := <-done:
+		t.Fatalf("tshark cannot capture on the taps: %v\n%s", err, strings.Join(msgs, "\n"))
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("tshark did not start capturing: %s", strings.Join(msgs, "\n"))
+	}
+	// The filter is attached before "Capturing on" is printed; a little
+	// more time costs nothing.
+	time.Sleep(300 * time.Millisecond)
+	t.Cleanup(func() {
+		time.Sleep(300 * time.Millisecond) // the last datagrams reach the capture
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("tshark did not stop")
+			return
+		}
+		frames, bad := decodeCapture(t, file)
+		if frames == 0 {
+			t.Errorf("wire: nothing captured")
+		}
+		for _, b := range bad {
+			t.Errorf("wire: %s", b)
+		}
+		t.Logf("wire: %d datagrams, all SCTP with a correct CRC32c, none malformed", frames-len(bad))
+	})
+}
+
+// decodeCapture decodes file's datagrams as SCTP on the encapsulation port
+// and returns how many there are and a line for each that is not clean.
+func decodeCapture(t *testing.T, file string) (frames int, bad []string) {
+	t.Helper()
+	out, err := exec.Command("tshark", "-r", file,
+		"-d", fmt.Sprintf("udp.port==%d,sctp", kernelUDPPort), "-o", "sctp.checksum:CRC 32c",
+		"-T", "fields", "-e", "frame.number", "-e", "sctp.chunk_type", "-e", "sctp.checksum.status",
+		"-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "_ws.expert.message",
+		"-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|").Output()
+	if err != nil {
+		t.Fatalf("tshark -r: %v", err)
+	}
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		frames++
+		f := strings.Split(l, "\t")
+		for len(f) < 6 {
+			f = append(f, "")
+		}
+		switch {
+		case f[1] == "":
+			bad = append(bad, fmt.Sprintf("frame %s does not decode as SCTP", f[0]))
+		case f[2] != "1":
+			bad = append(bad, fmt.Sprintf("frame %s: checksum status %q (1 = good)", f[0], f[2]))
+		case f[3] != "":
+			bad = append(bad, fmt.Sprintf("frame %s: malformed", f[0]))
+		case hasErrorSeverity(f[4]):
+			bad = append(bad, fmt.Sprintf("frame %s: expert error %q", f[0], f[5]))
+		}
+	}
+	return frames, bad
+}
+
+// hasErrorSeverity reports whether one of the expert severities (tshark's
+// numbers, "|"-joined) is an error: 0x00800000 (8388608) and above.
+func hasErrorSeverity(s string) bool {
+	for _, v := range strings.Split(s, "|") {
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err == nil && n >= 8388608 {
+			return true
+		}
+	}
+	return false
+}
