@@ -30,10 +30,6 @@ func TestDeadPrimaryPacedSender(t *testing.T) {
 func deadPrimaryPaced(t *testing.T, echo bool) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newVnetWorld(t)
-		// A round trip of 10 ms: pion's RACK and tail-loss probes then
-		// re-send a lost TSN some 20 ms later, well before T3-rtx.
-		w.path(1).SetDelay(5*time.Millisecond, 5*time.Millisecond)
-		w.path(2).SetDelay(5*time.Millisecond, 5*time.Millisecond)
 		server, err := w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, sock.AcceptMax(1))
 		require.NoError(t, err)
 		client, err := w.a.NewEndpoint([]netip.Addr{vA1, vA2}, 5001, sock.WithHeartbeatInterval(time.Second))
