@@ -17,8 +17,9 @@ import (
 // taps while the test runs and, when it ends, decodes them as SCTP: each
 // must be SCTP with a correct CRC32c, neither malformed nor with an expert
 // error (RFC 6951 section 5.2 puts one SCTP packet in each datagram). The
-// capture stays in the test's temporary directory.
-func checkWire(t *testing.T) {
+// capture stays in the test's temporary directory; a case may read fields
+// of it (capture.rows) before the end.
+func checkWire(t *testing.T) *capture {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "kernel.pcapng")
 	// The filter first: it applies to the interfaces named after it.
@@ -57,14 +58,9 @@ func checkWire(t *testing.T) {
 	// The filter is attached before "Capturing on" is printed; a little
 	// more time costs nothing.
 	time.Sleep(300 * time.Millisecond)
+	c := &capture{file: file, cmd: cmd, done: done}
 	t.Cleanup(func() {
-		time.Sleep(300 * time.Millisecond) // the last datagrams reach the capture
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("tshark did not stop")
+		if !c.stop(t) {
 			return
 		}
 		frames, bad := decodeCapture(t, file)
@@ -82,6 +78,64 @@ func checkWire(t *testing.T) {
 		}
 		t.Logf("wire: %d datagrams, all SCTP with a correct CRC32c, none malformed", frames-len(bad))
 	})
+	return c
+}
+
+// capture is a running tshark capture of the taps.
+type capture struct {
+	file    string
+	cmd     *exec.Cmd
+	done    chan error
+	stopped bool
+	ok      bool
+}
+
+// stop ends the capture, once; it reports whether tshark stopped cleanly.
+func (c *capture) stop(t *testing.T) bool {
+	t.Helper()
+	if c.stopped {
+		return c.ok
+	}
+	c.stopped = true
+	time.Sleep(300 * time.Millisecond) // the last datagrams reach the capture
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.done:
+		c.ok = true
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		t.Errorf("tshark did not stop")
+	}
+	return c.ok
+}
+
+// rows stops the capture and returns the fields of each SCTP datagram, as
+// tshark prints them ("|" between the occurrences of a field).
+func (c *capture) rows(t *testing.T, fields ...string) [][]string {
+	t.Helper()
+	if !c.stop(t) {
+		t.FailNow()
+	}
+	args := []string{"-r", c.file, "-d", fmt.Sprintf("udp.port==%d,sctp", kernelUDPPort),
+		"-Y", fmt.Sprintf("udp.port==%d", kernelUDPPort), "-T", "fields",
+		"-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|"}
+	for _, p := range sctpPayloadDissectors(t) {
+		args = append(args, "--disable-protocol", p)
+	}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark -r: %v", err)
+	}
+	var rows [][]string
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if l != "" {
+			rows = append(rows, strings.Split(l, "\t"))
+		}
+	}
+	return rows
 }
 
 // decodeCapture decodes file's datagrams as SCTP on the encapsulation port
