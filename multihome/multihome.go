@@ -20,9 +20,9 @@ func Usable(a netip.Addr) bool {
 }
 
 // Advertise returns the address parameters and the Supported Address Types
-// parameter for an INIT or INIT-ACK from local addresses to peer, with the
-// scoping of RFC 9260 section 5.1.2: a loopback address is never listed to
-// a peer that is not itself on loopback, a link-local address (fe80::/10,
+// parameter for an INIT from local addresses to peer, with the scoping of
+// RFC 9260 section 5.1.2: a loopback address is never listed to a peer
+// that is not itself on loopback, a link-local address (fe80::/10,
 // 169.254.0.0/16) never to a peer that is not itself link-local (it could
 // not reach it; Linux's SCTP scopes them the same way), nor an address of
 // a family the peer did not say it supports (peerTypes; nil: the peer
@@ -32,31 +32,57 @@ func Usable(a netip.Addr) bool {
 // no INIT larger for them). A lone address is not listed either: the
 // packet's source address says it.
 func Advertise(local []netip.Addr, peer netip.Addr, peerTypes []wire.ParamType) []wire.Param {
-	var ps []wire.Param
-	v4, v6 := false, false
+	kept := listable(local, peer, peerTypes)
+	v4, v6 := peer.Is4(), peer.Is6()
+	for _, a := range kept {
+		v4, v6 = v4 || a.Is4(), v6 || a.Is6()
+	}
+	var types []wire.ParamType
+	if v4 {
+		types = append(types, wire.ParamIPv4Address)
+	}
+	if v6 {
+		types = append(types, wire.ParamIPv6Address)
+	}
+	return append(addressParams(kept), wire.SupportedAddressTypesParam(types...))
+}
+
+// AdvertiseAddrs returns Advertise's address parameters alone, for an
+// INIT-ACK: RFC 9260 section 3.3.3 lists Supported Address Types among the
+// INIT's parameters only.
+func AdvertiseAddrs(local []netip.Addr, peer netip.Addr, peerTypes []wire.ParamType) []wire.Param {
+	return addressParams(listable(local, peer, peerTypes))
+}
+
+// listable returns the local addresses Advertise may list to peer, in
+// order, each once, at most MaxPeerAddresses.
+func listable(local []netip.Addr, peer netip.Addr, peerTypes []wire.ParamType) []netip.Addr {
+	var kept []netip.Addr
 	for i, a := range local {
 		if !Usable(a) || (a.IsLoopback() && !peer.IsLoopback()) ||
 			(a.IsLinkLocalUnicast() && !peer.IsLinkLocalUnicast()) || !supports(peerTypes, a) ||
 			slices.Contains(local[:i], a) {
 			continue
 		}
-		if len(ps) == MaxPeerAddresses {
+		if len(kept) == MaxPeerAddresses {
 			break
 		}
-		ps = append(ps, wire.AddressParam(a))
-		v4, v6 = v4 || a.Is4(), v6 || a.Is6()
+		kept = append(kept, a)
 	}
-	if len(ps) < 2 {
-		ps = nil
+	return kept
+}
+
+// addressParams makes the address parameters of kept, or none for a lone
+// address.
+func addressParams(kept []netip.Addr) []wire.Param {
+	if len(kept) < 2 {
+		return nil
 	}
-	var types []wire.ParamType
-	if v4 || peer.Is4() {
-		types = append(types, wire.ParamIPv4Address)
+	ps := make([]wire.Param, len(kept))
+	for i, a := range kept {
+		ps[i] = wire.AddressParam(a)
 	}
-	if v6 || peer.Is6() {
-		types = append(types, wire.ParamIPv6Address)
-	}
-	return append(ps, wire.SupportedAddressTypesParam(types...))
+	return ps
 }
 
 // supports: RFC 9260 section 5.1.2 "If the Supported Address Types

@@ -74,6 +74,11 @@ func TestAdvertise(t *testing.T) {
 			addrs, types := listed(Advertise(c.local, c.peer, c.peerTypes))
 			require.Equal(t, c.want, addrs)
 			require.Equal(t, c.wantTypes, types)
+			// For an INIT-ACK: the same addresses, no Supported Address
+			// Types (RFC 9260 section 3.3.3).
+			ackAddrs, ackTypes := listed(AdvertiseAddrs(c.local, c.peer, c.peerTypes))
+			require.Equal(t, c.want, ackAddrs)
+			require.Nil(t, ackTypes)
 		})
 	}
 }

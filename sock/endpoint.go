@@ -706,14 +706,7 @@ func (e *Endpoint) sendInitAck(st *handshake.State, peerTag uint32, unrecognized
 		InitialTSN:  st.LocalTSN,
 	}
 	ack.Params = append(ack.Params, wire.StateCookieParam(ck))
-	// RFC 9260 section 3.3.3 lists Supported Address Types among the
-	// INIT's parameters only (the INIT-ACK's are the addresses, the cookie,
-	// Unrecognized Parameter and Host Name): it is left out here.
-	for _, p := range multihome.Advertise(e.listedAddrs(), meta.Src.Addr(), peerTypes) {
-		if p.Type != wire.ParamSupportedAddressTypes {
-			ack.Params = append(ack.Params, p)
-		}
-	}
+	ack.Params = append(ack.Params, multihome.AdvertiseAddrs(e.listedAddrs(), meta.Src.Addr(), peerTypes)...)
 	ack.Params = append(ack.Params,
 		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
 		wire.ForwardTSNSupportedParam())
