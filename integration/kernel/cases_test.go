@@ -53,29 +53,12 @@ func messages(n int, sizes ...int) []message {
 func TestUsockClientKernelServer(t *testing.T) {
 	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
-	srv := vm.start(t, "kpeer -mode echo -port 5001")
-	srv.expect(t, `^LISTEN`, 10*time.Second)
-
-	s := newStack(t)
-	ep, err := s.NewEndpoint([]netip.Addr{host1}, 0, sock.WithStreams(16, 16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ep.Connect(waitCtx(t, 30*time.Second), []netip.Addr{guest1}, 5001, sock.WithRemoteUDPPort(kernelUDPPort))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
+	srv := kernelServer(t, "-mode echo -port 5001")
+	ep, a := connect(t, newStack(t), []netip.Addr{host1}, []netip.Addr{guest1}, 5001)
 	srv.expect(t, `^UP assoc=`, 10*time.Second)
 
 	msgs := messages(48, 1, 100, 1000, 1452, 8000, 16384, 65536)
-	go func() {
-		for _, m := range msgs {
-			if err := a.Send(context.Background(), m.payload, sock.SendInfo{Stream: m.stream, PPID: m.ppid, Unordered: m.unordered}); err != nil {
-				t.Errorf("send: %v", err)
-				return
-			}
-		}
-	}()
+	go sendAll(t, a, msgs)
 	checkEchoes(t, ep, msgs)
 	// The kernel's view of each message: its stream, PPID and U bit.
 	seen := map[string]int{}
@@ -103,19 +86,36 @@ func TestUsockClientKernelServer(t *testing.T) {
 func TestKernelClientUsockServer(t *testing.T) {
 	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
-	s := newStack(t)
-	ep, err := s.NewEndpoint([]netip.Addr{host1}, 5002, sock.AcceptMax(8), sock.WithStreams(64, 64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go echo(ctx, ep)
+	echoEndpoint(t, newStack(t), 5002, 8, 64)
 	cl := vm.start(t, "kpeer -mode client -connect "+host1.String()+" -rport 5002 -n 96 -streams 16 -sizes 1,100,1000,1452,8000,16384,65536")
 	cl.expect(t, `^VERIFIED n=96`, 60*time.Second, `^FAIL`)
 	if code := cl.wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("kernel client exited %d", code)
 	}
+}
+
+// kernelServer starts kpeer in the guest with args (a server mode) and
+// waits until it listens.
+func kernelServer(t *testing.T, args string) *proc {
+	t.Helper()
+	srv := vm.start(t, "kpeer "+args)
+	srv.expect(t, `^LISTEN`, 10*time.Second)
+	return srv
+}
+
+// echoEndpoint makes an endpoint of s on host1 at port that accepts up to
+// acceptMax associations with streams streams each way and echoes every
+// message until the test ends.
+func echoEndpoint(t *testing.T, s *sock.Stack, port uint16, acceptMax, streams int) *sock.Endpoint {
+	t.Helper()
+	ep, err := s.NewEndpoint([]netip.Addr{host1}, port, sock.AcceptMax(acceptMax), sock.WithStreams(streams, streams))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go echo(ctx, ep)
+	return ep
 }
 
 // echo sends every message ep receives back on its association, stream
@@ -173,15 +173,27 @@ func waitEvent(t *testing.T, ep *sock.Endpoint, a *sock.Association, typ sock.Ev
 // the kernel at port.
 func connect(t *testing.T, s *sock.Stack, local, remote []netip.Addr, port uint16, opts ...sock.EndpointOption) (*sock.Endpoint, *sock.Association) {
 	t.Helper()
-	ep, err := s.NewEndpoint(local, 0, append([]sock.EndpointOption{sock.WithStreams(16, 16)}, opts...)...)
+	ep, a, err := dial(s, local, remote, port, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := ep.Connect(waitCtx(t, 30*time.Second), remote, port, sock.WithRemoteUDPPort(kernelUDPPort))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
 	return ep, a
+}
+
+// dial is connect for goroutines other than the test's: it returns the
+// error instead of failing the test.
+func dial(s *sock.Stack, local, remote []netip.Addr, port uint16, opts ...sock.EndpointOption) (*sock.Endpoint, *sock.Association, error) {
+	ep, err := s.NewEndpoint(local, 0, append([]sock.EndpointOption{sock.WithStreams(16, 16)}, opts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := ep.Connect(ctx, remote, port, sock.WithRemoteUDPPort(kernelUDPPort))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect: %w", err)
+	}
+	return ep, a, nil
 }
 
 // sendAll sends msgs on a, failing the test on the first error.
@@ -200,16 +212,9 @@ func sendAll(t *testing.T, a *sock.Association, msgs []message) {
 func TestBulk(t *testing.T) {
 	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
-	srv := vm.start(t, "kpeer -mode echo -q -port 5011")
-	srv.expect(t, `^LISTEN`, 10*time.Second)
+	kernelServer(t, "-mode echo -q -port 5011")
 	s := newStack(t)
-	lep, err := s.NewEndpoint([]netip.Addr{host1}, 5012, sock.AcceptMax(8), sock.WithStreams(16, 16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go echo(ctx, lep)
+	echoEndpoint(t, s, 5012, 8, 16)
 	cl := vm.start(t, "kpeer -mode client -connect "+host1.String()+" -rport 5012 -n 2000 -streams 8 -sizes 1024,16384 -timeout 300")
 
 	ep, a := connect(t, s, []netip.Addr{host1}, []netip.Addr{guest1}, 5011)
@@ -228,32 +233,31 @@ func TestBulk(t *testing.T) {
 func TestConcurrentAssociations(t *testing.T) {
 	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
-	srv := vm.start(t, "kpeer -mode echo -port 5021")
-	srv.expect(t, `^LISTEN`, 10*time.Second)
+	kernelServer(t, "-mode echo -port 5021")
 	s := newStack(t)
-	lep, err := s.NewEndpoint([]netip.Addr{host1}, 5022, sock.AcceptMax(8), sock.WithStreams(16, 16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go echo(ctx, lep)
+	echoEndpoint(t, s, 5022, 8, 16)
 	var clients []*proc
 	for range 4 {
 		clients = append(clients, vm.start(t, "kpeer -mode client -connect "+host1.String()+" -rport 5022 -n 200 -streams 16 -sizes 1,500,4000"))
 	}
-	done := make(chan struct{})
+	// The goroutines report to the test's, which alone may fail the test.
+	done := make(chan error, 4)
 	for i := range 4 {
 		go func() {
-			defer func() { done <- struct{}{} }()
-			ep, a := connect(t, s, []netip.Addr{host1}, []netip.Addr{guest1}, 5021)
+			ep, a, err := dial(s, []netip.Addr{host1}, []netip.Addr{guest1}, 5021)
+			if err != nil {
+				done <- err
+				return
+			}
 			msgs := messages(200+i, 1, 700, 3000)
 			go sendAll(t, a, msgs)
-			checkEchoes(t, ep, msgs)
+			done <- collectEchoes(ep, msgs)
 		}()
 	}
 	for range 4 {
-		<-done
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 	for _, cl := range clients {
 		cl.expect(t, `^VERIFIED n=200`, 60*time.Second, `^FAIL`)
@@ -279,12 +283,11 @@ func TestEnds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Cleanup(func() { vm.killPeers(t) })
 			port := 5030 + i
-			cmd := fmt.Sprintf("kpeer -mode echo -port %d -n 4", port)
+			cmd := fmt.Sprintf("-mode echo -port %d -n 4", port)
 			if tc.kernel != "" {
 				cmd += " -close " + tc.kernel
 			}
-			srv := vm.start(t, cmd)
-			srv.expect(t, `^LISTEN`, 10*time.Second)
+			srv := kernelServer(t, cmd)
 			s := newStack(t)
 			ep, a := connect(t, s, []netip.Addr{host1}, []netip.Addr{guest1}, uint16(port))
 			msgs := messages(4, 10, 20)
@@ -312,8 +315,7 @@ func TestEnds(t *testing.T) {
 func TestMultihomedConfirmed(t *testing.T) {
 	checkWire(t)
 	t.Cleanup(func() { vm.killPeers(t) })
-	srv := vm.start(t, "kpeer -mode echo -port 5041 -bind "+guest1.String()+" -bind "+guest2.String())
-	srv.expect(t, `^LISTEN`, 10*time.Second)
+	srv := kernelServer(t, "-mode echo -port 5041 -bind "+guest1.String()+" -bind "+guest2.String())
 	s := newStack(t)
 	ep, a := connect(t, s, []netip.Addr{host1, host2}, []netip.Addr{guest1}, 5041, sock.WithHeartbeatInterval(time.Second))
 	ev := waitEvent(t, ep, a, sock.EventPathConfirmed, 30*time.Second)

@@ -84,8 +84,7 @@ func TestDeadPrimaryPaced(t *testing.T) {
 	t.Cleanup(func() { vm.killPeers(t) })
 	// pf_expose 2 (SCTP_PF_EXPOSE_ENABLE): the kernel reports the PF state.
 	vm.sh(t, "sysctl -q -w net.sctp.pf_expose=2")
-	srv := vm.start(t, "kpeer -mode echo -q -port 5051 -bind "+guest1.String()+" -bind "+guest2.String())
-	srv.expect(t, `^LISTEN`, 10*time.Second)
+	srv := kernelServer(t, "-mode echo -q -port 5051 -bind "+guest1.String()+" -bind "+guest2.String())
 	s := newStack(t)
 	ep, a := connect(t, s, []netip.Addr{host1, host2}, []netip.Addr{guest1}, 5051, sock.WithHeartbeatInterval(time.Second))
 	waitEvent(t, ep, a, sock.EventPathConfirmed, 30*time.Second)

@@ -295,8 +295,8 @@ func (p *proc) wait(t testing.TB, timeout time.Duration) int {
 	}
 }
 
-// kill ends the proc's processes (kpeer ones: every kpeer in the guest is
-// the test's own).
+// killPeers ends every kpeer in the guest (all of them are the tests'
+// own).
 func (g *guest) killPeers(t testing.TB) {
 	t.Helper()
 	g.sh(t, "killall -9 kpeer 2>/dev/null; true")

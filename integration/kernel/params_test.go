@@ -3,15 +3,12 @@
 package kernel
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/usock/usock/sock"
 )
 
 // Chunk and parameter types as tshark prints them: chunk types in
@@ -50,21 +47,14 @@ func TestKernelInitParameters(t *testing.T) {
 			t.Cleanup(func() { vm.killPeers(t) })
 			s := newStack(t)
 			if kernelIs == "client" {
-				ep, err := s.NewEndpoint([]netip.Addr{host1}, 5062, sock.AcceptMax(2), sock.WithStreams(16, 16))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				go echo(ctx, ep)
+				echoEndpoint(t, s, 5062, 2, 16)
 				cl := vm.start(t, "kpeer -mode client -connect "+host1.String()+" -rport 5062 -n 40 -streams 8 -sizes 1,3000,20000")
 				cl.expect(t, `^VERIFIED n=40`, echoWait, `^FAIL`)
 				if code := cl.wait(t, 20*time.Second); code != 0 {
 					t.Fatalf("kernel client exited %d", code)
 				}
 			} else {
-				srv := vm.start(t, "kpeer -mode echo -port 5061")
-				srv.expect(t, `^LISTEN`, 10*time.Second)
+				kernelServer(t, "-mode echo -port 5061")
 				ep, a := connect(t, s, []netip.Addr{host1}, []netip.Addr{guest1}, 5061)
 				msgs := messages(40, 1, 3000, 20000)
 				go sendAll(t, a, msgs)
@@ -89,9 +79,6 @@ func checkNegotiation(t *testing.T, c *capture, kernelIs string) {
 	}
 	var sawKernel, sawOurs bool
 	for _, r := range c.rows(t, "ip.src", "sctp.chunk_type", "sctp.parameter_type", "sctp.supported_chunk_type") {
-		for len(r) < 4 {
-			r = append(r, "")
-		}
 		chunks, params, exts := strings.Split(r[1], "|"), strings.Split(r[2], "|"), strings.Split(r[3], "|")
 		fromKernel := r[0] == guest1.String() || r[0] == guest2.String()
 		switch {

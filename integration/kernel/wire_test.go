@@ -109,63 +109,23 @@ func (c *capture) stop(t *testing.T) bool {
 	return c.ok
 }
 
-// rows stops the capture and returns the fields of each SCTP datagram, as
-// tshark prints them ("|" between the occurrences of a field).
+// rows stops the capture and returns the fields of each SCTP datagram
+// (readFields).
 func (c *capture) rows(t *testing.T, fields ...string) [][]string {
 	t.Helper()
 	if !c.stop(t) {
 		t.FailNow()
 	}
-	args := []string{"-r", c.file, "-d", fmt.Sprintf("udp.port==%d,sctp", kernelUDPPort),
-		"-Y", fmt.Sprintf("udp.port==%d", kernelUDPPort), "-T", "fields",
-		"-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|"}
-	for _, p := range sctpPayloadDissectors(t) {
-		args = append(args, "--disable-protocol", p)
-	}
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark -r: %v", err)
-	}
-	var rows [][]string
-	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		if l != "" {
-			rows = append(rows, strings.Split(l, "\t"))
-		}
-	}
-	return rows
+	return readFields(t, c.file, fields...)
 }
 
 // decodeCapture decodes file's datagrams as SCTP on the encapsulation port
 // and returns how many there are and a line for each that is not clean.
 func decodeCapture(t *testing.T, file string) (frames int, bad []string) {
 	t.Helper()
-	args := []string{"-r", file, "-d", fmt.Sprintf("udp.port==%d,sctp", kernelUDPPort), "-o", "sctp.checksum:CRC 32c"}
-	// The cases' payloads are test bytes under telecom PPIDs (40 to 46:
-	// M2AP, M3AP, ...): the dissectors of SCTP's payloads would call them
-	// malformed. SCTP itself is what is checked.
-	for _, p := range sctpPayloadDissectors(t) {
-		args = append(args, "--disable-protocol", p)
-	}
-	out, err := exec.Command("tshark", append(args,
-		"-Y", fmt.Sprintf("udp.port==%d", kernelUDPPort),
-		"-T", "fields", "-e", "frame.number", "-e", "sctp.chunk_type", "-e", "sctp.checksum.status",
-		"-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "_ws.expert.message",
-		"-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|")...).Output()
-	if err != nil {
-		t.Fatalf("tshark -r: %v", err)
-	}
-	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		if l == "" {
-			continue
-		}
+	for _, f := range readFields(t, file, "frame.number", "sctp.chunk_type", "sctp.checksum.status",
+		"_ws.malformed", "_ws.expert.severity", "_ws.expert.message") {
 		frames++
-		f := strings.Split(l, "\t")
-		for len(f) < 6 {
-			f = append(f, "")
-		}
 		switch {
 		case f[1] == "":
 			bad = append(bad, fmt.Sprintf("frame %s does not decode as SCTP", f[0]))
@@ -178,6 +138,41 @@ func decodeCapture(t *testing.T, file string) (frames int, bad []string) {
 		}
 	}
 	return frames, bad
+}
+
+// readFields decodes file's datagrams on the encapsulation port as SCTP
+// and returns the fields of each, one entry per name ("|" between the
+// occurrences of a field; "" where a datagram has none).
+func readFields(t *testing.T, file string, names ...string) [][]string {
+	t.Helper()
+	args := []string{"-r", file, "-d", fmt.Sprintf("udp.port==%d,sctp", kernelUDPPort), "-o", "sctp.checksum:CRC 32c",
+		"-Y", fmt.Sprintf("udp.port==%d", kernelUDPPort), "-T", "fields",
+		"-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|"}
+	// The cases' payloads are test bytes under telecom PPIDs (40 to 46:
+	// M2AP, M3AP, ...): the dissectors of SCTP's payloads would call them
+	// malformed. SCTP itself is what is checked.
+	for _, p := range sctpPayloadDissectors(t) {
+		args = append(args, "--disable-protocol", p)
+	}
+	for _, n := range names {
+		args = append(args, "-e", n)
+	}
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark -r: %v", err)
+	}
+	var rows [][]string
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		f := strings.Split(l, "\t")
+		for len(f) < len(names) {
+			f = append(f, "")
+		}
+		rows = append(rows, f)
+	}
+	return rows
 }
 
 // sctpPayloadDissectors returns the protocols tshark hands SCTP payloads
