@@ -6,12 +6,12 @@
 # devices (10.9.1.1/24 and 10.9.2.1/24; the guest is .2 on each) and runs
 # the tests inside it, so that no packet leaves the namespace. tshark
 # captures every tap into $USOCK_GUEST_DIR/capture.pcapng for the wire
-# checks.
+# checks. USOCK_NETNS names the namespace (default usock-kernel).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dir=${USOCK_GUEST_DIR:-/var/cache/usock-kernel}
-ns=usock-kernel
+ns=${USOCK_NETNS:-usock-kernel} # another name lets two runs share a machine, each with its own USOCK_GUEST_DIR
 
 need=""
 command -v qemu-system-x86_64 >/dev/null || need="$need qemu-system-x86"
