@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 )
 
 // DefaultPort is the IANA-assigned UDP port for SCTP over UDP,
