@@ -65,8 +65,8 @@ func benchReceive(b *testing.B, disable bool) {
 		b.Fatal(err)
 	}
 	defer tx.Close()
-	if rx.Batching() == disable {
-		b.Fatalf("batching = %v", rx.Batching())
+	if rx.Sockets()[0].Batching == disable {
+		b.Fatalf("batching = %v with DisableBatching %v", rx.Sockets()[0].Batching, disable)
 	}
 	pkt := benchPacket()
 	to := rx.LocalAddrs()[0]

@@ -361,17 +361,6 @@ func (t *Transport) Serves(a netip.Addr) bool {
 	return false
 }
 
-// Batching reports whether every socket uses batched I/O
-// (ReadBatch/WriteBatch). See Sockets for the mode of each socket.
-func (t *Transport) Batching() bool {
-	for _, s := range t.socks {
-		if s.batch == nil {
-			return false
-		}
-	}
-	return true
-}
-
 // Send writes pkt, a complete SCTP packet with its checksum, as one UDP
 // datagram to the peer address and remote encapsulation port to. RFC 6951
 // section 5.3 requires that the UDP source port "MUST be the local UDP
