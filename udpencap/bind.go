@@ -13,9 +13,8 @@ import "net/netip"
 // goroutine of the Bind, one call per datagram that passed the length and
 // CRC32c checks, with a buffer valid only during the call.
 //
-// All methods are safe for concurrent use. They must not be called from
-// within ReceivePacket except Send and Enqueue, which the receive path
-// uses to answer.
+// All methods are safe for concurrent use, and all but Close may be
+// called from within ReceivePacket (the receive path answers with Send).
 type Bind interface {
 	// Port returns the local UDP encapsulation port of every socket of
 	// the Bind: the source port of what it sends (RFC 6951 section 5.3:
