@@ -55,6 +55,15 @@ func chunkType(t *testing.T, pkt []byte) wire.ChunkType {
 	return wire.ChunkType(pkt[wire.CommonHeaderSize])
 }
 
+// fakeInit is an INIT from SCTP port src to dst with Initiate Tag tag.
+func fakeInit(t *testing.T, src, dst uint16, tag uint32) []byte {
+	t.Helper()
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: src, DstPort: dst})
+	pkt, err := wire.Init{InitiateTag: tag, ARwnd: 65535, OutStreams: 1, InStreams: 1, InitialTSN: 1}.Append(pkt, wire.ChunkInit)
+	require.NoError(t, err)
+	return wire.Finish(pkt)
+}
+
 // Two stacks on an in-memory network (sock.WithBind): the handshake's
 // first packet is taken out and handed in by the test, the rest flows
 // through Flush, and a message arrives, all without a socket or a timer.
@@ -125,10 +134,7 @@ func TestFakeBindNoEndpointForPort(t *testing.T) {
 		_, err := s.NewEndpoint([]netip.Addr{fakeB}, 5000)
 		require.NoError(t, err)
 
-		pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: 7, DstPort: 6000})
-		pkt, err = wire.Init{InitiateTag: 0x1234, ARwnd: 65535, OutStreams: 1, InStreams: 1, InitialTSN: 1}.Append(pkt, wire.ChunkInit)
-		require.NoError(t, err)
-		pkt = wire.Finish(pkt)
+		pkt := fakeInit(t, 7, 6000, 0x1234)
 		peer := netip.AddrPortFrom(fakeA, 4000)
 		require.NoError(t, n.Deliver(udpencaptest.Datagram{Pkt: pkt, Src: peer, Dst: netip.AddrPortFrom(fakeB, sock.DefaultUDPPort)}))
 		reply, ok := n.Next()
@@ -139,6 +145,50 @@ func TestFakeBindNoEndpointForPort(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uint32(0x1234), hdr.VerificationTag, "the INIT's Initiate Tag (section 8.4 rule 3)")
 		assert.Equal(t, [2]uint16{7, 6000}, [2]uint16{hdr.DstPort, hdr.SrcPort}, "the ports swapped")
+	})
+}
+
+// A wildcard endpoint on WithBind's Binds: the specific Bind opened first
+// gives way to one wildcard Bind that serves its address too, and a
+// specific endpoint created afterwards on another address opens nothing
+// and is not probed on the host (its address is no host's): the Bind's
+// Serves decides. Each answers an INIT from the address it was sent to.
+func TestFakeBindWildcard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udpencaptest.NewNetwork()
+		fakeC := netip.MustParseAddr("10.9.0.3")
+		s, err := sock.NewStack(sock.WithBind(n.Open), sock.WithUDPPort(sock.DefaultUDPPort),
+			sock.WithHostAddrs(func() ([]netip.Addr, error) { return []netip.Addr{fakeB, fakeC}, nil }))
+		require.NoError(t, err)
+		defer func() { assert.NoError(t, s.Close()) }()
+		_, err = s.NewEndpoint([]netip.Addr{fakeB}, 5000, sock.AcceptMax(1))
+		require.NoError(t, err)
+		specific := n.Lookup(netip.AddrPortFrom(fakeB, sock.DefaultUDPPort))
+		require.NotNil(t, specific)
+		assert.Equal(t, []netip.Addr{fakeB}, specific.LocalAddrs())
+
+		_, err = s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, 5001, sock.AcceptMax(1))
+		require.NoError(t, err)
+		wild := n.Lookup(netip.AddrPortFrom(fakeB, sock.DefaultUDPPort))
+		require.NotNil(t, wild)
+		assert.Equal(t, []netip.Addr{netip.IPv4Unspecified(), fakeB}, wild.LocalAddrs(), "the wildcard Bind took the specific address over")
+		_, err = s.NewEndpoint([]netip.Addr{fakeC}, 5002, sock.AcceptMax(1))
+		require.NoError(t, err)
+		assert.Same(t, wild, n.Lookup(netip.AddrPortFrom(fakeC, sock.DefaultUDPPort)), "no Bind of its own")
+
+		peer := netip.AddrPortFrom(fakeA, sock.DefaultUDPPort)
+		for _, c := range []struct {
+			to   netip.Addr
+			port uint16
+		}{{fakeB, 5000}, {fakeC, 5001}, {fakeC, 5002}} {
+			dst := netip.AddrPortFrom(c.to, sock.DefaultUDPPort)
+			require.NoError(t, n.Deliver(udpencaptest.Datagram{Pkt: fakeInit(t, 7, c.port, 0x99), Src: peer, Dst: dst}))
+			reply, ok := n.Next()
+			require.True(t, ok, "%v port %d", c.to, c.port)
+			assert.Equal(t, wire.ChunkInitAck, chunkType(t, reply.Pkt), "%v port %d", c.to, c.port)
+			assert.Equal(t, dst, reply.Src, "from the address the INIT was sent to")
+			assert.Equal(t, peer, reply.Dst)
+		}
 	})
 }
 

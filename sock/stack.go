@@ -24,10 +24,11 @@ import (
 	"github.com/usock/usock/udpencap"
 )
 
-// Stack is one SCTP host: its UDP encapsulation sockets (one per local
-// address, all on the stack's UDP port; once a wildcard endpoint exists,
-// one wildcard socket for its family that the others share), the
-// registry of its endpoints and the secret that signs its State Cookies.
+// Stack is one SCTP host: its UDP encapsulation sockets (udpencap.Binds:
+// one per local address, all on the stack's UDP port; once a wildcard
+// endpoint exists, one wildcard Bind for its family that the others
+// share), the registry of its endpoints and the secret that signs its
+// State Cookies.
 // Several stacks in one process (on different UDP ports) behave as
 // different hosts.
 type Stack struct {
@@ -43,9 +44,10 @@ type Stack struct {
 	mu      sync.Mutex
 	closed  bool
 	udpPort uint16
-	// transports holds the stack's sockets by the address they were
-	// opened for; a wildcard one serves the specific addresses of its
-	// family too (servingLocked), which then have none of their own.
+	// transports holds the stack's Binds by the address they were opened
+	// for; a wildcard one serves the specific addresses of its family too
+	// (servingLocked), which then have none of their own. Every Bind
+	// hands its packets to receive.
 	transports map[netip.Addr]udpencap.Bind
 	// endpoints holds every endpoint with its creation number (for the
 	// order of Endpoints); byPort the endpoints of each SCTP port, so that
