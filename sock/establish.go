@@ -11,8 +11,8 @@ import (
 	"github.com/pion/sctp"
 
 	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 
