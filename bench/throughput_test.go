@@ -273,6 +273,18 @@ func TestCompareQuick(t *testing.T) {
 			}
 		}
 	}
+	// The tails of the round trip and the CPU per message, with and
+	// without batched UDP I/O.
+	extras := map[string][]string{"rtt_64B": {"p99_us", "p99.9_us", "client_cpu_us_per_rt"}, "rate_64B": {"cpu_us_per_msg"}}
+	for m, keys := range extras {
+		for _, s := range []string{"usock", "usock-nobatch"} {
+			for _, k := range keys {
+				if v := rep.Metrics[m].Systems[s].Extra[k]; v <= 0 {
+					t.Errorf("%s %s: %s is %v", m, s, k, v)
+				}
+			}
+		}
+	}
 	if rep.Machine["cpus"] == "" || rep.Config["rounds"] == nil {
 		t.Errorf("machine or config missing: %v %v", rep.Machine, rep.Config)
 	}
