@@ -56,6 +56,8 @@ type options struct {
 	out              string
 	usrsctp          string // the C program, "" if not available
 	usrsctpNote      string
+	cli              string // the built cmd/usock, "" if not available
+	cliNote          string
 	failover         []string
 }
 
@@ -144,12 +146,13 @@ func run(args []string) error {
 		}
 	}
 	o.usrsctp, o.usrsctpNote = findUsrsctp(*ubin)
+	o.cli, o.cliNote = findCLI()
 
 	rep := &Report{Started: time.Now(), Command: strings.Join(os.Args, " "), Metrics: map[string]*Metric{},
 		Machine: machine(),
 		Config: map[string]any{"duration": o.duration.String(), "warmup": o.warmup.String(), "rounds": o.rounds,
 			"quick": o.quick, "packet_sizes": o.packetSizes, "extra_packet_sizes_usock": o.extraSizes,
-			"idle_assocs": o.idle, "usrsctp": o.usrsctpNote}}
+			"idle_assocs": o.idle, "usrsctp": o.usrsctpNote, "cli": o.cliNote}}
 	jobs := plan(o, rep)
 	if *only != "" {
 		words := strings.Split(*only, ",")
@@ -652,6 +655,14 @@ func plan(o *options, rep *Report) []job {
 	}
 	sctpSystems := []string{"usock", "usocknb", "usock1p", "pion", "usrsctp"}
 	label := map[string]string{"usock1p": "usock-1p", "usocknb": "usock-nobatch"}
+	// addCLI adds the usock-cli row (the command-line tool) to m.
+	addCLI := func(m *Metric, key, test string, size int, value func(harness.Sample) (float64, map[string]float64)) {
+		if o.cli == "" {
+			skip(m, "usock-cli", o.cliNote)
+			return
+		}
+		add(m, key, "usock-cli", job{run: func(o *options) (harness.Sample, error) { return pairCLI(o, test, size) }, value: value})
+	}
 	name := func(sys string) string {
 		if l, ok := label[sys]; ok {
 			return l
@@ -671,6 +682,9 @@ func plan(o *options, rep *Report) []job {
 					return pair(o, sys, harness.ModeSink, "tput", size, ps, 1)
 				}, value: tputValue})
 			}
+		}
+		if size == 1024 {
+			addCLI(m, key, "tput", size, tputValue)
 		}
 		for _, ps := range o.extraSizes {
 			add(m, key, "usock@"+strconv.Itoa(ps), job{run: func(o *options) (harness.Sample, error) {
@@ -707,6 +721,9 @@ func plan(o *options, rep *Report) []job {
 			add(m, "rtt_64B", name(sys), job{run: func(o *options) (harness.Sample, error) {
 				return pair(o, sys, harness.ModeEcho, "rtt", 64, ps0, 1)
 			}, value: rttValue})
+			if sys == "usock1p" {
+				addCLI(m, "rtt_64B", "rtt", 64, rttValue)
+			}
 		}
 	}
 	for _, par := range []int{1, 100} {
