@@ -147,6 +147,13 @@ func run(args []string) error {
 	}
 	o.usrsctp, o.usrsctpNote = findUsrsctp(*ubin)
 	o.cli, o.cliNote = findCLI()
+	// The programs built for this run go with it.
+	if o.cli != "" {
+		defer os.RemoveAll(filepath.Dir(o.cli))
+	}
+	if *ubin == "" && o.usrsctp != "" {
+		defer os.RemoveAll(filepath.Dir(o.usrsctp))
+	}
 
 	rep := &Report{Started: time.Now(), Command: strings.Join(os.Args, " "), Metrics: map[string]*Metric{},
 		Machine: machine(),
