@@ -242,10 +242,10 @@ func TestCompareQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"throughput_1KiB":   {"usock", "usock-nobatch", "usock-1p", "pion", "usrsctp", "usock@1452", "usock@8000", "tcp"},
+		"throughput_1KiB":   {"usock", "usock-nobatch", "usock-1p", "pion", "usrsctp", "usock-cli", "usock@1452", "usock@8000", "tcp"},
 		"throughput_16KiB":  {"usock", "usock-nobatch", "usock-1p", "pion", "usrsctp", "usock@1452", "usock@8000", "tcp"},
 		"rate_64B":          {"usock", "usock-nobatch", "usock-1p", "pion", "usrsctp", "tcp"},
-		"rtt_64B":           {"usock", "usock-nobatch", "usock-1p", "pion", "usrsctp", "tcp", "udp"},
+		"rtt_64B":           {"usock", "usock-nobatch", "usock-1p", "usock-cli", "pion", "usrsctp", "tcp", "udp"},
 		"handshakes_seq":    {"usock", "pion", "usrsctp"},
 		"handshakes_par100": {"usock", "pion", "usrsctp"},
 		"idle_50":           {"usock", "pion"},
@@ -268,8 +268,20 @@ func TestCompareQuick(t *testing.T) {
 				t.Errorf("%s: system %s missing", m, s)
 			case e.Skipped == "" && e.Error == "" && len(e.Rounds) == 0:
 				t.Errorf("%s %s: neither figures nor a reason", m, s)
-			case (s == "usock" || s == "usock-nobatch" || s == "usock-1p") && (len(e.Rounds) == 0 || e.Median <= 0):
+			case (s == "usock" || s == "usock-nobatch" || s == "usock-1p" || s == "usock-cli") && (len(e.Rounds) == 0 || e.Median <= 0):
 				t.Errorf("%s %s: no figure (%s)", m, s, e.Error)
+			}
+		}
+	}
+	// The tails of the round trip and the CPU per message, with and
+	// without batched UDP I/O.
+	extras := map[string][]string{"rtt_64B": {"p99_us", "p99.9_us", "client_cpu_us_per_rt"}, "rate_64B": {"cpu_us_per_msg"}}
+	for m, keys := range extras {
+		for _, s := range []string{"usock", "usock-nobatch"} {
+			for _, k := range keys {
+				if v := rep.Metrics[m].Systems[s].Extra[k]; v <= 0 {
+					t.Errorf("%s %s: %s is %v", m, s, k, v)
+				}
 			}
 		}
 	}

@@ -56,6 +56,8 @@ type options struct {
 	out              string
 	usrsctp          string // the C program, "" if not available
 	usrsctpNote      string
+	cli              string // the built cmd/usock, "" if not available
+	cliNote          string
 	failover         []string
 }
 
@@ -106,6 +108,7 @@ func run(args []string) error {
 	psList := fs.String("packet-size", "1232", "SCTP packet sizes to compare, comma-separated (this stack also shows 1452 and 8000)")
 	out := fs.String("out", "", "write the results as JSON to this `file`")
 	only := fs.String("only", "", "run only the metrics whose key contains one of these comma-separated `words` (throughput_1KiB, rate_64B, rtt_64B, handshakes, idle, failover, ...)")
+	systems := fs.String("sys", "", "run only these comma-separated `systems` (the table's names: usock, usock-nobatch, pion, ...)")
 	ubin := fs.String("usrsctp-bench", "", "a built usrsctp-bench program (default: build bench/usrsctp-bench/bench.c with cc)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: compare [flags]\n\nThis stack against pion/sctp alone, usrsctp and the kernel, on loopback.\n\nflags:")
@@ -143,12 +146,20 @@ func run(args []string) error {
 		}
 	}
 	o.usrsctp, o.usrsctpNote = findUsrsctp(*ubin)
+	o.cli, o.cliNote = findCLI()
+	// The programs built for this run go with it.
+	if o.cli != "" {
+		defer os.RemoveAll(filepath.Dir(o.cli))
+	}
+	if *ubin == "" && o.usrsctp != "" {
+		defer os.RemoveAll(filepath.Dir(o.usrsctp))
+	}
 
 	rep := &Report{Started: time.Now(), Command: strings.Join(os.Args, " "), Metrics: map[string]*Metric{},
 		Machine: machine(),
 		Config: map[string]any{"duration": o.duration.String(), "warmup": o.warmup.String(), "rounds": o.rounds,
 			"quick": o.quick, "packet_sizes": o.packetSizes, "extra_packet_sizes_usock": o.extraSizes,
-			"idle_assocs": o.idle, "usrsctp": o.usrsctpNote}}
+			"idle_assocs": o.idle, "usrsctp": o.usrsctpNote, "cli": o.cliNote}}
 	jobs := plan(o, rep)
 	if *only != "" {
 		words := strings.Split(*only, ",")
@@ -163,6 +174,19 @@ func run(args []string) error {
 			}
 			return false
 		})
+	}
+	if *systems != "" {
+		names := strings.Split(*systems, ",")
+		jobs = slices.DeleteFunc(jobs, func(j job) bool { return !slices.Contains(names, j.sys) })
+		for _, m := range rep.Metrics {
+			m.order = slices.DeleteFunc(m.order, func(sys string) bool {
+				if !slices.Contains(names, sys) {
+					delete(m.Systems, sys)
+					return true
+				}
+				return false
+			})
+		}
 	}
 
 	total := len(jobs) * o.rounds
@@ -610,24 +634,42 @@ func plan(o *options, rep *Report) []job {
 	tputValue := func(s harness.Sample) (float64, map[string]float64) {
 		ex := map[string]float64{"msgs_per_s": float64(s.Msgs) / s.Seconds}
 		if s.Bytes > 0 {
-			ex["cpu_s_per_gb"] = float64(s.CPUNs+s.ServerCPU) / 1e9 / (float64(s.Bytes) / 1e9)
+			ex["cpu_s_per_gb"] = s.CPUSecondsPerGB()
 		}
 		return float64(s.Bytes) * 8 / s.Seconds / 1e6, ex
 	}
 	rateValue := func(s harness.Sample) (float64, map[string]float64) {
 		v, ex := tputValue(s)
 		ex["mbit_s"] = v
+		ex["cpu_us_per_msg"] = s.CPUMicrosPerMsg()
 		delete(ex, "msgs_per_s")
 		return float64(s.Msgs) / s.Seconds, ex
 	}
 	rttValue := func(s harness.Sample) (float64, map[string]float64) {
-		return float64(s.MedianNs) / 1e3, map[string]float64{"p99_us": float64(s.P99Ns) / 1e3}
+		ex := map[string]float64{"p99_us": float64(s.P99Ns) / 1e3}
+		if s.P999Ns > 0 {
+			ex["p99.9_us"] = float64(s.P999Ns) / 1e3
+		}
+		if s.Msgs > 0 && s.CPUNs > 0 {
+			// The client process only: an echoing server has no flush
+			// requests to mark the timed phase with.
+			ex["client_cpu_us_per_rt"] = float64(s.CPUNs) / 1e3 / float64(s.Msgs)
+		}
+		return float64(s.MedianNs) / 1e3, ex
 	}
 	hsValue := func(s harness.Sample) (float64, map[string]float64) {
 		return float64(s.Handshakes) / s.Seconds, nil
 	}
 	sctpSystems := []string{"usock", "usocknb", "usock1p", "pion", "usrsctp"}
 	label := map[string]string{"usock1p": "usock-1p", "usocknb": "usock-nobatch"}
+	// addCLI adds the usock-cli row (the command-line tool) to m.
+	addCLI := func(m *Metric, key, test string, size int, value func(harness.Sample) (float64, map[string]float64)) {
+		if o.cli == "" {
+			skip(m, "usock-cli", o.cliNote)
+			return
+		}
+		add(m, key, "usock-cli", job{run: func(o *options) (harness.Sample, error) { return pairCLI(o, test, size) }, value: value})
+	}
 	name := func(sys string) string {
 		if l, ok := label[sys]; ok {
 			return l
@@ -648,6 +690,9 @@ func plan(o *options, rep *Report) []job {
 				}, value: tputValue})
 			}
 		}
+		if size == 1024 {
+			addCLI(m, key, "tput", size, tputValue)
+		}
 		for _, ps := range o.extraSizes {
 			add(m, key, "usock@"+strconv.Itoa(ps), job{run: func(o *options) (harness.Sample, error) {
 				return pair(o, "usock", harness.ModeSink, "tput", size, ps, 1)
@@ -659,7 +704,7 @@ func plan(o *options, rep *Report) []job {
 	}
 	ps0 := o.packetSizes[0]
 	{
-		m := addMetric("rate_64B", "message rate, 64-byte messages", "msgs/s", "higher")
+		m := addMetric("rate_64B", "message rate, 64-byte messages (CPU µs per message, both processes, in extra)", "msgs/s", "higher")
 		for _, sys := range sctpSystems {
 			if sys == "usrsctp" && o.usrsctp == "" {
 				skip(m, sys, o.usrsctpNote)
@@ -674,7 +719,7 @@ func plan(o *options, rep *Report) []job {
 		}, value: rateValue})
 	}
 	{
-		m := addMetric("rtt_64B", "ping-pong round trip, 64 bytes (median; p99 in extra)", "µs", "lower")
+		m := addMetric("rtt_64B", "ping-pong round trip, 64 bytes (p50; p99, p99.9 and the client's CPU per round trip in extra)", "µs", "lower")
 		for _, sys := range append(slices.Clone(sctpSystems), "tcp", "udp") {
 			if sys == "usrsctp" && o.usrsctp == "" {
 				skip(m, sys, o.usrsctpNote)
@@ -683,6 +728,9 @@ func plan(o *options, rep *Report) []job {
 			add(m, "rtt_64B", name(sys), job{run: func(o *options) (harness.Sample, error) {
 				return pair(o, sys, harness.ModeEcho, "rtt", 64, ps0, 1)
 			}, value: rttValue})
+			if sys == "usock1p" {
+				addCLI(m, "rtt_64B", "rtt", 64, rttValue)
+			}
 		}
 	}
 	for _, par := range []int{1, 100} {
@@ -755,7 +803,7 @@ func printTable(w io.Writer, rep *Report) {
 				cpu = fmt.Sprintf("%.2f", v)
 			}
 			var more []string
-			for _, k := range []string{"p99_us", "msgs_per_s", "mbit_s", "goroutines_per_assoc", "setup_per_s"} {
+			for _, k := range []string{"p99_us", "p99.9_us", "client_cpu_us_per_rt", "cpu_us_per_msg", "msgs_per_s", "mbit_s", "goroutines_per_assoc", "setup_per_s"} {
 				if v, ok := e.Extra[k]; ok {
 					more = append(more, k+" "+num(v))
 				}

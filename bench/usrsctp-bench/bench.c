@@ -49,6 +49,20 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* quantile returns the nearest-rank pm/1000 quantile of the n sorted
+ * values (harness.Quantile in Go): the value of rank ceil(n * pm / 1000). */
+static int64_t quantile(const int64_t *sorted, size_t n, size_t pm)
+{
+	if (n == 0)
+		return 0;
+	size_t rank = (n * pm + 999) / 1000;
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return sorted[rank - 1];
+}
+
 static int64_t cpu_ns(void)
 {
 	struct rusage ru;
@@ -355,11 +369,10 @@ static int run_client(void)
 			}
 		}
 		qsort(rtts, n, sizeof(int64_t), cmp64);
-		size_t i99 = n * 99 / 100;
-		if (i99 >= n)
-			i99 = n - 1;
-		printf("RESULT {\"msgs\":%zu,\"seconds\":%.6f,\"cpu_ns\":%lld,\"median_ns\":%lld,\"p99_ns\":%lld}\n", n,
-		       ms / 1e3, (long long)(cpu_ns() - c0), (long long)rtts[n / 2], (long long)rtts[i99]);
+		printf("RESULT {\"msgs\":%zu,\"seconds\":%.6f,\"cpu_ns\":%lld,\"median_ns\":%lld,\"p99_ns\":%lld,"
+		       "\"p999_ns\":%lld}\n",
+		       n, ms / 1e3, (long long)(cpu_ns() - c0), (long long)quantile(rtts, n, 500),
+		       (long long)quantile(rtts, n, 990), (long long)quantile(rtts, n, 999));
 	} else {
 		fprintf(stderr, "unknown -test %s\n", test);
 		return 2;

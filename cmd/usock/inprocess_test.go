@@ -61,6 +61,12 @@ func TestCLIInProcess(t *testing.T) {
 		if !strings.HasPrefix(bout.String(), mode+": ") || !strings.Contains(bout.String(), "msgs/s") {
 			t.Errorf("bench %s summary: %q", mode, bout)
 		}
+		if readCPU().ok && !strings.Contains(bout.String(), "% of a core") {
+			t.Errorf("bench %s summary without the CPU time: %q", mode, bout)
+		}
+		if mode != "throughput" && !strings.Contains(bout.String(), " p99.9 ") {
+			t.Errorf("bench %s summary without p99.9: %q", mode, bout)
+		}
 		if !strings.Contains(berr.String(), "Mbit/s") {
 			t.Errorf("bench %s progress: %q", mode, berr)
 		}

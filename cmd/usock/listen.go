@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/usock/usock/metrics"
 	"github.com/usock/usock/sock"
@@ -72,6 +73,7 @@ func listen(ctx context.Context, args []string, std stdio) error {
 	}
 	defer stopAdmin()
 	fmt.Fprintf(std.err, "listening on %s (UDP port %d)\n", metrics.EndpointLabel(ep), stack.UDPPort())
+	cpu0, t0 := readCPU(), time.Now()
 
 	var (
 		mu     sync.Mutex
@@ -114,7 +116,11 @@ func listen(ctx context.Context, args []string, std stdio) error {
 				}
 			}
 			if *echo {
-				err := m.Association.Send(ctx, m.Payload, sock.SendInfo{Stream: m.Stream, PPID: m.PPID})
+				// A context that cannot end: sock then sets no write
+				// deadline in pion per message. A Send blocked on a full
+				// window still ends at Ctrl-C, when shutdownAll and the
+				// stack's Close end the association.
+				err := m.Association.Send(context.Background(), m.Payload, sock.SendInfo{Stream: m.Stream, PPID: m.PPID})
 				// Once per association: a peer that shuts down while
 				// messages are on their way fails every echo after.
 				// A peer that started its shutdown takes no more data:
@@ -166,6 +172,9 @@ func listen(ctx context.Context, args []string, std stdio) error {
 	}
 	_ = stack.Close()
 	wg.Wait()
+	if c := cpuSummary(cpu0, readCPU(), time.Since(t0), 0, ""); c != "" {
+		fmt.Fprintf(std.err, "listened for %.2fs%s\n", time.Since(t0).Seconds(), c)
+	}
 	if ferr := out.Flush(); runErr == nil && ferr != nil {
 		runErr = fmt.Errorf("writing stdout: %w", ferr)
 	}

@@ -49,6 +49,7 @@ type Sample struct {
 	ServerCPU  int64   `json:"server_cpu_ns,omitempty"` // the server process, between the flushes
 	MedianNs   int64   `json:"median_ns,omitempty"`
 	P99Ns      int64   `json:"p99_ns,omitempty"`
+	P999Ns     int64   `json:"p999_ns,omitempty"` // the 99.9th percentile
 	Handshakes int64   `json:"handshakes,omitempty"`
 	// Memory measurements (per association on the accepting side).
 	Assocs           int     `json:"assocs,omitempty"`
@@ -119,7 +120,8 @@ func Throughput(c Conn, size int, warmup, d time.Duration) (Sample, error) {
 }
 
 // PingPong sends one size-byte message at a time to an echoing server for
-// d after warmup and returns the round-trip median and 99th percentile.
+// d after warmup and returns the round-trip median, 99th and 99.9th
+// percentiles (nearest rank) and the client's CPU time.
 func PingPong(c Conn, size int, warmup, d time.Duration) (Sample, error) {
 	p := Payload(size)
 	rtts := make([]time.Duration, 0, 1<<16)
@@ -154,8 +156,9 @@ func PingPong(c Conn, size int, warmup, d time.Duration) (Sample, error) {
 		Msgs:     int64(len(rtts)),
 		Seconds:  d.Seconds(),
 		CPUNs:    int64(CPUTime() - cpu0),
-		MedianNs: int64(rtts[len(rtts)/2]),
-		P99Ns:    int64(rtts[min(len(rtts)-1, len(rtts)*99/100)]),
+		MedianNs: int64(Quantile(rtts, 500)),
+		P99Ns:    int64(Quantile(rtts, 990)),
+		P999Ns:   int64(Quantile(rtts, 999)),
 	}, nil
 }
 
