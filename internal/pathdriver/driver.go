@@ -108,7 +108,9 @@ type Output struct {
 	Failed     bool
 }
 
-// Driver is the path driver of one association. Create it with New.
+// Driver is the path driver of one association. Create it with New. It
+// is not safe for concurrent use: its owner calls it under one lock (in
+// sock, multipath.mu).
 type Driver struct {
 	pm  *pathmgr.Manager
 	out *outstanding
@@ -303,18 +305,13 @@ func (d *Driver) initialWindow() int {
 // from from. If a failover re-send in the same Tick already sent the
 // earliest DATA to to, nothing more goes.
 func (d *Driver) resendT3(from, to pathmgr.PathID, now time.Time, sentTo map[pathmgr.PathID]int, o *Output) {
-	cands := d.out.candidates(func(p pathmgr.PathID) bool { return p == from })
-	sent := false
-	for i, op := range cands {
+	for i, op := range d.out.candidates(func(p pathmgr.PathID) bool { return p == from }) {
 		d.out.leave(op)
 		if i == 0 && sentTo[to] == 0 {
-			pkt := d.out.resend(op, to, now)
-			sentTo[to] += len(pkt)
-			o.Resends = append(o.Resends, Resend{Path: to, Packet: pkt})
-			sent = true
+			d.resend(op, to, now, sentTo, o)
 		}
 	}
-	d.settle(from, to, sent, now)
+	d.stopIdle(from, to)
 }
 
 // resendFailover handles a change of the data path to to: what is
@@ -334,40 +331,42 @@ func (d *Driver) resendFailover(to pathmgr.PathID, now time.Time, sentTo map[pat
 	for _, info := range d.pm.Paths() {
 		active[info.ID] = info.State == pathmgr.Active
 	}
-	cands := d.out.candidates(func(p pathmgr.PathID) bool { return p != to && !active[p] })
 	budget := d.initialWindow() - sentTo[to]
 	sent := false
-	var left []pathmgr.PathID
-	for _, op := range cands {
-		if op.path != pathmgr.NoPath && !slices.Contains(left, op.path) {
-			left = append(left, op.path)
+	from := []pathmgr.PathID{to}
+	for _, op := range d.out.candidates(func(p pathmgr.PathID) bool { return p != to && !active[p] }) {
+		if !slices.Contains(from, op.path) {
+			from = append(from, op.path)
 		}
 		d.out.leave(op)
-		if budget > 0 && (len(op.pkt) <= budget || !sent) {
-			pkt := d.out.resend(op, to, now)
-			budget -= len(pkt)
-			sentTo[to] += len(pkt)
-			o.Resends = append(o.Resends, Resend{Path: to, Packet: pkt})
+		if n := len(op.pkt); budget >= n || (budget > 0 && !sent) {
+			budget -= n
+			d.resend(op, to, now, sentTo, o)
 			sent = true
 		}
 	}
-	for _, from := range left {
-		d.settle(from, to, false, now)
-	}
-	d.settle(to, to, sent, now)
+	d.stopIdle(from...)
 }
 
-// settle tells pathmgr what a re-send from from to to did to their T3-rtx
-// timers (RFC 9260 section 6.3.2): R1 starts to's when DATA went there;
-// a path left with nothing outstanding stops its timer, which would
-// otherwise expire for nothing and count an error (R2 stops it when all
-// is acknowledged; here nothing was, so no error counter is cleared).
-func (d *Driver) settle(from, to pathmgr.PathID, sent bool, now time.Time) {
-	if sent {
-		d.pm.DataSent(to, now)
-	}
-	for _, p := range []pathmgr.PathID{from, to} {
-		if d.out.onPath[p] == 0 {
+// resend sends op again on to: RFC 9260 section 6.3.2 R1, "Every time a
+// DATA chunk is sent to any address (including a retransmission), if the
+// T3-rtx timer of that address is not running, start it running".
+func (d *Driver) resend(op *outPacket, to pathmgr.PathID, now time.Time, sentTo map[pathmgr.PathID]int, o *Output) {
+	pkt := d.out.resend(op, to, now)
+	sentTo[to] += len(pkt)
+	o.Resends = append(o.Resends, Resend{Path: to, Packet: pkt})
+	d.pm.DataSent(to, now)
+}
+
+// stopIdle stops the T3-rtx timer of each of paths left with nothing
+// outstanding by a re-send (pathmgr starts the timer of a T3-rtx
+// retransmission's destination before knowing whether anything goes
+// there): it would expire for nothing and count an error. Section 6.3.2
+// R2 stops it when all is acknowledged; here nothing was, so no error
+// counter is cleared (pathmgr.Manager.DataMoved).
+func (d *Driver) stopIdle(paths ...pathmgr.PathID) {
+	for _, p := range paths {
+		if p != pathmgr.NoPath && d.out.onPath[p] == 0 {
 			d.pm.DataMoved(p)
 		}
 	}

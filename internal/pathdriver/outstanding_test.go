@@ -155,3 +155,41 @@ func TestHeartbeatInfo(t *testing.T) {
 		}
 	}
 }
+
+// A SACK acknowledges the TSNs up to its Cumulative TSN Ack and those in
+// its Gap Ack Blocks, across a TSN wrap, and gives each path credited an
+// RTT sample from DATA sent once (Karn's rule).
+func TestOutstandingAck(t *testing.T) {
+	o := newOutstanding(0xfffffffe)
+	add := func(p pathmgr.PathID, at time.Duration, tsns ...uint32) {
+		var chunks [][]byte
+		for _, tsn := range tsns {
+			chunks = append(chunks, dataChunk(tsn, 1))
+		}
+		pkt := packet(chunks...)
+		o.sent(tsns)
+		_, _, rtx := o.isRetransmission(tsns)
+		o.add(pkt, tsns, p, t0.Add(at), rtx)
+	}
+	add(p0, 0, 0xfffffffe, 0xffffffff) // TSNs wrap
+	add(p0, time.Millisecond, 0, 1)
+	add(p1, 2*time.Millisecond, 2)
+	require.Equal(t, 2, o.onPath[p0])
+
+	// The first packet, and TSN 1 by a gap block.
+	acks := o.ack(sack(t, 0xffffffff, 1000, wire.GapAckBlock{Start: 2, End: 2}), t0.Add(10*time.Millisecond))
+	require.Equal(t, []ackedPath{{path: p0, rtt: 10 * time.Millisecond, hasRTT: true}}, acks)
+	require.Equal(t, 1, o.onPath[p0], "TSN 0 is still out on path 0")
+	require.Nil(t, o.ack(sack(t, 0xfffffff0, 1000), t0), "an old SACK acknowledges nothing new")
+
+	// pion re-sends TSN 0 on path 1: no RTT sample from it.
+	add(p1, 20*time.Millisecond, 0)
+	require.Zero(t, o.onPath[p0])
+	require.Equal(t, 2, o.onPath[p1])
+	acks = o.ack(sack(t, 0, 1000, wire.GapAckBlock{Start: 1, End: 0xffff}), t0.Add(40*time.Millisecond))
+	require.Equal(t, []ackedPath{{path: p1, rtt: 38 * time.Millisecond, hasRTT: true, allDone: true}}, acks,
+		"a gap block wider than what is outstanding; the sample from TSN 2, sent once")
+	require.Empty(t, o.pkts)
+	require.Empty(t, o.byTSN)
+	require.Nil(t, o.ack(sack(t, 2, 1000), t0), "nothing outstanding")
+}
