@@ -112,12 +112,12 @@ func (a *Association) onPathTimer() {
 	out := mp.drv.Tick(now)
 	mp.armLocked(now)
 	mp.mu.Unlock()
-	a.carryOut(out, now)
+	a.carryOut(out)
 }
 
 // carryOut sends what the driver asked for, reports its events and closes
 // the association when it failed. The caller does not hold mp.mu.
-func (a *Association) carryOut(out pathdriver.Output, now time.Time) {
+func (a *Association) carryOut(out pathdriver.Output) {
 	mp := a.mp.Load()
 	// Once a SHUTDOWN went either way the association is ending: a
 	// HEARTBEAT reaching a peer that already closed would only come back
@@ -239,7 +239,7 @@ func (a *Association) sackArrived(v wire.SackView) (violation string, bad bool) 
 	}
 	mp.armLocked(now)
 	mp.mu.Unlock()
-	a.carryOut(out, now)
+	a.carryOut(out)
 	return "", false
 }
 
@@ -271,7 +271,7 @@ func (a *Association) heartbeatAckArrived(c wire.Chunk) {
 	}
 	mp.armLocked(now)
 	mp.mu.Unlock()
-	a.carryOut(out, now)
+	a.carryOut(out)
 }
 
 // SetPrimary makes the path to remote the primary path (RFC 9260 section
@@ -295,7 +295,7 @@ func (a *Association) SetPrimary(remote netip.Addr) error {
 	}
 	mp.armLocked(now)
 	mp.mu.Unlock()
-	a.carryOut(out, now)
+	a.carryOut(out)
 	if err != nil {
 		return fmt.Errorf("sock: set primary %v: %w: %w", remote, ErrInvalidArgument, err)
 	}
