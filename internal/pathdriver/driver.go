@@ -228,10 +228,50 @@ func (d *Driver) OnSack(v wire.SackView, now time.Time) (Output, error) {
 	// Section 6.1 rule A: pathmgr tells zero window probes from lost DATA
 	// by the peer's a_rwnd and its SACKs still arriving.
 	d.pm.SackReceived(v.ARwnd(), now)
-	for _, ack := range d.out.ack(v, now) {
+	acks, bytes := d.out.ack(v, now)
+	for _, ack := range acks {
 		d.pm.DataAcked(ack.path, ack.rtt, ack.hasRTT, ack.allDone, now)
 	}
-	return Output{Events: d.events()}, nil
+	var o Output
+	d.releaseMarked(bytes, int(min(v.ARwnd(), 1<<30)), now, &o)
+	o.Events = d.events()
+	return o, nil
+}
+
+// releaseMarked re-sends DATA marked for retransmission (see resendT3) as
+// a SACK frees room for it: RFC 9260 section 6.3.3, "Any DATA chunks that
+// were sent to the address for which the T3-rtx timer expired but did not
+// fit in an MTU (rule E3 above) SHOULD be marked for retransmission and
+// sent as soon as cwnd allows (normally, when a SACK arrives)". The room
+// is slow start's (section 7.2.1): the acked bytes left the flight, and
+// cwnd grows by "the total size of the previously outstanding DATA chunk(s)
+// acknowledged" up to one MTU; so acked + min(acked, MTU), bounded by the
+// peer's window, lowest TSN first, each packet where
+// pathmgr.RetransmitPath sends it (away from the paths its copies were lost
+// on). Without it a marked packet waited for pion's own T3-rtx, which pion
+// backs off on its own and keeps at 1 s at least: the stack's timer no
+// longer covers DATA outstanding on no path.
+func (d *Driver) releaseMarked(acked, rwnd int, now time.Time, o *Output) {
+	room := min(acked+min(acked, d.mtu), rwnd)
+	if room <= 0 {
+		return
+	}
+	var buf [32]uint32
+	for _, op := range d.out.candidates(func(p pathmgr.PathID) bool { return p == pathmgr.NoPath }) {
+		if room <= 0 {
+			break
+		}
+		// Section 6.1 rule B: "The sender MAY exceed cwnd by up to
+		// (PMTU-1) bytes on a new transmission if the cwnd is not
+		// exceeded prior": the last packet may overshoot the room.
+		room -= len(op.pkt)
+		_, lost, _ := d.out.isRetransmission(dataTSNs(buf[:0], op.pkt))
+		to := d.pm.RetransmitPath(pathmgr.NoPath, lost...)
+		if to == pathmgr.NoPath {
+			return
+		}
+		d.resend(op, to, now, map[pathmgr.PathID]int{}, o)
+	}
 }
 
 // OnHeartbeatAck applies the Heartbeat Information of a HEARTBEAT ACK

@@ -78,6 +78,32 @@ func TestDriver(t *testing.T) {
 			require.False(t, h.path(p1).T3Running)
 		},
 	}, {
+		// What a failover or T3-rtx re-send left marked goes out as SACKs
+		// free room for it (slow start, RFC 9260 sections 6.3.3 and
+		// 7.2.1), within the peer's window, before pion's own T3-rtx.
+		name: "marked DATA on SACKs", paths: 2,
+		run: func(t *testing.T, h *harness) {
+			for tsn := uint32(1); tsn <= 9; tsn++ {
+				require.Equal(t, p0, h.send(1000, tsn))
+			}
+			out := h.tick(rto)
+			require.Equal(t, [][]uint32{{1}, {2}, {3}, {4}}, resent(t, out, p1))
+			h.now = h.now.Add(10 * time.Millisecond)
+			out = h.sack(1)
+			require.Equal(t, [][]uint32{{5}, {6}}, resent(t, out, p1), "the acked bytes and as many again")
+			out, err := h.d.OnSack(sack(t, 2, 0), h.now)
+			require.NoError(t, err)
+			require.Empty(t, out.Resends, "no room in the peer's window")
+			out, err = h.d.OnSack(sack(t, 3, 1500), h.now)
+			require.NoError(t, err)
+			require.Equal(t, [][]uint32{{7}, {8}}, resent(t, out, p1), "the last packet may overshoot (section 6.1 rule B)")
+			require.Equal(t, p1, h.send(1000, 9), "pion's re-send of the rest")
+			out = h.sack(9)
+			require.Empty(t, out.Resends)
+			require.False(t, h.path(p1).T3Running)
+			require.Equal(t, 1, h.path(p0).ErrorCount)
+		},
+	}, {
 		// RFC 7829 with PotentiallyFailed.Max.Retrans 0: the first T3-rtx
 		// expiry makes the path PF and moves new DATA away; an
 		// acknowledgement of DATA sent there brings it back (switchback),
@@ -137,9 +163,9 @@ func TestDriver(t *testing.T) {
 			require.Equal(t, []Event{{Kind: PathUp, Path: p0}}, out.Events)
 			require.Equal(t, 0, h.path(p0).ErrorCount)
 			require.Zero(t, h.d.pm.AssocErrors())
-			require.False(t, h.path(p0).T3Running, "TSN 3, marked for retransmission, is outstanding nowhere")
-			require.Equal(t, p0, h.send(100, 3), "pion's re-send")
-			require.True(t, h.path(p0).T3Running)
+			require.Equal(t, [][]uint32{{3}}, resent(t, out, p0), "the marked DATA goes as the SACK frees room")
+			require.True(t, h.path(p0).T3Running, "R1 for it")
+			require.Equal(t, p0, h.send(100, 3), "pion's own re-send")
 			h.sack(3)
 			require.False(t, h.path(p0).T3Running)
 		},

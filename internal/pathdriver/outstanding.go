@@ -207,8 +207,9 @@ func credited(p pathmgr.PathID, lost []pathmgr.PathID) bool {
 // ack applies a SACK (RFC 9260 section 3.3.4): every TSN up to cum and
 // every TSN in a gap block is acknowledged. It returns, per path credited
 // with DATA acknowledged, an RTT sample from a packet sent once and
-// whether nothing is left outstanding on it.
-func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
+// whether nothing is left outstanding on it; and the size of the packets
+// the SACK acknowledged the last TSNs of.
+func (o *outstanding) ack(s wire.SackView, now time.Time) (out []ackedPath, bytes int) {
 	cum := s.CumTSNAck()
 	defer func() {
 		if !o.haveCum || !serialLE(cum, o.cum) {
@@ -216,9 +217,8 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 		}
 	}()
 	if len(o.byTSN) == 0 {
-		return nil
+		return nil, 0
 	}
-	var out []ackedPath
 	note := func(op *outPacket) {
 		for i := range out {
 			if out[i].path == op.path {
@@ -234,6 +234,9 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 	// credited).
 	take := func(op *outPacket, t uint32) {
 		o.forget(op, t)
+		if op.left == 0 {
+			bytes += len(op.pkt)
+		}
 		lost := o.lostOn[t]
 		delete(o.lostOn, t)
 		if credited(op.path, lost) {
@@ -282,7 +285,7 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 	for i := range out {
 		out[i].allDone = o.onPath[out[i].path] == 0
 	}
-	return out
+	return out, bytes
 }
 
 // compact drops fully acknowledged packets from the send-order list.

@@ -63,11 +63,11 @@ func TestOutstandingNoCreditForLostCopies(t *testing.T) {
 
 	// A copy arrived: TSN 5 is acknowledged, path 0 gets no credit for
 	// it. TSN 6, sent once on path 0, is still outstanding.
-	acks := o.ack(sack(t, 4, 1000, wire.GapAckBlock{Start: 1, End: 1}), t0.Add(10*time.Millisecond))
+	acks, _ := o.ack(sack(t, 4, 1000, wire.GapAckBlock{Start: 1, End: 1}), t0.Add(10*time.Millisecond))
 	require.Empty(t, acks)
 	require.Empty(t, o.lostOn[5], "forgotten with the TSN")
 	// TSN 6 acknowledged: credited to path 0 where its only copy went.
-	acks = o.ack(sack(t, 6, 1000), t0.Add(11*time.Millisecond))
+	acks, _ = o.ack(sack(t, 6, 1000), t0.Add(11*time.Millisecond))
 	require.Equal(t, []ackedPath{{path: p0, rtt: 11 * time.Millisecond, hasRTT: true, allDone: true}}, acks)
 
 	// The Driver's own re-send marks the copy it moves away from as lost
@@ -177,19 +177,22 @@ func TestOutstandingAck(t *testing.T) {
 	require.Equal(t, 2, o.onPath[p0])
 
 	// The first packet, and TSN 1 by a gap block.
-	acks := o.ack(sack(t, 0xffffffff, 1000, wire.GapAckBlock{Start: 2, End: 2}), t0.Add(10*time.Millisecond))
+	acks, _ := o.ack(sack(t, 0xffffffff, 1000, wire.GapAckBlock{Start: 2, End: 2}), t0.Add(10*time.Millisecond))
 	require.Equal(t, []ackedPath{{path: p0, rtt: 10 * time.Millisecond, hasRTT: true}}, acks)
 	require.Equal(t, 1, o.onPath[p0], "TSN 0 is still out on path 0")
-	require.Nil(t, o.ack(sack(t, 0xfffffff0, 1000), t0), "an old SACK acknowledges nothing new")
+	acks, bytes := o.ack(sack(t, 0xfffffff0, 1000), t0)
+	require.Nil(t, acks, "an old SACK acknowledges nothing new")
+	require.Zero(t, bytes)
 
 	// pion re-sends TSN 0 on path 1: no RTT sample from it.
 	add(p1, 20*time.Millisecond, 0)
 	require.Zero(t, o.onPath[p0])
 	require.Equal(t, 2, o.onPath[p1])
-	acks = o.ack(sack(t, 0, 1000, wire.GapAckBlock{Start: 1, End: 0xffff}), t0.Add(40*time.Millisecond))
+	acks, _ = o.ack(sack(t, 0, 1000, wire.GapAckBlock{Start: 1, End: 0xffff}), t0.Add(40*time.Millisecond))
 	require.Equal(t, []ackedPath{{path: p1, rtt: 38 * time.Millisecond, hasRTT: true, allDone: true}}, acks,
 		"a gap block wider than what is outstanding; the sample from TSN 2, sent once")
 	require.Empty(t, o.pkts)
 	require.Empty(t, o.byTSN)
-	require.Nil(t, o.ack(sack(t, 2, 1000), t0), "nothing outstanding")
+	acks, _ = o.ack(sack(t, 2, 1000), t0)
+	require.Nil(t, acks, "nothing outstanding")
 }
