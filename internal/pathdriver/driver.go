@@ -340,9 +340,9 @@ func (d *Driver) initialWindow() int {
 // own, and sending all that was outstanding at once (as the stack once
 // did) went outside pion's. The rest, E3 goes on, "SHOULD be marked for
 // retransmission and sent as soon as cwnd allows": the Driver marks it
-// (lost on from, outstanding on no path) and leaves it to pion, whose own
-// retransmissions run under its congestion window and are routed away
-// from from. If a failover re-send in the same Tick already sent the
+// (lost on from, outstanding on no path) and sends it as SACKs arrive
+// (releaseMarked), unless pion's own retransmissions, which run under its
+// congestion window and are routed away from from, re-send it first. If a failover re-send in the same Tick already sent the
 // earliest DATA to to, nothing more goes.
 func (d *Driver) resendT3(from, to pathmgr.PathID, now time.Time, sentTo map[pathmgr.PathID]int, o *Output) {
 	for i, op := range d.out.candidates(func(p pathmgr.PathID) bool { return p == from }) {
@@ -362,8 +362,7 @@ func (d *Driver) resendT3(from, to pathmgr.PathID, now time.Time, sentTo map[pat
 // address if one exists"), lowest TSN first, within to's initial
 // congestion window (section 7.2.1; to carried none of this DATA, and the
 // bytes a T3-rtx re-send of the same Tick sent count against it). What
-// does not fit is marked for retransmission and left to pion, as in
-// resendT3. DATA outstanding on an active path (a user's SetPrimary, a
+// does not fit is marked for retransmission, as in resendT3. DATA outstanding on an active path (a user's SetPrimary, a
 // switchback to a recovered primary) stays where it is: it will be
 // acknowledged there.
 func (d *Driver) resendFailover(to pathmgr.PathID, now time.Time, sentTo map[pathmgr.PathID]int, o *Output) {

@@ -183,25 +183,13 @@ type ackedPath struct {
 // credited reports whether the acknowledgement of a TSN whose last copy
 // went to p, and earlier copies to the paths lost, is credited to p
 // (RFC 9260 section 8.2 clears the error counter of "the destination
-// transport address to which the DATA chunk was last sent"). It is not
-// when a copy was lost on p and another copy went another way: the copy
-// that arrived may have been that one, and crediting p would hide a dead
-// path whose DATA pion keeps re-sending elsewhere within a few round trips
-// (RACK, tail-loss probes). When every copy went to p, the one that
-// arrived went there.
+// transport address to which the DATA chunk was last sent", which is
+// unknown once copies went several ways). It never is when a copy was
+// lost on p: crediting it would hide a dead path whose DATA pion keeps
+// re-sending elsewhere within a few round trips (RACK, tail-loss probes).
+// DATA marked for retransmission (p is pathmgr.NoPath) credits no path.
 func credited(p pathmgr.PathID, lost []pathmgr.PathID) bool {
-	if p == pathmgr.NoPath {
-		return false
-	}
-	if !slices.Contains(lost, p) {
-		return true
-	}
-	for _, l := range lost {
-		if l != p {
-			return false
-		}
-	}
-	return true
+	return p != pathmgr.NoPath && !slices.Contains(lost, p)
 }
 
 // ack applies a SACK (RFC 9260 section 3.3.4): every TSN up to cum and

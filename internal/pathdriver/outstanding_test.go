@@ -23,7 +23,7 @@ func TestCredited(t *testing.T) {
 		{"sent once", p0, nil, true},
 		{"re-sent away from a lost copy", p1, []pathmgr.PathID{p0}, true},
 		{"back to a path a copy was lost on", p0, []pathmgr.PathID{p0, p1}, false},
-		{"every copy on one path", p0, []pathmgr.PathID{p0}, true},
+		{"every copy on one path", p0, []pathmgr.PathID{p0}, false},
 		{"marked for retransmission", pathmgr.NoPath, []pathmgr.PathID{p0}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,7 +34,7 @@ func TestCredited(t *testing.T) {
 
 // A TSN re-sent by pion comes back as a retransmission with the paths its
 // earlier copies went to; its acknowledgement is credited to no path a
-// copy was lost on while another copy went another way, so a dead path
+// copy was lost on, so a dead path
 // whose DATA is re-sent elsewhere within a few round trips (RACK,
 // tail-loss probes) keeps its error counter and its running T3-rtx timer
 // (RFC 9260 section 8.2).
