@@ -54,8 +54,8 @@ func TestDriver(t *testing.T) {
 		// The data path fails over: the DATA outstanding on the failed
 		// path goes again on the new one at once, lowest TSN first,
 		// within its initial window (RFC 9260 section 7.2.1); the rest
-		// is left to pion, whose re-sends go to the new path too and
-		// are credited to it alone.
+		// is marked, and pion's re-sends of it go to the new path too
+		// and are credited to it alone.
 		name: "failover re-send", paths: 2,
 		run: func(t *testing.T, h *harness) {
 			for tsn := uint32(1); tsn <= 6; tsn++ {

@@ -48,8 +48,8 @@ type outPacket struct {
 	left int // TSNs not yet acknowledged
 	// path is where the last copy went; pathmgr.NoPath once the packet
 	// is marked for retransmission (RFC 9260 section 6.3.3: DATA sent to
-	// a path whose T3-rtx expired that the Driver did not re-send itself,
-	// left to pion's own retransmission).
+	// a failed path that the Driver did not re-send at once; it goes as
+	// SACKs arrive, or with pion's own retransmission).
 	path   pathmgr.PathID
 	sentAt time.Time
 	rtx    bool // retransmitted: no RTT sample (Karn's rule, section 6.3.1 C5)
