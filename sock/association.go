@@ -14,8 +14,8 @@ import (
 	"github.com/pion/sctp"
 
 	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 )
 
 type assocState int32
