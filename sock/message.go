@@ -300,7 +300,7 @@ func (a *Association) Paths() []Path {
 	infos := map[pathmgr.PathID]pathmgr.PathInfo{}
 	if mp := a.mp.Load(); mp != nil {
 		mp.mu.Lock()
-		for _, in := range mp.pm.Paths() {
+		for _, in := range mp.drv.Paths() {
 			infos[in.ID] = in
 		}
 		mp.mu.Unlock()

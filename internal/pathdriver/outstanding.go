@@ -1,8 +1,6 @@
-package sock
+package pathdriver
 
 import (
-	"encoding/binary"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -13,50 +11,58 @@ import (
 // outstanding remembers the DATA the association sent and the peer has not
 // acknowledged, by path: what pathmgr needs to run a retransmission timer
 // per path (RFC 9260 section 6.3.2) from what the stack observed, and what
-// the shim re-sends at once on another path when one fails (section 6.4.1)
-// instead of waiting for pion's backed-off timer. Memory is bounded by the
-// peer's window: pion never has more in flight.
+// the Driver re-sends itself on another path when one fails (sections
+// 6.3.3 and 6.4.1) instead of waiting for pion's backed-off timer. Memory
+// is bounded by the peer's window: pion never has more in flight.
 type outstanding struct {
-	byTSN  map[uint32]*outPacket
-	pkts   []*outPacket // in the order sent
+	byTSN map[uint32]*outPacket
+	pkts  []*outPacket // in the order sent
+	// onPath counts, per path, the packets outstanding there with a TSN
+	// not yet acknowledged. A packet marked for retransmission (path
+	// pathmgr.NoPath) counts nowhere.
 	onPath map[pathmgr.PathID]int
 	// lostOn lists, for a TSN sent more than once and not yet
 	// acknowledged, the paths its earlier copies went to: pion (RACK, a
-	// tail-loss probe, T3-rtx) or the stack's own re-send took those
-	// copies for lost. Its acknowledgement is not credited to them (the
-	// copy that arrived may have gone any other way: RFC 9260 section 8.2
-	// clears the error counter of "the destination transport address to
-	// which the DATA chunk was last sent", which is unknown once copies
-	// went several ways), and a retransmission avoids them
-	// (pathmgr.RetransmitPath). At most one entry per path for each TSN
-	// in byTSN.
+	// tail-loss probe, T3-rtx) or the Driver's own re-send took those
+	// copies for lost. See credited for what its acknowledgement
+	// credits, and pathmgr.RetransmitPath for where a retransmission
+	// goes. At most one entry per path for each TSN in byTSN.
 	lostOn map[uint32][]pathmgr.PathID
 	// cum is the highest cumulative TSN ack seen (valid with haveCum): a
 	// SACK then visits only the TSNs it newly acknowledges.
 	cum     uint32
 	haveCum bool
 	// highest is the highest TSN sent: the initial TSN minus one until
-	// the first DATA (set by the caller).
+	// the first DATA.
 	highest uint32
 }
 
 // outPacket is one packet of DATA chunks: what went out, without the other
 // chunks pion bundled with them. A packet of DATA chunks only is kept as
 // it is (pion allocates every packet afresh and never touches it after
-// writing it); its checksum is the one the shim set. Otherwise it is a
-// copy whose checksum is computed only when it is sent again.
+// writing it); its checksum is the one the caller set. Otherwise it is a
+// copy whose checksum is computed only when it is sent again. Its TSNs are
+// read back from pkt when needed (a re-send, rare), not kept beside it.
 type outPacket struct {
-	pkt    []byte
-	tsns   []uint32
-	left   int // TSNs not yet acknowledged
+	pkt  []byte
+	left int // TSNs not yet acknowledged
+	// path is where the last copy went; pathmgr.NoPath once the packet
+	// is marked for retransmission (RFC 9260 section 6.3.3: DATA sent to
+	// a failed path that the Driver did not re-send at once; it goes as
+	// SACKs arrive, or with pion's own retransmission).
 	path   pathmgr.PathID
 	sentAt time.Time
 	rtx    bool // retransmitted: no RTT sample (Karn's rule, section 6.3.1 C5)
 	copied bool // pkt is a copy, its checksum still to be set
 }
 
-func newOutstanding() *outstanding {
-	return &outstanding{byTSN: map[uint32]*outPacket{}, onPath: map[pathmgr.PathID]int{}, lostOn: map[uint32][]pathmgr.PathID{}}
+func newOutstanding(initialTSN uint32) *outstanding {
+	return &outstanding{
+		byTSN:   map[uint32]*outPacket{},
+		onPath:  map[pathmgr.PathID]int{},
+		lostOn:  map[uint32][]pathmgr.PathID{},
+		highest: initialTSN - 1,
+	}
 }
 
 // dataTSNs appends the TSNs of the DATA and I-DATA chunks of pkt to dst.
@@ -101,9 +107,10 @@ func (o *outstanding) unsentAcked(s wire.SackView) (uint32, bool) {
 }
 
 // isRetransmission reports whether any TSN was sent before, and then the
-// path of its last copy and the paths earlier copies of any of them were
-// lost on.
+// path of its last copy (pathmgr.NoPath if it is marked for
+// retransmission) and the paths earlier copies of any of them were lost on.
 func (o *outstanding) isRetransmission(tsns []uint32) (last pathmgr.PathID, lost []pathmgr.PathID, rtx bool) {
+	last = pathmgr.NoPath
 	for _, t := range tsns {
 		if p, ok := o.byTSN[t]; ok && !rtx {
 			last, rtx = p.path, true
@@ -119,6 +126,9 @@ func (o *outstanding) isRetransmission(tsns []uint32) (last pathmgr.PathID, lost
 
 // noteLost records that the copy of tsn sent on p is taken for lost.
 func (o *outstanding) noteLost(tsn uint32, p pathmgr.PathID) {
+	if p == pathmgr.NoPath {
+		return
+	}
 	if l := o.lostOn[tsn]; !slices.Contains(l, p) {
 		o.lostOn[tsn] = append(l, p)
 	}
@@ -137,7 +147,7 @@ func (o *outstanding) unacked(tsns []uint32) []uint32 {
 // add records a packet pion sent with DATA chunks tsns on path p.
 func (o *outstanding) add(pkt []byte, tsns []uint32, p pathmgr.PathID, now time.Time, rtx bool) {
 	kept := dataOnly(pkt)
-	op := &outPacket{pkt: kept, tsns: append([]uint32(nil), tsns...), path: p, sentAt: now, rtx: rtx,
+	op := &outPacket{pkt: kept, path: p, sentAt: now, rtx: rtx,
 		copied: len(kept) == 0 || &kept[0] != &pkt[0]}
 	for _, t := range tsns {
 		if old, ok := o.byTSN[t]; ok {
@@ -153,10 +163,11 @@ func (o *outstanding) add(pkt []byte, tsns []uint32, p pathmgr.PathID, now time.
 	o.onPath[p]++
 }
 
+// forget drops tsn, acknowledged or sent again, from op.
 func (o *outstanding) forget(op *outPacket, tsn uint32) {
 	delete(o.byTSN, tsn)
 	op.left--
-	if op.left == 0 {
+	if op.left == 0 && op.path != pathmgr.NoPath {
 		o.onPath[op.path]--
 	}
 }
@@ -169,16 +180,33 @@ type ackedPath struct {
 	allDone bool
 }
 
+// credited reports whether the acknowledgement of a TSN whose last copy
+// went to p, and earlier copies to the paths lost, is credited to p
+// (RFC 9260 section 8.2 clears the error counter of "the destination
+// transport address to which the DATA chunk was last sent", which is
+// unknown once copies went several ways). It never is when a copy was
+// lost on p: crediting it would hide a dead path whose DATA pion keeps
+// re-sending elsewhere within a few round trips (RACK, tail-loss probes).
+// DATA marked for retransmission (p is pathmgr.NoPath) credits no path.
+func credited(p pathmgr.PathID, lost []pathmgr.PathID) bool {
+	return p != pathmgr.NoPath && !slices.Contains(lost, p)
+}
+
 // ack applies a SACK (RFC 9260 section 3.3.4): every TSN up to cum and
-// every TSN in a gap block is acknowledged. It returns, per path that had
-// DATA acknowledged, an RTT sample from a packet sent once and whether
-// nothing is left outstanding on it.
-func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
-	if len(o.byTSN) == 0 {
-		return nil
-	}
+// every TSN in a gap block is acknowledged. It returns, per path credited
+// with DATA acknowledged, an RTT sample from a packet sent once and
+// whether nothing is left outstanding on it; and the size of the packets
+// the SACK acknowledged the last TSNs of.
+func (o *outstanding) ack(s wire.SackView, now time.Time) (out []ackedPath, bytes int) {
 	cum := s.CumTSNAck()
-	var out []ackedPath
+	defer func() {
+		if !o.haveCum || !serialLE(cum, o.cum) {
+			o.cum, o.haveCum = cum, true
+		}
+	}()
+	if len(o.byTSN) == 0 {
+		return nil, 0
+	}
 	note := func(op *outPacket) {
 		for i := range out {
 			if out[i].path == op.path {
@@ -190,13 +218,16 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 		}
 		out = append(out, ackedPath{path: op.path, rtt: now.Sub(op.sentAt), hasRTT: !op.rtx})
 	}
-	// take removes an acknowledged TSN and credits its path, unless a
-	// copy of the TSN was lost there before.
+	// take removes an acknowledged TSN and credits its path (see
+	// credited).
 	take := func(op *outPacket, t uint32) {
 		o.forget(op, t)
+		if op.left == 0 {
+			bytes += len(op.pkt)
+		}
 		lost := o.lostOn[t]
 		delete(o.lostOn, t)
-		if !slices.Contains(lost, op.path) {
+		if credited(op.path, lost) {
 			note(op)
 		}
 	}
@@ -218,9 +249,6 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 				take(op, t)
 			}
 		}
-	}
-	if !o.haveCum || !serialLE(cum, o.cum) {
-		o.cum, o.haveCum = cum, true
 	}
 	for i := range s.NumGapBlocks() {
 		start, end := s.GapBlock(i)
@@ -245,7 +273,7 @@ func (o *outstanding) ack(s wire.SackView, now time.Time) []ackedPath {
 	for i := range out {
 		out[i].allDone = o.onPath[out[i].path] == 0
 	}
-	return out
+	return out, bytes
 }
 
 // compact drops fully acknowledged packets from the send-order list.
@@ -261,37 +289,72 @@ func (o *outstanding) compact() {
 	o.pkts = o.pkts[:n]
 }
 
-// move re-assigns to path to the packets outstanding on from (on any
-// other path than to, with anyPath) and returns them, to be sent again at
-// once, and the paths left with nothing outstanding.
-func (o *outstanding) move(from, to pathmgr.PathID, anyPath bool, now time.Time) (out [][]byte, emptied []pathmgr.PathID) {
-	for _, op := range o.pkts {
-		switch {
-		case op.left == 0:
-			continue
-		case anyPath && op.path == to:
-			continue
-		case !anyPath && op.path != from:
-			continue
+// firstTSN returns the lowest TSN of op not yet acknowledged.
+func (o *outstanding) firstTSN(op *outPacket) uint32 {
+	var buf [32]uint32
+	first, ok := uint32(0), false
+	for _, t := range dataTSNs(buf[:0], op.pkt) {
+		if o.byTSN[t] == op && (!ok || serialLE(t, first)) {
+			first, ok = t, true
 		}
-		o.onPath[op.path]--
-		if o.onPath[op.path] == 0 && !slices.Contains(emptied, op.path) {
-			emptied = append(emptied, op.path)
-		}
-		for _, t := range op.tsns {
-			if o.byTSN[t] == op {
-				o.noteLost(t, op.path)
-			}
-		}
-		op.path, op.sentAt, op.rtx = to, now, true
-		o.onPath[to]++
-		if op.copied {
-			wire.SetChecksum(op.pkt)
-			op.copied = false
-		}
-		out = append(out, op.pkt)
 	}
-	return out, emptied
+	return first
+}
+
+// candidates returns the packets outstanding for which from says yes,
+// lowest TSN first (RFC 9260 section 6.3.3 E3: "the earliest (i.e., lowest
+// TSN) outstanding DATA chunks").
+func (o *outstanding) candidates(from func(pathmgr.PathID) bool) []*outPacket {
+	var out []*outPacket
+	for _, op := range o.pkts {
+		if op.left > 0 && from(op.path) {
+			out = append(out, op)
+		}
+	}
+	firsts := make(map[*outPacket]uint32, len(out))
+	for _, op := range out {
+		firsts[op] = o.firstTSN(op)
+	}
+	slices.SortStableFunc(out, func(a, b *outPacket) int {
+		switch fa, fb := firsts[a], firsts[b]; {
+		case fa == fb:
+			return 0
+		case serialLE(fa, fb):
+			return -1
+		}
+		return 1
+	})
+	return out
+}
+
+// leave takes op off its path: its current copy is taken for lost. It
+// reports whether that left the path with nothing outstanding.
+func (o *outstanding) leave(op *outPacket) (emptied bool) {
+	if op.path == pathmgr.NoPath {
+		return false
+	}
+	var buf [32]uint32
+	for _, t := range dataTSNs(buf[:0], op.pkt) {
+		if o.byTSN[t] == op {
+			o.noteLost(t, op.path)
+		}
+	}
+	o.onPath[op.path]--
+	emptied = o.onPath[op.path] == 0
+	op.path = pathmgr.NoPath
+	return emptied
+}
+
+// resend puts op on path to, sent again now, and returns the packet to
+// send (its checksum set).
+func (o *outstanding) resend(op *outPacket, to pathmgr.PathID, now time.Time) []byte {
+	op.path, op.sentAt, op.rtx = to, now, true
+	o.onPath[to]++
+	if op.copied {
+		wire.SetChecksum(op.pkt)
+		op.copied = false
+	}
+	return op.pkt
 }
 
 // serialLE is a <= b in serial number arithmetic (RFC 1982), as TSNs wrap.
@@ -316,28 +379,12 @@ func dataOnly(pkt []byte) []byte {
 	it = wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 	for it.Next() {
 		if t := it.Chunk().Type; t == wire.ChunkData || t == wire.ChunkIData {
-			out = appendPadded(out, it.Raw())
+			raw := it.Raw()
+			out = append(out, raw...)
+			for i := len(raw); i%4 != 0; i++ {
+				out = append(out, 0)
+			}
 		}
 	}
 	return out
-}
-
-// heartbeatInfo is the stack's Heartbeat Info (RFC 9260 section 3.3.5: the
-// sender's own, opaque to the peer): the 64-bit nonce of section 5.4, the
-// send time, and the destination address the heartbeat went to.
-func heartbeatInfo(nonce uint64, sent time.Time, to netip.Addr) []byte {
-	b := make([]byte, 0, 8+8+1+16)
-	b = binary.BigEndian.AppendUint64(b, nonce)
-	b = binary.BigEndian.AppendUint64(b, uint64(sent.UnixNano()))
-	a := to.AsSlice()
-	b = append(b, byte(len(a)))
-	return append(b, a...)
-}
-
-func parseHeartbeatInfo(b []byte) (nonce uint64, sent time.Time, to netip.Addr, ok bool) {
-	if len(b) < 17 || len(b) != 17+int(b[16]) {
-		return 0, time.Time{}, netip.Addr{}, false
-	}
-	to, ok = netip.AddrFromSlice(b[17:])
-	return binary.BigEndian.Uint64(b), time.Unix(0, int64(binary.BigEndian.Uint64(b[8:]))), to, ok
 }
