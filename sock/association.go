@@ -18,20 +18,6 @@ import (
 	"github.com/usock/usock/multihome"
 )
 
-type assocState int32
-
-const (
-	stateCookieWait assocState = iota + 1
-	stateCookieEchoed
-	stateEstablished
-	stateShuttingDown
-	stateClosed
-)
-
-func (s assocState) String() string {
-	return [...]string{"", "COOKIE-WAIT", "COOKIE-ECHOED", "ESTABLISHED", "SHUTTING-DOWN", "CLOSED"}[s]
-}
-
 var assocIDs atomic.Uint64
 
 // Association is an SCTP association between one of our endpoints and a
@@ -46,10 +32,10 @@ type Association struct {
 	localTSN uint32
 	peerPort uint16
 
-	state atomic.Int32 // assocState
-	hs    chan handshakeMsg
-	up    chan struct{} // closed when established
-	done  chan struct{} // closed when closed
+	// life is the association's state and how it ended (lifecycle.go).
+	life lifecycle
+
+	hs chan handshakeMsg
 
 	mu         sync.Mutex
 	peerTag    uint32
@@ -60,18 +46,9 @@ type Association struct {
 	pion       *sctp.Association
 	conn       *shimConn
 	streams    map[uint16]*stream
-	reason     DownReason
-	detail     string
-	connectErr error
-	sawShut    bool
 	// pendingPeer is the peer's INIT-ACK while in COOKIE-ECHOED.
 	pendingPeer    *wire.Init
 	engineStarting bool
-	// restarted is closed once a peer restart that ended a is through;
-	// next is the association that replaced it (nil if none could be
-	// made). Conn follows it.
-	restarted chan struct{}
-	next      *Association
 
 	// engineHeld: the engine's count in the endpoint's wait group, from
 	// establishment until the association is finished, is still held by
@@ -91,9 +68,6 @@ type Association struct {
 	rx rxTracker
 	// tx follows the messages sent until acknowledged (sendtrack.go).
 	tx sendTracker
-	// peerShut: the peer's SHUTDOWN arrived (EventPeerShutdown raised);
-	// guarded by mu.
-	peerShut bool
 	// remoteErrQueued counts the association's EventRemoteError in the
 	// endpoint's event queue: raised by the receive path, taken off as
 	// the queue hands them out or drops them (eventQueue).
@@ -134,7 +108,6 @@ type handshakeMsg struct {
 	value []byte
 	src   netip.AddrPort
 	local netip.Addr
-	flags uint8
 }
 
 func newAssociation(ep *Endpoint, peerPort uint16) *Association {
@@ -146,8 +119,7 @@ func newAssociation(ep *Endpoint, peerPort uint16) *Association {
 		localTSN: randomTag(),
 		peerPort: peerPort,
 		hs:       make(chan handshakeMsg, 8),
-		up:       make(chan struct{}),
-		done:     make(chan struct{}),
+		life:     newLifecycle(),
 		streams:  map[uint16]*stream{},
 	}
 	if ep.cfg.recvMode == RecvPerAssociation {
@@ -179,19 +151,6 @@ func (a *Association) Streams() (out, in uint16) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.outStreams, a.inStreams
-}
-
-// State returns the association's state as RFC 9260 section 4 names it.
-func (a *Association) State() string { return assocState(a.state.Load()).String() }
-
-// Done is closed when the association is closed.
-func (a *Association) Done() <-chan struct{} { return a.done }
-
-// Reason says why a closed association went down.
-func (a *Association) Reason() DownReason {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.reason
 }
 
 func (a *Association) peerTagValue() uint32 {
@@ -257,23 +216,23 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 		}
 	}
 	if len(remote) == 0 || port == 0 {
-		return nil, fmt.Errorf("%w: connect needs remote addresses and a port", ErrInvalidArgument)
+		return nil, fmt.Errorf("sock: %w: connect needs remote addresses and a port", ErrInvalidArgument)
 	}
 	var peers []netip.Addr
 	for _, r := range remote {
 		r = r.Unmap()
 		if !multihome.Usable(r) {
-			return nil, fmt.Errorf("%w: remote address %v", ErrInvalidArgument, r)
+			return nil, fmt.Errorf("sock: %w: remote address %v", ErrInvalidArgument, r)
 		}
 		if !e.hasFamily(r) {
-			return nil, fmt.Errorf("%w: no local address of the family of %v", ErrInvalidArgument, r)
+			return nil, fmt.Errorf("sock: %w: no local address of the family of %v", ErrInvalidArgument, r)
 		}
 		if !slices.Contains(peers, r) {
 			peers = append(peers, r)
 		}
 	}
 	if len(peers) > multihome.MaxPeerAddresses {
-		return nil, fmt.Errorf("%w: %d remote addresses, at most %d", ErrInvalidArgument, len(peers), multihome.MaxPeerAddresses)
+		return nil, fmt.Errorf("sock: %w: %d remote addresses, at most %d", ErrInvalidArgument, len(peers), multihome.MaxPeerAddresses)
 	}
 	for {
 		for _, r := range peers {
@@ -282,7 +241,7 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 			}
 		}
 		a := newAssociation(e, port)
-		a.state.Store(int32(stateCookieWait))
+		a.life.set(StateCookieWait)
 		for _, r := range peers {
 			l, _ := multihome.LocalFor(e.addrs, r)
 			a.addPathLocked(r, l, cc.remoteUDPPort, false)
@@ -299,23 +258,6 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 			return nil, err
 		}
 		return a, nil
-	}
-}
-
-// waitUp waits until a is established.
-func (a *Association) waitUp(ctx context.Context) error {
-	select {
-	case <-a.up:
-		return nil
-	case <-a.done:
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.connectErr != nil {
-			return a.connectErr
-		}
-		return fmt.Errorf("sock: association %v: %w", a.id, ErrClosed)
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -360,7 +302,7 @@ func (a *Association) connect(ctx context.Context) error {
 	sendNext := true
 	for {
 		if sendNext {
-			if assocState(a.state.Load()) == stateCookieWait {
+			if a.life.current() == StateCookieWait {
 				a.mu.Lock()
 				p := a.paths[retransmits%len(a.paths)]
 				a.mu.Unlock()
@@ -384,10 +326,10 @@ func (a *Association) connect(ctx context.Context) error {
 		case <-ctx.Done():
 			a.sendAbort("connect canceled")
 			return fmt.Errorf("sock: connect to port %d canceled in %v (local tag %08x, peer tag %08x): %w",
-				a.peerPort, assocState(a.state.Load()), a.localTag, a.peerTagValue(), ctx.Err())
-		case <-a.up:
+				a.peerPort, a.life.current(), a.localTag, a.peerTagValue(), ctx.Err())
+		case <-a.life.upC():
 			return nil // an INIT collision established us (section 5.2.4 B)
-		case <-a.done:
+		case <-a.life.doneC():
 			return fmt.Errorf("sock: connect: %w", ErrClosed)
 		case <-timer.C:
 			retransmits++
@@ -398,13 +340,13 @@ func (a *Association) connect(ctx context.Context) error {
 			rto = min(2*rto, a.cfg.rtoMax)
 			sendNext = true
 		case m := <-a.hs:
-			state := assocState(a.state.Load())
+			state := a.life.current()
 			switch {
 			case m.typ == wire.ChunkAbort:
 				// RFC 9260 section 5.1: an ABORT in COOKIE-WAIT or
 				// COOKIE-ECHOED means the peer refuses the association.
 				return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, ErrRefused)
-			case m.typ == wire.ChunkInitAck && state == stateCookieWait:
+			case m.typ == wire.ChunkInitAck && state == StateCookieWait:
 				pkt, p, err := a.takeInitAck(m, sentTo, lastInit)
 				if errors.Is(err, ErrProtocolViolation) {
 					return err
@@ -412,13 +354,13 @@ func (a *Association) connect(ctx context.Context) error {
 				if err != nil {
 					continue // malformed: discard, keep waiting
 				}
-				if !a.state.CompareAndSwap(int32(stateCookieWait), int32(stateCookieEchoed)) {
+				if !a.life.advance(StateCookieWait, StateCookieEchoed) {
 					continue // established meanwhile by an INIT collision
 				}
 				cookieEcho, echoPath = pkt, p
 				rto = a.cfg.rtoInitial
 				sendNext = true
-			case m.typ == wire.ChunkCookieAck && state == stateCookieEchoed:
+			case m.typ == wire.ChunkCookieAck && state == StateCookieEchoed:
 				started, err := a.establishAsInitiator()
 				if err != nil {
 					return err
@@ -430,7 +372,7 @@ func (a *Association) connect(ctx context.Context) error {
 					return err
 				}
 				return nil
-			case m.typ == wire.ChunkError && state == stateCookieEchoed:
+			case m.typ == wire.ChunkError && state == StateCookieEchoed:
 				causes, err := wire.ParseErrorChunk(m.value)
 				if err != nil {
 					continue
@@ -446,7 +388,7 @@ func (a *Association) connect(ctx context.Context) error {
 						if retransmits > a.cfg.maxInitRetransmits {
 							return fmt.Errorf("sock: connect: stale cookies: %w", ErrTimeout)
 						}
-						if !a.state.CompareAndSwap(int32(stateCookieEchoed), int32(stateCookieWait)) {
+						if !a.life.advance(StateCookieEchoed, StateCookieWait) {
 							break // established meanwhile by an INIT collision
 						}
 						a.mu.Lock()

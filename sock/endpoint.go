@@ -64,7 +64,7 @@ type acceptPolicy struct {
 func AcceptMax(n int) EndpointOption {
 	return func(c *endpointConfig) error {
 		if n < 1 {
-			return fmt.Errorf("%w: accept limit %d", ErrInvalidOption, n)
+			return fmt.Errorf("sock: %w: accept limit %d", ErrInvalidOption, n)
 		}
 		c.accept = acceptPolicy{max: n}
 		return nil
@@ -78,7 +78,7 @@ func AcceptMax(n int) EndpointOption {
 func AcceptFunc(f func(AcceptRequest) bool) EndpointOption {
 	return func(c *endpointConfig) error {
 		if f == nil {
-			return fmt.Errorf("%w: nil accept function", ErrInvalidOption)
+			return fmt.Errorf("sock: %w: nil accept function", ErrInvalidOption)
 		}
 		c.accept = acceptPolicy{fn: f}
 		return nil
@@ -347,7 +347,7 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 		if b == nil {
 			b = e.lookupPeer(meta.Src.Addr(), hdr.SrcPort)
 		}
-		if b != nil && assocState(b.state.Load()) < stateEstablished {
+		if b != nil && b.life.current() < StateEstablished {
 			e.stack.replyOOTB(pkt, meta, true)
 			return
 		}
@@ -369,7 +369,7 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 	}
 	if hdr.SrcPort != a.peerPort || !a.hasPeerAddr(meta.Src.Addr()) {
 		if first.Type == wire.ChunkInitAck && hdr.SrcPort == a.peerPort && hdr.VerificationTag == a.localTag &&
-			assocState(a.state.Load()) == stateCookieWait {
+			a.life.current() == StateCookieWait {
 			// RFC 9260 section 5.1.2: the INIT ACK's source address is one
 			// of the peer's, whether or not our INIT went there; it
 			// carries our tag, so it passed section 8.5. takeInitAck adds
@@ -481,7 +481,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		// in response that MAY include the error 'Restart of an
 		// Association with New Addresses'." (In COOKIE-WAIT the peer's
 		// addresses are not known yet.)
-		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && assocState(a.state.Load()) >= stateCookieEchoed {
+		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && a.life.current() >= StateCookieEchoed {
 			// Section 5.2.2: "If the INIT chunk contains new addresses
 			// not in the existing association, the receiver MUST NOT
 			// process this INIT chunk as a restart of an existing

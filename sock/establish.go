@@ -105,8 +105,8 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	// association is finished (see releaseEngine).
 	a.ep.wg.Add(1)
 	a.engineHeld.Store(true)
-	if !a.state.CompareAndSwap(int32(stateCookieWait), int32(stateEstablished)) &&
-		!a.state.CompareAndSwap(int32(stateCookieEchoed), int32(stateEstablished)) {
+	if !a.life.advance(StateCookieWait, StateEstablished) &&
+		!a.life.advance(StateCookieEchoed, StateEstablished) {
 		// Closed meanwhile.
 		a.stopPaths()
 		_ = pa.Close()
@@ -116,7 +116,7 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	if cookieEcho != nil {
 		a.sendCookieAck(*cookieEcho)
 	}
-	close(a.up)
+	a.life.established()
 	// Path management's first tick: confirmation heartbeats go at once.
 	a.onPathTimer()
 	return true, nil
@@ -128,7 +128,7 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 	a := newAssociation(e, st.PeerPort)
 	a.localTag, a.localTSN = st.LocalTag, st.LocalTSN
 	a.cfg.outStreams, a.cfg.inStreams = st.LocalOS, st.LocalMIS
-	a.state.Store(int32(stateCookieEchoed))
+	a.life.set(StateCookieEchoed)
 	// RFC 9260 section 5.4: "For the receiver of the COOKIE ECHO, the only
 	// confirmed address is the one to which the INIT ACK was sent": the
 	// INIT's source, kept in the cookie. The other addresses of the INIT,
@@ -201,8 +201,8 @@ func (a *Association) newPeerAddrs(addrs []netip.Addr) []netip.Addr {
 func (a *Association) fillInitAckState(st *handshake.State) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	switch assocState(a.state.Load()) {
-	case stateCookieWait, stateCookieEchoed:
+	switch a.life.current() {
+	case StateCookieWait, StateCookieEchoed:
 		// Section 5.2.1: "respond with an INIT ACK using the same
 		// parameters it sent in its original INIT chunk (including its
 		// Initiate Tag, unchanged)".
@@ -223,7 +223,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 	a.mu.Lock()
 	tcb := handshake.Existing{LocalTag: a.localTag, PeerTag: a.peerTag}
 	a.mu.Unlock()
-	if assocState(a.state.Load()) == stateCookieWait {
+	if a.life.current() == StateCookieWait {
 		tcb.PeerTag = 0
 	}
 	action := handshake.DecideCookie(st, peer.InitiateTag, tcb)
@@ -248,7 +248,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 		// B and D: "enter the ESTABLISHED state, if it has not already
 		// done so", stop the cookie timer (Connect returns), COOKIE-ACK.
 		started := false
-		if assocState(a.state.Load()) < stateEstablished {
+		if a.life.current() < StateEstablished {
 			local := a.localInit()
 			var err error
 			started, err = a.startEngine(&local, peer, &meta)
@@ -261,7 +261,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 				a.pushUp(EventUp, "")
 			}
 		}
-		if assocState(a.state.Load()) != stateEstablished {
+		if a.life.current() != StateEstablished {
 			return
 		}
 		if !started {
@@ -279,7 +279,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 // COOKIE ECHO, the only confirmed address is the one to which the INIT ACK
 // was sent." Once established the paths are pathmgr's; nothing changes.
 func (a *Association) confirmPath(st *handshake.State, meta udpencap.Meta) {
-	if assocState(a.state.Load()) >= stateEstablished {
+	if a.life.current() >= StateEstablished {
 		return
 	}
 	addr := st.Peer.Addr()
@@ -301,36 +301,16 @@ func (a *Association) confirmPath(st *handshake.State, meta udpencap.Meta) {
 // one starts from the cookie, the user gets EventRestart.
 func (a *Association) restart(st *handshake.State, peer *wire.Init, meta udpencap.Meta) {
 	e := a.ep
-	restarted := make(chan struct{})
-	a.mu.Lock()
-	a.restarted = restarted
-	a.mu.Unlock()
-	defer close(restarted)
+	through := a.life.beginRestart()
 	a.finish(ReasonAbortedByPeer, "peer restarted", true)
 	b, err := e.newAcceptedAssociation(st, peer, meta) // sends the COOKIE-ACK
 	if err != nil {
+		through(nil)
 		e.drop(DropMalformed)
 		return
 	}
-	a.mu.Lock()
-	a.next = b
-	a.mu.Unlock()
 	b.pushUp(EventRestart, fmt.Sprintf("replaces %v", a))
-}
-
-// successor returns the association that replaced a after the peer
-// restarted (waiting until the restart is through), or nil.
-func (a *Association) successor() *Association {
-	a.mu.Lock()
-	restarted := a.restarted
-	a.mu.Unlock()
-	if restarted == nil {
-		return nil
-	}
-	<-restarted
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.next
+	through(b)
 }
 
 // sendCookieAck sends COOKIE-ACK (pion in SNAP mode never does) to where
@@ -369,7 +349,7 @@ func (a *Association) sendCookieAck(meta udpencap.Meta) {
 func (a *Association) openInboundStream(sid uint16) (valid bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if st := assocState(a.state.Load()); st != stateClosed && a.pion != nil {
+	if st := a.life.current(); st != StateClosed && a.pion != nil {
 		if _, ok := a.streams[sid]; ok {
 			return sid < a.inStreams
 		}
@@ -386,7 +366,7 @@ func (a *Association) openInboundStream(sid uint16) (valid bool) {
 // (pion may hold its own lock). Unless the association is finishing
 // already, it hands the engine's hold to acceptLoop, which finishes it.
 func (a *Association) engineClosed() {
-	if assocState(a.state.Load()) == stateClosed {
+	if a.life.current() == StateClosed {
 		return
 	}
 	if a.engineHeld.CompareAndSwap(true, false) {
@@ -414,12 +394,10 @@ func (a *Association) acceptLoop() {
 		}
 		a.mu.Unlock()
 	}
-	a.mu.Lock()
 	reason := ReasonCommunicationLost
-	if a.sawShut {
+	if a.life.shutdownSeen() {
 		reason = ReasonShutdown
 	}
-	a.mu.Unlock()
 	a.finish(reason, "", true)
 }
 
@@ -537,7 +515,7 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 		return true
 	case <-a.ep.done:
 		return false
-	case <-a.done:
+	case <-a.life.doneC():
 	}
 	// The association closed while the message waited for room. After an
 	// ABORT the data still queued is discarded (RFC 9260 section 9.1);
@@ -596,18 +574,22 @@ func (a *Association) dropStream(st *stream) {
 // identifier again. Its sequence numbers restart at zero.
 func (a *Association) renewStream(st *stream) *stream {
 	id := st.s.StreamIdentifier()
-	if assocState(a.state.Load()) == stateEstablished {
+	if a.life.current() == StateEstablished {
 		_ = st.s.Close()
 	}
 	for {
 		a.mu.Lock()
-		if a.streams[id] != st || assocState(a.state.Load()) != stateEstablished || a.pion == nil {
+		conn := a.conn
+		if a.streams[id] != st || a.life.current() != StateEstablished || a.pion == nil || conn == nil {
 			if a.streams[id] == st {
 				delete(a.streams, id)
 			}
 			a.mu.Unlock()
 			return nil
 		}
+		// Taken before OpenStream: if pion still has st, the packet
+		// whose reset ended it is still being handled.
+		handled := conn.readReturn()
 		s, err := a.pion.OpenStream(id, sctp.PayloadTypeUnknown)
 		if err != nil {
 			delete(a.streams, id)
@@ -621,7 +603,14 @@ func (a *Association) renewStream(st *stream) *stream {
 			return next
 		}
 		a.mu.Unlock()
-		// pion ends the stream (io.EOF) a moment before it forgets it.
-		time.Sleep(time.Millisecond)
+		// pion ends the stream (io.EOF, Stream.onInboundStreamReset) a
+		// moment before it forgets it (Association.resetStreamsIfAny
+		// deletes it from its streams after the call, with the same
+		// packet's handling): wait until that packet is handled.
+		select {
+		case <-handled:
+		case <-conn.closed:
+		case <-a.life.doneC():
+		}
 	}
 }

@@ -98,11 +98,7 @@ func causeDetail(c wire.ErrorCause) string {
 // SCTP_SHUTDOWN_EVENT), and its Cumulative TSN Ack acknowledges data
 // (section 3.3.8) for the send tracker. pion gets it too.
 func (a *Association) peerShutdown(c wire.Chunk) {
-	a.mu.Lock()
-	a.sawShut = true // watched for the end of a graceful shutdown
-	first := !a.peerShut
-	a.peerShut = true
-	a.mu.Unlock()
+	first := a.life.notePeerShutdown()
 	if first {
 		a.ep.events.push(Event{Type: EventPeerShutdown, Association: a})
 	}

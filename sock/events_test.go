@@ -144,7 +144,7 @@ func TestRemoteErrorEvents(t *testing.T) {
 	require.Len(t, evs, 2, "the Stale Cookie Error raises nothing")
 	require.Equal(t, `Protocol Violation: "bad\x00thing"`, evs[0].Detail, "the peer's text, quoted")
 	require.Equal(t, "CauseCode(256)", evs[1].Detail)
-	require.Equal(t, "ESTABLISHED", h.assoc.State(), "an ERROR chunk ends nothing")
+	require.Equal(t, StateEstablished, h.assoc.State(), "an ERROR chunk ends nothing")
 	h.abort()
 }
 

@@ -66,7 +66,7 @@ func (a *Association) startPaths(now time.Time) error {
 	mp.timer = time.AfterFunc(time.Hour, a.onPathTimer)
 	mp.timer.Stop()
 	a.mp.Store(mp)
-	if assocState(a.state.Load()) == stateClosed {
+	if a.life.current() == StateClosed {
 		a.stopPaths() // closed while starting: finish saw no paths to stop
 		return nil
 	}
@@ -185,9 +185,7 @@ func (a *Association) runPathActions(acts []pathmgr.Action, now time.Time) {
 // shuttingDown reports whether a SHUTDOWN, SHUTDOWN-ACK or
 // SHUTDOWN-COMPLETE went either way.
 func (a *Association) shuttingDown() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.sawShut
+	return a.life.shutdownSeen()
 }
 
 // pathEventsLocked compares pathmgr's path states and data path with what

@@ -44,7 +44,7 @@ func (m RecvMode) String() string {
 func WithRecvMode(m RecvMode) EndpointOption {
 	return func(c *endpointConfig) error {
 		if m != RecvPerEndpoint && m != RecvPerAssociation {
-			return fmt.Errorf("%w: receive mode %d", ErrInvalidOption, int(m))
+			return fmt.Errorf("sock: %w: receive mode %d", ErrInvalidOption, int(m))
 		}
 		c.recvMode = m
 		return nil
@@ -363,7 +363,7 @@ func (a *Association) recv(ctx context.Context, stop1, stop2 <-chan struct{}) (M
 		}
 		switch end {
 		case ErrAborted:
-			return Message{}, fmt.Errorf("sock: recv on %v: %v: %w", a, a.Reason(), ErrAborted)
+			return Message{}, fmt.Errorf("sock: recv on %v: %w", a, a.closedErr())
 		case ErrClosed:
 			return Message{}, fmt.Errorf("sock: recv on %v: shut down: %w (%w)", a, ErrClosed, io.EOF)
 		}

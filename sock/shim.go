@@ -28,6 +28,10 @@ type shimConn struct {
 	ready  chan struct{} // a token while the queue is not empty
 	closed chan struct{}
 	once   sync.Once
+	// nextRead, when set, is closed the next time pion's read loop comes
+	// back for a packet: pion is then through with the packets before
+	// (see readReturn).
+	nextRead atomic.Pointer[chan struct{}]
 }
 
 // shimQueue is how many inbound packets wait for pion's read loop; past
@@ -40,7 +44,28 @@ func newShimConn(a *Association) *shimConn {
 
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, maxPacketSize+wire.CommonHeaderSize); return &b }}
 
+// readReturn returns a channel closed the next time pion's read loop
+// calls Read, which it does only after it handled the packet it read
+// before (pion's readLoop: Read, then handleInbound). What pion does
+// while handling one packet is then done.
+func (c *shimConn) readReturn() <-chan struct{} {
+	for {
+		if p := c.nextRead.Load(); p != nil {
+			return *p
+		}
+		ch := make(chan struct{})
+		if c.nextRead.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+	}
+}
+
 func (c *shimConn) Read(b []byte) (int, error) {
+	if c.nextRead.Load() != nil {
+		if p := c.nextRead.Swap(nil); p != nil {
+			close(*p)
+		}
+	}
 	for {
 		c.mu.Lock()
 		if len(c.queue) > 0 {
@@ -186,9 +211,7 @@ func (a *Association) output(pkt []byte) {
 	}
 	if shutdown {
 		// Watched for the end of a graceful shutdown.
-		a.mu.Lock()
-		a.sawShut = true
-		a.mu.Unlock()
+		a.life.noteShutdown()
 	}
 	if tracked {
 		// Before the packet leaves, so before any SACK for it arrives.
@@ -345,12 +368,12 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	p.packetsIn.Add(1)
 	p.bytesIn.Add(uint64(len(pkt)))
 
-	state := assocState(a.state.Load())
-	if state < stateEstablished {
+	state := a.life.current()
+	if state < StateEstablished {
 		a.receiveHandshake(pkt, meta)
 		return
 	}
-	if state == stateClosed {
+	if state == StateClosed {
 		return
 	}
 	bp := packetPool.Get().(*[]byte)
@@ -413,13 +436,16 @@ loop:
 				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
 				continue
 			}
-			detail := ""
+			ce := &CloseError{Reason: ReasonAbortedByPeer}
 			if ab, err := wire.ParseAbort(c); err == nil {
-				detail = causesText(ab.Causes)
+				ce.Detail = causesText(ab.Causes)
+				if len(ab.Causes) > 0 {
+					ce.PeerCause = uint16(ab.Causes[0].Code)
+				}
 			}
 			*bp = out[:0]
 			packetPool.Put(bp)
-			a.finish(ReasonAbortedByPeer, detail, true)
+			a.finishWith(ce, true)
 			return
 		case wire.ChunkShutdown:
 			a.peerShutdown(c)
@@ -652,7 +678,7 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
 				continue
 			}
-			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr(), flags: c.Flags}
+			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr()}
 			select {
 			case a.hs <- m:
 			default:

@@ -295,13 +295,13 @@ func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
 		a = a.Unmap()
 		switch {
 		case !a.IsValid():
-			return nil, fmt.Errorf("%w: invalid local address", ErrInvalidArgument)
+			return nil, fmt.Errorf("sock: %w: invalid local address", ErrInvalidArgument)
 		case a.IsMulticast():
-			return nil, fmt.Errorf("%w: multicast local address %v", ErrInvalidArgument, a)
+			return nil, fmt.Errorf("sock: %w: multicast local address %v", ErrInvalidArgument, a)
 		case a.Zone() != "":
-			return nil, fmt.Errorf("%w: zoned local address %v not supported", ErrInvalidArgument, a)
+			return nil, fmt.Errorf("sock: %w: zoned local address %v not supported", ErrInvalidArgument, a)
 		case slices.Contains(out, a):
-			return nil, fmt.Errorf("%w: local address %v listed twice", ErrInvalidArgument, a)
+			return nil, fmt.Errorf("sock: %w: local address %v listed twice", ErrInvalidArgument, a)
 		}
 		out = append(out, a)
 	}

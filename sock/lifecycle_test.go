@@ -1,0 +1,82 @@
+package sock
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
+)
+
+func TestAssociationStateString(t *testing.T) {
+	for s, want := range map[AssociationState]string{
+		StateCookieWait:      "COOKIE-WAIT",
+		StateCookieEchoed:    "COOKIE-ECHOED",
+		StateEstablished:     "ESTABLISHED",
+		StateShuttingDown:    "SHUTTING-DOWN",
+		StateClosed:          "CLOSED",
+		0:                    "AssociationState(0)",
+		StateClosed + 1:      "AssociationState(6)",
+		AssociationState(-1): "AssociationState(-1)",
+	} {
+		require.Equal(t, want, s.String())
+	}
+}
+
+func TestCloseErrorIs(t *testing.T) {
+	for _, tc := range []struct {
+		reason  DownReason
+		aborted bool
+	}{
+		{ReasonShutdown, false},
+		{ReasonAbortedByPeer, true},
+		{ReasonAborted, true},
+		{ReasonCommunicationLost, true},
+	} {
+		err := error(&CloseError{Reason: tc.reason})
+		require.ErrorIs(t, err, ErrClosed, "%v", tc.reason)
+		require.Equal(t, tc.aborted, errors.Is(err, ErrAborted), "%v", tc.reason)
+		require.NotErrorIs(t, err, ErrTimeout)
+	}
+	require.Equal(t, "association down: aborted by peer: User-Initiated Abort",
+		(&CloseError{Reason: ReasonAbortedByPeer, Detail: "User-Initiated Abort"}).Error())
+	require.Equal(t, "association down: shutdown", (&CloseError{Reason: ReasonShutdown}).Error())
+}
+
+// After the peer aborts, calls on the association return its CloseError:
+// the reason and the peer's cause.
+func TestCallsAfterPeerAbortReturnCloseError(t *testing.T) {
+	p := newPair(t)
+	require.NoError(t, p.clientAssoc.Err())
+	p.serverAssoc.Abort("going away")
+	<-p.clientAssoc.Done()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := p.clientAssoc.Send(ctx, []byte("late"), SendInfo{})
+	require.ErrorIs(t, err, ErrAborted)
+	require.ErrorIs(t, err, ErrClosed)
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, ReasonAbortedByPeer, ce.Reason)
+	require.Equal(t, uint16(wire.CauseUserInitiatedAbort), ce.PeerCause)
+	require.Contains(t, ce.Detail, "going away")
+	require.Equal(t, ReasonAbortedByPeer, p.clientAssoc.Reason())
+	require.Equal(t, StateClosed, p.clientAssoc.State())
+
+	err = p.clientAssoc.Shutdown(ctx)
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, ReasonAbortedByPeer, ce.Reason)
+	require.ErrorAs(t, p.clientAssoc.Err(), &ce)
+
+	// The side that aborted has its own reason and no peer cause.
+	<-p.serverAssoc.Done()
+	err = p.serverAssoc.Send(ctx, []byte("late"), SendInfo{})
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, ReasonAborted, ce.Reason)
+	require.Equal(t, "going away", ce.Detail)
+	require.Zero(t, ce.PeerCause)
+}
