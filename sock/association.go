@@ -34,18 +34,17 @@ type Association struct {
 
 	// life is the association's state and how it ended (lifecycle.go).
 	life lifecycle
+	// str is the association's streams and their readers (streams.go).
+	str streamSet
 
 	hs chan handshakeMsg
 
-	mu         sync.Mutex
-	peerTag    uint32
-	paths      []*path
-	primary    *path
-	outStreams uint16
-	inStreams  uint16
-	pion       *sctp.Association
-	conn       *shimConn
-	streams    map[uint16]*stream
+	mu      sync.Mutex
+	peerTag uint32
+	paths   []*path
+	primary *path
+	pion    *sctp.Association
+	conn    *shimConn
 	// pendingPeer is the peer's INIT-ACK while in COOKIE-ECHOED.
 	pendingPeer    *wire.Init
 	engineStarting bool
@@ -54,12 +53,6 @@ type Association struct {
 	// establishment until the association is finished, is still held by
 	// the association itself (not handed to acceptLoop).
 	engineHeld atomic.Bool
-
-	// readers counts the stream readers running; lingering is set while
-	// the association, closed gracefully, still has messages waiting for
-	// room in the endpoint's queue (see deliver).
-	readers   atomic.Int32
-	lingering atomic.Bool
 
 	mp           atomic.Pointer[multipath] // set once established
 	lastDataFrom atomic.Pointer[path]
@@ -120,7 +113,7 @@ func newAssociation(ep *Endpoint, peerPort uint16) *Association {
 		peerPort: peerPort,
 		hs:       make(chan handshakeMsg, 8),
 		life:     newLifecycle(),
-		streams:  map[uint16]*stream{},
+		str:      newStreamSet(),
 	}
 	if ep.cfg.recvMode == RecvPerAssociation {
 		a.rq = newAssocQueue(ep.cfg.recvQueue, ep.cfg.assoc.receiveBuffer)
@@ -144,14 +137,6 @@ func (a *Association) Endpoint() *Endpoint { return a.ep }
 
 // PeerPort returns the peer's SCTP port.
 func (a *Association) PeerPort() uint16 { return a.peerPort }
-
-// Streams returns the negotiated numbers of outbound and inbound streams
-// (RFC 9260 section 5.1.1); zero before the association is established.
-func (a *Association) Streams() (out, in uint16) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.outStreams, a.inStreams
-}
 
 func (a *Association) peerTagValue() uint32 {
 	a.mu.Lock()

@@ -1,9 +1,7 @@
 package sock
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"slices"
 	"time"
@@ -91,8 +89,7 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	a.tx.init(local.InitialTSN) // pion's first DATA has our initial TSN
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
-	a.outStreams = min(a.cfg.outStreams, peer.InStreams)
-	a.inStreams = min(a.cfg.inStreams, peer.OutStreams)
+	a.negotiateStreamsLocked(peer)
 	a.pion = pa
 	a.conn = conn
 	a.pendingPeer = nil
@@ -342,25 +339,6 @@ func (a *Association) sendCookieAck(meta udpencap.Meta) {
 // once a shutdown started, and the peer may still send on a new stream
 // until our SHUTDOWN reaches it: from then on acceptLoop accepts them.
 
-// openInboundStream opens stream sid in pion and starts its reader, if
-// that is not done yet, and reports whether sid is a valid inbound stream.
-// The receive path calls it only for a valid sid and for sinkStream, the
-// one stream DATA on every invalid identifier goes to.
-func (a *Association) openInboundStream(sid uint16) (valid bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if st := a.life.current(); st != StateClosed && a.pion != nil {
-		if _, ok := a.streams[sid]; ok {
-			return sid < a.inStreams
-		}
-		// A failure (a shutdown started) leaves the stream to acceptLoop.
-		if s, err := a.pion.OpenStream(sid, sctp.PayloadTypeUnknown); err == nil {
-			a.startReaderLocked(s)
-		}
-	}
-	return sid < a.inStreams
-}
-
 // engineClosed runs when pion closes its connection: a shutdown completed,
 // or pion gave up on the association. It must not block nor take a.mu
 // (pion may hold its own lock). Unless the association is finishing
@@ -388,11 +366,7 @@ func (a *Association) acceptLoop() {
 		if err != nil {
 			break
 		}
-		a.mu.Lock()
-		if _, ok := a.streams[s.StreamIdentifier()]; !ok {
-			a.startReaderLocked(s)
-		}
-		a.mu.Unlock()
+		a.adoptStream(s)
 	}
 	reason := ReasonCommunicationLost
 	if a.life.shutdownSeen() {
@@ -416,201 +390,4 @@ func (a *Association) releaseEngineHold() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ep.wg.Done()
-}
-
-// startReaderLocked registers s and starts the goroutine that reads its
-// messages into the endpoint's queue. The caller holds a.mu.
-func (a *Association) startReaderLocked(s *sctp.Stream) *stream {
-	st := newStream(s)
-	a.streams[s.StreamIdentifier()] = st
-	a.ep.wg.Add(1)
-	a.readers.Add(1)
-	go a.readStream(st)
-	return st
-}
-
-func newStream(s *sctp.Stream) *stream {
-	return &stream{s: s, lock: make(chan struct{}, 1), retired: make(chan struct{})}
-}
-
-// readStream moves s's messages to the endpoint's receive queue. It blocks
-// when the queue is full, so pion's receive buffer fills and its window
-// closes: the peer slows down (backpressure), memory stays bounded.
-//
-// When the peer resets the stream (RFC 6525 section 5.2.2), pion ends it
-// (io.EOF once its queued messages are read) and makes a new stream for
-// the next DATA on that identifier. The reader then goes on with the new
-// stream (renew), so the messages on the identifier stay in order.
-func (a *Association) readStream(st *stream) {
-	defer a.ep.wg.Done()
-	defer a.readerDone()
-	defer func() { close(st.retired) }()
-	id := st.s.StreamIdentifier()
-	for {
-		// A read into no buffer reports the size of the next message
-		// (io.ErrShortBuffer) and leaves it queued; then read it whole.
-		n, _, err := st.s.ReadSCTP(nil)
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, io.ErrShortBuffer) {
-			buf := make([]byte, n)
-			var ppi sctp.PayloadProtocolIdentifier
-			a.rx.readStarted()
-			n, ppi, err = st.s.ReadSCTP(buf)
-			a.rx.readDone(id, n, err == nil)
-			if cum, ok := a.rx.windowUpdate(a.cfg.packetSize); ok {
-				a.sendWindowUpdate(cum)
-			}
-			if errors.Is(err, io.ErrShortBuffer) {
-				continue // another message got ahead (an unordered one)
-			}
-			if err == nil {
-				if !a.deliver(id, ppi, buf[:n]) {
-					return
-				}
-				continue
-			}
-		}
-		if !errors.Is(err, io.EOF) {
-			a.dropStream(st)
-			return
-		}
-		next := a.renewStream(st)
-		if next == nil {
-			return
-		}
-		close(st.retired)
-		st = next
-	}
-}
-
-// sendWindowUpdate makes pion send a SACK at once (see
-// rxTracker.windowUpdate): a SACK probe, a duplicate of cum with the I bit
-// that pion acknowledges and does not keep, handed to it as if from the
-// peer.
-func (a *Association) sendWindowUpdate(cum uint32) {
-	bp := packetPool.Get().(*[]byte)
-	out := wire.NewPacket((*bp)[:0], wire.CommonHeader{SrcPort: a.peerPort, DstPort: a.ep.port, VerificationTag: a.localTag})
-	a.handToEngine(bp, appendSackProbe(out, cum))
-}
-
-// deliver queues one message of stream id for Recv (the endpoint's queue,
-// or in RecvPerAssociation mode the association's); false when the
-// reader is to stop.
-func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, payload []byte) bool {
-	a.mu.Lock()
-	valid := id < a.inStreams
-	a.mu.Unlock()
-	if !valid {
-		return true // the sink's: counted by the receive path
-	}
-	a.count(&a.stats.messagesIn)
-	msg := Message{Association: a, Stream: id, PPID: uint32(ppi), Payload: payload, Time: time.Now()}
-	if a.rq != nil {
-		return a.deliverOwn(msg)
-	}
-	select {
-	case a.ep.recvq <- msg:
-		return true
-	case <-a.ep.done:
-		return false
-	case <-a.life.doneC():
-	}
-	// The association closed while the message waited for room. After an
-	// ABORT the data still queued is discarded (RFC 9260 section 9.1);
-	// after a graceful shutdown it is delivered (section 9.2), and until
-	// it is, the association counts against the endpoint's accept limit
-	// (see lingerStart), so that a peer that sends and shuts down over and
-	// over cannot pile up readers while the application does not read.
-	if a.Reason() != ReasonShutdown {
-		a.drop(nil, DropAbortedUnread)
-		return false
-	}
-	a.lingerStart()
-	select {
-	case a.ep.recvq <- msg:
-		return true
-	case <-a.ep.done:
-		return false
-	}
-}
-
-// lingerStart marks a, closed gracefully, as still delivering: one of its
-// readers waits for room in the endpoint's queue. It counts in the
-// endpoint's accept limit until its last reader ends (readerDone).
-func (a *Association) lingerStart() {
-	if a.lingering.CompareAndSwap(false, true) {
-		a.ep.lingering.Add(1)
-	}
-}
-
-// readerDone runs when one of a's stream readers ends.
-func (a *Association) readerDone() {
-	if a.rq != nil {
-		a.readers.Add(-1)
-		a.rq.readerEnded(a)
-		return
-	}
-	if a.readers.Add(-1) == 0 && a.lingering.CompareAndSwap(true, false) {
-		a.ep.lingering.Add(-1)
-	}
-}
-
-// dropStream forgets st, whose reader ends.
-func (a *Association) dropStream(st *stream) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if id := st.s.StreamIdentifier(); a.streams[id] == st {
-		delete(a.streams, id)
-	}
-}
-
-// renewStream replaces st, which the peer reset and whose messages are all
-// read, by the stream pion keeps for its identifier from now on, and
-// returns it (nil when the association ends: st is then dropped). Our
-// outbound stream is reset in turn, as RFC 8831 section 6.7 does, so that
-// the peer, whose outbound stream stays closed until then, may use the
-// identifier again. Its sequence numbers restart at zero.
-func (a *Association) renewStream(st *stream) *stream {
-	id := st.s.StreamIdentifier()
-	if a.life.current() == StateEstablished {
-		_ = st.s.Close()
-	}
-	for {
-		a.mu.Lock()
-		conn := a.conn
-		if a.streams[id] != st || a.life.current() != StateEstablished || a.pion == nil || conn == nil {
-			if a.streams[id] == st {
-				delete(a.streams, id)
-			}
-			a.mu.Unlock()
-			return nil
-		}
-		// Taken before OpenStream: if pion still has st, the packet
-		// whose reset ended it is still being handled.
-		handled := conn.readReturn()
-		s, err := a.pion.OpenStream(id, sctp.PayloadTypeUnknown)
-		if err != nil {
-			delete(a.streams, id)
-			a.mu.Unlock()
-			return nil
-		}
-		if s != st.s {
-			next := newStream(s)
-			a.streams[id] = next
-			a.mu.Unlock()
-			return next
-		}
-		a.mu.Unlock()
-		// pion ends the stream (io.EOF, Stream.onInboundStreamReset) a
-		// moment before it forgets it (Association.resetStreamsIfAny
-		// deletes it from its streams after the call, with the same
-		// packet's handling): wait until that packet is handled.
-		select {
-		case <-handled:
-		case <-conn.closed:
-		case <-a.life.doneC():
-		}
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/sctp"
@@ -54,24 +53,6 @@ type SendInfo struct {
 	// Context is opaque to the stack: it comes back in the EventSendFailed
 	// of this message, if it fails (RFC 6458 section 5.3.4, snd_context).
 	Context uint32
-}
-
-// stream is a pion stream with the lock that serializes the sends on it.
-type stream struct {
-	s    *sctp.Stream
-	lock chan struct{} // a mutex that a context can give up on
-	rel  relSettings
-	// resetting: ResetStream closed the outbound side; a send waits until
-	// retired, when the peer reset its side too and pion gave the
-	// identifier a new stream.
-	resetting atomic.Bool
-	retired   chan struct{} // closed when the reader leaves the stream
-}
-
-type relSettings struct {
-	unordered bool
-	typ       byte
-	val       uint32
 }
 
 // Send sends one message (the seed's send_msg). It blocks while the
@@ -176,51 +157,6 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 	}
 	a.count(&a.stats.messagesOut)
 	return nil
-}
-
-// sendStream returns the stream to send info's message on, opened if
-// need be. After ResetStream it waits until the peer reset its side too
-// (see renewStream), or ctx is done.
-func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, error) {
-	for {
-		a.mu.Lock()
-		if st := a.life.current(); st != StateEstablished {
-			a.mu.Unlock()
-			if st == StateClosed {
-				return nil, fmt.Errorf("sock: send on association %d: %w", a.id, a.closedErr())
-			}
-			return nil, fmt.Errorf("sock: send on association %d (%v): %w", a.id, st, ErrNotEstablished)
-		}
-		if a.life.peerShutdown() {
-			// RFC 9260 section 9.2: in SHUTDOWN-RECEIVED no new data is
-			// accepted from the upper layer.
-			a.mu.Unlock()
-			return nil, fmt.Errorf("sock: send on association %d: the peer is shutting down: %w", a.id, ErrNotEstablished)
-		}
-		if info.Stream >= a.outStreams {
-			n := a.outStreams
-			a.mu.Unlock()
-			return nil, fmt.Errorf("sock: stream %d of %d: %w", info.Stream, n, ErrInvalidStream)
-		}
-		st, ok := a.streams[info.Stream]
-		if !ok {
-			s, err := a.pion.OpenStream(info.Stream, sctp.PayloadProtocolIdentifier(info.PPID))
-			if err != nil {
-				a.mu.Unlock()
-				return nil, fmt.Errorf("sock: open stream %d: %w", info.Stream, ErrNotEstablished)
-			}
-			st = a.startReaderLocked(s)
-		}
-		a.mu.Unlock()
-		if !st.resetting.Load() {
-			return st, nil
-		}
-		select {
-		case <-st.retired:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 }
 
 // PathState is the state of a path (RFC 9260 section 8.2, RFC 7829).
@@ -418,34 +354,5 @@ func (a *Association) SetPathUDPPort(remote netip.Addr, port uint16) error {
 		return fmt.Errorf("sock: %w: UDP port 0", ErrInvalidArgument)
 	}
 	p.udpPort.Store(uint32(port))
-	return nil
-}
-
-// ResetStream resets outbound stream id (RFC 6525 section 5.1.2, Outgoing
-// SSN Reset Request): messages already sent on it are delivered first,
-// then the peer sees the stream end. Its sequence numbers restart at zero
-// for the next message sent on id. A Send on id waits until the peer reset
-// its outbound stream id in turn (as this stack does, and RFC 8831 section
-// 6.7 asks): pion reuses no stream identifier before that.
-func (a *Association) ResetStream(id uint16) error {
-	a.mu.Lock()
-	if st := a.life.current(); st != StateEstablished {
-		a.mu.Unlock()
-		return fmt.Errorf("sock: reset stream %d (%v): %w", id, st, ErrNotEstablished)
-	}
-	if id >= a.outStreams {
-		n := a.outStreams
-		a.mu.Unlock()
-		return fmt.Errorf("sock: reset stream %d of %d: %w", id, n, ErrInvalidStream)
-	}
-	st, ok := a.streams[id]
-	a.mu.Unlock()
-	if !ok {
-		return nil // never used: nothing to reset
-	}
-	st.resetting.Store(true)
-	if err := st.s.Close(); err != nil {
-		return fmt.Errorf("sock: reset stream %d: %w", id, err)
-	}
 	return nil
 }

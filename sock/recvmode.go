@@ -245,7 +245,7 @@ func (q *assocQueue) push(m Message) (pushed bool, wait <-chan struct{}) {
 // per-endpoint mode (see lingerStart). Every change of those conditions
 // calls it, so the last call sees the final state. The caller holds q.mu.
 func (q *assocQueue) settleLocked(a *Association) {
-	want := q.graceful && !q.aborted && (len(q.items) > 0 || a.readers.Load() > 0)
+	want := q.graceful && !q.aborted && (len(q.items) > 0 || a.readersRunning())
 	if want == q.lingering {
 		return
 	}
@@ -306,7 +306,7 @@ func (q *assocQueue) pop(a *Association) (m Message, ok bool, end error, wait <-
 	switch {
 	case q.aborted:
 		return m, false, ErrAborted, nil
-	case q.graceful && a.readers.Load() == 0:
+	case q.graceful && !a.readersRunning():
 		return m, false, ErrClosed, nil
 	}
 	return m, false, nil, q.waitLocked()

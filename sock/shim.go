@@ -497,9 +497,7 @@ loop:
 				continue
 			}
 			if inStreams < 0 {
-				a.mu.Lock()
-				inStreams = int(a.inStreams)
-				a.mu.Unlock()
+				inStreams = int(a.inboundStreams())
 			}
 			var verdict rxVerdict
 			out, verdict = a.receiveData(c, it.Raw(), out, inStreams, &errs)
