@@ -20,7 +20,7 @@ import (
 )
 
 // Ancillary is what the stack knows of a received datagram beyond its
-// payload: the seed's ancillary data.
+// payload: Erlang sock's ancillary data.
 type Ancillary struct {
 	// Src is the sender's IP address and UDP source port.
 	Src netip.AddrPort
@@ -58,7 +58,7 @@ type acceptPolicy struct {
 }
 
 // AcceptMax makes the endpoint accept at most n concurrent associations
-// (the seed's {accept, N}); INITs beyond that are answered with ABORT. An
+// (Erlang sock's {accept, N}); INITs beyond that are answered with ABORT. An
 // association shut down gracefully whose messages still wait for Recv
 // counts until they are taken.
 func AcceptMax(n int) EndpointOption {
@@ -71,7 +71,7 @@ func AcceptMax(n int) EndpointOption {
 	}
 }
 
-// AcceptFunc makes the endpoint ask f for each INIT (the seed's accept
+// AcceptFunc makes the endpoint ask f for each INIT (Erlang sock's accept
 // callback). f runs on the receive path: it must be quick and must not
 // call back into the endpoint's blocking methods. A false answer refuses
 // the INIT with an ABORT; no state is kept either way.
@@ -149,7 +149,7 @@ func (e *Endpoint) Stack() *Stack { return e.stack }
 func (e *Endpoint) String() string { return fmt.Sprintf("%v:%d", e.addrs, e.port) }
 
 // Associations returns the endpoint's associations, established or being
-// set up (the seed's get_assocs).
+// set up (Erlang sock's get_assocs).
 func (e *Endpoint) Associations() []*Association {
 	e.mu.RLock()
 	defer e.mu.RUnlock()

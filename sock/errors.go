@@ -6,7 +6,7 @@ import "errors"
 // conditions wraps the sentinel, so callers test with errors.Is; where an
 // OS error is the cause it is wrapped too.
 var (
-	// ErrNotFound: no endpoint, association or path matches (the seed's
+	// ErrNotFound: no endpoint, association or path matches (Erlang sock's
 	// {error, not_found}).
 	ErrNotFound = errors.New("not found")
 	// ErrAddressInUse: the transport address (IP, SCTP port) belongs to

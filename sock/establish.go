@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"time"
-
-	"github.com/pion/sctp"
 
 	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/wire"
@@ -24,99 +21,6 @@ func (e *Endpoint) indexPeers(a *Association) {
 			e.byPeer[k] = a
 		}
 	}
-}
-
-// localInit is our INIT (or INIT-ACK) as pion needs to know it.
-func (a *Association) localInit() wire.Init {
-	return wire.Init{
-		InitiateTag: a.localTag,
-		ARwnd:       uint32(a.cfg.receiveBuffer),
-		OutStreams:  a.cfg.outStreams,
-		InStreams:   a.cfg.inStreams,
-		InitialTSN:  a.localTSN,
-	}
-}
-
-// establishAsInitiator starts pion once the COOKIE-ACK arrived.
-func (a *Association) establishAsInitiator() (started bool, err error) {
-	a.mu.Lock()
-	peer := a.pendingPeer
-	a.mu.Unlock()
-	if peer == nil {
-		return false, nil // established by an INIT collision meanwhile
-	}
-	local := a.localInit()
-	return a.startEngine(&local, peer, nil)
-}
-
-// startEngine creates the pion association from the two INIT chunks
-// (SNAP, out-of-band establishment) over the shim, and enters ESTABLISHED.
-// It runs once: an INIT collision can establish the association from the
-// receive path while Connect waits; started says whether this call did it.
-// On the side that received the COOKIE-ECHO, cookieEcho is its datagram:
-// the COOKIE-ACK answers it before anything else is sent (no HEARTBEAT or
-// DATA may reach the peer before it leaves COOKIE-ECHOED).
-func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.Meta) (started bool, err error) {
-	a.mu.Lock()
-	if a.engineStarting {
-		a.mu.Unlock()
-		return false, nil
-	}
-	a.engineStarting = true
-	a.mu.Unlock()
-	localTok, remoteTok, err := handshake.PionTokens(local, peer, false)
-	if err != nil {
-		return false, fmt.Errorf("sock: start association engine: %w", err)
-	}
-	conn := newShimConn(a)
-	pa, err := sctp.ClientWithOptions(
-		sctp.WithSNAP(localTok, remoteTok),
-		sctp.WithNetConn(conn),
-		sctp.WithMTU(uint32(a.cfg.packetSize)),
-		// The reserve over the advertised window: see rxwindow.go.
-		sctp.WithMaxReceiveBufferSize(uint32(a.cfg.receiveBuffer+rxReserve)),
-		sctp.WithMaxMessageSize(uint32(a.cfg.maxMessageSize)),
-		sctp.WithEnableZeroChecksum(true),
-		sctp.WithBlockWrite(true),
-		sctp.WithRTOMax(float64(a.cfg.rtoMax.Milliseconds())),
-		sctp.WithLoggerFactory(a.ep.stack.pionLF),
-		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
-	)
-	if err != nil {
-		return false, fmt.Errorf("sock: start association engine: %w", err)
-	}
-	a.rx.init(peer.InitialTSN-1, a.cfg.receiveBuffer, a.cfg.maxMessageSize)
-	a.tx.init(local.InitialTSN) // pion's first DATA has our initial TSN
-	a.mu.Lock()
-	a.peerTag = peer.InitiateTag
-	a.negotiateStreamsLocked(peer)
-	a.pion = pa
-	a.conn = conn
-	a.pendingPeer = nil
-	a.mu.Unlock()
-	if err := a.startPaths(time.Now()); err != nil {
-		_ = pa.Close()
-		return false, fmt.Errorf("sock: path management: %w", err)
-	}
-	// The engine's hold on the endpoint's wait group, from now until the
-	// association is finished (see releaseEngine).
-	a.ep.wg.Add(1)
-	a.engineHeld.Store(true)
-	if !a.life.advance(StateCookieWait, StateEstablished) &&
-		!a.life.advance(StateCookieEchoed, StateEstablished) {
-		// Closed meanwhile.
-		a.stopPaths()
-		_ = pa.Close()
-		a.releaseEngine()
-		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
-	}
-	if cookieEcho != nil {
-		a.sendCookieAck(*cookieEcho)
-	}
-	a.life.established()
-	// Path management's first tick: confirmation heartbeats go at once.
-	a.onPathTimer()
-	return true, nil
 }
 
 // newAcceptedAssociation creates the association a valid COOKIE-ECHO asks
@@ -338,56 +242,3 @@ func (a *Association) sendCookieAck(meta udpencap.Meta) {
 // AcceptStream while the association is up. pion refuses to open a stream
 // once a shutdown started, and the peer may still send on a new stream
 // until our SHUTDOWN reaches it: from then on acceptLoop accepts them.
-
-// engineClosed runs when pion closes its connection: a shutdown completed,
-// or pion gave up on the association. It must not block nor take a.mu
-// (pion may hold its own lock). Unless the association is finishing
-// already, it hands the engine's hold to acceptLoop, which finishes it.
-func (a *Association) engineClosed() {
-	if a.life.current() == StateClosed {
-		return
-	}
-	if a.engineHeld.CompareAndSwap(true, false) {
-		go a.acceptLoop()
-	}
-}
-
-// acceptLoop accepts the streams pion queued, until pion's association
-// ends, then finishes the association. It owns the engine's hold on the
-// endpoint's wait group; it runs only from the start of a shutdown or
-// once pion closed.
-func (a *Association) acceptLoop() {
-	defer a.releaseEngineHold()
-	a.mu.Lock()
-	pa := a.pion
-	a.mu.Unlock()
-	for {
-		s, err := pa.AcceptStream()
-		if err != nil {
-			break
-		}
-		a.adoptStream(s)
-	}
-	reason := ReasonCommunicationLost
-	if a.life.shutdownSeen() {
-		reason = ReasonShutdown
-	}
-	a.finish(reason, "", true)
-}
-
-// releaseEngine drops the engine's hold on the endpoint's wait group,
-// unless acceptLoop owns it.
-func (a *Association) releaseEngine() {
-	if a.engineHeld.CompareAndSwap(true, false) {
-		a.releaseEngineHold()
-	}
-}
-
-// releaseEngineHold drops the hold. The association is closed; taking
-// a.mu orders the drop after any reader started (and counted) under a.mu
-// by someone who still saw it open.
-func (a *Association) releaseEngineHold() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.ep.wg.Done()
-}

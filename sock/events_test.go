@@ -262,7 +262,7 @@ func TestSenderDryEvents(t *testing.T) {
 	ev = waitEventType(t, p.listener, EventSenderDry)
 	require.Equal(t, p.serverAssoc, ev.Association)
 	p.serverAssoc.mu.Lock()
-	pa := p.serverAssoc.pion
+	pa := p.serverAssoc.eng.pion
 	p.serverAssoc.mu.Unlock()
 	// The event is raised as the acknowledging SACK passes the inbound
 	// filter, before pion has read that SACK: pion's buffer empties

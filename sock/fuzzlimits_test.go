@@ -407,7 +407,7 @@ func FuzzClientHandshake(f *testing.F) {
 // handshake goes on: once the association is established or closed, what
 // is left stays queued and nothing is waited for.
 func waitTaken(a *Association) {
-	for i := 0; len(a.hs) > 0 && i < 10_000; i++ {
+	for i := 0; len(a.hs.in) > 0 && i < 10_000; i++ {
 		if st := a.life.current(); st != StateCookieWait && st != StateCookieEchoed {
 			return
 		}

@@ -318,17 +318,13 @@ func (a *Association) Shutdown(ctx context.Context) error {
 	if err := a.waitUp(ctx); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	pa := a.pion
-	a.mu.Unlock()
+	pa := a.engine()
 	if !a.life.advance(StateEstablished, StateShuttingDown) || pa == nil {
 		return fmt.Errorf("sock: shutdown %v: %w", a.id, a.closedErr())
 	}
 	// pion opens no stream from now on: a new stream of the peer's waits
 	// in pion's accept queue.
-	if a.engineHeld.CompareAndSwap(true, false) {
-		go a.acceptLoop()
-	}
+	a.handOverEngine()
 	err := pa.Shutdown(ctx)
 	if err != nil && ctx.Err() == nil {
 		// pion refuses when it is already shutting down (the peer sent
@@ -373,9 +369,7 @@ func (a *Association) finishWith(ce *CloseError, event bool) {
 		a.life.connectErr = fmt.Errorf("sock: association closed during handshake: %w", ce)
 	}
 	a.life.mu.Unlock()
-	a.mu.Lock()
-	pa := a.pion
-	a.mu.Unlock()
+	pa := a.engine()
 	a.stopPaths()
 	if a.rq != nil {
 		// Before unregister: an association that goes on counting in

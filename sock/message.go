@@ -24,7 +24,7 @@ type Message struct {
 	Time time.Time
 }
 
-// SendInfo is the metadata of a message to send (the seed's MetaData).
+// SendInfo is the metadata of a message to send (Erlang sock's MetaData).
 type SendInfo struct {
 	// Stream is the stream identifier; it must be below the negotiated
 	// number of outbound streams.
@@ -55,7 +55,7 @@ type SendInfo struct {
 	Context uint32
 }
 
-// Send sends one message (the seed's send_msg). It blocks while the
+// Send sends one message (Erlang sock's send_msg). It blocks while the
 // association's send buffer is full (bounded memory, nothing dropped),
 // until ctx is done. A message bigger than the maximum message size, on an
 // invalid stream or empty gets an error and nothing is sent.
@@ -205,7 +205,7 @@ func pathStateOf(s pathmgr.State) PathState {
 }
 
 // Path describes one path of an association: the peer address it leads to
-// and how it is used (the seed's path()).
+// and how it is used (Erlang sock's path()).
 type Path struct {
 	// Remote is the peer's address, Local the address sent from and
 	// RemoteUDPPort the peer's UDP encapsulation port on this path
@@ -229,7 +229,7 @@ type Path struct {
 	PacketsIn, BytesIn              uint64
 }
 
-// Paths returns the association's paths, one per peer address (the seed's
+// Paths returns the association's paths, one per peer address (Erlang sock's
 // get_paths).
 func (a *Association) Paths() []Path {
 	infos := map[pathmgr.PathID]pathmgr.PathInfo{}
@@ -313,10 +313,7 @@ func (a *Association) Stats() AssociationStats {
 	if a.rq != nil {
 		st.RecvQueued = a.rq.len()
 	}
-	a.mu.Lock()
-	pa := a.pion
-	a.mu.Unlock()
-	if pa != nil {
+	if pa := a.engine(); pa != nil {
 		st.BytesSent, st.BytesReceived = pa.BytesSent(), pa.BytesReceived()
 		st.CWND, st.RWND = pa.CWND(), pa.RWND()
 		st.SRTT = time.Duration(pa.SRTT() * float64(time.Millisecond))

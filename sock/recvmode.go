@@ -15,7 +15,7 @@ type RecvMode int
 
 // Receive modes.
 const (
-	// RecvPerEndpoint is the default, the seed's model: Endpoint.Recv
+	// RecvPerEndpoint is the default, Erlang sock's model: Endpoint.Recv
 	// returns the messages of every association of the endpoint from one
 	// queue of WithRecvQueue messages. A slow reader of that queue closes
 	// the receive window of every association at once.

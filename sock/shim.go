@@ -540,10 +540,7 @@ loop:
 // handToEngine queues out, a packet for pion in the pooled buffer bp, on
 // pion's input queue; a full queue drops it (counted).
 func (a *Association) handToEngine(bp *[]byte, out []byte) {
-	a.mu.Lock()
-	conn := a.conn
-	a.mu.Unlock()
-	if conn == nil || !conn.push(out) {
+	if conn := a.shim(); conn == nil || !conn.push(out) {
 		a.drop(&a.stats.droppedQueue, DropQueueFull)
 		*bp = out[:0]
 		packetPool.Put(bp)
@@ -678,7 +675,7 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 			}
 			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr()}
 			select {
-			case a.hs <- m:
+			case a.handshakeInput() <- m:
 			default:
 			}
 		}

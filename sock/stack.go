@@ -212,7 +212,7 @@ func (s *Stack) UDPPort() uint16 {
 // port, which win for their own addresses (see docs/ARCHITECTURE.md,
 // "Wildcard endpoints"). A UDP encapsulation port another process holds
 // is reported as ErrAddressInUse too, with what to do about it.
-// The seed's create_ep.
+// Erlang sock's create_ep.
 func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOption) (*Endpoint, error) {
 	cfg := defaultEndpointConfig()
 	for _, o := range opts {
@@ -542,7 +542,7 @@ func (s *Stack) transportFor(pkt []byte, from netip.Addr, to netip.AddrPort) (*u
 	return tr, nil
 }
 
-// Endpoints returns every endpoint of the stack (the seed's get_eps).
+// Endpoints returns every endpoint of the stack (Erlang sock's get_eps).
 func (s *Stack) Endpoints() []*Endpoint {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -560,7 +560,7 @@ func (s *Stack) endpointsLocked() []*Endpoint {
 }
 
 // Endpoint returns the endpoint that owns the transport address (addr,
-// port), or an error wrapping ErrNotFound (the seed's get_ep). For a
+// port), or an error wrapping ErrNotFound (Erlang sock's get_ep). For a
 // specific address that is the endpoint on it, else a wildcard endpoint
 // of its family on the port: the one a packet to that address reaches.
 func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
@@ -578,7 +578,7 @@ func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
 
 // FindAssociation returns the association between the local transport
 // address (laddr, lport) and the remote one (raddr, rport), or an error
-// wrapping ErrNotFound (the seed's find_assoc). laddr may be any address
+// wrapping ErrNotFound (Erlang sock's find_assoc). laddr may be any address
 // a wildcard endpoint serves; the association is the one its packets
 // reach (see endpointFor).
 func (s *Stack) FindAssociation(laddr netip.Addr, lport uint16, raddr netip.Addr, rport uint16) (*Association, error) {

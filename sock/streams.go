@@ -81,7 +81,7 @@ func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, e
 		}
 		st, ok := a.str.open[info.Stream]
 		if !ok {
-			s, err := a.pion.OpenStream(info.Stream, sctp.PayloadProtocolIdentifier(info.PPID))
+			s, err := a.engineLocked().OpenStream(info.Stream, sctp.PayloadProtocolIdentifier(info.PPID))
 			if err != nil {
 				a.mu.Unlock()
 				return nil, fmt.Errorf("sock: open stream %d: %w", info.Stream, ErrNotEstablished)
@@ -136,12 +136,12 @@ func (a *Association) ResetStream(id uint16) error {
 func (a *Association) openInboundStream(sid uint16) (valid bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if st := a.life.current(); st != StateClosed && a.pion != nil {
+	if st := a.life.current(); st != StateClosed && a.engineLocked() != nil {
 		if _, ok := a.str.open[sid]; ok {
 			return sid < a.str.inStreams
 		}
 		// A failure (a shutdown started) leaves the stream to acceptLoop.
-		if s, err := a.pion.OpenStream(sid, sctp.PayloadTypeUnknown); err == nil {
+		if s, err := a.engineLocked().OpenStream(sid, sctp.PayloadTypeUnknown); err == nil {
 			a.startReaderLocked(s)
 		}
 	}
@@ -309,8 +309,8 @@ func (a *Association) renewStream(st *stream) *stream {
 	}
 	for {
 		a.mu.Lock()
-		conn := a.conn
-		if a.str.open[id] != st || a.life.current() != StateEstablished || a.pion == nil || conn == nil {
+		conn := a.shimLocked()
+		if a.str.open[id] != st || a.life.current() != StateEstablished || a.engineLocked() == nil || conn == nil {
 			if a.str.open[id] == st {
 				delete(a.str.open, id)
 			}
@@ -320,7 +320,7 @@ func (a *Association) renewStream(st *stream) *stream {
 		// Taken before OpenStream: if pion still has st, the packet
 		// whose reset ended it is still being handled.
 		handled := conn.readReturn()
-		s, err := a.pion.OpenStream(id, sctp.PayloadTypeUnknown)
+		s, err := a.engineLocked().OpenStream(id, sctp.PayloadTypeUnknown)
 		if err != nil {
 			delete(a.str.open, id)
 			a.mu.Unlock()
