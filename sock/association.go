@@ -167,3 +167,13 @@ func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort
 	a.paths = append(a.paths, p)
 	return p
 }
+
+// mustHold panics unless mu is locked: a cheap check, where a function
+// documents that its caller holds mu, that the lock order of the package
+// documentation is kept. It cannot tell which goroutine holds mu.
+func mustHold(mu *sync.Mutex) {
+	if mu.TryLock() {
+		mu.Unlock()
+		panic("sock: lock order: a function that needs its caller to hold a lock was called without it")
+	}
+}

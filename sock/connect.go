@@ -45,7 +45,10 @@ func (a *Association) handshakeInput() chan<- handshakeMsg { return a.hs.in }
 
 // handshakeDoneLocked forgets the peer's INIT-ACK once the engine has it.
 // The caller holds a.mu.
-func (a *Association) handshakeDoneLocked() { a.hs.pendingPeer = nil }
+func (a *Association) handshakeDoneLocked() {
+	mustHold(&a.mu)
+	a.hs.pendingPeer = nil
+}
 
 // Connect sets up an association with the peer endpoint at the remote
 // addresses and SCTP port (Erlang sock's create_assoc). The INIT goes to each

@@ -80,3 +80,11 @@ func TestCallsAfterPeerAbortReturnCloseError(t *testing.T) {
 	require.Equal(t, "going away", ce.Detail)
 	require.Zero(t, ce.PeerCause)
 }
+
+func TestMustHold(t *testing.T) {
+	a := newAssociation(&Endpoint{cfg: endpointConfig{}}, 1)
+	require.Panics(t, func() { a.handshakeDoneLocked() }, "a.mu not held")
+	a.mu.Lock()
+	require.NotPanics(t, func() { a.handshakeDoneLocked() })
+	a.mu.Unlock()
+}

@@ -357,6 +357,7 @@ func (a *Association) Streams() (out, in uint16) {
 // configuration and the peer's INIT or INIT-ACK (RFC 9260 section 5.1.1:
 // each side uses at most what the other accepts). The caller holds a.mu.
 func (a *Association) negotiateStreamsLocked(peer *wire.Init) {
+	mustHold(&a.mu)
 	a.str.outStreams = min(a.cfg.outStreams, peer.InStreams)
 	a.str.inStreams = min(a.cfg.inStreams, peer.OutStreams)
 }

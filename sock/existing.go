@@ -11,8 +11,14 @@ import (
 	"github.com/usock/usock/udpencap"
 )
 
+// This file is the passive side of the handshake and its aftermath: the
+// association a valid COOKIE-ECHO creates (RFC 9260 section 5.1.5), and a
+// COOKIE-ECHO for an association that exists (section 5.2.4: restart,
+// collision, duplicate), with the peer addresses both bring.
+
 // indexPeers adds every peer address of a to the endpoint's lookup table.
 func (e *Endpoint) indexPeers(a *Association) {
+	mustHold(&a.mu) // the lock order: a.mu before e.mu
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, p := range a.paths {
