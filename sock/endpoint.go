@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/usock/usock/internal/cookie"
 	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/slogpion"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
@@ -844,3 +846,49 @@ func randomTag() uint32 {
 		}
 	}
 }
+
+// What an association asks of its endpoint and the endpoint's stack. The
+// engine files (lifecycle.go, connect.go, existing.go, engine.go,
+// streams.go, events.go) reach the endpoint through these methods rather
+// than its fields.
+
+// raise queues ev for Endpoint.Event.
+func (e *Endpoint) raise(ev Event) { e.events.push(ev) }
+
+// hold counts one more engine or stream reader in the endpoint's wait
+// group, which Close waits for; release ends one.
+func (e *Endpoint) hold() { e.wg.Add(1) }
+
+// release ends one hold.
+func (e *Endpoint) release() { e.wg.Done() }
+
+// enqueue puts msg in the endpoint's receive queue (RecvPerEndpoint),
+// waiting for room until stop is closed or the endpoint closes; it
+// reports whether msg is queued, and whether the endpoint closed.
+func (e *Endpoint) enqueue(msg Message, stop <-chan struct{}) (queued, endpointClosed bool) {
+	select {
+	case e.recvq <- msg:
+		return true, false
+	case <-e.done:
+		return false, true
+	case <-stop:
+		return false, false
+	}
+}
+
+// linger adds d to the count of associations, closed gracefully, whose
+// messages still wait for room in the endpoint's queue: they count in the
+// accept limit.
+func (e *Endpoint) linger(d int64) { e.lingering.Add(d) }
+
+// sendNow writes pkt from local to remote at once, on the caller's
+// goroutine: for the packets the stack makes itself (COOKIE-ACK).
+func (e *Endpoint) sendNow(pkt []byte, local netip.Addr, remote netip.AddrPort) error {
+	return e.stack.send(pkt, local, remote)
+}
+
+// log is the stack's logger.
+func (e *Endpoint) log() *slog.Logger { return e.stack.log }
+
+// pionLogger is the logger factory pion's associations get.
+func (e *Endpoint) pionLogger() slogpion.Factory { return e.stack.pionLF }

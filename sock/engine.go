@@ -106,7 +106,7 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		sctp.WithEnableZeroChecksum(true),
 		sctp.WithBlockWrite(true),
 		sctp.WithRTOMax(float64(a.cfg.rtoMax.Milliseconds())),
-		sctp.WithLoggerFactory(a.ep.stack.pionLF),
+		sctp.WithLoggerFactory(a.ep.pionLogger()),
 		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
 	)
 	if err != nil {
@@ -127,7 +127,7 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	}
 	// The engine's hold on the endpoint's wait group, from now until the
 	// association is finished (see releaseEngine).
-	a.ep.wg.Add(1)
+	a.ep.hold()
 	a.eng.held.Store(true)
 	if !a.life.advance(StateCookieWait, StateEstablished) &&
 		!a.life.advance(StateCookieEchoed, StateEstablished) {
@@ -194,5 +194,5 @@ func (a *Association) releaseEngine() {
 func (a *Association) releaseEngineHold() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.ep.wg.Done()
+	a.ep.release()
 }

@@ -41,7 +41,7 @@ func (a *Association) remoteError(c wire.Chunk) {
 			a.count(&a.stats.remoteErrorsUnreported)
 			continue
 		}
-		a.ep.events.push(Event{Type: EventRemoteError, Association: a, Cause: uint16(cause.Code), Detail: causeDetail(cause)})
+		a.ep.raise(Event{Type: EventRemoteError, Association: a, Cause: uint16(cause.Code), Detail: causeDetail(cause)})
 	}
 }
 
@@ -100,7 +100,7 @@ func causeDetail(c wire.ErrorCause) string {
 func (a *Association) peerShutdown(c wire.Chunk) {
 	first := a.life.notePeerShutdown()
 	if first {
-		a.ep.events.push(Event{Type: EventPeerShutdown, Association: a})
+		a.ep.raise(Event{Type: EventPeerShutdown, Association: a})
 	}
 	if cum, err := wire.ParseShutdown(c.Value); err == nil {
 		a.tx.acked(a, cum, nil)
@@ -110,6 +110,6 @@ func (a *Association) peerShutdown(c wire.Chunk) {
 // pushUp raises typ (EventUp or EventRestart) for a, just established,
 // and its first EventSenderDry if the endpoint asked for them.
 func (a *Association) pushUp(typ EventType, detail string) {
-	a.ep.events.push(Event{Type: typ, Association: a, Detail: detail})
+	a.ep.raise(Event{Type: typ, Association: a, Detail: detail})
 	a.pushEvents(a.tx.up(a))
 }

@@ -160,7 +160,7 @@ func (a *Association) handleCookieForExisting(pkt []byte, st *handshake.State, p
 			var err error
 			started, err = a.startEngine(&local, peer, &meta)
 			if err != nil {
-				a.ep.stack.log.Warn("association set-up failed", "association", a.String(), "err", err)
+				a.ep.log().Warn("association set-up failed", "association", a.String(), "err", err)
 				a.finish(ReasonAborted, err.Error(), false)
 				return
 			}
@@ -234,10 +234,10 @@ func (a *Association) sendCookieAck(meta udpencap.Meta) {
 	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
 	pkt = wire.Finish(wire.AppendCookieAck(pkt))
 	if p := a.pathFor(meta.Src.Addr()); p != nil {
-		p.countSent(pkt, a.ep.stack.send(pkt, meta.Local.Addr(), meta.Src))
+		p.countSent(pkt, a.ep.sendNow(pkt, meta.Local.Addr(), meta.Src))
 		return
 	}
-	_ = a.ep.stack.send(pkt, meta.Local.Addr(), meta.Src)
+	_ = a.ep.sendNow(pkt, meta.Local.Addr(), meta.Src)
 }
 
 // Inbound streams. pion creates a stream for the first DATA on a new

@@ -387,9 +387,9 @@ func (a *Association) finishWith(ce *CloseError, event bool) {
 	a.pushEvents(a.tx.down(a))
 	if event && prev >= StateEstablished {
 		if reason == ReasonShutdown {
-			a.ep.events.push(Event{Type: EventShutdownComplete, Association: a})
+			a.ep.raise(Event{Type: EventShutdownComplete, Association: a})
 		}
-		a.ep.events.push(Event{Type: EventDown, Association: a, Reason: reason, Detail: detail})
+		a.ep.raise(Event{Type: EventDown, Association: a, Reason: reason, Detail: detail})
 	}
 	// Done last: whoever waits for it and then closes the endpoint (as
 	// Endpoint.Shutdown and the CLI do) finds the end's events queued,

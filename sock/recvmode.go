@@ -251,9 +251,9 @@ func (q *assocQueue) settleLocked(a *Association) {
 	}
 	q.lingering = want
 	if want {
-		a.ep.lingering.Add(1)
+		a.ep.linger(1)
 	} else {
-		a.ep.lingering.Add(-1)
+		a.ep.linger(-1)
 	}
 }
 

@@ -394,6 +394,6 @@ func (a *Association) downReason() string {
 
 func (a *Association) pushEvents(evs []Event) {
 	for _, ev := range evs {
-		a.ep.events.push(ev)
+		a.ep.raise(ev)
 	}
 }

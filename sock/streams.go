@@ -153,7 +153,7 @@ func (a *Association) openInboundStream(sid uint16) (valid bool) {
 func (a *Association) startReaderLocked(s *sctp.Stream) *stream {
 	st := newStream(s)
 	a.str.open[s.StreamIdentifier()] = st
-	a.ep.wg.Add(1)
+	a.ep.hold()
 	a.str.readers.Add(1)
 	go a.readStream(st)
 	return st
@@ -172,7 +172,7 @@ func newStream(s *sctp.Stream) *stream {
 // the next DATA on that identifier. The reader then goes on with the new
 // stream (renew), so the messages on the identifier stay in order.
 func (a *Association) readStream(st *stream) {
-	defer a.ep.wg.Done()
+	defer a.ep.release()
 	defer a.readerDone()
 	defer func() { close(st.retired) }()
 	id := st.s.StreamIdentifier()
@@ -240,12 +240,8 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 	if a.rq != nil {
 		return a.deliverOwn(msg)
 	}
-	select {
-	case a.ep.recvq <- msg:
-		return true
-	case <-a.ep.done:
-		return false
-	case <-a.life.doneC():
+	if queued, closed := a.ep.enqueue(msg, a.life.doneC()); queued || closed {
+		return queued
 	}
 	// The association closed while the message waited for room. After an
 	// ABORT the data still queued is discarded (RFC 9260 section 9.1);
@@ -258,12 +254,8 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 		return false
 	}
 	a.lingerStart()
-	select {
-	case a.ep.recvq <- msg:
-		return true
-	case <-a.ep.done:
-		return false
-	}
+	queued, _ := a.ep.enqueue(msg, nil)
+	return queued
 }
 
 // lingerStart marks a, closed gracefully, as still delivering: one of its
@@ -271,7 +263,7 @@ func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, pay
 // endpoint's accept limit until its last reader ends (readerDone).
 func (a *Association) lingerStart() {
 	if a.str.lingering.CompareAndSwap(false, true) {
-		a.ep.lingering.Add(1)
+		a.ep.linger(1)
 	}
 }
 
@@ -283,7 +275,7 @@ func (a *Association) readerDone() {
 		return
 	}
 	if a.str.readers.Add(-1) == 0 && a.str.lingering.CompareAndSwap(true, false) {
-		a.ep.lingering.Add(-1)
+		a.ep.linger(-1)
 	}
 }
 
