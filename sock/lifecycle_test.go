@@ -3,6 +3,8 @@ package sock
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +66,7 @@ func TestCallsAfterPeerAbortReturnCloseError(t *testing.T) {
 	require.Equal(t, ReasonAbortedByPeer, ce.Reason)
 	require.Equal(t, uint16(wire.CauseUserInitiatedAbort), ce.PeerCause)
 	require.Contains(t, ce.Detail, "going away")
+	require.Equal(t, 1, strings.Count(err.Error(), "sock:"), "the package is named once: %q", err)
 	require.Equal(t, ReasonAbortedByPeer, p.clientAssoc.Reason())
 	require.Equal(t, StateClosed, p.clientAssoc.State())
 
@@ -87,4 +90,24 @@ func TestMustHold(t *testing.T) {
 	a.mu.Lock()
 	require.NotPanics(t, func() { a.handshakeDoneLocked() })
 	a.mu.Unlock()
+}
+
+// Error texts name the package once, however deep the wrapping.
+func TestErrorTextsDoNotStutter(t *testing.T) {
+	p := newPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := map[string]error{
+		"empty message":  p.clientAssoc.Send(ctx, nil, SendInfo{}),
+		"invalid stream": p.clientAssoc.Send(ctx, []byte("x"), SendInfo{Stream: 60000}),
+		"reset stream":   p.clientAssoc.ResetStream(60000),
+	}
+	_, errs["connect without addresses"] = p.dialer.Connect(ctx, nil, 1)
+	require.NoError(t, p.dialer.Close())
+	_, errs["connect on a closed endpoint"] = p.dialer.Connect(ctx, []netip.Addr{lo4}, p.listener.Port(), WithRemoteUDPPort(p.server.UDPPort()))
+	_, errs["recv on a closed endpoint"] = p.dialer.Recv(ctx)
+	for what, err := range errs {
+		require.Error(t, err, what)
+		require.Equal(t, 1, strings.Count(err.Error(), "sock:"), "%s: %q", what, err)
+	}
 }
