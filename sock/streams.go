@@ -151,6 +151,8 @@ func (a *Association) openInboundStream(sid uint16) (valid bool) {
 // startReaderLocked registers s and starts the goroutine that reads its
 // messages into the endpoint's queue. The caller holds a.mu.
 func (a *Association) startReaderLocked(s *sctp.Stream) *stream {
+	// a.mu orders the hold before releaseEngineHold's release.
+	mustHold(&a.mu)
 	st := newStream(s)
 	a.str.open[s.StreamIdentifier()] = st
 	a.ep.hold()
