@@ -74,6 +74,10 @@ func TestCallsAfterPeerAbortReturnCloseError(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, ReasonAbortedByPeer, ce.Reason)
 	require.ErrorAs(t, p.clientAssoc.Err(), &ce)
+	err = p.clientAssoc.ResetStream(0)
+	require.ErrorIs(t, err, ErrNotEstablished)
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, ReasonAbortedByPeer, ce.Reason)
 
 	// The side that aborted has its own reason and no peer cause.
 	<-p.serverAssoc.Done()

@@ -110,6 +110,9 @@ func (a *Association) ResetStream(id uint16) error {
 	a.mu.Lock()
 	if st := a.life.current(); st != StateEstablished {
 		a.mu.Unlock()
+		if st == StateClosed {
+			return fmt.Errorf("sock: reset stream %d: %w: %w", id, ErrNotEstablished, a.closedErr())
+		}
 		return fmt.Errorf("sock: reset stream %d (%v): %w", id, st, ErrNotEstablished)
 	}
 	if id >= a.str.outStreams {
