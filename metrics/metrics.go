@@ -58,8 +58,7 @@ var (
 	dRxBytes     = desc("socket_rx_bytes_total", "UDP payload bytes read from the encapsulation socket.", socketLabels)
 	dTxDatagrams = desc("socket_tx_datagrams_total", "UDP datagrams sent on the encapsulation socket.", socketLabels)
 	dTxBytes     = desc("socket_tx_bytes_total", "UDP payload bytes sent on the encapsulation socket.", socketLabels)
-	dRxDropped   = desc("socket_rx_dropped_total", "Received datagrams dropped by the socket, by reason: too_short (shorter than the SCTP common header), bad_checksum (CRC32c mismatch), no_receiver (no endpoint for the SCTP port and no out-of-the-blue handler).", dropLabels)
-	dRxUnclaimed = desc("socket_rx_unclaimed_total", "Received datagrams for an SCTP port without an endpoint, handed to the out-of-the-blue handler.", socketLabels)
+	dRxDropped   = desc("socket_rx_dropped_total", "Received datagrams dropped by the socket, by reason: too_short (shorter than the SCTP common header), bad_checksum (CRC32c mismatch).", dropLabels)
 	dRxErrors    = desc("socket_rx_errors_total", "Failed socket reads.", socketLabels)
 	dTxErrors    = desc("socket_tx_errors_total", "Datagrams that could not be sent.", socketLabels)
 	dTxSegmented = desc("socket_tx_segmented_sends_total", "Sends that carried several datagrams with UDP segmentation offload (UDP_SEGMENT).", socketLabels)
@@ -93,7 +92,7 @@ var (
 
 	allDescs = []*prometheus.Desc{
 		dStackUDPPort, dEndpoints, dOOTBReplies, dOOTBDropped, dDrops,
-		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxUnclaimed, dRxErrors, dTxErrors, dTxSegmented, dRxCoalesced,
+		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxErrors, dTxErrors, dTxSegmented, dRxCoalesced,
 		dAssociations,
 		dMsgsIn, dMsgsOut, dAssocDrops, dUnrecog, dHeartbeats, dRemoteErrs, dSendFailed, dEstablished, dStreamsOut, dStreamsIn,
 		dPathPktsOut, dPathBytesOut, dPathPktsIn, dPathBytesIn, dPathActive, dPathPrimary,
@@ -199,8 +198,6 @@ func (c *collector) collectStack(ch chan<- prometheus.Metric, s *sock.Stack, sl 
 		counter(ch, dTxBytes, ss.TxBytes, sl, so)
 		counter(ch, dRxDropped, ss.RxTooShort, sl, so, "too_short")
 		counter(ch, dRxDropped, ss.RxBadChecksum, sl, so, "bad_checksum")
-		counter(ch, dRxDropped, ss.RxDropped, sl, so, "no_receiver")
-		counter(ch, dRxUnclaimed, ss.RxNoReceiver, sl, so)
 		counter(ch, dRxErrors, ss.RxErrors, sl, so)
 		counter(ch, dTxErrors, ss.TxErrors, sl, so)
 		counter(ch, dTxSegmented, ss.TxSegmented, sl, so)

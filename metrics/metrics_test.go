@@ -91,7 +91,7 @@ func TestMetricsCollector(t *testing.T) {
 		"usock_ootb_replies_total":              2,
 		"usock_drops_total":                     2 * len(sock.DropReasons()),
 		"usock_socket_rx_datagrams_total":       2,
-		"usock_socket_rx_dropped_total":         6, // three reasons per socket
+		"usock_socket_rx_dropped_total":         4, // two reasons per socket
 		"usock_associations":                    2,
 		"usock_association_messages_in_total":   2,
 		"usock_association_dropped_total":       6,

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/usock/usock/multihome"
+	"github.com/usock/usock/internal/multihome"
 )
 
 var assocIDs atomic.Uint64

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 )
 
 // handshakeState is the initiating side's handshake (RFC 9260 section

@@ -15,9 +15,9 @@ import (
 
 	"github.com/usock/usock/internal/cookie"
 	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/slogpion"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 

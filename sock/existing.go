@@ -6,8 +6,8 @@ import (
 	"slices"
 
 	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 

@@ -37,7 +37,6 @@ func FuzzReceive(f *testing.F) {
 			vtag = tag ^ 0xffff
 		}
 		pkt := packet(clientPort, serverPort, vtag, chunks)
-		hdr, _ := wire.ParseCommonHeader(pkt)
-		p.server.receive(pkt, hdr, meta)
+		p.server.receive(pkt, meta)
 	})
 }

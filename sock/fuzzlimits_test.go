@@ -139,11 +139,10 @@ func (fp *fuzzPeer) deliver(pkt []byte) {
 	if int64(len(pkt)) > fp.largest.Load() {
 		fp.largest.Store(int64(len(pkt)))
 	}
-	hdr, err := wire.ParseCommonHeader(pkt)
-	if err != nil {
-		return
+	if len(pkt) < wire.CommonHeaderSize {
+		return // udpencap drops it
 	}
-	fp.s.receive(pkt, hdr, fp.meta)
+	fp.s.receive(pkt, fp.meta)
 }
 
 // take returns the packets sent since the last call.

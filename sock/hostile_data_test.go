@@ -330,14 +330,68 @@ func (h *hostilePeer) sendOversized(tsn uint32, size int) {
 	h.t.Fatal("no ABORT for an oversized message")
 }
 
-// TestPacketBeyondEngineReadDropped: a chunk larger than pion reads is
-// dropped and counted, not cut short by pion; the association goes on.
-func TestPacketBeyondEngineReadDropped(t *testing.T) {
+// TestLargeDataDelivered: DATA chunks larger than pion reads (a peer on a
+// 9000-byte or 65535-byte path, as the Linux kernel on such a link) are
+// acknowledged and delivered whole: a message in one such chunk, one in
+// three fragments sent out of order with a retransmission among them, an
+// unordered one of nearly 64 KiB, and small messages around them.
+func TestLargeDataDelivered(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1), WithMaxMessageSize(1<<20), WithReceiveBuffer(4<<20))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4306, 0x789a, 4)
+	tsn := h.tsn
+	whole := largeData(8952, 1) // a kernel's DATA at MTU 9000 over UDP/IPv4
+	h.sendChunks(frag(tsn, 0, 0, fragWhole|sackNow, whole))
+	require.Equal(t, tsn, h.sackWith(tsn).CumTSNAck())
+	got := recvCtx(t, ep)
+	require.Equal(t, whole, got.Payload)
+	require.Equal(t, uint32(51), got.PPID)
+
+	// Three fragments of 20,000 bytes each on stream 1, the last first,
+	// then the first twice, a small message bundled with the middle one.
+	parts := [][]byte{largeData(20000, 2), largeData(20000, 3), largeData(20000, 4)}
+	h.sendChunks(frag(tsn+3, 1, 0, fragEnd|sackNow, parts[2]))
+	h.sackWith(tsn + 3)
+	h.sendChunks(frag(tsn+1, 1, 0, fragBegin|sackNow, parts[0]))
+	h.sendChunks(frag(tsn+1, 1, 0, fragBegin|sackNow, parts[0]))
+	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
+	require.Equal(t, tsn+1, v.DupTSN(0))
+	h.sendChunks(frag(tsn+2, 1, 0, 0, parts[1]), frag(tsn+4, 2, 0, fragWhole|sackNow, []byte("small")))
+	require.Equal(t, tsn+4, h.sackWith(tsn+4).CumTSNAck())
+	byStream := map[uint16][]byte{}
+	for range 2 {
+		m := recvCtx(t, ep)
+		byStream[m.Stream] = m.Payload
+	}
+	require.Equal(t, bytes.Join(parts, nil), byStream[1])
+	require.Equal(t, "small", string(byStream[2]))
+
+	// Unordered, in one UDP datagram of nearly 64 KiB.
+	big := largeData(65000, 5)
+	h.sendChunks(frag(tsn+5, 3, 0, fragWhole|unordered|sackNow, big))
+	require.Equal(t, tsn+5, h.sackWith(tsn+5).CumTSNAck())
+	require.Equal(t, big, recvCtx(t, ep).Payload)
+
+	require.Zero(t, s.Stats().Drops[DropMalformed])
+	require.Zero(t, s.Stats().Drops[DropOverWindow])
+	h.assoc.rx.mu.Lock()
+	require.Empty(t, h.assoc.rx.large.parts, "every stashed chunk was delivered")
+	h.assoc.rx.mu.Unlock()
+	h.abort()
+}
+
+// TestLargeNonDataChunkDropped: a chunk other than DATA that pion must see
+// (here a SACK) and alone exceeds what pion reads is dropped and counted;
+// the association goes on.
+func TestLargeNonDataChunkDropped(t *testing.T) {
 	s := newStack(t)
 	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
 	require.NoError(t, err)
-	h := newHostilePeer(t, s, ep, 4306, 0x789a, 4)
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, make([]byte, pionReadSize)))
+	h := newHostilePeer(t, s, ep, 4307, 0x789b, 4)
+	// A SACK with 2,100 duplicate TSNs: 8,416 bytes.
+	dups := make([]uint32, 2100)
+	h.sendChunks(must(wire.AppendSack(nil, 0, 1<<20, nil, dups)))
 	require.Eventually(t, func() bool { return s.Stats().Drops[DropMalformed] == 1 }, 5*time.Second, time.Millisecond)
 	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, []byte("fits")))
 	require.Equal(t, h.tsn, h.sackWith(h.tsn).CumTSNAck())

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pion/transport/v5"
+
+	"github.com/usock/usock/udpencap"
 )
 
 // Defaults, from RFC 9260 section 16 unless noted.
@@ -67,6 +69,11 @@ type stackConfig struct {
 	// socketPerAddress: udpencap.Config.SocketPerAddress, so that tests
 	// on Linux run the sockets of platforms without source selection.
 	socketPerAddress bool
+	// open opens the stack's Binds: WithBind's, else Transports on net
+	// with the settings above (NewStack).
+	open udpencap.Opener
+	// ownBind: open is WithBind's, which decides what its Binds serve.
+	ownBind bool
 }
 
 // withBurstGap makes packets that come within d of each other a burst for
@@ -101,6 +108,26 @@ func WithNet(n transport.Net) StackOption {
 			return fmt.Errorf("sock: %w: nil network", ErrInvalidOption)
 		}
 		c.net = n
+		return nil
+	}
+}
+
+// WithBind makes the stack send and receive through the Binds open opens
+// instead of UDP sockets on its network (WithNet), for example the
+// in-memory ones of package udpencaptest. The stack calls open once per
+// local address when an endpoint first needs it, or with a wildcard
+// address and the specific addresses of its family the wildcard is to
+// serve (see udpencap.Opener), and closes the Bind with the stack. The
+// options that configure sockets (WithNet, WithUDPBatching) then have no
+// effect, and a specific address a wildcard Bind serves is taken as the
+// Bind's Serves says, without a probe of the host's addresses.
+func WithBind(open udpencap.Opener) StackOption {
+	return func(c *stackConfig) error {
+		if open == nil {
+			return fmt.Errorf("%w: nil bind opener", ErrInvalidOption)
+		}
+		c.open = open
+		c.ownBind = true
 		return nil
 	}
 }

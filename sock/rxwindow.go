@@ -34,6 +34,9 @@ import (
 //     contiguous, and aborts the association past the maximum message
 //     size instead of letting the message fill the window for good.
 //   - duplicates are listed in the next SACK pion writes.
+//   - a DATA chunk too large for pion to read goes to it with a marker in
+//     place of its data, which the tracker stashes and the stream's reader
+//     puts back (rxlarge.go); the window counts the stashed data.
 //   - pion's memory per chunk held (some 250 bytes of heap, a
 //     chunkPayloadData and its place in the reassembly queue) does not
 //     depend on the chunk's size, so the window charges every chunk pion
@@ -98,7 +101,7 @@ const (
 
 // rxEntry is a chunk handed to pion, as the tracker counts it.
 type rxEntry struct {
-	size   uint16 // at most pionReadSize
+	size   uint16 // as the window counts it: the chunk's user data, stashed or not
 	stream uint16
 	ssn    uint16
 	flags  uint8
@@ -169,6 +172,9 @@ type rxTracker struct {
 	// smallest the smallest since the latest SACK (0: none).
 	recent, smallest int
 
+	// large is the stash of the chunks too large for pion (see rxLarge).
+	large rxLarge
+
 	dups  [maxReportedDups]uint32
 	ndups int
 
@@ -197,6 +203,35 @@ func (r *rxTracker) init(cum uint32, window, maxMessage int) {
 func (r *rxTracker) admit(tsn uint32, size int, e rxEntry) (v rxVerdict, cum uint32, msgBytes int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.admitLocked(tsn, size, e, nil)
+}
+
+// admitLarge is admit for a DATA chunk too large for pion (see
+// rxLarge), with its user data, which the tracker stashes when the chunk
+// is accepted. It appends to dst what pion gets instead of the chunk raw:
+// the chunk with a marker for its data, for rxAccept and rxDuplicate (with
+// the I bit, so that pion answers the duplicate at once).
+func (r *rxTracker) admitLarge(dst, raw []byte, tsn uint32, data []byte, e rxEntry) (out []byte, v rxVerdict, cum uint32, msgBytes int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, cum, msgBytes = r.admitLocked(tsn, len(data), e, data)
+	switch v {
+	case rxAccept, rxDuplicate:
+		dst = r.large.appendLargeData(dst, raw, tsn, v == rxDuplicate)
+	}
+	return dst, v, cum, msgBytes
+}
+
+// splice puts the stashed data of the chunks too large for pion back into
+// msg, a message a reader took out of pion (between readStarted and
+// readDone).
+func (r *rxTracker) splice(msg []byte) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.large.splice(msg)
+}
+
+func (r *rxTracker) admitLocked(tsn uint32, size int, e rxEntry, large []byte) (v rxVerdict, cum uint32, msgBytes int) {
 	if serialLE(tsn, r.base) || r.hasLocked(tsn) {
 		// RFC 9260 section 3.3.4: "Every time a receiver gets a duplicate
 		// TSN (before sending the SACK chunk), it adds it to the list of
@@ -224,7 +259,7 @@ func (r *rxTracker) admit(tsn uint32, size int, e rxEntry) (v rxVerdict, cum uin
 	// chunks cost more than the window and the reserve could never be
 	// taken whole: it aborts (as countLocked decides) rather than being
 	// dropped for good.
-	held, cost := r.held+r.pending+r.extra, max(size, rxChunkCost)
+	held, cost := r.held+r.pending+r.extra+r.large.extra, max(size, rxChunkCost)
 	if tsn == r.base+1 && r.continuesLocked(e) && r.msgCost+cost > r.window+rxReserve {
 		return rxOversized, r.cum, r.msgBytes
 	}
@@ -234,8 +269,13 @@ func (r *rxTracker) admit(tsn uint32, size int, e rxEntry) (v rxVerdict, cum uin
 			return rxOverWindow, r.cum, 0
 		}
 	}
-	r.unshown = append(r.unshown, rxHanded{tsn: tsn, size: size})
-	r.pending += size
+	handed := size // what pion holds of it: a stashed chunk's marker
+	if large != nil {
+		r.large.put(tsn, large)
+		handed = largeMarkerSize
+	}
+	r.unshown = append(r.unshown, rxHanded{tsn: tsn, size: handed})
+	r.pending += handed
 	r.extra += rxExtra(size)
 	if r.smallest == 0 || size < r.smallest {
 		r.smallest = size
@@ -401,9 +441,11 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 		// pion holds no chunk (each has a byte at least) and no read is
 		// under way that could return a charge taken before now: nothing
 		// is charged any more, whatever pion discarded on its own
-		// (FORWARD-TSN, a stream reset, a repeated Stream Sequence Number).
+		// (FORWARD-TSN, a stream reset, a repeated Stream Sequence Number),
+		// and no marker of a stashed chunk can come out of pion.
 		r.extra, r.open.extra = 0, 0
 		clear(r.ends)
+		r.large.clear()
 	}
 	ndups = copy(dups, r.dups[:r.ndups])
 	// "The duplicate count is reinitialized to zero after sending each
@@ -420,7 +462,7 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 		r.recent = max(1, min(r.smallest, 2*r.recent, rxChunkCost))
 		r.smallest = 0
 	}
-	arwnd = uint32(max(0, pionRwnd-rxReserve-r.extra))
+	arwnd = uint32(max(0, pionRwnd-rxReserve-r.extra-r.large.extra))
 	if r.recent < rxChunkCost {
 		arwnd = uint32(uint64(arwnd) * uint64(r.recent) / rxChunkCost)
 	}

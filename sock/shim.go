@@ -388,13 +388,15 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 loop:
 	for it.Next() {
 		c := it.Chunk()
-		if raw := it.Raw(); len(out)+len(raw)+3 > pionReadSize {
+		if need := engineSize(c, it.Raw()); len(out)+need+3 > pionReadSize {
 			// pion reads at most pionReadSize bytes of a packet and cuts
 			// off the rest. A larger packet (a peer whose path MTU is
-			// above ours, such as a kernel on loopback) goes to pion in
-			// several, at chunk boundaries; a chunk that alone exceeds
-			// it cannot reach pion and is dropped.
-			if wire.CommonHeaderSize+len(raw)+3 > pionReadSize {
+			// above ours, such as a kernel on a jumbo-frame link) goes to
+			// pion in several, at chunk boundaries. A DATA chunk that
+			// alone exceeds it reaches pion with a marker for its data
+			// (see rxLarge); any other chunk pion must see cannot, and is
+			// dropped.
+			if wire.CommonHeaderSize+need+3 > pionReadSize {
 				a.drop(&a.stats.droppedMalformed, DropMalformed)
 				continue
 			}
@@ -537,6 +539,23 @@ loop:
 	a.handToEngine(bp, out)
 }
 
+// engineSize is the size chunk c (raw, unpadded) takes in the packet pion
+// gets: nothing for the chunks the shim answers or consumes itself, the
+// chunk with a marker for a DATA chunk too large for pion (see rxLarge),
+// the chunk otherwise.
+func engineSize(c wire.Chunk, raw []byte) int {
+	switch c.Type {
+	case wire.ChunkHeartbeat, wire.ChunkHeartbeatAck, wire.ChunkError, wire.ChunkAbort,
+		wire.ChunkInit, wire.ChunkInitAck, wire.ChunkCookieEcho, wire.ChunkCookieAck:
+		return 0
+	case wire.ChunkData:
+		if tooLargeForEngine(raw) {
+			return largeChunkSize
+		}
+	}
+	return len(raw)
+}
+
 // handToEngine queues out, a packet for pion in the pooled buffer bp, on
 // pion's input queue; a full queue drops it (counted).
 func (a *Association) handToEngine(bp *[]byte, out []byte) {
@@ -605,13 +624,24 @@ func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, 
 		}
 		size, entry = 1, rxEntry{stream: sinkStream, flags: rxEntryBegin | rxEntryEnd | rxEntryUnordered}
 	}
-	verdict, cum, msgBytes := a.rx.admit(tsn, size, entry)
+	large := valid && tooLargeForEngine(raw)
+	var verdict rxVerdict
+	var cum uint32
+	var msgBytes int
+	if large {
+		out, verdict, cum, msgBytes = a.rx.admitLarge(out, raw, tsn, c.Value[12:], entry)
+	} else {
+		verdict, cum, msgBytes = a.rx.admit(tsn, size, entry)
+	}
 	switch verdict {
 	case rxDuplicate:
 		// RFC 9260 section 6.2: "When a packet arrives with duplicate
 		// DATA chunk(s) and with no new DATA chunk(s), the endpoint MUST
 		// immediately send a SACK chunk with no delay." The I bit makes
 		// pion do so; the shim adds the duplicate to that SACK.
+		if large {
+			break // admitLarge appended it
+		}
 		at := len(out)
 		out = appendPadded(out, raw)
 		out[at+1] |= flagI
@@ -636,7 +666,9 @@ func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, 
 			// The stream is opened (and its reader started) before pion
 			// sees the DATA: see openInboundStream.
 			a.openInboundStream(sid)
-			out = appendPadded(out, raw)
+			if !large { // admitLarge appended it
+				out = appendPadded(out, raw)
+			}
 		} else {
 			a.openInboundStream(sinkStream)
 			a.drop(&a.stats.droppedStream, DropInvalidStream)

@@ -24,10 +24,11 @@ import (
 	"github.com/usock/usock/udpencap"
 )
 
-// Stack is one SCTP host: its UDP encapsulation sockets (one per local
-// address, all on the stack's UDP port; once a wildcard endpoint exists,
-// one wildcard socket for its family that the others share), the
-// registry of its endpoints and the secret that signs its State Cookies.
+// Stack is one SCTP host: its UDP encapsulation sockets (udpencap.Binds:
+// one per local address, all on the stack's UDP port; once a wildcard
+// endpoint exists, one wildcard Bind for its family that the others
+// share), the registry of its endpoints and the secret that signs its
+// State Cookies.
 // Several stacks in one process (on different UDP ports) behave as
 // different hosts.
 type Stack struct {
@@ -43,10 +44,11 @@ type Stack struct {
 	mu      sync.Mutex
 	closed  bool
 	udpPort uint16
-	// transports holds the stack's sockets by the address they were
-	// opened for; a wildcard one serves the specific addresses of its
-	// family too (servingLocked), which then have none of their own.
-	transports map[netip.Addr]*udpencap.Transport
+	// transports holds the stack's Binds by the address they were opened
+	// for; a wildcard one serves the specific addresses of its family too
+	// (servingLocked), which then have none of their own. Every Bind
+	// hands its packets to receive.
+	transports map[netip.Addr]udpencap.Bind
 	// endpoints holds every endpoint with its creation number (for the
 	// order of Endpoints); byPort the endpoints of each SCTP port, so that
 	// creating or removing an endpoint costs the same with 10 or 10,000.
@@ -57,7 +59,7 @@ type Stack struct {
 	// sendVia is a copy of transports for the send path, which must not
 	// take mu: a socket's read goroutine sends replies, and Close holds mu
 	// while it waits for that goroutine.
-	sendVia atomic.Pointer[map[netip.Addr]*udpencap.Transport]
+	sendVia atomic.Pointer[map[netip.Addr]udpencap.Bind]
 
 	// byAddr maps (local address, SCTP port) to the endpoint owning it
 	// (netip.AddrPort to *Endpoint), for the receive path; written under mu.
@@ -131,6 +133,16 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 		n := cfg.net
 		cfg.hostAddrs = func() ([]netip.Addr, error) { return udpencap.HostAddrs(n) }
 	}
+	if cfg.open == nil {
+		cfg.open = udpencap.NewOpener(udpencap.Config{
+			Net:              cfg.net,
+			HostAddrs:        cfg.hostAddrs,
+			SocketPerAddress: cfg.socketPerAddress,
+			DisableBatching:  cfg.noBatching,
+			DisableOffload:   cfg.noBatching,
+			BurstGap:         cfg.burstGap,
+		})
+	}
 	pionMin := slogpion.LevelTrace // a caller's logger decides for itself
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -147,7 +159,7 @@ func NewStack(opts ...StackOption) (*Stack, error) {
 		log:        cfg.logger,
 		pionLF:     slogpion.Factory{Logger: cfg.logger, MinLevel: pionMin},
 		udpPort:    cfg.udpPort,
-		transports: map[netip.Addr]*udpencap.Transport{},
+		transports: map[netip.Addr]udpencap.Bind{},
 		endpoints:  map[*Endpoint]uint64{},
 		byPort:     map[uint16][]*Endpoint{},
 		stopRotate: make(chan struct{}),
@@ -261,7 +273,7 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 			continue
 		}
 		if err := s.openTransportLocked(a); err != nil {
-			var trs []*udpencap.Transport
+			var trs []udpencap.Bind
 			for _, o := range opened {
 				trs = append(trs, s.detachTransportLocked(o))
 			}
@@ -278,13 +290,6 @@ func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOpt
 	s.byPort[port] = append(s.byPort[port], ep)
 	for _, a := range addrs {
 		s.byAddr.Store(netip.AddrPortFrom(a, port), ep)
-	}
-	for _, a := range addrs {
-		// udpencap hands packets for the endpoint's port to the stack's
-		// demultiplexer; another endpoint may have registered it already.
-		if err := s.servingLocked(a).Register(port, udpencap.ReceiverFunc(s.receive)); err != nil && !errors.Is(err, udpencap.ErrPortRegistered) {
-			return nil, fmt.Errorf("sock: register port %d: %w", port, err)
-		}
 	}
 	return ep, nil
 }
@@ -351,20 +356,12 @@ func (s *Stack) freePortLocked(addrs []netip.Addr) (uint16, error) {
 	return 0, fmt.Errorf("sock: no free SCTP port: %w", ErrAddressInUse)
 }
 
-// openTransportLocked opens the transport for local address a (and for the
-// specific addresses also, which a wildcard a serves). A UDP port held by
-// another socket is ErrAddressInUse, with the way out in the message.
+// openTransportLocked opens the Bind for local address a (and for the
+// specific addresses also, which a wildcard a serves), handing every
+// packet it receives to s.receive. A UDP port held by another socket is
+// ErrAddressInUse, with the way out in the message.
 func (s *Stack) openTransportLocked(a netip.Addr, also ...netip.Addr) error {
-	tr, err := udpencap.Open(udpencap.Config{
-		Net:              s.cfg.net,
-		LocalAddrs:       append([]netip.Addr{a}, also...),
-		HostAddrs:        s.cfg.hostAddrs,
-		SocketPerAddress: s.cfg.socketPerAddress,
-		Port:             s.udpPort,
-		DisableBatching:  s.cfg.noBatching,
-		DisableOffload:   s.cfg.noBatching,
-		BurstGap:         s.cfg.burstGap,
-	})
+	tr, err := s.cfg.open(append([]netip.Addr{a}, also...), s.udpPort, udpencap.ReceiverFunc(s.receive))
 	if errors.Is(err, udpencap.ErrAddressInUse) {
 		return fmt.Errorf("sock: UDP port %d on %v is in use by another process (or another stack of this one); give the stack another UDP port with WithUDPPort (0 picks a free one): %w: %w",
 			s.udpPort, a, ErrAddressInUse, err)
@@ -375,7 +372,6 @@ func (s *Stack) openTransportLocked(a netip.Addr, also ...netip.Addr) error {
 	if s.udpPort == 0 {
 		s.udpPort = tr.Port()
 	}
-	tr.SetFallback(udpencap.ReceiverFunc(s.receive))
 	s.transports[a] = tr
 	s.publishTransportsLocked()
 	return nil
@@ -384,7 +380,7 @@ func (s *Stack) openTransportLocked(a netip.Addr, also ...netip.Addr) error {
 // detachTransportLocked removes the socket of address a from the stack and
 // returns it, for the caller to close after releasing mu (Close waits for
 // the socket's read goroutine, which may be waiting for mu).
-func (s *Stack) detachTransportLocked(a netip.Addr) *udpencap.Transport {
+func (s *Stack) detachTransportLocked(a netip.Addr) udpencap.Bind {
 	tr := s.transports[a]
 	delete(s.transports, a)
 	s.publishTransportsLocked()
@@ -392,14 +388,14 @@ func (s *Stack) detachTransportLocked(a netip.Addr) *udpencap.Transport {
 }
 
 func (s *Stack) publishTransportsLocked() {
-	m := make(map[netip.Addr]*udpencap.Transport, len(s.transports))
+	m := make(map[netip.Addr]udpencap.Bind, len(s.transports))
 	for a, tr := range s.transports {
 		m[a] = tr
 	}
 	s.sendVia.Store(&m)
 }
 
-func closeTransports(trs []*udpencap.Transport) {
+func closeTransports(trs []udpencap.Bind) {
 	for _, tr := range trs {
 		if tr != nil {
 			_ = tr.Close()
@@ -430,30 +426,20 @@ func (s *Stack) removeEndpoint(ep *Endpoint) {
 	for _, a := range ep.addrs {
 		s.byAddr.CompareAndDelete(netip.AddrPortFrom(a, ep.port), ep)
 	}
-	for _, a := range ep.addrs {
-		tr := s.servingLocked(a)
-		if tr == nil {
-			continue
-		}
-		portUsed := false
-		for _, other := range same {
-			if slices.ContainsFunc(other.addrs, func(b netip.Addr) bool { return s.servingLocked(b) == tr }) {
-				portUsed = true
-				break
-			}
-		}
-		if !portUsed {
-			tr.Unregister(ep.port)
-		}
-	}
 }
 
-// receive is the receive path of every socket: find the endpoint owning the
-// packet's local address and destination port, the specific one before a
-// wildcard one (endpointFor); none: out of the blue.
-func (s *Stack) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta) {
+// receive is the Receiver of every Bind, called on its read goroutine:
+// find the endpoint owning the packet's local address and destination
+// port, the specific one before a wildcard one (endpointFor); none: out of
+// the blue. The Bind checked the length and the CRC32c.
+func (s *Stack) receive(pkt []byte, meta udpencap.Meta) {
 	defer s.recoverReceive(meta)
 	if s.faulty(meta.Local.Addr(), meta.Src, true) {
+		return
+	}
+	hdr, err := wire.ParseCommonHeader(pkt)
+	if err != nil { // a Bind delivers no packet shorter than the header
+		s.countDrop(DropMalformed)
 		return
 	}
 	if ep := s.endpointFor(meta.Local.Addr(), hdr, meta.Src); ep != nil {
@@ -512,8 +498,8 @@ func (s *Stack) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 }
 
 // enqueue is send for the packets pion writes: they wait in the socket's
-// send queue and leave in batches (udpencap.Transport.Enqueue), so pkt
-// must not change afterwards.
+// send queue and leave in batches (udpencap.Bind.Enqueue), so pkt must
+// not change afterwards.
 func (s *Stack) enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 	tr, err := s.transportFor(pkt, from, to)
 	if tr == nil {
@@ -524,7 +510,7 @@ func (s *Stack) enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 
 // transportFor finds the transport that sends from; nil with a nil error
 // when the fault filter drops the packet.
-func (s *Stack) transportFor(pkt []byte, from netip.Addr, to netip.AddrPort) (*udpencap.Transport, error) {
+func (s *Stack) transportFor(pkt []byte, from netip.Addr, to netip.AddrPort) (udpencap.Bind, error) {
 	if tap := s.sendTap.Load(); tap != nil {
 		(*tap)(pkt, from, to)
 	}
@@ -651,7 +637,7 @@ func (s *Stack) Close() error {
 	close(s.stopRotate)
 	<-s.rotateDone
 	s.mu.Lock()
-	var detached []*udpencap.Transport
+	var detached []udpencap.Bind
 	for a := range s.transports {
 		detached = append(detached, s.detachTransportLocked(a))
 	}

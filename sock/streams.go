@@ -193,7 +193,11 @@ func (a *Association) readStream(st *stream) {
 			var ppi sctp.PayloadProtocolIdentifier
 			a.rx.readStarted()
 			n, ppi, err = st.s.ReadSCTP(buf)
-			a.rx.readDone(id, n, err == nil)
+			msg := buf[:max(n, 0)]
+			if err == nil {
+				msg = a.rx.splice(msg)
+			}
+			a.rx.readDone(id, len(msg), err == nil)
 			if cum, ok := a.rx.windowUpdate(a.cfg.packetSize); ok {
 				a.sendWindowUpdate(cum)
 			}
@@ -201,7 +205,7 @@ func (a *Association) readStream(st *stream) {
 				continue // another message got ahead (an unordered one)
 			}
 			if err == nil {
-				if !a.deliver(id, ppi, buf[:n]) {
+				if !a.deliver(id, ppi, msg) {
 					return
 				}
 				continue

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 	"github.com/usock/usock/udpencap"
 )
 
@@ -163,8 +163,8 @@ func (s *Stack) endpointFor(local netip.Addr, hdr wire.CommonHeader, src netip.A
 
 // servingLocked returns the transport that sends and receives for local
 // address a: its own, or a wildcard one of its family that serves it
-// (udpencap.Transport.Serves); nil if none. The caller holds s.mu.
-func (s *Stack) servingLocked(a netip.Addr) *udpencap.Transport {
+// (udpencap.Bind.Serves); nil if none. The caller holds s.mu.
+func (s *Stack) servingLocked(a netip.Addr) udpencap.Bind {
 	if tr := s.transports[a]; tr != nil {
 		return tr
 	}
@@ -180,9 +180,10 @@ func (s *Stack) servingLocked(a netip.Addr) *udpencap.Transport {
 // probeLocal checks that a specific address a wildcard socket serves is
 // one of the host's, as binding a socket of its own would: a UDP socket
 // on (a, any port) is bound and closed at once. An address served by a
-// socket bound to it passed that check when it was bound.
+// socket bound to it passed that check when it was bound. WithBind's Binds
+// are not probed: their Serves decides.
 func (s *Stack) probeLocal(a netip.Addr) error {
-	if a.IsUnspecified() || s.transports[a] != nil {
+	if a.IsUnspecified() || s.transports[a] != nil || s.cfg.ownBind {
 		return nil
 	}
 	network := "udp6"
@@ -217,7 +218,7 @@ func (s *Stack) openWildcardLocked(w netip.Addr) error {
 	}
 	slices.SortFunc(old, netip.Addr.Compare)
 	if len(old) > 0 {
-		var detached []*udpencap.Transport
+		var detached []udpencap.Bind
 		for _, a := range old {
 			detached = append(detached, s.detachTransportLocked(a))
 		}
@@ -233,14 +234,6 @@ func (s *Stack) openWildcardLocked(w netip.Addr) error {
 		for _, a := range old {
 			if rerr := s.openTransportLocked(a); rerr != nil {
 				s.log.Error("socket lost while opening a wildcard socket", "addr", a, "err", rerr)
-			}
-		}
-	}
-	// Every endpoint's SCTP port on the sockets that now serve it.
-	for ep := range s.endpoints {
-		for _, a := range ep.addrs {
-			if tr := s.servingLocked(a); tr != nil {
-				_ = tr.Register(ep.port, udpencap.ReceiverFunc(s.receive))
 			}
 		}
 	}

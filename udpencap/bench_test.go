@@ -22,20 +22,17 @@ func reportRate(b *testing.B, pkts int) {
 
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) ReceivePacket([]byte, wire.CommonHeader, Meta) { c.n.Add(1) }
+func (c *counter) ReceivePacket([]byte, Meta) { c.n.Add(1) }
 
 // BenchmarkDeliver measures the stack's own per-datagram work without
-// sockets: length check, CRC32c, header parse, receiver lookup and call.
+// sockets: length check, CRC32c and the Receiver's call.
 func BenchmarkDeliver(b *testing.B) {
-	tr, err := Open(Config{})
+	var c counter
+	tr, err := Open(Config{Receiver: &c})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tr.Close()
-	var c counter
-	if err := tr.Register(5000, &c); err != nil {
-		b.Fatal(err)
-	}
 	s := tr.socks[0]
 	pkt := benchPacket()
 	meta := Meta{Src: netip.MustParseAddrPort("127.0.0.1:1"), Local: s.local}
@@ -50,38 +47,30 @@ func BenchmarkDeliver(b *testing.B) {
 // BenchmarkReceive measures datagrams received and delivered per second on
 // IPv4 loopback. A sender transport keeps at most a window of datagrams in
 // flight so that the receive socket buffer does not overflow; the rate is
-// what the receiver delivered. Allocations of both sides are counted (the
-// sender's SendBatch does not allocate).
+// what the receiver delivered. Allocations of both sides are counted.
 func BenchmarkReceive(b *testing.B) {
 	b.Run("unbatched", func(b *testing.B) { benchReceive(b, true) })
 	b.Run("batched", func(b *testing.B) { benchReceive(b, false) })
 }
 
 func benchReceive(b *testing.B, disable bool) {
-	rx, err := Open(Config{DisableBatching: disable})
+	var c counter
+	rx, err := Open(Config{Receiver: &c, DisableBatching: disable})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer rx.Close()
-	tx, err := Open(Config{})
+	tx, err := Open(Config{Receiver: new(counter)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tx.Close()
-	if rx.Batching() == disable {
-		b.Fatalf("batching = %v", rx.Batching())
-	}
-	var c counter
-	if err := rx.Register(5000, &c); err != nil {
-		b.Fatal(err)
+	if rx.Sockets()[0].Batching == disable {
+		b.Fatalf("batching = %v with DisableBatching %v", rx.Sockets()[0].Batching, disable)
 	}
 	pkt := benchPacket()
 	to := rx.LocalAddrs()[0]
 	const window = 512
-	msgs := make([]Outgoing, DefaultBatchSize)
-	for i := range msgs {
-		msgs[i] = Outgoing{Pkt: pkt, To: to}
-	}
 
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
@@ -102,12 +91,12 @@ func benchReceive(b *testing.B, disable bool) {
 			continue
 		}
 		stall = time.Time{}
-		k := min(len(msgs), b.N-sent, window-(sent-got))
-		n, err := tx.SendBatch(msgs[:k])
-		if err != nil {
-			b.Fatal(err)
+		for k := min(DefaultBatchSize, b.N-sent, window-(sent-got)); k > 0; k-- {
+			if err := tx.Enqueue(pkt, netip.Addr{}, to); err != nil {
+				b.Fatal(err)
+			}
+			sent++
 		}
-		sent += n
 	}
 	deadline := time.Now().Add(time.Second)
 	for int(c.n.Load()) < b.N && time.Now().Before(deadline) {
@@ -133,7 +122,7 @@ func sink(b *testing.B) (netip.AddrPort, func()) {
 func BenchmarkSend(b *testing.B) {
 	to, done := sink(b)
 	defer done()
-	tx, err := Open(Config{DisableBatching: true})
+	tx, err := Open(Config{Receiver: new(counter), DisableBatching: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -149,36 +138,33 @@ func BenchmarkSend(b *testing.B) {
 	reportRate(b, b.N)
 }
 
-// BenchmarkSendBatch measures SendBatch with DefaultBatchSize datagrams
-// per call (one sendmmsg on Linux); one op is one datagram.
-func BenchmarkSendBatch(b *testing.B) {
-	b.Run("batched", func(b *testing.B) { benchSendBatch(b, false) })
-	b.Run("unbatched", func(b *testing.B) { benchSendBatch(b, true) })
+// BenchmarkEnqueue measures Enqueue on loopback: in batching mode a
+// burst waits in the send queue and leaves with sendmmsg and UDP_SEGMENT
+// (Linux), else Enqueue is Send. One op is one datagram; Close's flush of
+// what is still queued is inside the measurement.
+func BenchmarkEnqueue(b *testing.B) {
+	b.Run("batched", func(b *testing.B) { benchEnqueue(b, false) })
+	b.Run("unbatched", func(b *testing.B) { benchEnqueue(b, true) })
 }
 
-func benchSendBatch(b *testing.B, disable bool) {
+func benchEnqueue(b *testing.B, disable bool) {
 	to, done := sink(b)
 	defer done()
-	tx, err := Open(Config{DisableBatching: disable})
+	tx, err := Open(Config{Receiver: new(counter), DisableBatching: disable})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tx.Close()
 	pkt := benchPacket()
-	msgs := make([]Outgoing, DefaultBatchSize)
-	for i := range msgs {
-		msgs[i] = Outgoing{Pkt: pkt, To: to}
-	}
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	for sent := 0; sent < b.N; {
-		k := min(len(msgs), b.N-sent)
-		n, err := tx.SendBatch(msgs[:k])
-		if err != nil {
+	for range b.N {
+		if err := tx.Enqueue(pkt, netip.Addr{}, to); err != nil {
 			b.Fatal(err)
 		}
-		sent += n
+	}
+	if err := tx.Close(); err != nil {
+		b.Fatal(err)
 	}
 	b.StopTimer()
 	reportRate(b, b.N)

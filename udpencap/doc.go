@@ -15,11 +15,12 @@
 //
 // and section 5.1 says that "each SCTP stack uses a single local UDP
 // encapsulation port number as the destination port for all its incoming
-// SCTP packets". A
-// Transport is that port: one UDP socket per local address, all bound to the
-// same UDP port, each with one read goroutine that checks every datagram
-// (length, CRC32c) and hands it, by SCTP destination port, to the Receiver
-// registered for that port.
+// SCTP packets". A Bind is that port as the stack uses it; a Transport is
+// the Bind of real and virtual networks: one UDP socket per local address,
+// all bound to the same UDP port, each with one read goroutine that checks
+// every datagram (length, CRC32c) and hands it to the Transport's one
+// Receiver, whatever its SCTP port (the SCTP layer finds the endpoint).
+// Package udpencaptest has an in-memory Bind for tests.
 //
 // RFC 6951 section 5.1 leaves the remote UDP encapsulation port to the SCTP
 // layer: "An
@@ -31,19 +32,23 @@
 //
 // # Concurrency and buffer contract
 //
-// The contract mirrors wireguard-go's conn.Bind:
+// The contract is written on each method of Bind and on Receiver. In
+// short:
 //
-//   - Receiver.ReceivePacket runs synchronously on a socket's read
-//     goroutine. The packet slice aliases a reused receive buffer and is
-//     valid only until ReceivePacket returns; a receiver copies what it
-//     keeps. ReceivePacket must not block for long (it stalls every later
+//   - Receiver.ReceivePacket runs synchronously on a read goroutine of the
+//     Bind. The packet slice aliases a reused receive buffer and is valid
+//     only until ReceivePacket returns; a receiver copies what it keeps.
+//     ReceivePacket must not block for long (it stalls every later
 //     datagram of that socket) and may be called concurrently from the read
 //     goroutines of different sockets.
-//   - Send and SendBatch are safe for concurrent use, write synchronously on
-//     the caller's goroutine, and never modify or retain the packet slices.
-//   - Close closes every socket and waits until every read goroutine has
-//     returned, so no ReceivePacket call is running once Close returns.
-//     Calling Close from inside ReceivePacket deadlocks.
+//   - Send is safe for concurrent use, writes synchronously on the caller's
+//     goroutine, and never modifies or keeps the packet.
+//   - Enqueue may return before the packet is written and keeps it until
+//     then: the caller must not touch it again.
+//   - Close writes what Enqueue queued, closes every socket and waits until
+//     every read goroutine has returned, so no ReceivePacket call is
+//     running once Close returns. Calling Close from inside ReceivePacket
+//     deadlocks.
 //
 // # I/O modes
 //

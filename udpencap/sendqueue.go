@@ -11,6 +11,14 @@ import (
 	"golang.org/x/net/ipv4"
 )
 
+// queued is one datagram in a send queue: the packet, the source address
+// its datagram must carry (see socket.source) and the destination.
+type queued struct {
+	Pkt  []byte
+	From netip.Addr
+	To   netip.AddrPort
+}
+
 // sendQueueLimit is how many packets may wait in one socket's send queue;
 // Enqueue blocks past it, so a sender faster than the socket is slowed
 // down instead of growing memory.
@@ -24,8 +32,8 @@ const sendQueueLimit = 1024
 type sendQueue struct {
 	mu      sync.Mutex
 	shrunk  sync.Cond // signalled when the flusher takes the queue
-	pending []Outgoing
-	spare   []Outgoing
+	pending []queued
+	spare   []queued
 	running bool
 	scratch *offloadScratch // the flusher's; one flusher at a time
 
@@ -94,7 +102,7 @@ func (t *Transport) Enqueue(pkt []byte, from netip.Addr, to netip.AddrPort) erro
 		s.ctr.txErrors.Add(1)
 		return fmt.Errorf("udpencap: send: %w", net.ErrClosed)
 	}
-	q.pending = append(q.pending, Outgoing{Pkt: pkt, From: from, To: to})
+	q.pending = append(q.pending, queued{Pkt: pkt, From: from, To: to})
 	if !q.running {
 		q.running = true
 		t.flushers.Add(1)
@@ -204,7 +212,7 @@ var ctlRoom = gsoControlSize + srcControlSize
 // one that may be shorter (the kernel cuts the buffer every size bytes).
 // The source is one control message for the whole send, so packets with
 // an explicit source batch and segment like the others.
-func segmentRun(batch []Outgoing, gso bool) int {
+func segmentRun(batch []queued, gso bool) int {
 	if !gso || len(batch) < 2 {
 		return 1
 	}
@@ -227,7 +235,7 @@ func segmentRun(batch []Outgoing, gso bool) int {
 
 // writeQueued writes batch with as few WriteBatch calls (sendmmsg) as
 // possible, each message a run of packets segmented by the kernel.
-func (s *socket) writeQueued(sc *offloadScratch, batch []Outgoing) {
+func (s *socket) writeQueued(sc *offloadScratch, batch []queued) {
 	for len(batch) > 0 {
 		k, used := 0, 0
 		for k < len(sc.msgs) && used < len(batch) {
@@ -270,7 +278,7 @@ func (s *socket) writeQueued(sc *offloadScratch, batch []Outgoing) {
 // segmented send turns segmentation off for the socket (a device or
 // kernel that refuses it answers EIO or EINVAL) and its packets are sent
 // one by one; any other failed message is counted and skipped.
-func (s *socket) writeMessages(sc *offloadScratch, pkts []Outgoing, k int) {
+func (s *socket) writeMessages(sc *offloadScratch, pkts []queued, k int) {
 	off, pkt := 0, 0
 	for off < k {
 		n, err := s.batch.WriteBatch(sc.msgs[off:k], 0)

@@ -27,7 +27,7 @@ func TestEnqueueDeliversEveryPacket(t *testing.T) {
 			rx, tx, to := offloadPair(t, disable)
 			const n = 300
 			ch := make(chan got, n)
-			require.NoError(t, rx.Register(5000, chanReceiver(ch)))
+			listen(rx, ch)
 
 			pkts := make([][]byte, n)
 			for i := range pkts {
@@ -73,11 +73,11 @@ func TestEnqueueDeliversEveryPacket(t *testing.T) {
 // net.ErrClosed after it.
 func TestEnqueueFlushedByClose(t *testing.T) {
 	rx, _, to := offloadPair(t, false)
-	tx, err := Open(Config{})
+	tx, err := Open(Config{Receiver: new(relay)})
 	require.NoError(t, err)
 	const n = 500
 	ch := make(chan got, n)
-	require.NoError(t, rx.Register(5000, chanReceiver(ch)))
+	listen(rx, ch)
 	for i := range n {
 		require.NoError(t, tx.Enqueue(makePacket(1, 5000, uint32(i), make([]byte, 200)), netip.Addr{}, to))
 	}
@@ -92,18 +92,18 @@ func TestEnqueueFlushedByClose(t *testing.T) {
 func TestSegmentRun(t *testing.T) {
 	a := netip.MustParseAddrPort("127.0.0.1:1")
 	b := netip.MustParseAddrPort("127.0.0.1:2")
-	o := func(to netip.AddrPort, n int) Outgoing { return Outgoing{Pkt: make([]byte, n), To: to} }
+	o := func(to netip.AddrPort, n int) queued { return queued{Pkt: make([]byte, n), To: to} }
 	for _, tc := range []struct {
 		name  string
-		batch []Outgoing
+		batch []queued
 		want  int
 	}{
-		{"one", []Outgoing{o(a, 100)}, 1},
-		{"equal", []Outgoing{o(a, 100), o(a, 100), o(a, 100)}, 3},
-		{"short last ends the run", []Outgoing{o(a, 100), o(a, 50), o(a, 50)}, 2},
-		{"larger ends the run", []Outgoing{o(a, 100), o(a, 100), o(a, 101)}, 2},
-		{"other destination", []Outgoing{o(a, 100), o(b, 100)}, 1},
-		{"byte limit", []Outgoing{o(a, 40000), o(a, 40000)}, 1},
+		{"one", []queued{o(a, 100)}, 1},
+		{"equal", []queued{o(a, 100), o(a, 100), o(a, 100)}, 3},
+		{"short last ends the run", []queued{o(a, 100), o(a, 50), o(a, 50)}, 2},
+		{"larger ends the run", []queued{o(a, 100), o(a, 100), o(a, 101)}, 2},
+		{"other destination", []queued{o(a, 100), o(b, 100)}, 1},
+		{"byte limit", []queued{o(a, 40000), o(a, 40000)}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if runtime.GOOS != "linux" {
@@ -113,7 +113,7 @@ func TestSegmentRun(t *testing.T) {
 			assert.Equal(t, 1, segmentRun(tc.batch, false))
 		})
 	}
-	many := make([]Outgoing, 200)
+	many := make([]queued, 200)
 	for i := range many {
 		many[i] = o(a, 100)
 	}

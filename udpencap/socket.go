@@ -35,8 +35,6 @@ type counters struct {
 	rxBytes       atomic.Uint64
 	rxTooShort    atomic.Uint64
 	rxBadChecksum atomic.Uint64
-	rxNoReceiver  atomic.Uint64
-	rxDropped     atomic.Uint64
 	rxErrors      atomic.Uint64
 	rxCoalesced   atomic.Uint64
 	_             [64]byte
@@ -266,9 +264,9 @@ func (s *socket) deliverSegments(buf []byte, segSize int, meta *Meta) {
 	}
 }
 
-// deliver runs the receive checks of one datagram and hands it to its
+// deliver runs the receive checks of one datagram and hands it to the
 // Receiver (RFC 6951 section 5.4: the UDP header is already gone, the
-// "generic lookup" is the SCTP layer's, keyed here by destination port).
+// "generic lookup" is the SCTP layer's).
 func (s *socket) deliver(pkt []byte, meta *Meta) {
 	c := &s.ctr
 	if len(pkt) < wire.CommonHeaderSize {
@@ -279,21 +277,7 @@ func (s *socket) deliver(pkt []byte, meta *Meta) {
 		c.rxBadChecksum.Add(1)
 		return
 	}
-	hdr, err := wire.ParseCommonHeader(pkt)
-	if err != nil { // cannot happen after the length check
-		c.rxTooShort.Add(1)
-		return
-	}
-	if r := s.t.lookup(hdr.DstPort); r != nil {
-		r.ReceivePacket(pkt, hdr, *meta)
-		return
-	}
-	if fb := s.t.fallback.Load(); fb != nil {
-		c.rxNoReceiver.Add(1)
-		fb.r.ReceivePacket(pkt, hdr, *meta)
-		return
-	}
-	c.rxDropped.Add(1)
+	s.t.recv.ReceivePacket(pkt, *meta)
 }
 
 // source is the source address a datagram sent through s from from must
@@ -336,112 +320,6 @@ func (s *socket) send(pkt []byte, from netip.Addr, to netip.AddrPort) error {
 	return nil
 }
 
-// sendBatch writes msgs, which all leave through s; see SendBatch.
-func (s *socket) sendBatch(t *Transport, msgs []Outgoing) (int, error) {
-	sent := 0
-	var first error
-	if s.batch == nil {
-		for i := range msgs {
-			if err := s.send(msgs[i].Pkt, msgs[i].From, msgs[i].To); err != nil {
-				if first == nil {
-					first = err
-				}
-				if errors.Is(err, net.ErrClosed) {
-					s.ctr.txErrors.Add(uint64(len(msgs) - i - 1))
-					break
-				}
-				continue
-			}
-			sent++
-		}
-		return sent, first
-	}
-
-	sc := t.batchPool.Get().(*batchScratch)
-	defer t.batchPool.Put(sc)
-	for len(msgs) > 0 {
-		k := min(len(msgs), len(sc.msgs))
-		for i := range k {
-			sc.fill(i, msgs[i], s.is4, s.source(msgs[i].From))
-		}
-		ms := sc.msgs[:k]
-		for off := 0; off < k; {
-			n, err := s.batch.WriteBatch(ms[off:], 0)
-			n = max(n, 0)
-			var nbytes uint64
-			for i := off; i < off+n; i++ {
-				nbytes += uint64(len(msgs[i].Pkt))
-			}
-			s.ctr.txDatagrams.Add(uint64(n))
-			s.ctr.txBytes.Add(nbytes)
-			sent += n
-			off += n
-			if err == nil && n > 0 {
-				continue
-			}
-			if err == nil {
-				err = errors.New("WriteBatch made no progress")
-			}
-			// The message at off failed: count it and skip it.
-			s.ctr.txErrors.Add(1)
-			if first == nil {
-				first = fmt.Errorf("udpencap: send %s -> %s: %w", s.local, msgs[off].To, err)
-			}
-			off++
-			if errors.Is(err, net.ErrClosed) {
-				s.ctr.txErrors.Add(uint64(len(msgs) - off))
-				sc.clear(k)
-				return sent, first
-			}
-		}
-		sc.clear(k)
-		msgs = msgs[k:]
-	}
-	return sent, first
-}
-
-// batchScratch is the reusable per-call state of a batched send: messages,
-// their one-element buffer lists, destination addresses and source address
-// control messages.
-type batchScratch struct {
-	msgs  []ipv4.Message
-	bufs  [][]byte
-	addrs []net.UDPAddr
-	ips   [][16]byte
-	oob   []byte
-}
-
-func newBatchScratch(n int) *batchScratch {
-	sc := &batchScratch{
-		msgs:  make([]ipv4.Message, n),
-		bufs:  make([][]byte, n),
-		addrs: make([]net.UDPAddr, n),
-		ips:   make([][16]byte, n),
-		oob:   make([]byte, n*srcControlSize),
-	}
-	for i := range sc.msgs {
-		sc.msgs[i].Buffers = sc.bufs[i : i+1]
-		sc.msgs[i].Addr = &sc.addrs[i]
-	}
-	return sc
-}
-
-// fill prepares message i for m without allocating: the destination IP
-// is written into a reused array that the reused *net.UDPAddr points to,
-// the source address control message (src valid) into the scratch's.
-func (sc *batchScratch) fill(i int, m Outgoing, is4 bool, src netip.Addr) {
-	sc.bufs[i] = m.Pkt
-	to := m.To
-	if is4 {
-		to = unmapAddrPort(to)
-	}
-	fillAddr(&sc.addrs[i], &sc.ips[i], to)
-	sc.msgs[i].OOB = nil
-	if src.IsValid() {
-		sc.msgs[i].OOB = putSourceControl(sc.oob[i*srcControlSize:(i+1)*srcControlSize], src, is4)
-	}
-}
-
 // fillAddr points ua at to without allocating: the IP is written into ip,
 // which ua.IP then refers to.
 func fillAddr(ua *net.UDPAddr, ip *[16]byte, to netip.AddrPort) {
@@ -456,12 +334,4 @@ func fillAddr(ua *net.UDPAddr, ip *[16]byte, to netip.AddrPort) {
 	}
 	ua.Port = int(to.Port())
 	ua.Zone = a.Zone()
-}
-
-// clear drops the references to the caller's packets before the scratch
-// goes back to the pool.
-func (sc *batchScratch) clear(k int) {
-	for i := range k {
-		sc.bufs[i] = nil
-	}
 }

@@ -13,8 +13,7 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 
-	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
+	"github.com/usock/usock/internal/multihome"
 )
 
 // DefaultPort is the IANA-assigned UDP port for SCTP over UDP,
@@ -39,25 +38,24 @@ const socketBufferSize = 4 << 20
 // Errors returned by the Transport. They are sentinels: test with errors.Is.
 // Operations on a closed Transport return errors wrapping net.ErrClosed.
 var (
-	// ErrPortRegistered means Register was called for an SCTP port that
-	// already has a Receiver.
-	ErrPortRegistered = errors.New("udpencap: SCTP port already registered")
 	// ErrNoSocket means no socket of the Transport matches the source
 	// address (or, for an unspecified source, the destination's family).
 	ErrNoSocket = errors.New("udpencap: no socket for source address")
 	// ErrInvalidConfig means Open was given an unusable Config.
 	ErrInvalidConfig = errors.New("udpencap: invalid config")
-	// ErrNilReceiver means Register was given a nil Receiver.
-	ErrNilReceiver = errors.New("udpencap: nil receiver")
 	// ErrAddressInUse means a socket could not bind its address and port
 	// because another socket holds them (EADDRINUSE): another process,
 	// or another Transport of this one.
 	ErrAddressInUse = errors.New("udpencap: UDP address in use")
 )
 
-// Config configures Open. The zero value is usable: a transport on
-// 127.0.0.1, on a free UDP port, over the real network.
+// Config configures Open. Only Receiver is required: the zero value
+// otherwise is a transport on 127.0.0.1, on a free UDP port, over the real
+// network.
 type Config struct {
+	// Receiver gets every packet the transport receives (see Receiver).
+	Receiver Receiver
+
 	// Net is the network the sockets are opened on. Nil means the real
 	// network (stdnet.NewNet()). With pion's vnet the sockets are read one
 	// datagram at a time and Meta carries no TOS/TTL.
@@ -139,43 +137,34 @@ type Meta struct {
 	HasTTL bool
 }
 
-// Receiver consumes the SCTP packets that arrive for one SCTP port (or, as
-// fallback, for every port without its own Receiver).
+// Receiver consumes the SCTP packets a Bind receives, whatever their SCTP
+// destination port: which endpoint a packet belongs to is the SCTP layer's
+// "generic lookup" (RFC 6951 section 5.4), not the transport's.
 //
-// ReceivePacket is called synchronously on the read goroutine of the socket
-// the datagram arrived on, once per datagram that passed the length and
-// CRC32c checks. pkt is the whole SCTP packet (common header included) and
-// hdr its parsed common header. pkt aliases a reused receive buffer and is
-// valid only during the call: the receiver copies whatever it keeps.
-// ReceivePacket must not block for long and may run concurrently for
-// datagrams of different sockets. It must not call Transport.Close.
+// ReceivePacket is called synchronously on a read goroutine of the Bind
+// (for a Transport, that of the socket the datagram arrived on), once per
+// datagram that passed the length and CRC32c checks: pkt is the whole SCTP
+// packet, at least its 12-byte common header (RFC 9260 section 3.1).
+// pkt aliases a reused receive buffer and is valid only during the call:
+// the receiver copies whatever it keeps. ReceivePacket must not block for
+// long (it holds up every later datagram of that socket) and may run
+// concurrently for datagrams of different sockets. It may call Send and
+// Enqueue, and must not call Close.
 type Receiver interface {
-	ReceivePacket(pkt []byte, hdr wire.CommonHeader, meta Meta)
+	ReceivePacket(pkt []byte, meta Meta)
 }
 
 // ReceiverFunc adapts a function to the Receiver interface.
-type ReceiverFunc func(pkt []byte, hdr wire.CommonHeader, meta Meta)
+type ReceiverFunc func(pkt []byte, meta Meta)
 
-// ReceivePacket calls f(pkt, hdr, meta).
-func (f ReceiverFunc) ReceivePacket(pkt []byte, hdr wire.CommonHeader, meta Meta) {
-	f(pkt, hdr, meta)
-}
-
-// Outgoing is one datagram for SendBatch.
-type Outgoing struct {
-	// Pkt is the complete SCTP packet, checksum included. It is neither
-	// modified nor retained.
-	Pkt []byte
-	// From selects the socket, as for Send.
-	From netip.Addr
-	// To is the peer's IP address and remote UDP encapsulation port.
-	To netip.AddrPort
+// ReceivePacket calls f(pkt, meta).
+func (f ReceiverFunc) ReceivePacket(pkt []byte, meta Meta) {
+	f(pkt, meta)
 }
 
 // Stats are the transport's counters since Open. Every received datagram is
-// counted in RxDatagrams and then in at most one of RxTooShort,
-// RxBadChecksum, RxNoReceiver or RxDropped (none of them if it went to a
-// registered Receiver).
+// counted in RxDatagrams and then in at most one of RxTooShort and
+// RxBadChecksum (in none if it went to the Receiver).
 type Stats struct {
 	RxDatagrams uint64 // UDP datagrams read from the sockets
 	RxBytes     uint64 // their UDP payload bytes
@@ -184,8 +173,6 @@ type Stats struct {
 
 	RxTooShort    uint64 // dropped: shorter than the SCTP common header
 	RxBadChecksum uint64 // dropped: CRC32c mismatch
-	RxNoReceiver  uint64 // no Receiver for the SCTP port; given to the fallback
-	RxDropped     uint64 // no Receiver for the SCTP port and no fallback
 
 	TxErrors uint64 // datagrams not sent (write error, no socket, closed)
 
@@ -215,28 +202,21 @@ type SocketInfo struct {
 	SourceSelection bool
 }
 
-// Transport is the RFC 6951 UDP encapsulation transport: one UDP socket per
-// local address, all on the same port, each with its own read goroutine.
-// All methods are safe for concurrent use.
+// Transport is the RFC 6951 UDP encapsulation transport, the Bind of real
+// and virtual networks: one UDP socket per local address, all on the same
+// port, each with its own read goroutine that hands every packet to the
+// Config's Receiver. All methods are safe for concurrent use.
 type Transport struct {
 	log       logging.LeveledLogger
 	port      uint16
 	batchSize int
 	burstGap  time.Duration
 	socks     []*socket // immutable after Open
-
-	// receivers holds the Receiver of each SCTP port in pages of 256
-	// ports, allocated on first use: readers load it without locking,
-	// writers (under regMu) change one entry, so registering a port costs
-	// the same however many are registered.
-	receivers [256]atomic.Pointer[portPage]
-	fallback  atomic.Pointer[receiverBox]
-	regMu     sync.Mutex
+	recv      Receiver  // immutable after Open
 
 	txErrors atomic.Uint64 // send errors that belong to no socket
 
-	batchPool sync.Pool      // *batchScratch
-	flushers  sync.WaitGroup // running send queue flushers
+	flushers sync.WaitGroup // running send queue flushers
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -244,14 +224,12 @@ type Transport struct {
 	wg        sync.WaitGroup
 }
 
-type receiverBox struct{ r Receiver }
-
-// portPage holds the Receivers of 256 consecutive SCTP ports.
-type portPage [256]atomic.Pointer[receiverBox]
-
 // Open binds one UDP socket per configured local address on the configured
 // port and starts their read goroutines. On error nothing stays open.
 func Open(cfg Config) (*Transport, error) {
+	if cfg.Receiver == nil {
+		return nil, fmt.Errorf("%w: no Receiver", ErrInvalidConfig)
+	}
 	if cfg.BatchSize < 0 {
 		return nil, fmt.Errorf("%w: negative BatchSize %d", ErrInvalidConfig, cfg.BatchSize)
 	}
@@ -296,8 +274,8 @@ func Open(cfg Config) (*Transport, error) {
 		log:       cfg.LoggerFactory.NewLogger("udpencap"),
 		batchSize: cfg.BatchSize,
 		burstGap:  cfg.BurstGap,
+		recv:      cfg.Receiver,
 	}
-	t.batchPool.New = func() any { return newBatchScratch(t.batchSize) }
 
 	if cfg.HostAddrs == nil {
 		n := cfg.Net
@@ -383,73 +361,6 @@ func (t *Transport) Serves(a netip.Addr) bool {
 	return false
 }
 
-// Batching reports whether every socket uses batched I/O
-// (ReadBatch/WriteBatch). See Sockets for the mode of each socket.
-func (t *Transport) Batching() bool {
-	for _, s := range t.socks {
-		if s.batch == nil {
-			return false
-		}
-	}
-	return true
-}
-
-// Register routes the packets whose SCTP destination port is sctpPort to r.
-// It returns an error wrapping ErrPortRegistered if the port already has a
-// Receiver. r starts receiving with the next datagram a read goroutine
-// looks up; the call does not wait for in-flight deliveries.
-func (t *Transport) Register(sctpPort uint16, r Receiver) error {
-	if r == nil {
-		return fmt.Errorf("register SCTP port %d: %w", sctpPort, ErrNilReceiver)
-	}
-	t.regMu.Lock()
-	defer t.regMu.Unlock()
-	page := t.receivers[sctpPort>>8].Load()
-	if page == nil {
-		page = new(portPage)
-		t.receivers[sctpPort>>8].Store(page)
-	}
-	if page[sctpPort&0xff].Load() != nil {
-		return fmt.Errorf("register SCTP port %d: %w", sctpPort, ErrPortRegistered)
-	}
-	page[sctpPort&0xff].Store(&receiverBox{r: r})
-	return nil
-}
-
-// Unregister removes the Receiver of sctpPort, if any. A read goroutine
-// that looked it up before may still be delivering one packet to it.
-func (t *Transport) Unregister(sctpPort uint16) {
-	t.regMu.Lock()
-	defer t.regMu.Unlock()
-	if page := t.receivers[sctpPort>>8].Load(); page != nil {
-		page[sctpPort&0xff].Store(nil)
-	}
-}
-
-// SetFallback sets the Receiver for packets whose SCTP destination port has
-// no registered Receiver (counted in Stats.RxNoReceiver), for example to
-// answer them with an ABORT (RFC 9260 section 8.4). Nil removes it; such
-// packets are then dropped (Stats.RxDropped).
-func (t *Transport) SetFallback(r Receiver) {
-	if r == nil {
-		t.fallback.Store(nil)
-		return
-	}
-	t.fallback.Store(&receiverBox{r: r})
-}
-
-// lookup returns the Receiver for an SCTP port, or nil.
-func (t *Transport) lookup(port uint16) Receiver {
-	page := t.receivers[port>>8].Load()
-	if page == nil {
-		return nil
-	}
-	if b := page[port&0xff].Load(); b != nil {
-		return b.r
-	}
-	return nil
-}
-
 // Send writes pkt, a complete SCTP packet with its checksum, as one UDP
 // datagram to the peer address and remote encapsulation port to. RFC 6951
 // section 5.3 requires that the UDP source port "MUST be the local UDP
@@ -482,51 +393,6 @@ func (t *Transport) sender(from netip.Addr, to netip.AddrPort) (*socket, error) 
 		return nil, err
 	}
 	return s, nil
-}
-
-// SendBatch sends every message of msgs like Send, grouping consecutive
-// messages that leave through the same socket into WriteBatch calls
-// (sendmmsg) where the socket is in batching mode. A message that fails is
-// counted and skipped; SendBatch goes on with the rest (it stops early only
-// once the transport is closed) and returns the number of messages sent and
-// the first error.
-func (t *Transport) SendBatch(msgs []Outgoing) (int, error) {
-	if t.closed.Load() {
-		t.txErrors.Add(uint64(len(msgs)))
-		return 0, fmt.Errorf("udpencap: send: %w", net.ErrClosed)
-	}
-	sent := 0
-	var firstErr error
-	for i := 0; i < len(msgs); {
-		s, err := t.pick(msgs[i].From, msgs[i].To)
-		if err != nil {
-			t.txErrors.Add(1)
-			if firstErr == nil {
-				firstErr = err
-			}
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(msgs) && t.sameSocket(s, msgs[j].From, msgs[j].To) {
-			j++
-		}
-		n, err := s.sendBatch(t, msgs[i:j])
-		sent += n
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		if err != nil && errors.Is(err, net.ErrClosed) {
-			break
-		}
-		i = j
-	}
-	return sent, firstErr
-}
-
-func (t *Transport) sameSocket(s *socket, from netip.Addr, to netip.AddrPort) bool {
-	o, err := t.pick(from, to)
-	return err == nil && o == s
 }
 
 // pick finds the socket for a source address; see Send.
@@ -577,8 +443,6 @@ func (t *Transport) Stats() Stats {
 		st.RxBytes += c.rxBytes.Load()
 		st.RxTooShort += c.rxTooShort.Load()
 		st.RxBadChecksum += c.rxBadChecksum.Load()
-		st.RxNoReceiver += c.rxNoReceiver.Load()
-		st.RxDropped += c.rxDropped.Load()
 		st.RxErrors += c.rxErrors.Load()
 		st.TxDatagrams += c.txDatagrams.Load()
 		st.TxBytes += c.txBytes.Load()
@@ -590,10 +454,10 @@ func (t *Transport) Stats() Stats {
 	return st
 }
 
-// Close closes every socket and waits until all read goroutines have
-// returned; no ReceivePacket call runs after it returns. Later calls
-// return the first call's result. Close must not be called from within
-// ReceivePacket.
+// Close writes what Enqueue queued, closes every socket and waits until
+// all read goroutines have returned; no ReceivePacket call runs after it
+// returns. Later calls return the first call's result. Close must not be
+// called from within ReceivePacket.
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)

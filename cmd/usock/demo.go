@@ -113,8 +113,8 @@ func demo(ctx context.Context, out io.Writer, n int) error {
 	}
 	st := server.Stats()
 	for a, s := range st.Sockets {
-		fmt.Fprintf(out, "server socket %v: %d datagrams in, %d out, %d bad checksum, %d too short, %d for no endpoint\n",
-			a, s.RxDatagrams, s.TxDatagrams, s.RxBadChecksum, s.RxTooShort, s.RxNoReceiver)
+		fmt.Fprintf(out, "server socket %v: %d datagrams in, %d out, %d bad checksum, %d too short\n",
+			a, s.RxDatagrams, s.TxDatagrams, s.RxBadChecksum, s.RxTooShort)
 	}
 	fmt.Fprintln(out, "done")
 	return nil

@@ -88,11 +88,11 @@ func printSnapshot(w io.Writer, s admin.Snapshot) {
 	}
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SOCKET\tRX DGRAMS\tRX BYTES\tTX DGRAMS\tTX BYTES\tBAD CSUM\tTOO SHORT\tNO ENDPOINT\tDROPPED\tRX ERR\tTX ERR\t")
+	fmt.Fprintln(tw, "SOCKET\tRX DGRAMS\tRX BYTES\tTX DGRAMS\tTX BYTES\tBAD CSUM\tTOO SHORT\tRX ERR\tTX ERR\t")
 	for _, so := range s.Stack.Sockets {
-		fmt.Fprintf(tw, "%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", so.Local,
+		fmt.Fprintf(tw, "%v\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", so.Local,
 			so.RxDatagrams, so.RxBytes, so.TxDatagrams, so.TxBytes, so.RxBadChecksum,
-			so.RxTooShort, so.RxNoReceiver, so.RxDropped, so.RxErrors, so.TxErrors)
+			so.RxTooShort, so.RxErrors, so.TxErrors)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -12,8 +12,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/usock/usock/internal/multihome"
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/multihome"
 )
 
 // ErrBadState means a cookie payload does not decode. A cookie that
