@@ -2,6 +2,8 @@ package sock
 
 import (
 	"fmt"
+	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -196,3 +198,132 @@ func (a *Association) releaseEngineHold() {
 	defer a.mu.Unlock()
 	a.ep.release()
 }
+
+// shimConn is the net.Conn pion's association runs over. Inbound, the
+// association's receive path queues packets already checked and filtered;
+// outbound, every packet pion writes goes through Association.output.
+//
+// The inbound queue is a slice that grows with bursts and shrinks back
+// when drained, so an idle association holds no queue memory (a channel
+// of shimQueue slots would cost 24 KiB each).
+type shimConn struct {
+	a      *Association
+	mu     sync.Mutex
+	queue  [][]byte
+	ready  chan struct{} // a token while the queue is not empty
+	closed chan struct{}
+	once   sync.Once
+	// nextRead, when set, is closed the next time pion's read loop comes
+	// back for a packet: pion is then through with the packets before
+	// (see readReturn).
+	nextRead atomic.Pointer[chan struct{}]
+}
+
+// shimQueue is how many inbound packets wait for pion's read loop; past
+// that they are dropped and counted, as a full router queue would.
+const shimQueue = 1024
+
+// readReturn returns a channel closed the next time pion's read loop
+// calls Read, which it does only after it handled the packet it read
+// before (pion's readLoop: Read, then handleInbound). What pion does
+// while handling one packet is then done.
+func (c *shimConn) readReturn() <-chan struct{} {
+	for {
+		if p := c.nextRead.Load(); p != nil {
+			return *p
+		}
+		ch := make(chan struct{})
+		if c.nextRead.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+	}
+}
+
+func (c *shimConn) Read(b []byte) (int, error) {
+	if c.nextRead.Load() != nil {
+		if p := c.nextRead.Swap(nil); p != nil {
+			close(*p)
+		}
+	}
+	for {
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			p := c.queue[0]
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+			if len(c.queue) == 0 {
+				c.queue = nil // let a burst's backing array go
+			}
+			c.mu.Unlock()
+			n := copy(b, p)
+			p = p[:0]
+			packetPool.Put(&p)
+			return n, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.ready:
+		case <-c.closed:
+			return 0, net.ErrClosed
+		}
+	}
+}
+
+func (c *shimConn) Write(b []byte) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	default:
+	}
+	c.a.output(b)
+	return len(b), nil
+}
+
+// push queues an inbound packet for pion (pkt is kept); false when the
+// queue is full.
+func (c *shimConn) push(pkt []byte) bool {
+	c.mu.Lock()
+	if len(c.queue) >= shimQueue {
+		c.mu.Unlock()
+		return false
+	}
+	c.queue = append(c.queue, pkt)
+	c.mu.Unlock()
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// closedC is closed when pion closed its association.
+func (c *shimConn) closedC() <-chan struct{} { return c.closed }
+
+// Close is pion closing its association.
+func (c *shimConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	c.a.engineClosed()
+	return nil
+}
+
+type shimAddr struct{}
+
+func (shimAddr) Network() string { return "sctp-udp" }
+
+func (shimAddr) String() string { return "shim" }
+
+func (c *shimConn) LocalAddr() net.Addr { return shimAddr{} }
+
+func (c *shimConn) RemoteAddr() net.Addr { return shimAddr{} }
+
+func (c *shimConn) SetDeadline(t time.Time) error { return nil }
+
+func (c *shimConn) SetReadDeadline(t time.Time) error { return nil }
+
+func (c *shimConn) SetWriteDeadline(t time.Time) error { return nil }
+
+func newShimConn(a *Association) *shimConn {
+	return &shimConn{a: a, ready: make(chan struct{}, 1), closed: make(chan struct{})}
+}
+
+var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, maxPacketSize+wire.CommonHeaderSize); return &b }}

@@ -340,7 +340,7 @@ func (a *Association) renewStream(st *stream) *stream {
 		// packet's handling): wait until that packet is handled.
 		select {
 		case <-handled:
-		case <-conn.closed:
+		case <-conn.closedC():
 		case <-a.life.doneC():
 		}
 	}
