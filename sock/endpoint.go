@@ -848,8 +848,9 @@ func randomTag() uint32 {
 }
 
 // What an association asks of its endpoint and the endpoint's stack. The
-// engine files (lifecycle.go, connect.go, existing.go, engine.go,
-// streams.go, events.go) reach the endpoint through these methods rather
+// engine files (lifecycle.go, connect.go, existing.go, engine.go, input.go,
+// output.go, streams.go, events.go) reach the endpoint through these
+// methods rather
 // than its fields.
 
 // raise queues ev for Endpoint.Event.
@@ -882,9 +883,17 @@ func (e *Endpoint) enqueue(msg Message, stop <-chan struct{}) (queued, endpointC
 func (e *Endpoint) linger(d int64) { e.lingering.Add(d) }
 
 // sendNow writes pkt from local to remote at once, on the caller's
-// goroutine: for the packets the stack makes itself (COOKIE-ACK).
+// goroutine: for the packets the stack makes itself (COOKIE-ACK,
+// HEARTBEAT, replies).
 func (e *Endpoint) sendNow(pkt []byte, local netip.Addr, remote netip.AddrPort) error {
 	return e.stack.send(pkt, local, remote)
+}
+
+// sendQueued is sendNow for the packets pion writes: they wait in the
+// socket's send queue and leave in batches, so pkt must not change
+// afterwards (Stack.enqueue).
+func (e *Endpoint) sendQueued(pkt []byte, local netip.Addr, remote netip.AddrPort) error {
+	return e.stack.enqueue(pkt, local, remote)
 }
 
 // log is the stack's logger.

@@ -482,7 +482,7 @@ func (a *Association) sendReply(meta udpencap.Meta, chunks []byte) {
 	tag := a.peerTagValue()
 	pkt := wire.NewPacket(make([]byte, 0, wire.CommonHeaderSize+len(chunks)), wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
 	pkt = append(pkt, chunks...)
-	_ = a.ep.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
+	_ = a.ep.sendNow(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
 // sendError sends an ERROR chunk with causes on path p.

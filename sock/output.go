@@ -50,7 +50,7 @@ func (a *Association) sendOn(p *path, pkt []byte) {
 	if p == nil {
 		return
 	}
-	p.countSent(pkt, a.ep.stack.send(pkt, p.from(), p.to()))
+	p.countSent(pkt, a.ep.sendNow(pkt, p.from(), p.to()))
 }
 
 // queueOn sends a packet pion wrote on path p through the socket's send
@@ -59,7 +59,7 @@ func (a *Association) queueOn(p *path, pkt []byte) {
 	if p == nil {
 		return
 	}
-	p.countSent(pkt, a.ep.stack.enqueue(pkt, p.from(), p.to()))
+	p.countSent(pkt, a.ep.sendQueued(pkt, p.from(), p.to()))
 }
 
 // countSent counts a packet handed to the socket.
