@@ -850,8 +850,7 @@ func randomTag() uint32 {
 // What an association asks of its endpoint and the endpoint's stack. The
 // engine files (lifecycle.go, connect.go, existing.go, engine.go, input.go,
 // output.go, streams.go, events.go) reach the endpoint through these
-// methods rather
-// than its fields.
+// methods rather than its fields.
 
 // raise queues ev for Endpoint.Event.
 func (e *Endpoint) raise(ev Event) { e.events.push(ev) }
