@@ -492,7 +492,7 @@ func section51() []rule {
 				pk, _ := p.expectTag(wire.ChunkCookieAck, p.myTag)
 				require.Equal(t, wire.ChunkCookieAck, pk.chunks[0].Type)
 				a := nextEvent(t, s.ep, sock.EventUp).Association
-				require.Equal(t, "ESTABLISHED", a.State())
+				require.Equal(t, sock.StateEstablished, a.State())
 				require.Equal(t, "bundled with the cookie", string(recvMessage(t, s.ep).Payload))
 				if _, ok := pk.chunk(wire.ChunkSack); !ok {
 					_, c := p.expectTag(wire.ChunkSack, p.myTag)
@@ -1076,7 +1076,7 @@ func section84() []rule {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
 				a := p.associate(s)
-				require.Equal(t, "ESTABLISHED", a.State())
+				require.Equal(t, sock.StateEstablished, a.State())
 			},
 		},
 		{
@@ -1355,7 +1355,7 @@ func hostile() []rule {
 				// The endpoint still works.
 				q := s.peerFor(t, lo1)
 				q.myTag = 0x5eed0099
-				require.Equal(t, "ESTABLISHED", q.associate(s).State())
+				require.Equal(t, sock.StateEstablished, q.associate(s).State())
 			},
 		},
 		{

@@ -364,7 +364,7 @@ func nextEvent(t testing.TB, ep *sock.Endpoint, typ sock.EventType) sock.Event {
 // tag gets its HEARTBEAT ACK.
 func (p *peer) alive(a *sock.Association, why string) {
 	p.t.Helper()
-	require.Equalf(p.t, "ESTABLISHED", a.State(), "%s: the association is still established", why)
+	require.Equalf(p.t, sock.StateEstablished, a.State(), "%s: the association is still established", why)
 	p.sendAssoc(heartbeat("alive?"))
 	_, c := p.expectTag(wire.ChunkHeartbeatAck, p.myTag, wire.ChunkSack, wire.ChunkHeartbeat)
 	info, err := wire.ParseHeartbeat(c.Value)

@@ -231,7 +231,7 @@ func (c *collector) collectStack(ch chan<- prometheus.Metric, s *sock.Stack, sl 
 			counter(ch, dHeartbeats, as.HeartbeatsIn, sl, el, pl)
 			counter(ch, dRemoteErrs, as.RemoteErrors, sl, el, pl)
 			counter(ch, dSendFailed, as.SendFailed, sl, el, pl)
-			gauge(ch, dEstablished, b2f(a.State() == "ESTABLISHED"), sl, el, pl)
+			gauge(ch, dEstablished, b2f(a.State() == sock.StateEstablished), sl, el, pl)
 			out, in := a.Streams()
 			gauge(ch, dStreamsOut, float64(out), sl, el, pl)
 			gauge(ch, dStreamsIn, float64(in), sl, el, pl)

@@ -197,8 +197,8 @@ func exchange(t *testing.T, w *world, p *pair, im *impairer, seed uint64, n int)
 		im.setEnabled(false)
 	}
 	// The association is alive afterwards, both ways.
-	require.Equal(t, "ESTABLISHED", p.client.State(), "client down: %v", p.client.Reason())
-	require.Equal(t, "ESTABLISHED", p.server.State(), "server down: %v", p.server.Reason())
+	require.Equal(t, sock.StateEstablished, p.client.State(), "client down: %v", p.client.Reason())
+	require.Equal(t, sock.StateEstablished, p.server.State(), "server down: %v", p.server.Reason())
 	actx, acancel := context.WithTimeout(context.Background(), time.Minute)
 	defer acancel()
 	require.NoError(t, p.client.Send(actx, []byte("alive?"), sock.SendInfo{Stream: 0}))

@@ -189,7 +189,7 @@ func TestShutdownWrongTag(t *testing.T) {
 				require.Equal(t, wire.FlagT, c.Flags&wire.FlagT, "tag %#x", tag)
 			}
 		}
-		require.Equal(t, "ESTABLISHED", ra.assoc.State())
+		require.Equal(t, sock.StateEstablished, ra.assoc.State())
 	}
 	ra.alive(t)
 	// Still sending.

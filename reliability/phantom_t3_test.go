@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/usock/usock/pathmgr"
+	"github.com/usock/usock/sock"
 )
 
 // TestIdleAssociationSurvivesLoss: an idle multi-homed association with 20%
@@ -31,8 +32,8 @@ func TestIdleAssociationSurvivesLoss(t *testing.T) {
 			p := w.connect(t, tuned()...)
 			im.setEnabled(true)
 			time.Sleep(20 * time.Second)
-			require.Equal(t, "ESTABLISHED", p.client.State(), "client: %v", p.client.Reason())
-			require.Equal(t, "ESTABLISHED", p.server.State(), "server: %v", p.server.Reason())
+			require.Equal(t, sock.StateEstablished, p.client.State(), "client: %v", p.client.Reason())
+			require.Equal(t, sock.StateEstablished, p.server.State(), "server: %v", p.server.Reason())
 		})
 	}
 }

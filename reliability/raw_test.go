@@ -190,7 +190,7 @@ func recvWithin(ep *sock.Endpoint, d time.Duration) (sock.Message, bool) {
 // alive checks the association still carries a message from the raw peer.
 func (ra *rawAssoc) alive(t testing.TB) {
 	t.Helper()
-	require.Equal(t, "ESTABLISHED", ra.assoc.State())
+	require.Equal(t, sock.StateEstablished, ra.assoc.State())
 	ra.send(ra.data(0, "still alive"))
 	m, ok := recvWithin(ra.ep, 5*time.Second)
 	require.True(t, ok, "a message after the hostile input")

@@ -677,15 +677,15 @@ func (c *SCTPConn) GetStatus() (*Status, error) {
 	return s, nil
 }
 
-func statusState(s string) StatusState {
+func statusState(s sock.AssociationState) StatusState {
 	switch s {
-	case "COOKIE-WAIT":
+	case sock.StateCookieWait:
 		return SCTP_COOKIE_WAIT
-	case "COOKIE-ECHOED":
+	case sock.StateCookieEchoed:
 		return SCTP_COOKIE_ECHOED
-	case "ESTABLISHED":
+	case sock.StateEstablished:
 		return SCTP_ESTABLISHED
-	case "SHUTTING-DOWN", "SHUTDOWN-PENDING", "SHUTDOWN-SENT", "SHUTDOWN-RECEIVED", "SHUTDOWN-ACK-SENT":
+	case sock.StateShuttingDown:
 		return SCTP_SHUTDOWN_PENDING
 	default:
 		return SCTP_CLOSED

@@ -39,7 +39,7 @@ func TestAbortDiscardsUnreadMessages(t *testing.T) {
 	a := h.assoc
 	fillBlockedReaders(t, h, 4)
 	h.abort()
-	require.Eventually(t, func() bool { return a.readers.Load() == 0 }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return a.str.readers.Load() == 0 }, 5*time.Second, time.Millisecond,
 		"the readers of an aborted association end")
 	require.Equal(t, uint64(3), s.Stats().Drops[DropAbortedUnread], "the three messages that waited")
 	require.Len(t, ep.recvq, 1, "what the queue held before the ABORT stays")
@@ -85,7 +85,7 @@ func TestShutdownDeliversAndCountsAgainstAccept(t *testing.T) {
 		m := recvCtx(t, ep)
 		require.Equal(t, "unread", string(m.Payload))
 	}
-	require.Eventually(t, func() bool { return ep.lingering.Load() == 0 && a.readers.Load() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return ep.lingering.Load() == 0 && a.str.readers.Load() == 0 }, 5*time.Second, time.Millisecond)
 	r.send(packet(4403, ep.Port(), 0, initChunk(0x4404, 1)))
 	_, c = firstChunk(t, r.recv(5*time.Second))
 	require.Equal(t, wire.ChunkInitAck, c.Type)

@@ -156,7 +156,7 @@ type Conn struct {
 // and Read use defaults' stream, PPID and reliability.
 func NewConn(a *Association, defaults SendInfo) (*Conn, error) {
 	if a == nil {
-		return nil, fmt.Errorf("%w: nil association", ErrInvalidArgument)
+		return nil, fmt.Errorf("sock: %w: nil association", ErrInvalidArgument)
 	}
 	if a.rq == nil {
 		return nil, fmt.Errorf("sock: conn on %v (%v endpoint): %w", a, a.ep.cfg.recvMode, ErrRecvMode)
@@ -341,7 +341,7 @@ func (c *Conn) WriteMsg(b []byte, info SendInfo) (int, error) {
 			return 0, c.opError("write", net.ErrClosed)
 		case errors.Is(err, context.Canceled) && isClosed(dl):
 			return 0, c.opError("write", os.ErrDeadlineExceeded)
-		case isClosed(a.done) && c.follow(a):
+		case isClosed(a.life.doneC()) && c.follow(a):
 			continue
 		default:
 			return 0, c.opError("write", err)
@@ -486,7 +486,7 @@ func NewListener(e *Endpoint, defaults SendInfo) (*Listener, error) {
 		return nil, fmt.Errorf("sock: listen on %v (%v): %w", e, e.cfg.recvMode, ErrRecvMode)
 	}
 	if e.cfg.accept.fn == nil && e.cfg.accept.max == 0 {
-		return nil, fmt.Errorf("%w: endpoint %v accepts no associations (AcceptMax, AcceptFunc)", ErrInvalidArgument, e)
+		return nil, fmt.Errorf("sock: %w: endpoint %v accepts no associations (AcceptMax, AcceptFunc)", ErrInvalidArgument, e)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Listener{e: e, defaults: defaults, ctx: ctx, cancel: cancel}, nil
@@ -554,7 +554,7 @@ type Dialer struct {
 // exists, so use an Endpoint per connection to get separate ones.
 func (d *Dialer) DialContext(ctx context.Context, remote []netip.Addr, port uint16) (*Conn, error) {
 	if d.Endpoint == nil {
-		return nil, fmt.Errorf("%w: dialer without endpoint", ErrInvalidArgument)
+		return nil, fmt.Errorf("sock: %w: dialer without endpoint", ErrInvalidArgument)
 	}
 	if d.Endpoint.backlog == nil {
 		return nil, fmt.Errorf("sock: dial from %v (%v): %w", d.Endpoint, d.Endpoint.cfg.recvMode, ErrRecvMode)

@@ -2,10 +2,10 @@ package sock
 
 import "net/netip"
 
-// The seed's global calls, on the default stack (Default: UDP port 9899,
+// Erlang sock's global calls, on the default stack (Default: UDP port 9899,
 // created on first use).
 
-// NewEndpoint creates an endpoint on the default stack (the seed's
+// NewEndpoint creates an endpoint on the default stack (Erlang sock's
 // create_ep); see Stack.NewEndpoint.
 func NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOption) (*Endpoint, error) {
 	s, err := Default()
@@ -15,7 +15,7 @@ func NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOption) (*Endp
 	return s.NewEndpoint(addrs, port, opts...)
 }
 
-// Endpoints returns the default stack's endpoints (the seed's get_eps);
+// Endpoints returns the default stack's endpoints (Erlang sock's get_eps);
 // none when it was never created.
 func Endpoints() []*Endpoint {
 	if s := existingDefault(); s != nil {
@@ -24,8 +24,8 @@ func Endpoints() []*Endpoint {
 	return nil
 }
 
-// GetEndpoint returns the default stack's endpoint at (addr, port) (the
-// seed's get_ep), or an error wrapping ErrNotFound.
+// GetEndpoint returns the default stack's endpoint at (addr, port) (Erlang
+// sock's get_ep), or an error wrapping ErrNotFound.
 func GetEndpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
 	s, err := Default()
 	if err != nil {
@@ -35,7 +35,7 @@ func GetEndpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
 }
 
 // FindAssociation finds an association of the default stack by its local
-// and remote transport addresses (the seed's find_assoc).
+// and remote transport addresses (Erlang sock's find_assoc).
 func FindAssociation(laddr netip.Addr, lport uint16, raddr netip.Addr, rport uint16) (*Association, error) {
 	s, err := Default()
 	if err != nil {

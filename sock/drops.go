@@ -100,7 +100,7 @@ func (r *DropReason) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: drop reason %q", ErrInvalidArgument, b)
+	return fmt.Errorf("sock: %w: drop reason %q", ErrInvalidArgument, b)
 }
 
 // dropCounters counts drops by reason; safe for concurrent use.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -15,12 +16,13 @@ import (
 	"github.com/usock/usock/internal/cookie"
 	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/multihome"
+	"github.com/usock/usock/internal/slogpion"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/udpencap"
 )
 
 // Ancillary is what the stack knows of a received datagram beyond its
-// payload: the seed's ancillary data.
+// payload: Erlang sock's ancillary data.
 type Ancillary struct {
 	// Src is the sender's IP address and UDP source port.
 	Src netip.AddrPort
@@ -58,27 +60,27 @@ type acceptPolicy struct {
 }
 
 // AcceptMax makes the endpoint accept at most n concurrent associations
-// (the seed's {accept, N}); INITs beyond that are answered with ABORT. An
+// (Erlang sock's {accept, N}); INITs beyond that are answered with ABORT. An
 // association shut down gracefully whose messages still wait for Recv
 // counts until they are taken.
 func AcceptMax(n int) EndpointOption {
 	return func(c *endpointConfig) error {
 		if n < 1 {
-			return fmt.Errorf("%w: accept limit %d", ErrInvalidOption, n)
+			return fmt.Errorf("sock: %w: accept limit %d", ErrInvalidOption, n)
 		}
 		c.accept = acceptPolicy{max: n}
 		return nil
 	}
 }
 
-// AcceptFunc makes the endpoint ask f for each INIT (the seed's accept
+// AcceptFunc makes the endpoint ask f for each INIT (Erlang sock's accept
 // callback). f runs on the receive path: it must be quick and must not
 // call back into the endpoint's blocking methods. A false answer refuses
 // the INIT with an ABORT; no state is kept either way.
 func AcceptFunc(f func(AcceptRequest) bool) EndpointOption {
 	return func(c *endpointConfig) error {
 		if f == nil {
-			return fmt.Errorf("%w: nil accept function", ErrInvalidOption)
+			return fmt.Errorf("sock: %w: nil accept function", ErrInvalidOption)
 		}
 		c.accept = acceptPolicy{fn: f}
 		return nil
@@ -149,7 +151,7 @@ func (e *Endpoint) Stack() *Stack { return e.stack }
 func (e *Endpoint) String() string { return fmt.Sprintf("%v:%d", e.addrs, e.port) }
 
 // Associations returns the endpoint's associations, established or being
-// set up (the seed's get_assocs).
+// set up (Erlang sock's get_assocs).
 func (e *Endpoint) Associations() []*Association {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -347,7 +349,7 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 		if b == nil {
 			b = e.lookupPeer(meta.Src.Addr(), hdr.SrcPort)
 		}
-		if b != nil && assocState(b.state.Load()) < stateEstablished {
+		if b != nil && b.life.current() < StateEstablished {
 			e.stack.replyOOTB(pkt, meta, true)
 			return
 		}
@@ -369,7 +371,7 @@ func (e *Endpoint) receive(pkt []byte, hdr wire.CommonHeader, meta udpencap.Meta
 	}
 	if hdr.SrcPort != a.peerPort || !a.hasPeerAddr(meta.Src.Addr()) {
 		if first.Type == wire.ChunkInitAck && hdr.SrcPort == a.peerPort && hdr.VerificationTag == a.localTag &&
-			assocState(a.state.Load()) == stateCookieWait {
+			a.life.current() == StateCookieWait {
 			// RFC 9260 section 5.1.2: the INIT ACK's source address is one
 			// of the peer's, whether or not our INIT went there; it
 			// carries our tag, so it passed section 8.5. takeInitAck adds
@@ -481,7 +483,7 @@ func (e *Endpoint) handleInit(pkt []byte, hdr wire.CommonHeader, c wire.Chunk, i
 		// in response that MAY include the error 'Restart of an
 		// Association with New Addresses'." (In COOKIE-WAIT the peer's
 		// addresses are not known yet.)
-		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && assocState(a.state.Load()) >= stateCookieEchoed {
+		if added := a.newPeerAddrs(peerAddrs); len(added) > 0 && a.life.current() >= StateCookieEchoed {
 			// Section 5.2.2: "If the INIT chunk contains new addresses
 			// not in the existing association, the receiver MUST NOT
 			// process this INIT chunk as a restart of an existing
@@ -844,3 +846,57 @@ func randomTag() uint32 {
 		}
 	}
 }
+
+// What an association asks of its endpoint and the endpoint's stack. The
+// engine files (lifecycle.go, connect.go, existing.go, engine.go, input.go,
+// output.go, streams.go, events.go) reach the endpoint through these
+// methods rather than its fields.
+
+// raise queues ev for Endpoint.Event.
+func (e *Endpoint) raise(ev Event) { e.events.push(ev) }
+
+// hold counts one more engine or stream reader in the endpoint's wait
+// group, which Close waits for; release ends one.
+func (e *Endpoint) hold() { e.wg.Add(1) }
+
+// release ends one hold.
+func (e *Endpoint) release() { e.wg.Done() }
+
+// enqueue puts msg in the endpoint's receive queue (RecvPerEndpoint),
+// waiting for room until stop is closed or the endpoint closes; it
+// reports whether msg is queued, and whether the endpoint closed.
+func (e *Endpoint) enqueue(msg Message, stop <-chan struct{}) (queued, endpointClosed bool) {
+	select {
+	case e.recvq <- msg:
+		return true, false
+	case <-e.done:
+		return false, true
+	case <-stop:
+		return false, false
+	}
+}
+
+// linger adds d to the count of associations, closed gracefully, whose
+// messages still wait for room in the endpoint's queue: they count in the
+// accept limit.
+func (e *Endpoint) linger(d int64) { e.lingering.Add(d) }
+
+// sendNow writes pkt from local to remote at once, on the caller's
+// goroutine: for the packets the stack makes itself (COOKIE-ACK,
+// HEARTBEAT, replies).
+func (e *Endpoint) sendNow(pkt []byte, local netip.Addr, remote netip.AddrPort) error {
+	return e.stack.send(pkt, local, remote)
+}
+
+// sendQueued is sendNow for the packets pion writes: they wait in the
+// socket's send queue and leave in batches, so pkt must not change
+// afterwards (Stack.enqueue).
+func (e *Endpoint) sendQueued(pkt []byte, local netip.Addr, remote netip.AddrPort) error {
+	return e.stack.enqueue(pkt, local, remote)
+}
+
+// log is the stack's logger.
+func (e *Endpoint) log() *slog.Logger { return e.stack.log }
+
+// pionLogger is the logger factory pion's associations get.
+func (e *Endpoint) pionLogger() slogpion.Factory { return e.stack.pionLF }

@@ -41,7 +41,7 @@ func (a *Association) remoteError(c wire.Chunk) {
 			a.count(&a.stats.remoteErrorsUnreported)
 			continue
 		}
-		a.ep.events.push(Event{Type: EventRemoteError, Association: a, Cause: uint16(cause.Code), Detail: causeDetail(cause)})
+		a.ep.raise(Event{Type: EventRemoteError, Association: a, Cause: uint16(cause.Code), Detail: causeDetail(cause)})
 	}
 }
 
@@ -98,13 +98,9 @@ func causeDetail(c wire.ErrorCause) string {
 // SCTP_SHUTDOWN_EVENT), and its Cumulative TSN Ack acknowledges data
 // (section 3.3.8) for the send tracker. pion gets it too.
 func (a *Association) peerShutdown(c wire.Chunk) {
-	a.mu.Lock()
-	a.sawShut = true // watched for the end of a graceful shutdown
-	first := !a.peerShut
-	a.peerShut = true
-	a.mu.Unlock()
+	first := a.life.notePeerShutdown()
 	if first {
-		a.ep.events.push(Event{Type: EventPeerShutdown, Association: a})
+		a.ep.raise(Event{Type: EventPeerShutdown, Association: a})
 	}
 	if cum, err := wire.ParseShutdown(c.Value); err == nil {
 		a.tx.acked(a, cum, nil)
@@ -114,6 +110,6 @@ func (a *Association) peerShutdown(c wire.Chunk) {
 // pushUp raises typ (EventUp or EventRestart) for a, just established,
 // and its first EventSenderDry if the endpoint asked for them.
 func (a *Association) pushUp(typ EventType, detail string) {
-	a.ep.events.push(Event{Type: typ, Association: a, Detail: detail})
+	a.ep.raise(Event{Type: typ, Association: a, Detail: detail})
 	a.pushEvents(a.tx.up(a))
 }

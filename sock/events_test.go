@@ -144,7 +144,7 @@ func TestRemoteErrorEvents(t *testing.T) {
 	require.Len(t, evs, 2, "the Stale Cookie Error raises nothing")
 	require.Equal(t, `Protocol Violation: "bad\x00thing"`, evs[0].Detail, "the peer's text, quoted")
 	require.Equal(t, "CauseCode(256)", evs[1].Detail)
-	require.Equal(t, "ESTABLISHED", h.assoc.State(), "an ERROR chunk ends nothing")
+	require.Equal(t, StateEstablished, h.assoc.State(), "an ERROR chunk ends nothing")
 	h.abort()
 }
 
@@ -262,7 +262,7 @@ func TestSenderDryEvents(t *testing.T) {
 	ev = waitEventType(t, p.listener, EventSenderDry)
 	require.Equal(t, p.serverAssoc, ev.Association)
 	p.serverAssoc.mu.Lock()
-	pa := p.serverAssoc.pion
+	pa := p.serverAssoc.eng.pion
 	p.serverAssoc.mu.Unlock()
 	// The event is raised as the acknowledging SACK passes the inbound
 	// filter, before pion has read that SACK: pion's buffer empties

@@ -309,7 +309,7 @@ func FuzzEstablished(f *testing.F) {
 		if !fits(data) {
 			return
 		}
-		if assocState(a.state.Load()) != stateEstablished {
+		if a.life.current() != StateEstablished {
 			srcPort++
 			if srcPort < 6000 {
 				srcPort = 6000
@@ -406,8 +406,8 @@ func FuzzClientHandshake(f *testing.F) {
 // handshake goes on: once the association is established or closed, what
 // is left stays queued and nothing is waited for.
 func waitTaken(a *Association) {
-	for i := 0; len(a.hs) > 0 && i < 10_000; i++ {
-		if st := assocState(a.state.Load()); st != stateCookieWait && st != stateCookieEchoed {
+	for i := 0; len(a.hs.in) > 0 && i < 10_000; i++ {
+		if st := a.life.current(); st != StateCookieWait && st != StateCookieEchoed {
 			return
 		}
 		time.Sleep(time.Microsecond)

@@ -111,7 +111,7 @@ func TestNewStreamDuringShutdown(t *testing.T) {
 	p.server.SetFaultFilter(func(_ netip.Addr, _ netip.AddrPort, inbound bool) bool { return !inbound && cut.Load() })
 	done := make(chan error, 1)
 	go func() { done <- p.serverAssoc.Shutdown(ctx) }()
-	require.Eventually(t, func() bool { return p.serverAssoc.State() == "SHUTTING-DOWN" }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return p.serverAssoc.State() == StateShuttingDown }, 5*time.Second, time.Millisecond)
 	time.Sleep(50 * time.Millisecond) // pion's SHUTDOWN is out
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("late"), SendInfo{Stream: 7}))
 	m := recvCtx(t, p.listener)

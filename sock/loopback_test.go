@@ -62,8 +62,8 @@ func recvCtx(t testing.TB, ep *Endpoint) Message {
 func TestConnectAndExchange(t *testing.T) {
 	p := newPair(t)
 	ctx := context.Background()
-	require.Equal(t, "ESTABLISHED", p.clientAssoc.State())
-	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+	require.Equal(t, StateEstablished, p.clientAssoc.State())
+	require.Equal(t, StateEstablished, p.serverAssoc.State())
 	out, in := p.clientAssoc.Streams()
 	require.Equal(t, uint16(DefaultStreams), out)
 	require.Equal(t, uint16(DefaultStreams), in)

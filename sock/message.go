@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/sctp"
-	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/pathmgr"
 )
 
@@ -26,7 +24,7 @@ type Message struct {
 	Time time.Time
 }
 
-// SendInfo is the metadata of a message to send (the seed's MetaData).
+// SendInfo is the metadata of a message to send (Erlang sock's MetaData).
 type SendInfo struct {
 	// Stream is the stream identifier; it must be below the negotiated
 	// number of outbound streams.
@@ -57,25 +55,7 @@ type SendInfo struct {
 	Context uint32
 }
 
-// stream is a pion stream with the lock that serializes the sends on it.
-type stream struct {
-	s    *sctp.Stream
-	lock chan struct{} // a mutex that a context can give up on
-	rel  relSettings
-	// resetting: ResetStream closed the outbound side; a send waits until
-	// retired, when the peer reset its side too and pion gave the
-	// identifier a new stream.
-	resetting atomic.Bool
-	retired   chan struct{} // closed when the reader leaves the stream
-}
-
-type relSettings struct {
-	unordered bool
-	typ       byte
-	val       uint32
-}
-
-// Send sends one message (the seed's send_msg). It blocks while the
+// Send sends one message (Erlang sock's send_msg). It blocks while the
 // association's send buffer is full (bounded memory, nothing dropped),
 // until ctx is done. A message bigger than the maximum message size, on an
 // invalid stream or empty gets an error and nothing is sent.
@@ -99,13 +79,13 @@ type relSettings struct {
 // payload from Send until the message is acknowledged or reported.
 func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) error {
 	if len(payload) == 0 {
-		return ErrEmptyMessage
+		return fmt.Errorf("sock: send: %w", ErrEmptyMessage)
 	}
 	if len(payload) > a.cfg.maxMessageSize {
 		return fmt.Errorf("sock: send %d bytes (maximum %d): %w", len(payload), a.cfg.maxMessageSize, ErrMessageTooBig)
 	}
 	if info.Lifetime < 0 || info.MaxRetransmits < 0 || (info.Lifetime > 0 && info.MaxRetransmits > 0) {
-		return fmt.Errorf("%w: lifetime %v and max retransmissions %d", ErrInvalidArgument, info.Lifetime, info.MaxRetransmits)
+		return fmt.Errorf("sock: %w: lifetime %v and max retransmissions %d", ErrInvalidArgument, info.Lifetime, info.MaxRetransmits)
 	}
 	if err := a.waitUp(ctx); err != nil {
 		return err
@@ -167,61 +147,16 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 	}
 	a.tx.sendDone(a, rec, err == nil)
 	if err != nil {
-		a.mu.Lock()
-		peerShut := a.peerShut
-		a.mu.Unlock()
-		if assocState(a.state.Load()) != stateEstablished || peerShut {
+		if a.life.closed() {
+			return fmt.Errorf("sock: send: %w: %w", ErrNotEstablished, a.closedErr())
+		}
+		if a.life.current() != StateEstablished || a.life.peerShutdown() {
 			return fmt.Errorf("sock: send: %w", ErrNotEstablished)
 		}
 		return fmt.Errorf("sock: send: %w", err)
 	}
 	a.count(&a.stats.messagesOut)
 	return nil
-}
-
-// sendStream returns the stream to send info's message on, opened if
-// need be. After ResetStream it waits until the peer reset its side too
-// (see renewStream), or ctx is done.
-func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, error) {
-	for {
-		a.mu.Lock()
-		if st := assocState(a.state.Load()); st != stateEstablished {
-			a.mu.Unlock()
-			if st == stateClosed {
-				return nil, fmt.Errorf("sock: send on association %d: %w", a.id, ErrClosed)
-			}
-			return nil, fmt.Errorf("sock: send on association %d (%v): %w", a.id, st, ErrNotEstablished)
-		}
-		if a.peerShut {
-			// RFC 9260 section 9.2: in SHUTDOWN-RECEIVED no new data is
-			// accepted from the upper layer.
-			a.mu.Unlock()
-			return nil, fmt.Errorf("sock: send on association %d: the peer is shutting down: %w", a.id, ErrNotEstablished)
-		}
-		if info.Stream >= a.outStreams {
-			n := a.outStreams
-			a.mu.Unlock()
-			return nil, fmt.Errorf("sock: stream %d of %d: %w", info.Stream, n, ErrInvalidStream)
-		}
-		st, ok := a.streams[info.Stream]
-		if !ok {
-			s, err := a.pion.OpenStream(info.Stream, sctp.PayloadProtocolIdentifier(info.PPID))
-			if err != nil {
-				a.mu.Unlock()
-				return nil, fmt.Errorf("sock: open stream %d: %w", info.Stream, ErrNotEstablished)
-			}
-			st = a.startReaderLocked(s)
-		}
-		a.mu.Unlock()
-		if !st.resetting.Load() {
-			return st, nil
-		}
-		select {
-		case <-st.retired:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 }
 
 // PathState is the state of a path (RFC 9260 section 8.2, RFC 7829).
@@ -270,7 +205,7 @@ func pathStateOf(s pathmgr.State) PathState {
 }
 
 // Path describes one path of an association: the peer address it leads to
-// and how it is used (the seed's path()).
+// and how it is used (Erlang sock's path()).
 type Path struct {
 	// Remote is the peer's address, Local the address sent from and
 	// RemoteUDPPort the peer's UDP encapsulation port on this path
@@ -294,7 +229,7 @@ type Path struct {
 	PacketsIn, BytesIn              uint64
 }
 
-// Paths returns the association's paths, one per peer address (the seed's
+// Paths returns the association's paths, one per peer address (Erlang sock's
 // get_paths).
 func (a *Association) Paths() []Path {
 	infos := map[pathmgr.PathID]pathmgr.PathInfo{}
@@ -378,10 +313,7 @@ func (a *Association) Stats() AssociationStats {
 	if a.rq != nil {
 		st.RecvQueued = a.rq.len()
 	}
-	a.mu.Lock()
-	pa := a.pion
-	a.mu.Unlock()
-	if pa != nil {
+	if pa := a.engine(); pa != nil {
 		st.BytesSent, st.BytesReceived = pa.BytesSent(), pa.BytesReceived()
 		st.CWND, st.RWND = pa.CWND(), pa.RWND()
 		st.SRTT = time.Duration(pa.SRTT() * float64(time.Millisecond))
@@ -401,7 +333,7 @@ func (a *Association) SetPathLocal(remote, local netip.Addr) error {
 	}
 	local = local.Unmap()
 	if local.IsUnspecified() || !a.ep.serves(local) || local.Is4() != remote.Unmap().Is4() {
-		return fmt.Errorf("%w: %v is not a local address of the endpoint of the family of %v", ErrInvalidArgument, local, remote)
+		return fmt.Errorf("sock: %w: %v is not a local address of the endpoint of the family of %v", ErrInvalidArgument, local, remote)
 	}
 	p.pinned.Store(&local)
 	return nil
@@ -416,178 +348,8 @@ func (a *Association) SetPathUDPPort(remote netip.Addr, port uint16) error {
 		return fmt.Errorf("sock: no path to %v: %w", remote, ErrNotFound)
 	}
 	if port == 0 {
-		return fmt.Errorf("%w: UDP port 0", ErrInvalidArgument)
+		return fmt.Errorf("sock: %w: UDP port 0", ErrInvalidArgument)
 	}
 	p.udpPort.Store(uint32(port))
-	return nil
-}
-
-// sendAbort sends an ABORT with a User-Initiated Abort cause, if the
-// peer's tag is known.
-func (a *Association) sendAbort(reason string) {
-	// The reason is cut to what one packet of the association's size
-	// carries.
-	if n := a.cfg.packetSize - wire.CommonHeaderSize - wire.ChunkHeaderSize - wire.ParamHeaderSize; len(reason) > n {
-		reason = reason[:n]
-	}
-	a.sendAbortCauses(wire.UserInitiatedAbortCause([]byte(reason)))
-}
-
-func (a *Association) sendAbortCauses(causes ...wire.ErrorCause) {
-	a.mu.Lock()
-	tag, p := a.peerTag, a.primary
-	a.mu.Unlock()
-	if tag == 0 {
-		return
-	}
-	// The ABORT goes in one packet of the association's size: causes
-	// that do not fit (a long user abort reason) are left out, the ABORT
-	// itself is always sent.
-	causes = causes[:wire.FitCauses(a.cfg.packetSize-wire.CommonHeaderSize, causes)]
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
-	pkt, err := wire.Abort{Causes: causes}.Append(pkt)
-	if err != nil {
-		return // cannot happen: FitCauses keeps the chunk within a packet
-	}
-	a.sendOn(p, wire.Finish(pkt))
-}
-
-// abortWith aborts the association for a protocol error of the peer: an
-// ABORT with causes, then EventDown with ReasonAborted and detail.
-func (a *Association) abortWith(detail string, causes ...wire.ErrorCause) {
-	if assocState(a.state.Load()) == stateClosed {
-		return
-	}
-	a.sendAbortCauses(causes...)
-	a.finish(ReasonAborted, detail, true)
-}
-
-// Abort aborts the association (RFC 9260 section 9.1): an ABORT to the
-// peer, everything queued is discarded.
-func (a *Association) Abort(reason string) {
-	if assocState(a.state.Load()) == stateClosed {
-		return
-	}
-	a.sendAbort(reason)
-	a.finish(ReasonAborted, reason, true)
-}
-
-// Close aborts the association; see Shutdown for the graceful way.
-func (a *Association) Close() error {
-	a.Abort("closed")
-	return nil
-}
-
-// Shutdown closes the association gracefully (RFC 9260 section 9.2): data
-// already sent is delivered first. It waits until the SHUTDOWN exchange
-// completes or ctx is done; then the association is aborted.
-func (a *Association) Shutdown(ctx context.Context) error {
-	if err := a.waitUp(ctx); err != nil {
-		return err
-	}
-	a.mu.Lock()
-	pa := a.pion
-	a.mu.Unlock()
-	if !a.state.CompareAndSwap(int32(stateEstablished), int32(stateShuttingDown)) || pa == nil {
-		return fmt.Errorf("sock: shutdown %v: %w", a.id, ErrClosed)
-	}
-	// pion opens no stream from now on: a new stream of the peer's waits
-	// in pion's accept queue.
-	if a.engineHeld.CompareAndSwap(true, false) {
-		go a.acceptLoop()
-	}
-	err := pa.Shutdown(ctx)
-	if err != nil && ctx.Err() == nil {
-		// pion refuses when it is already shutting down (the peer sent
-		// SHUTDOWN a moment earlier): wait for that shutdown to end.
-		select {
-		case <-a.done:
-			if a.Reason() == ReasonShutdown {
-				return nil
-			}
-			return fmt.Errorf("sock: shutdown: association went down (%v): %w", a.Reason(), ErrAborted)
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-	}
-	if err != nil {
-		a.Abort("shutdown timed out")
-		return fmt.Errorf("sock: shutdown: %w", err)
-	}
-	a.mu.Lock()
-	a.sawShut = true
-	a.mu.Unlock()
-	a.finish(ReasonShutdown, "", true)
-	<-a.done
-	return nil
-}
-
-// finish closes the association once: records why, stops pion, removes it
-// from the endpoint and tells the user (when event is true).
-func (a *Association) finish(reason DownReason, detail string, event bool) {
-	prev := assocState(a.state.Swap(int32(stateClosed)))
-	if prev == stateClosed {
-		return
-	}
-	a.mu.Lock()
-	a.reason, a.detail = reason, detail
-	pa := a.pion
-	if a.connectErr == nil && prev < stateEstablished {
-		a.connectErr = fmt.Errorf("sock: association closed during handshake (%s): %w", detail, ErrAborted)
-	}
-	a.mu.Unlock()
-	a.stopPaths()
-	if a.rq != nil {
-		// Before unregister: an association that goes on counting in
-		// the accept limit (see settleLocked) never stops counting in
-		// between.
-		a.rq.finished(a, reason == ReasonShutdown)
-	}
-	a.ep.unregister(a)
-	if pa != nil {
-		_ = pa.Close()
-	}
-	a.releaseEngine()
-	// The messages not delivered, before the events that end the
-	// association: a user who stops at EventDown has seen them all.
-	a.pushEvents(a.tx.down(a))
-	if event && prev >= stateEstablished {
-		if reason == ReasonShutdown {
-			a.ep.events.push(Event{Type: EventShutdownComplete, Association: a})
-		}
-		a.ep.events.push(Event{Type: EventDown, Association: a, Reason: reason, Detail: detail})
-	}
-	// Done last: whoever waits for it and then closes the endpoint (as
-	// Endpoint.Shutdown and the CLI do) finds the end's events queued,
-	// not lost with the endpoint's queue.
-	close(a.done)
-}
-
-// ResetStream resets outbound stream id (RFC 6525 section 5.1.2, Outgoing
-// SSN Reset Request): messages already sent on it are delivered first,
-// then the peer sees the stream end. Its sequence numbers restart at zero
-// for the next message sent on id. A Send on id waits until the peer reset
-// its outbound stream id in turn (as this stack does, and RFC 8831 section
-// 6.7 asks): pion reuses no stream identifier before that.
-func (a *Association) ResetStream(id uint16) error {
-	a.mu.Lock()
-	if st := assocState(a.state.Load()); st != stateEstablished {
-		a.mu.Unlock()
-		return fmt.Errorf("sock: reset stream %d (%v): %w", id, st, ErrNotEstablished)
-	}
-	if id >= a.outStreams {
-		n := a.outStreams
-		a.mu.Unlock()
-		return fmt.Errorf("sock: reset stream %d of %d: %w", id, n, ErrInvalidStream)
-	}
-	st, ok := a.streams[id]
-	a.mu.Unlock()
-	if !ok {
-		return nil // never used: nothing to reset
-	}
-	st.resetting.Store(true)
-	if err := st.s.Close(); err != nil {
-		return fmt.Errorf("sock: reset stream %d: %w", id, err)
-	}
 	return nil
 }

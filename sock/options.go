@@ -60,7 +60,6 @@ type StackOption func(*stackConfig) error
 type stackConfig struct {
 	net            transport.Net
 	udpPort        uint16
-	udpPortSet     bool
 	cookieLifetime time.Duration
 	cookieRotation time.Duration
 	logger         *slog.Logger
@@ -106,7 +105,7 @@ func WithUDPBatching(on bool) StackOption {
 func WithNet(n transport.Net) StackOption {
 	return func(c *stackConfig) error {
 		if n == nil {
-			return fmt.Errorf("%w: nil network", ErrInvalidOption)
+			return fmt.Errorf("sock: %w: nil network", ErrInvalidOption)
 		}
 		c.net = n
 		return nil
@@ -137,7 +136,7 @@ func WithBind(open udpencap.Opener) StackOption {
 // stack (RFC 6951 section 5.1). 0 picks a free port. Default 9899.
 func WithUDPPort(port uint16) StackOption {
 	return func(c *stackConfig) error {
-		c.udpPort, c.udpPortSet = port, true
+		c.udpPort = port
 		return nil
 	}
 }
@@ -147,7 +146,7 @@ func WithUDPPort(port uint16) StackOption {
 func WithCookieLifetime(d time.Duration) StackOption {
 	return func(c *stackConfig) error {
 		if d <= 0 || d > time.Hour {
-			return fmt.Errorf("%w: cookie lifetime %v not in (0, 1h]", ErrInvalidOption, d)
+			return fmt.Errorf("sock: %w: cookie lifetime %v not in (0, 1h]", ErrInvalidOption, d)
 		}
 		c.cookieLifetime = d
 		return nil
@@ -159,7 +158,7 @@ func WithCookieLifetime(d time.Duration) StackOption {
 func WithLogger(l *slog.Logger) StackOption {
 	return func(c *stackConfig) error {
 		if l == nil {
-			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+			return fmt.Errorf("sock: %w: nil logger", ErrInvalidOption)
 		}
 		c.logger = l
 		return nil
@@ -215,14 +214,14 @@ func defaultEndpointConfig() endpointConfig {
 func (c *endpointConfig) validate() error {
 	a := &c.assoc
 	if a.rtoMin > a.rtoInitial || a.rtoInitial > a.rtoMax {
-		return fmt.Errorf("%w: need RTO.Min %v <= RTO.Initial %v <= RTO.Max %v",
+		return fmt.Errorf("sock: %w: need RTO.Min %v <= RTO.Initial %v <= RTO.Max %v",
 			ErrInvalidOption, a.rtoMin, a.rtoInitial, a.rtoMax)
 	}
 	if a.pfThreshold > a.pathMaxRetrans {
-		return fmt.Errorf("%w: PF threshold %d above Path.Max.Retrans %d", ErrInvalidOption, a.pfThreshold, a.pathMaxRetrans)
+		return fmt.Errorf("sock: %w: PF threshold %d above Path.Max.Retrans %d", ErrInvalidOption, a.pfThreshold, a.pathMaxRetrans)
 	}
 	if a.maxMessageSize > a.receiveBuffer {
-		return fmt.Errorf("%w: maximum message size %d above the receive buffer %d",
+		return fmt.Errorf("sock: %w: maximum message size %d above the receive buffer %d",
 			ErrInvalidOption, a.maxMessageSize, a.receiveBuffer)
 	}
 	return nil
@@ -231,7 +230,7 @@ func (c *endpointConfig) validate() error {
 func durationOption(name string, d, lo, hi time.Duration, set func(*assocConfig)) EndpointOption {
 	return func(c *endpointConfig) error {
 		if d < lo || d > hi {
-			return fmt.Errorf("%w: %s %v not in [%v, %v]", ErrInvalidOption, name, d, lo, hi)
+			return fmt.Errorf("sock: %w: %s %v not in [%v, %v]", ErrInvalidOption, name, d, lo, hi)
 		}
 		set(&c.assoc)
 		return nil
@@ -241,7 +240,7 @@ func durationOption(name string, d, lo, hi time.Duration, set func(*assocConfig)
 func intOption(name string, v, lo, hi int, set func(*endpointConfig)) EndpointOption {
 	return func(c *endpointConfig) error {
 		if v < lo || v > hi {
-			return fmt.Errorf("%w: %s %d not in [%d, %d]", ErrInvalidOption, name, v, lo, hi)
+			return fmt.Errorf("sock: %w: %s %d not in [%d, %d]", ErrInvalidOption, name, v, lo, hi)
 		}
 		set(c)
 		return nil
@@ -283,7 +282,7 @@ func WithMaxInitRetransmits(n int) EndpointOption {
 func WithStreams(out, in int) EndpointOption {
 	return func(c *endpointConfig) error {
 		if out < 1 || out > 65535 || in < 1 || in > 65535 {
-			return fmt.Errorf("%w: streams out %d in %d not in [1, 65535]", ErrInvalidOption, out, in)
+			return fmt.Errorf("sock: %w: streams out %d in %d not in [1, 65535]", ErrInvalidOption, out, in)
 		}
 		c.assoc.outStreams, c.assoc.inStreams = uint16(out), uint16(in)
 		return nil
@@ -326,7 +325,7 @@ func WithRecvQueue(n int) EndpointOption {
 func WithHeartbeatInterval(d time.Duration) EndpointOption {
 	return func(c *endpointConfig) error {
 		if d != 0 && (d < 10*time.Millisecond || d > 24*time.Hour) {
-			return fmt.Errorf("%w: HB.interval %v: 0 (off) or in [10ms, 24h]", ErrInvalidOption, d)
+			return fmt.Errorf("sock: %w: HB.interval %v: 0 (off) or in [10ms, 24h]", ErrInvalidOption, d)
 		}
 		c.assoc.hbInterval = d
 		return nil
@@ -391,7 +390,7 @@ type connectConfig struct {
 func WithRemoteUDPPort(port uint16) ConnectOption {
 	return func(c *connectConfig) error {
 		if port == 0 {
-			return fmt.Errorf("%w: remote UDP port 0", ErrInvalidOption)
+			return fmt.Errorf("sock: %w: remote UDP port 0", ErrInvalidOption)
 		}
 		c.remoteUDPPort = port
 		return nil

@@ -68,7 +68,7 @@ func (a *Association) startPaths(now time.Time) error {
 	mp.timer = time.AfterFunc(time.Hour, a.onPathTimer)
 	mp.timer.Stop()
 	a.mp.Store(mp)
-	if assocState(a.state.Load()) == stateClosed {
+	if a.life.current() == StateClosed {
 		a.stopPaths() // closed while starting: finish saw no paths to stop
 	}
 	return nil
@@ -177,9 +177,7 @@ func (a *Association) pathEvent(ev pathdriver.Event) Event {
 // shuttingDown reports whether a SHUTDOWN, SHUTDOWN-ACK or
 // SHUTDOWN-COMPLETE went either way.
 func (a *Association) shuttingDown() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.sawShut
+	return a.life.shutdownSeen()
 }
 
 // heartbeatPacket builds a HEARTBEAT carrying the driver's Heartbeat Info

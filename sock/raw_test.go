@@ -263,7 +263,7 @@ func TestWrongVerificationTag(t *testing.T) {
 	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^2, must(wire.Abort{}.Append(nil))))
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
 	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
-	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+	require.Equal(t, StateEstablished, p.serverAssoc.State())
 }
 
 func TestPeerRestart(t *testing.T) {

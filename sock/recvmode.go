@@ -15,7 +15,7 @@ type RecvMode int
 
 // Receive modes.
 const (
-	// RecvPerEndpoint is the default, the seed's model: Endpoint.Recv
+	// RecvPerEndpoint is the default, Erlang sock's model: Endpoint.Recv
 	// returns the messages of every association of the endpoint from one
 	// queue of WithRecvQueue messages. A slow reader of that queue closes
 	// the receive window of every association at once.
@@ -44,7 +44,7 @@ func (m RecvMode) String() string {
 func WithRecvMode(m RecvMode) EndpointOption {
 	return func(c *endpointConfig) error {
 		if m != RecvPerEndpoint && m != RecvPerAssociation {
-			return fmt.Errorf("%w: receive mode %d", ErrInvalidOption, int(m))
+			return fmt.Errorf("sock: %w: receive mode %d", ErrInvalidOption, int(m))
 		}
 		c.recvMode = m
 		return nil
@@ -245,15 +245,15 @@ func (q *assocQueue) push(m Message) (pushed bool, wait <-chan struct{}) {
 // per-endpoint mode (see lingerStart). Every change of those conditions
 // calls it, so the last call sees the final state. The caller holds q.mu.
 func (q *assocQueue) settleLocked(a *Association) {
-	want := q.graceful && !q.aborted && (len(q.items) > 0 || a.readers.Load() > 0)
+	want := q.graceful && !q.aborted && (len(q.items) > 0 || a.readersRunning())
 	if want == q.lingering {
 		return
 	}
 	q.lingering = want
 	if want {
-		a.ep.lingering.Add(1)
+		a.ep.linger(1)
 	} else {
-		a.ep.lingering.Add(-1)
+		a.ep.linger(-1)
 	}
 }
 
@@ -306,7 +306,7 @@ func (q *assocQueue) pop(a *Association) (m Message, ok bool, end error, wait <-
 	switch {
 	case q.aborted:
 		return m, false, ErrAborted, nil
-	case q.graceful && a.readers.Load() == 0:
+	case q.graceful && !a.readersRunning():
 		return m, false, ErrClosed, nil
 	}
 	return m, false, nil, q.waitLocked()
@@ -363,7 +363,7 @@ func (a *Association) recv(ctx context.Context, stop1, stop2 <-chan struct{}) (M
 		}
 		switch end {
 		case ErrAborted:
-			return Message{}, fmt.Errorf("sock: recv on %v: %v: %w", a, a.Reason(), ErrAborted)
+			return Message{}, fmt.Errorf("sock: recv on %v: %w", a, a.closedErr())
 		case ErrClosed:
 			return Message{}, fmt.Errorf("sock: recv on %v: shut down: %w (%w)", a, ErrClosed, io.EOF)
 		}

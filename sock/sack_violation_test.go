@@ -114,7 +114,7 @@ func TestSackForSentTSN(t *testing.T) {
 			break
 		}
 	}
-	require.Equal(t, "ESTABLISHED", a.State())
+	require.Equal(t, StateEstablished, a.State())
 	a.Abort("done")
 }
 

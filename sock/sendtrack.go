@@ -382,16 +382,18 @@ func downDetail(what, reason string) string {
 // downReason says why the association went down, for downDetail: its
 // DownReason and the detail of its EventDown.
 func (a *Association) downReason() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.detail == "" {
-		return a.reason.String()
+	ce := a.life.err()
+	if ce == nil {
+		return ReasonNone.String()
 	}
-	return a.reason.String() + ": " + a.detail
+	if ce.Detail == "" {
+		return ce.Reason.String()
+	}
+	return ce.Reason.String() + ": " + ce.Detail
 }
 
 func (a *Association) pushEvents(evs []Event) {
 	for _, ev := range evs {
-		a.ep.events.push(ev)
+		a.ep.raise(ev)
 	}
 }

@@ -82,7 +82,7 @@ func TestSendTrackerBinding(t *testing.T) {
 	require.Equal(t, [2]uint32{103, 105}, [2]uint32{a.tx.flight[1].first, a.tx.flight[1].last})
 	a.tx.mu.Unlock()
 
-	a.reason = ReasonAbortedByPeer
+	a.life.closeErr = &CloseError{Reason: ReasonAbortedByPeer}
 	evs := a.tx.down(a)
 	require.Equal(t, []uint32{2, 4, 5}, contexts(evs))
 	require.Equal(t, "unacknowledged: association down (aborted by peer)", evs[0].Detail)
@@ -113,7 +113,7 @@ func TestSendTrackerAbandon(t *testing.T) {
 
 	// The peer acknowledges the FORWARD-TSN and the last message.
 	a.tx.acked(a, 103, nil)
-	a.reason = ReasonShutdown
+	a.life.closeErr = &CloseError{Reason: ReasonShutdown}
 	require.Empty(t, a.tx.down(a))
 }
 
@@ -173,7 +173,7 @@ func TestSendTrackerHostileAcks(t *testing.T) {
 	a.tx.acked(a, v.CumTSNAck(), &v)
 	a.tx.dataOut(a, outForwardTSN(102))
 	require.Equal(t, []uint32{1, 2}, contexts(pending(a)), "only the first block counted: 102 is delivered")
-	a.reason = ReasonAborted
+	a.life.closeErr = &CloseError{Reason: ReasonAborted}
 	require.Empty(t, a.tx.down(a))
 }
 
@@ -184,7 +184,7 @@ func TestSendTrackerSendAfterDown(t *testing.T) {
 	a := trackerAssoc(false)
 	taken := a.tx.queue([]byte("t"), SendInfo{Context: 7})
 	refused := a.tx.queue([]byte("r"), SendInfo{Context: 8})
-	a.reason = ReasonCommunicationLost
+	a.life.closeErr = &CloseError{Reason: ReasonCommunicationLost}
 	require.Empty(t, a.tx.down(a))
 	a.tx.sendDone(a, taken, true)
 	a.tx.sendDone(a, refused, false)

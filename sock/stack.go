@@ -224,7 +224,7 @@ func (s *Stack) UDPPort() uint16 {
 // port, which win for their own addresses (see docs/ARCHITECTURE.md,
 // "Wildcard endpoints"). A UDP encapsulation port another process holds
 // is reported as ErrAddressInUse too, with what to do about it.
-// The seed's create_ep.
+// Erlang sock's create_ep.
 func (s *Stack) NewEndpoint(addrs []netip.Addr, port uint16, opts ...EndpointOption) (*Endpoint, error) {
 	cfg := defaultEndpointConfig()
 	for _, o := range opts {
@@ -300,13 +300,13 @@ func checkLocalAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
 		a = a.Unmap()
 		switch {
 		case !a.IsValid():
-			return nil, fmt.Errorf("%w: invalid local address", ErrInvalidArgument)
+			return nil, fmt.Errorf("sock: %w: invalid local address", ErrInvalidArgument)
 		case a.IsMulticast():
-			return nil, fmt.Errorf("%w: multicast local address %v", ErrInvalidArgument, a)
+			return nil, fmt.Errorf("sock: %w: multicast local address %v", ErrInvalidArgument, a)
 		case a.Zone() != "":
-			return nil, fmt.Errorf("%w: zoned local address %v not supported", ErrInvalidArgument, a)
+			return nil, fmt.Errorf("sock: %w: zoned local address %v not supported", ErrInvalidArgument, a)
 		case slices.Contains(out, a):
-			return nil, fmt.Errorf("%w: local address %v listed twice", ErrInvalidArgument, a)
+			return nil, fmt.Errorf("sock: %w: local address %v listed twice", ErrInvalidArgument, a)
 		}
 		out = append(out, a)
 	}
@@ -528,7 +528,7 @@ func (s *Stack) transportFor(pkt []byte, from netip.Addr, to netip.AddrPort) (ud
 	return tr, nil
 }
 
-// Endpoints returns every endpoint of the stack (the seed's get_eps).
+// Endpoints returns every endpoint of the stack (Erlang sock's get_eps).
 func (s *Stack) Endpoints() []*Endpoint {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -546,7 +546,7 @@ func (s *Stack) endpointsLocked() []*Endpoint {
 }
 
 // Endpoint returns the endpoint that owns the transport address (addr,
-// port), or an error wrapping ErrNotFound (the seed's get_ep). For a
+// port), or an error wrapping ErrNotFound (Erlang sock's get_ep). For a
 // specific address that is the endpoint on it, else a wildcard endpoint
 // of its family on the port: the one a packet to that address reaches.
 func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
@@ -564,7 +564,7 @@ func (s *Stack) Endpoint(addr netip.Addr, port uint16) (*Endpoint, error) {
 
 // FindAssociation returns the association between the local transport
 // address (laddr, lport) and the remote one (raddr, rport), or an error
-// wrapping ErrNotFound (the seed's find_assoc). laddr may be any address
+// wrapping ErrNotFound (Erlang sock's find_assoc). laddr may be any address
 // a wildcard endpoint serves; the association is the one its packets
 // reach (see endpointFor).
 func (s *Stack) FindAssociation(laddr netip.Addr, lport uint16, raddr netip.Addr, rport uint16) (*Association, error) {

@@ -233,7 +233,7 @@ func TestWrongTagDiscardedSilently(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("legit"), SendInfo{}))
 	require.Equal(t, "legit", string(recvCtx(t, p.listener).Payload))
-	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+	require.Equal(t, StateEstablished, p.serverAssoc.State())
 }
 
 // TestTBitWithOwnTag: an ABORT or SHUTDOWN COMPLETE with the T bit set
@@ -252,7 +252,7 @@ func TestTBitWithOwnTag(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
 	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
-	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+	require.Equal(t, StateEstablished, p.serverAssoc.State())
 
 	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.peerTagValue(), must(wire.Abort{T: true}.Append(nil))))
 	select {
@@ -456,7 +456,7 @@ func TestRestartWithNewAddress(t *testing.T) {
 	require.Len(t, ab.Causes, 1)
 	require.Equal(t, wire.CauseRestartWithNewAddresses, ab.Causes[0].Code)
 	require.Equal(t, paramTLVBytes(wire.AddressParam(lo4b)), ab.Causes[0].Info)
-	require.Equal(t, "ESTABLISHED", a.State())
+	require.Equal(t, StateEstablished, a.State())
 	require.Len(t, a.Paths(), 1, "no path added")
 	require.Equal(t, []*Association{a}, ep.Associations())
 }
@@ -563,7 +563,7 @@ func TestRestartCookieWithNewAddress(t *testing.T) {
 	require.Len(t, ab.Causes, 1)
 	require.Equal(t, wire.CauseRestartWithNewAddresses, ab.Causes[0].Code)
 	require.Equal(t, paramTLVBytes(wire.AddressParam(lo4b)), ab.Causes[0].Info)
-	require.Equal(t, "ESTABLISHED", a.State())
+	require.Equal(t, StateEstablished, a.State())
 	require.Equal(t, []*Association{a}, ep.Associations())
 }
 
@@ -619,7 +619,7 @@ func TestBundledAbortTagRule(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
 	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
-	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+	require.Equal(t, StateEstablished, p.serverAssoc.State())
 }
 
 // TestUDPPortLearnedAfterTagCheck: RFC 6951 section 5.4, the peer's UDP
@@ -641,7 +641,7 @@ func TestUDPPortLearnedAfterTagCheck(t *testing.T) {
 	}
 	require.Equal(t, port, pathTo(t, a, lo4).RemoteUDPPort)
 	require.Equal(t, before+3, p.server.Stats().Drops[DropWrongTag])
-	require.Equal(t, "ESTABLISHED", a.State())
+	require.Equal(t, StateEstablished, a.State())
 }
 
 // TestInitUnrecognizedParamsBounded: the Unrecognized Parameter report of
@@ -704,7 +704,7 @@ func TestStrayShutdownComplete(t *testing.T) {
 	require.NoError(t, p.clientAssoc.Send(context.Background(), []byte("after"), SendInfo{}))
 	require.Equal(t, "after", string(recvCtx(t, p.listener).Payload))
 	require.False(t, p.serverAssoc.shuttingDown())
-	require.Equal(t, "ESTABLISHED", p.serverAssoc.State())
+	require.Equal(t, StateEstablished, p.serverAssoc.State())
 }
 
 // TestInitAckHasNoSupportedAddressTypes: RFC 9260 section 3.3.3 lists the

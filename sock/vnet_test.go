@@ -80,6 +80,6 @@ func TestVnetExchange(t *testing.T) {
 		require.Equal(t, vB2, paths[1].Remote)
 		require.Equal(t, vA2, paths[1].Local)
 		time.Sleep(time.Minute) // idle: nothing breaks in a minute of fake time
-		require.Equal(t, "ESTABLISHED", a.State())
+		require.Equal(t, sock.StateEstablished, a.State())
 	})
 }

@@ -23,7 +23,7 @@ import (
 func WithHostAddrs(f func() ([]netip.Addr, error)) StackOption {
 	return func(c *stackConfig) error {
 		if f == nil {
-			return fmt.Errorf("%w: nil host address function", ErrInvalidOption)
+			return fmt.Errorf("sock: %w: nil host address function", ErrInvalidOption)
 		}
 		c.hostAddrs = f
 		return nil

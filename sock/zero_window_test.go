@@ -79,7 +79,7 @@ func TestZeroWindowNoFlapping(t *testing.T) {
 		require.Empty(t, pathEvents, "no path flaps while the peer's window is closed")
 		require.Less(t, sent, 100, "the window closed")
 		mu.Unlock()
-		require.Equal(t, "ESTABLISHED", a.State())
+		require.Equal(t, sock.StateEstablished, a.State())
 		for _, p := range a.Paths() {
 			require.Equal(t, sock.PathActive, p.State, "path to %v", p.Remote)
 		}

@@ -125,7 +125,7 @@ func listen(ctx context.Context, args []string, std stdio) error {
 				// messages are on their way fails every echo after.
 				// A peer that started its shutdown takes no more data:
 				// not worth a line.
-				if err != nil && ctx.Err() == nil && m.Association != echoFailed && m.Association.State() == "ESTABLISHED" &&
+				if err != nil && ctx.Err() == nil && m.Association != echoFailed && m.Association.State() == sock.StateEstablished &&
 					!errors.Is(err, sock.ErrNotEstablished) {
 					echoFailed = m.Association
 					fmt.Fprintf(std.err, "echo on %v: %v\n", m.Association, err)
@@ -194,7 +194,7 @@ func shutdownAll(ctx context.Context, ep *sock.Endpoint) error {
 		errs []error
 	)
 	for _, a := range ep.Associations() {
-		if a.State() != "ESTABLISHED" {
+		if a.State() != sock.StateEstablished {
 			continue
 		}
 		wg.Go(func() {

@@ -64,14 +64,6 @@ func (c ErrorCause) Size() int {
 	return tlvSize(len(c.Info))
 }
 
-// AppendCauses appends each cause, padded to a multiple of four bytes, to
-// dst. A cause longer than its 16-bit Cause Length can say (65535 bytes) is
-// an error wrapping ErrTooLong, and dst is returned unchanged.
-func AppendCauses(dst []byte, causes ...ErrorCause) ([]byte, error) {
-	dst, _, err := appendCauses(dst, causes)
-	return dst, err
-}
-
 // appendCauses is AppendCauses that also returns the last cause's padding.
 func appendCauses(dst []byte, causes []ErrorCause) ([]byte, int, error) {
 	start := len(dst)
@@ -198,18 +190,6 @@ func InvalidStreamIDCause(stream uint16) ErrorCause {
 	return ErrorCause{Code: CauseInvalidStreamID, Info: info}
 }
 
-// MissingMandatoryParamCause returns a Missing Mandatory Parameter cause
-// (section 3.3.10.2): "Indicates that one or more mandatory TLV parameters
-// are missing in a received INIT or INIT ACK chunk." The information is the
-// 32-bit number of missing parameters followed by their 16-bit types.
-func MissingMandatoryParamCause(types ...ParamType) ErrorCause {
-	info := binary.BigEndian.AppendUint32(nil, uint32(len(types)))
-	for _, t := range types {
-		info = binary.BigEndian.AppendUint16(info, uint16(t))
-	}
-	return ErrorCause{Code: CauseMissingMandatoryParam, Info: info}
-}
-
 // StaleCookieCause returns a Stale Cookie Error cause (section 3.3.10.3):
 // "Indicates the receipt of a valid State Cookie that has expired." The
 // information is the Measure of Staleness: "This field contains the
@@ -234,14 +214,6 @@ func OutOfResourceCause() ErrorCause {
 // ChunkIter.Raw).
 func UnrecognizedChunkCause(chunk []byte) ErrorCause {
 	return ErrorCause{Code: CauseUnrecognizedChunkType, Info: slices.Clone(chunk)}
-}
-
-// InvalidMandatoryParamCause returns an Invalid Mandatory Parameter cause
-// (section 3.3.10.7): "This error cause is returned to the originator of an
-// INIT or INIT ACK chunk when one of the mandatory parameters is set to an
-// invalid value." It has no information.
-func InvalidMandatoryParamCause() ErrorCause {
-	return ErrorCause{Code: CauseInvalidMandatoryParam}
 }
 
 // UnrecognizedParamsCause returns an Unrecognized Parameters cause (section

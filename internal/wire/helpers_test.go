@@ -1,9 +1,11 @@
 package wire
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -108,4 +110,47 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// AppendCauses appends each cause, padded to a multiple of four bytes, to
+// dst. A cause longer than its 16-bit Cause Length can say (65535 bytes) is
+// an error wrapping ErrTooLong, and dst is returned unchanged.
+func AppendCauses(dst []byte, causes ...ErrorCause) ([]byte, error) {
+	dst, _, err := appendCauses(dst, causes)
+	return dst, err
+}
+
+// InvalidMandatoryParamCause returns an Invalid Mandatory Parameter cause
+// (section 3.3.10.7): "This error cause is returned to the originator of an
+// INIT or INIT ACK chunk when one of the mandatory parameters is set to an
+// invalid value." It has no information.
+func InvalidMandatoryParamCause() ErrorCause {
+	return ErrorCause{Code: CauseInvalidMandatoryParam}
+}
+
+// MissingMandatoryParamCause returns a Missing Mandatory Parameter cause
+// (section 3.3.10.2): "Indicates that one or more mandatory TLV parameters
+// are missing in a received INIT or INIT ACK chunk." The information is the
+// 32-bit number of missing parameters followed by their 16-bit types.
+func MissingMandatoryParamCause(types ...ParamType) ErrorCause {
+	info := binary.BigEndian.AppendUint32(nil, uint32(len(types)))
+	for _, t := range types {
+		info = binary.BigEndian.AppendUint16(info, uint16(t))
+	}
+	return ErrorCause{Code: CauseMissingMandatoryParam, Info: info}
+}
+
+// AppendParam appends a parameter with type t and the given value to dst,
+// followed by zero padding to a multiple of four bytes. A value longer than
+// a parameter can carry (65531 bytes) is an error wrapping ErrTooLong, and
+// dst is returned unchanged.
+func AppendParam(dst []byte, t ParamType, value []byte) ([]byte, error) {
+	dst, _, err := appendTLV(dst, uint16(t), value)
+	return dst, err
+}
+
+// HeartbeatInfoParam returns a Heartbeat Info parameter (type 1, RFC 9260
+// section 3.3.5) carrying info, which is opaque to the peer.
+func HeartbeatInfoParam(info []byte) Param {
+	return Param{Type: ParamHeartbeatInfo, Value: slices.Clone(info)}
 }

@@ -298,12 +298,3 @@ func (it *ParamIter) Err() error {
 func (p Param) Size() int {
 	return tlvSize(len(p.Value))
 }
-
-// AppendParam appends a parameter with type t and the given value to dst,
-// followed by zero padding to a multiple of four bytes. A value longer than
-// a parameter can carry (65531 bytes) is an error wrapping ErrTooLong, and
-// dst is returned unchanged.
-func AppendParam(dst []byte, t ParamType, value []byte) ([]byte, error) {
-	dst, _, err := appendTLV(dst, uint16(t), value)
-	return dst, err
-}

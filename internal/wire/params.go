@@ -115,12 +115,6 @@ func StateCookieParam(cookie []byte) Param {
 	return Param{Type: ParamStateCookie, Value: slices.Clone(cookie)}
 }
 
-// HeartbeatInfoParam returns a Heartbeat Info parameter (type 1, RFC 9260
-// section 3.3.5) carrying info, which is opaque to the peer.
-func HeartbeatInfoParam(info []byte) Param {
-	return Param{Type: ParamHeartbeatInfo, Value: slices.Clone(info)}
-}
-
 // UnrecognizedParam returns an Unrecognized Parameter (type 8) wrapping the
 // whole TLV of p, without p's padding. An INIT ACK carries one for each
 // reportable parameter of the INIT that was not recognised (RFC 9260

@@ -97,7 +97,7 @@ func Take(s *sock.Stack) Snapshot {
 		for _, a := range ep.Associations() {
 			out, in := a.Streams()
 			as := Association{
-				Name: a.String(), State: a.State(), PeerPort: a.PeerPort(),
+				Name: a.String(), State: a.State().String(), PeerPort: a.PeerPort(),
 				StreamsOut: out, StreamsIn: in, Stats: a.Stats(), Paths: []Path{},
 			}
 			for _, p := range a.Paths() {

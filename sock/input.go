@@ -3,304 +3,17 @@ package sock
 import (
 	"encoding/binary"
 	"fmt"
-	"net"
-	"net/netip"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/pathmgr"
 	"github.com/usock/usock/udpencap"
 )
 
-// shimConn is the net.Conn pion's association runs over. Inbound, the
-// association's receive path queues packets already checked and filtered;
-// outbound, every packet pion writes goes through Association.output.
-//
-// The inbound queue is a slice that grows with bursts and shrinks back
-// when drained, so an idle association holds no queue memory (a channel
-// of shimQueue slots would cost 24 KiB each).
-type shimConn struct {
-	a      *Association
-	mu     sync.Mutex
-	queue  [][]byte
-	ready  chan struct{} // a token while the queue is not empty
-	closed chan struct{}
-	once   sync.Once
-}
-
-// shimQueue is how many inbound packets wait for pion's read loop; past
-// that they are dropped and counted, as a full router queue would.
-const shimQueue = 1024
-
-func newShimConn(a *Association) *shimConn {
-	return &shimConn{a: a, ready: make(chan struct{}, 1), closed: make(chan struct{})}
-}
-
-var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, maxPacketSize+wire.CommonHeaderSize); return &b }}
-
-func (c *shimConn) Read(b []byte) (int, error) {
-	for {
-		c.mu.Lock()
-		if len(c.queue) > 0 {
-			p := c.queue[0]
-			c.queue[0] = nil
-			c.queue = c.queue[1:]
-			if len(c.queue) == 0 {
-				c.queue = nil // let a burst's backing array go
-			}
-			c.mu.Unlock()
-			n := copy(b, p)
-			p = p[:0]
-			packetPool.Put(&p)
-			return n, nil
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.ready:
-		case <-c.closed:
-			return 0, net.ErrClosed
-		}
-	}
-}
-
-func (c *shimConn) Write(b []byte) (int, error) {
-	select {
-	case <-c.closed:
-		return 0, net.ErrClosed
-	default:
-	}
-	c.a.output(b)
-	return len(b), nil
-}
-
-// push queues an inbound packet for pion (pkt is kept); false when the
-// queue is full.
-func (c *shimConn) push(pkt []byte) bool {
-	c.mu.Lock()
-	if len(c.queue) >= shimQueue {
-		c.mu.Unlock()
-		return false
-	}
-	c.queue = append(c.queue, pkt)
-	c.mu.Unlock()
-	select {
-	case c.ready <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-// Close is pion closing its association.
-func (c *shimConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	c.a.engineClosed()
-	return nil
-}
-
-type shimAddr struct{}
-
-func (shimAddr) Network() string { return "sctp-udp" }
-func (shimAddr) String() string  { return "shim" }
-
-func (c *shimConn) LocalAddr() net.Addr                { return shimAddr{} }
-func (c *shimConn) RemoteAddr() net.Addr               { return shimAddr{} }
-func (c *shimConn) SetDeadline(t time.Time) error      { return nil }
-func (c *shimConn) SetReadDeadline(t time.Time) error  { return nil }
-func (c *shimConn) SetWriteDeadline(t time.Time) error { return nil }
-
-// path is the association's view of one peer address (RFC 9260 section
-// 1.3 "transport address"): where to send, from where, and its counters.
-type path struct {
-	id      pathmgr.PathID
-	remote  netip.Addr
-	local   netip.Addr
-	udpPort atomic.Uint32 // the peer's UDP encapsulation port
-	// arrival is the local address the peer's packets from remote arrive
-	// on; once known the path sends from it, so that both directions of
-	// a path use the same pair of addresses.
-	arrival atomic.Pointer[netip.Addr]
-	pinned  atomic.Pointer[netip.Addr] // set by SetPathLocal; wins
-
-	confirmed bool
-
-	packetsOut, bytesOut, packetsIn, bytesIn atomic.Uint64
-}
-
-// from is the local address the path sends from.
-func (p *path) from() netip.Addr {
-	if l := p.pinned.Load(); l != nil {
-		return *l
-	}
-	if l := p.arrival.Load(); l != nil {
-		return *l
-	}
-	return p.local
-}
-
-// sendOn sends a complete packet on path p at once.
-func (a *Association) sendOn(p *path, pkt []byte) {
-	if p == nil {
-		return
-	}
-	p.countSent(pkt, a.ep.stack.send(pkt, p.from(), p.to()))
-}
-
-// queueOn sends a packet pion wrote on path p through the socket's send
-// queue, where it joins the rest of pion's burst in one system call.
-func (a *Association) queueOn(p *path, pkt []byte) {
-	if p == nil {
-		return
-	}
-	p.countSent(pkt, a.ep.stack.enqueue(pkt, p.from(), p.to()))
-}
-
-// countSent counts a packet handed to the socket.
-func (p *path) countSent(pkt []byte, err error) {
-	if err == nil {
-		p.packetsOut.Add(1)
-		p.bytesOut.Add(uint64(len(pkt)))
-	}
-}
-
-// to is the peer's address and UDP encapsulation port on the path.
-func (p *path) to() netip.AddrPort {
-	return netip.AddrPortFrom(p.remote, uint16(p.udpPort.Load()))
-}
-
-// output takes a packet pion wrote: drops pion's own HEARTBEATs (the shim
-// owns heartbeats), puts our ports and the peer's tag in the common header,
-// computes the one real CRC32c (pion runs with zero checksums) and sends
-// it on the primary path.
-func (a *Association) output(pkt []byte) {
-	if len(pkt) < wire.CommonHeaderSize {
-		return
-	}
-	heartbeat, shutdown, tracked := markOutbound(pkt, a.cfg.rtoMin < maxSackDelay)
-	if heartbeat {
-		pkt = dropChunks(pkt, wire.ChunkHeartbeat)
-		if len(pkt) == wire.CommonHeaderSize {
-			return
-		}
-	}
-	if shutdown {
-		// Watched for the end of a graceful shutdown.
-		a.mu.Lock()
-		a.sawShut = true
-		a.mu.Unlock()
-	}
-	if tracked {
-		// Before the packet leaves, so before any SACK for it arrives.
-		a.tx.dataOut(a, pkt)
-	}
-	pkt = a.rewriteSacks(pkt)
-	wire.SetPorts(pkt, a.ep.port, a.peerPort)
-	wire.SetChecksum(pkt)
-	// The packet is final before routeData may keep it for a re-send.
-	a.queueOn(a.routeData(pkt), pkt)
-}
-
-// rewriteSacks shows each SACK in a packet pion wrote to the receive
-// tracker, writes our window in it (pion's less the reserve) and adds the
-// duplicate TSNs pion does not report. In place but for duplicates, rare,
-// which cost a new packet.
-func (a *Association) rewriteSacks(pkt []byte) []byte {
-	body := pkt[wire.CommonHeaderSize:]
-	off := 0
-	it := wire.NewChunkIter(body)
-	for it.Next() {
-		raw := it.Raw()
-		at := off
-		off += len(raw) + (4-len(raw)%4)%4
-		c := it.Chunk()
-		if c.Type != wire.ChunkSack {
-			continue
-		}
-		v, err := wire.ParseSackView(c.Value)
-		if err != nil {
-			continue
-		}
-		var dups [maxReportedDups]uint32
-		arwnd, n := a.rx.sacked(v, a.cfg.receiveBuffer+rxReserve, dups[:])
-		binary.BigEndian.PutUint32(c.Value[4:], arwnd)
-		// Keep the packet within the packet size.
-		n = min(n, (a.cfg.packetSize-len(pkt))/4, 0xffff-v.NumDupTSNs())
-		if n <= 0 {
-			continue
-		}
-		return appendDups(pkt, wire.CommonHeaderSize+at, len(raw), v.NumDupTSNs(), dups[:n])
-	}
-	return pkt
-}
-
-// appendDups returns a copy of pkt with dups added to the SACK chunk of
-// length n at offset at, which lists m duplicates already. RFC 9260
-// section 6.2: "The duplicate TSN number(s) SHOULD be reported in the SACK
-// chunk as duplicate."
-func appendDups(pkt []byte, at, n, m int, dups []uint32) []byte {
-	out := make([]byte, 0, len(pkt)+4*len(dups))
-	out = append(out, pkt[:at+n]...)
-	for _, d := range dups {
-		out = binary.BigEndian.AppendUint32(out, d)
-	}
-	out = append(out, pkt[at+n:]...)
-	binary.BigEndian.PutUint16(out[at+2:], uint16(n+4*len(dups)))
-	binary.BigEndian.PutUint16(out[at+4+10:], uint16(m+len(dups)))
-	return out
-}
-
-// maxSackDelay is the longest a peer may delay a SACK: RFC 9260 section
-// 6.2 "the delay MUST be less than 500 ms" and SHOULD be 200 ms, pion's
-// and Linux's value.
-const maxSackDelay = 200 * time.Millisecond
-
-// markOutbound makes one pass over the chunks of a packet pion wrote: it
-// reports whether the packet holds a HEARTBEAT (pion's, to be dropped), a
-// SHUTDOWN, SHUTDOWN-ACK or SHUTDOWN-COMPLETE, and DATA or FORWARD-TSN
-// (for the send tracker), and with setI sets the I
-// bit (RFC 7053, "SACK-IMMEDIATELY") on its DATA and I-DATA chunks, in
-// place. With an RTO.Min below the peer's SACK delay, the last packet of a
-// burst would otherwise wait for the delayed SACK longer than our
-// retransmission timer, count a path error that did not happen and, with a
-// PF threshold of 0, move the data to another path for nothing. The cost
-// is a SACK per DATA packet instead of one per two.
-func markOutbound(pkt []byte, setI bool) (heartbeat, shutdown, tracked bool) {
-	const flagI = 0x08
-	body := pkt[wire.CommonHeaderSize:]
-	off := 0
-	it := wire.NewChunkIter(body)
-	for it.Next() {
-		raw := it.Raw()
-		switch it.Chunk().Type {
-		case wire.ChunkData, wire.ChunkIData:
-			if setI {
-				body[off+1] |= flagI
-			}
-			tracked = true
-		case wire.ChunkForwardTSN:
-			tracked = true
-		case wire.ChunkHeartbeat:
-			heartbeat = true
-		case wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkShutdownComplete:
-			shutdown = true
-		}
-		off += len(raw) + (4-len(raw)%4)%4
-	}
-	return heartbeat, shutdown, tracked
-}
-
-// dropChunks removes the chunks of type t from pkt, in place.
-func dropChunks(pkt []byte, t wire.ChunkType) []byte {
-	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
-	var kept []byte
-	for it.Next() {
-		if it.Chunk().Type != t {
-			kept = appendPadded(kept, it.Raw())
-		}
-	}
-	return append(pkt[:wire.CommonHeaderSize], kept...)
-}
+// This file is the association's inbound chunk filter: every packet the
+// endpoint gives the association passes Association.receive, which checks
+// it again, answers and takes what is the stack's (HEARTBEAT, ABORT,
+// ERROR, handshake chunks), shows SACKs and SHUTDOWN to path management
+// and the send tracker, sends DATA through the receive tracker
+// (rxwindow.go) and queues what is left for pion (handToEngine).
 
 // soleChunk reports whether raw, a chunk of pkt, is the packet's only
 // chunk (the last chunk's padding may be missing).
@@ -345,12 +58,12 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	p.packetsIn.Add(1)
 	p.bytesIn.Add(uint64(len(pkt)))
 
-	state := assocState(a.state.Load())
-	if state < stateEstablished {
+	state := a.life.current()
+	if state < StateEstablished {
 		a.receiveHandshake(pkt, meta)
 		return
 	}
-	if state == stateClosed {
+	if state == StateClosed {
 		return
 	}
 	bp := packetPool.Get().(*[]byte)
@@ -415,13 +128,16 @@ loop:
 				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
 				continue
 			}
-			detail := ""
+			ce := &CloseError{Reason: ReasonAbortedByPeer}
 			if ab, err := wire.ParseAbort(c); err == nil {
-				detail = causesText(ab.Causes)
+				ce.Detail = causesText(ab.Causes)
+				if len(ab.Causes) > 0 {
+					ce.PeerCause = uint16(ab.Causes[0].Code)
+				}
 			}
 			*bp = out[:0]
 			packetPool.Put(bp)
-			a.finish(ReasonAbortedByPeer, detail, true)
+			a.finishWith(ce, true)
 			return
 		case wire.ChunkShutdown:
 			a.peerShutdown(c)
@@ -473,9 +189,7 @@ loop:
 				continue
 			}
 			if inStreams < 0 {
-				a.mu.Lock()
-				inStreams = int(a.inStreams)
-				a.mu.Unlock()
+				inStreams = int(a.inboundStreams())
 			}
 			var verdict rxVerdict
 			out, verdict = a.receiveData(c, it.Raw(), out, inStreams, &errs)
@@ -535,10 +249,7 @@ func engineSize(c wire.Chunk, raw []byte) int {
 // handToEngine queues out, a packet for pion in the pooled buffer bp, on
 // pion's input queue; a full queue drops it (counted).
 func (a *Association) handToEngine(bp *[]byte, out []byte) {
-	a.mu.Lock()
-	conn := a.conn
-	a.mu.Unlock()
-	if conn == nil || !conn.push(out) {
+	if conn := a.shim(); conn == nil || !conn.push(out) {
 		a.drop(&a.stats.droppedQueue, DropQueueFull)
 		*bp = out[:0]
 		packetPool.Put(bp)
@@ -684,9 +395,9 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
 				continue
 			}
-			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr(), flags: c.Flags}
+			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr()}
 			select {
-			case a.hs <- m:
+			case a.handshakeInput() <- m:
 			default:
 			}
 		}
@@ -771,7 +482,7 @@ func (a *Association) sendReply(meta udpencap.Meta, chunks []byte) {
 	tag := a.peerTagValue()
 	pkt := wire.NewPacket(make([]byte, 0, wire.CommonHeaderSize+len(chunks)), wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: tag})
 	pkt = append(pkt, chunks...)
-	_ = a.ep.stack.send(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
+	_ = a.ep.sendNow(wire.Finish(pkt), meta.Local.Addr(), meta.Src)
 }
 
 // sendError sends an ERROR chunk with causes on path p.

@@ -1,0 +1,389 @@
+package sock
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/multihome"
+	"github.com/usock/usock/internal/wire"
+)
+
+// handshakeState is the initiating side's handshake (RFC 9260 section
+// 5.1): what Connect's driver, connect, waits for and what it learned.
+// Owned by connect.go: other files reach it through the methods here.
+//
+// in carries the handshake chunks (INIT-ACK, COOKIE-ACK, ABORT, ERROR) the
+// socket reader takes for the association to the goroutine that runs
+// connect (the user's, in Connect). pendingPeer is guarded by a.mu: connect
+// sets it, startEngine (on the same goroutine, or on the socket reader
+// for an INIT collision) takes it.
+type handshakeState struct {
+	in chan handshakeMsg
+	// pendingPeer is the peer's INIT-ACK while in COOKIE-ECHOED.
+	pendingPeer *wire.Init
+}
+
+func newHandshakeState() handshakeState { return handshakeState{in: make(chan handshakeMsg, 8)} }
+
+// handshakeMsg is a handshake chunk for the connecting side.
+type handshakeMsg struct {
+	typ   wire.ChunkType
+	value []byte
+	src   netip.AddrPort
+	local netip.Addr
+}
+
+// handshakeInput is where the receive path hands connect its handshake
+// chunks; a full channel means connect is behind and the chunk is dropped.
+func (a *Association) handshakeInput() chan<- handshakeMsg { return a.hs.in }
+
+// handshakeDoneLocked forgets the peer's INIT-ACK once the engine has it.
+// The caller holds a.mu.
+func (a *Association) handshakeDoneLocked() {
+	mustHold(&a.mu)
+	a.hs.pendingPeer = nil
+}
+
+// Connect sets up an association with the peer endpoint at the remote
+// addresses and SCTP port (Erlang sock's create_assoc). The INIT goes to each
+// address in turn, with T1-init back-off (RFC 9260 section 5.1). There is
+// at most one association between two endpoints: if one exists with any of
+// the addresses, Connect returns it (after it is established).
+func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16, opts ...ConnectOption) (*Association, error) {
+	cc := connectConfig{remoteUDPPort: DefaultUDPPort}
+	for _, o := range opts {
+		if err := o(&cc); err != nil {
+			return nil, err
+		}
+	}
+	if len(remote) == 0 || port == 0 {
+		return nil, fmt.Errorf("sock: %w: connect needs remote addresses and a port", ErrInvalidArgument)
+	}
+	var peers []netip.Addr
+	for _, r := range remote {
+		r = r.Unmap()
+		if !multihome.Usable(r) {
+			return nil, fmt.Errorf("sock: %w: remote address %v", ErrInvalidArgument, r)
+		}
+		if !e.hasFamily(r) {
+			return nil, fmt.Errorf("sock: %w: no local address of the family of %v", ErrInvalidArgument, r)
+		}
+		if !slices.Contains(peers, r) {
+			peers = append(peers, r)
+		}
+	}
+	if len(peers) > multihome.MaxPeerAddresses {
+		return nil, fmt.Errorf("sock: %w: %d remote addresses, at most %d", ErrInvalidArgument, len(peers), multihome.MaxPeerAddresses)
+	}
+	for {
+		for _, r := range peers {
+			if a := e.lookupPeer(r, port); a != nil {
+				return a, a.waitUp(ctx)
+			}
+		}
+		a := newAssociation(e, port)
+		a.life.set(StateCookieWait)
+		for _, r := range peers {
+			l, _ := multihome.LocalFor(e.addrs, r)
+			a.addPathLocked(r, l, cc.remoteUDPPort, false)
+		}
+		a.primary = a.paths[0]
+		if err := e.register(a); err != nil {
+			if errors.Is(err, ErrAddressInUse) {
+				continue // lost a race with another Connect or an accept
+			}
+			return nil, err
+		}
+		if err := a.connect(ctx); err != nil {
+			a.finish(ReasonAborted, err.Error(), false)
+			return nil, err
+		}
+		return a, nil
+	}
+}
+
+// initChunk builds our INIT for the destination path.
+func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Init {
+	in := wire.Init{
+		InitiateTag: a.localTag,
+		ARwnd:       uint32(a.cfg.receiveBuffer),
+		OutStreams:  a.cfg.outStreams,
+		InStreams:   a.cfg.inStreams,
+		InitialTSN:  a.localTSN,
+	}
+	in.Params = append(in.Params, multihome.Advertise(a.ep.listedAddrs(), dst, nil)...)
+	in.Params = append(in.Params,
+		wire.SupportedExtensionsParam(handshake.Extensions(false)...),
+		wire.ForwardTSNSupportedParam())
+	if preserve > 0 {
+		// RFC 9260 section 5.2.6: ask for a longer cookie life after a
+		// Stale Cookie error.
+		ms := uint32(min((preserve + time.Millisecond - 1).Milliseconds(), 1<<31))
+		in.Params = append(in.Params, wire.Param{Type: wire.ParamCookiePreservative,
+			Value: []byte{byte(ms >> 24), byte(ms >> 16), byte(ms >> 8), byte(ms)}})
+	}
+	return in
+}
+
+// connect runs the initiating side of the handshake (RFC 9260 section
+// 5.1): INIT with T1-init, COOKIE-ECHO with T1-cookie, each retransmitted
+// with the RTO doubled (up to RTO.Max) at most Max.Init.Retransmits times.
+func (a *Association) connect(ctx context.Context) error {
+	rto := a.cfg.rtoInitial
+	retransmits := 0
+	var preserve time.Duration
+	var cookieEcho []byte // the COOKIE-ECHO packet, once in COOKIE-ECHOED
+	var echoPath *path
+	// Where INITs went: the INIT-ACK confirms one of them (section 5.4).
+	sentTo := map[netip.Addr]bool{}
+	var lastInit *path
+	timer := time.NewTimer(time.Hour) // armed with the RTO at each send
+	timer.Stop()
+	defer timer.Stop()
+	sendNext := true
+	for {
+		if sendNext {
+			if a.life.current() == StateCookieWait {
+				a.mu.Lock()
+				p := a.paths[retransmits%len(a.paths)]
+				a.mu.Unlock()
+				init := a.initChunk(p.remote, preserve)
+				pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
+				pkt, err := init.Append(pkt, wire.ChunkInit)
+				if err != nil {
+					// Only the endpoint's own addresses could make it
+					// too long.
+					return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, err)
+				}
+				a.sendOn(p, wire.Finish(pkt))
+				sentTo[p.remote], lastInit = true, p
+			} else {
+				a.sendOn(echoPath, cookieEcho)
+			}
+			timer.Reset(rto)
+			sendNext = false
+		}
+		select {
+		case <-ctx.Done():
+			a.sendAbort("connect canceled")
+			return fmt.Errorf("sock: connect to port %d canceled in %v (local tag %08x, peer tag %08x): %w",
+				a.peerPort, a.life.current(), a.localTag, a.peerTagValue(), ctx.Err())
+		case <-a.life.upC():
+			return nil // an INIT collision established us (section 5.2.4 B)
+		case <-a.life.doneC():
+			return fmt.Errorf("sock: connect: %w", ErrClosed)
+		case <-timer.C:
+			retransmits++
+			if retransmits > a.cfg.maxInitRetransmits {
+				return fmt.Errorf("sock: connect to port %d: no answer after %d retransmissions: %w",
+					a.peerPort, a.cfg.maxInitRetransmits, ErrTimeout)
+			}
+			rto = min(2*rto, a.cfg.rtoMax)
+			sendNext = true
+		case m := <-a.hs.in:
+			state := a.life.current()
+			switch {
+			case m.typ == wire.ChunkAbort:
+				// RFC 9260 section 5.1: an ABORT in COOKIE-WAIT or
+				// COOKIE-ECHOED means the peer refuses the association.
+				return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, ErrRefused)
+			case m.typ == wire.ChunkInitAck && state == StateCookieWait:
+				pkt, p, err := a.takeInitAck(m, sentTo, lastInit)
+				if errors.Is(err, ErrProtocolViolation) {
+					return err
+				}
+				if err != nil {
+					continue // malformed: discard, keep waiting
+				}
+				if !a.life.advance(StateCookieWait, StateCookieEchoed) {
+					continue // established meanwhile by an INIT collision
+				}
+				cookieEcho, echoPath = pkt, p
+				rto = a.cfg.rtoInitial
+				sendNext = true
+			case m.typ == wire.ChunkCookieAck && state == StateCookieEchoed:
+				started, err := a.establishAsInitiator()
+				if err != nil {
+					return err
+				}
+				if started {
+					a.pushUp(EventUp, "")
+				}
+				if err := a.waitUp(ctx); err != nil {
+					return err
+				}
+				return nil
+			case m.typ == wire.ChunkError && state == StateCookieEchoed:
+				causes, err := wire.ParseErrorChunk(m.value)
+				if err != nil {
+					continue
+				}
+				for _, c := range causes {
+					if c.Code == wire.CauseStaleCookie && len(c.Info) >= 4 {
+						// Section 5.2.6: start over with a new INIT that
+						// asks for more cookie life, counting it as a
+						// retransmission.
+						staleUS := uint32(c.Info[0])<<24 | uint32(c.Info[1])<<16 | uint32(c.Info[2])<<8 | uint32(c.Info[3])
+						preserve = max(2*time.Duration(staleUS)*time.Microsecond, time.Millisecond)
+						retransmits++
+						if retransmits > a.cfg.maxInitRetransmits {
+							return fmt.Errorf("sock: connect: stale cookies: %w", ErrTimeout)
+						}
+						if !a.life.advance(StateCookieEchoed, StateCookieWait) {
+							break // established meanwhile by an INIT collision
+						}
+						a.mu.Lock()
+						a.peerTag = 0
+						a.mu.Unlock()
+						sendNext = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// takeInitAck records the peer's INIT-ACK and returns the COOKIE-ECHO to
+// send and the path to send it on. sentTo holds the addresses INITs went
+// to, lastInit the path of the latest. An error wrapping
+// ErrProtocolViolation ends the attempt; any other one discards the
+// INIT-ACK.
+func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, lastInit *path) ([]byte, *path, error) {
+	a.mu.Lock()
+	starting := a.engineStartingLocked()
+	a.mu.Unlock()
+	if starting {
+		// An INIT collision is establishing the association from the
+		// peer's COOKIE-ECHO: this INIT-ACK is stale, whatever it holds.
+		return nil, nil, fmt.Errorf("INIT-ACK after establishment: %w", ErrNotEstablished)
+	}
+	if field := zeroInitField(m.value); field != "" {
+		// RFC 9260 section 3.3.3: "If the value of the Initiate Tag in a
+		// received INIT ACK chunk is found to be 0, the receiver MUST
+		// destroy the association discarding its TCB."; for OS and MIS:
+		// "A receiver of an INIT ACK chunk with the OS value set to 0
+		// MUST destroy the association discarding its TCB." (and the same
+		// of MIS). The peer kept no state (its cookie is stateless), so
+		// no ABORT goes to it.
+		return nil, nil, fmt.Errorf("sock: connect to port %d: INIT-ACK with %s 0 (RFC 9260 section 3.3.3): %w",
+			a.peerPort, field, ErrProtocolViolation)
+	}
+	ack, err := wire.ParseInit(m.value)
+	if err != nil {
+		return nil, nil, err
+	}
+	ck, ok := ack.Cookie()
+	if !ok {
+		return nil, nil, fmt.Errorf("INIT-ACK without State Cookie: %w", wire.ErrBadChunk)
+	}
+	if host, ok := ack.Param(wire.ParamHostNameAddress); ok {
+		// Section 5.1.2: "If there is a Host Name Address parameter
+		// present in the received INIT or INIT ACK chunk, the endpoint
+		// MUST immediately send an ABORT chunk and MAY include an
+		// "Unresolvable Address" error cause to the peer. The ABORT chunk
+		// SHOULD be sent to the source IP address from which the last
+		// peer packet was received."
+		a.ep.sendAbortCause(ack.InitiateTag, a.peerPort, m.local, m.src, a.cfg.packetSize, unresolvableAddressCause(host))
+		return nil, nil, fmt.Errorf("sock: connect to port %d: the peer's INIT-ACK lists a Host Name Address, which the stack does not resolve (RFC 9260 section 5.1.2): %w",
+			a.peerPort, ErrProtocolViolation)
+	}
+	// RFC 9260 section 5.1 B: the COOKIE-ECHO carries the cookie as it
+	// came, so it is never larger than the INIT-ACK that brought it. It is
+	// built before anything is recorded, so that a cookie that does not
+	// fit a chunk leaves the association in COOKIE-WAIT.
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort, VerificationTag: ack.InitiateTag})
+	pkt, err = wire.AppendCookieEcho(pkt, ck)
+	if err != nil {
+		return nil, nil, fmt.Errorf("INIT-ACK: %w", err)
+	}
+	listed, unrecognized, excess := multihome.PeerAddresses(m.src.Addr(), &ack, a.ep.hasFamily)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.engineStartingLocked() {
+		// An INIT collision is establishing the association from the
+		// peer's COOKIE-ECHO: this INIT-ACK is stale.
+		return nil, nil, fmt.Errorf("INIT-ACK after establishment: %w", ErrNotEstablished)
+	}
+	// RFC 9260 section 5.4: "For the sender of the COOKIE ECHO, the only
+	// confirmed address is the one to which the INIT was sent." With
+	// INITs sent to several addresses, the one the INIT-ACK came from if
+	// an INIT went there, else the latest. The INIT-ACK's source and the
+	// addresses it lists are the peer's (section 5.1.2) and start
+	// unconfirmed, to be verified by HEARTBEAT.
+	confirmed := lastInit
+	if sentTo[m.src.Addr()] || confirmed == nil {
+		confirmed = a.addPathLocked(m.src.Addr(), m.local, m.src.Port(), false)
+	}
+	if confirmed == nil {
+		// From an address beyond the bound: the remote addresses given
+		// to Connect fill it.
+		a.drop(nil, DropExcessAddress)
+		return nil, nil, fmt.Errorf("INIT-ACK from %v, beyond %d peer addresses: %w", m.src.Addr(), multihome.MaxPeerAddresses, ErrInvalidArgument)
+	}
+	a.peerTag = ack.InitiateTag
+	peer := ack
+	a.hs.pendingPeer = &peer
+	confirmed.confirmed = true
+	a.primary = confirmed
+	for range excess {
+		a.drop(nil, DropExcessAddress)
+	}
+	for _, l := range listed {
+		if l == m.src.Addr() {
+			p := a.addPathLocked(l, m.local, m.src.Port(), false)
+			p.udpPort.Store(uint32(m.src.Port()))
+			continue
+		}
+		if local, ok := a.ep.pathLocal(l, m.local); ok {
+			if a.addPathLocked(l, local, m.src.Port(), false) == nil {
+				// Connect's addresses and the listed ones together are
+				// more than the bound.
+				a.drop(nil, DropExcessAddress)
+			}
+		}
+	}
+	a.ep.indexPeers(a)
+	// Section 3.2.2: "If the receiver of an INIT ACK chunk detects
+	// unrecognized parameters and has to report them according to
+	// Section 3.2.1, it SHOULD bundle the ERROR chunk containing the
+	// "Unrecognized Parameters" error cause with the COOKIE ECHO chunk
+	// sent in response to the INIT ACK chunk."
+	pkt = appendUnrecognizedReport(pkt, unrecognized, a.cfg.packetSize)
+	return wire.Finish(pkt), confirmed, nil
+}
+
+// zeroInitField names the field of an INIT or INIT-ACK value that is 0
+// and must not be (RFC 9260 sections 3.3.2 and 3.3.3), or "" if none is
+// (or the value is too short to say).
+func zeroInitField(value []byte) string {
+	if len(value) < 16 {
+		return ""
+	}
+	switch {
+	case binary.BigEndian.Uint32(value[0:]) == 0:
+		return "Initiate Tag"
+	case binary.BigEndian.Uint16(value[8:]) == 0:
+		return "OS"
+	case binary.BigEndian.Uint16(value[10:]) == 0:
+		return "MIS"
+	}
+	return ""
+}
+
+// establishAsInitiator starts pion once the COOKIE-ACK arrived.
+func (a *Association) establishAsInitiator() (started bool, err error) {
+	a.mu.Lock()
+	peer := a.hs.pendingPeer
+	a.mu.Unlock()
+	if peer == nil {
+		return false, nil // established by an INIT collision meanwhile
+	}
+	local := a.localInit()
+	return a.startEngine(&local, peer, nil)
+}
