@@ -30,13 +30,14 @@ import (
 //
 //   - to-guest: this stack's DATA and HEARTBEATs to guest1 are lost. The
 //     kernel's DATA and HEARTBEATs to host1 arrive, but this stack's SACKs
-//     (pion never bundles a SACK with DATA: they go alone, to the source
-//     of the last DATA, guest1) and HEARTBEAT ACKs go back to guest1 and
-//     are lost too.
+//     (pion never bundles a SACK with DATA, gatherOutboundSackPackets
+//     makes a packet of it alone, which goes to the source of the last
+//     DATA, guest1) and HEARTBEAT ACKs go back to guest1 and are lost too.
 //   - from-guest: the mirror image. The kernel's sends to host1 are lost;
 //     this stack's to guest1 arrive, but the kernel acknowledges them to
 //     host1 (Linux bundles a SACK only with DATA to the address the DATA
-//     came from), from guest1, and the acknowledgements are lost.
+//     came from, sctp_packet_bundle_sack), from guest1, and the
+//     acknowledgements are lost.
 //   - both: everything on tap0 is lost.
 //
 // A path whose own sends are acknowledged must not fail (section 8.3: an
