@@ -129,6 +129,7 @@ func startGuest(cfg guestConfig, accel string, wait time.Duration) (*guest, erro
 		g.booted = time.Since(start)
 		return g, nil
 	case <-g.exited:
+		_ = g.cmd.Wait() // its end is the end of the copy into stderr
 		return nil, fmt.Errorf("qemu exited before the guest was ready: %s", strings.TrimSpace(stderr.String()))
 	case <-time.After(wait):
 		g.stop()

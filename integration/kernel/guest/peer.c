@@ -19,6 +19,11 @@
  *   REMOTEERROR assoc=A cause=C         SCTP_REMOTE_ERROR
  *   SENDFAILED assoc=A                  SCTP_SEND_FAILED
  *   CLOSED assoc=A                      end of the association's socket
+ *   PATH assoc=A addr=X state=S rto=R   one per peer address, for each open
+ *                                       association, when kpeer gets SIGUSR1
+ *                                       (SCTP_GET_PEER_ADDR_INFO; S is active,
+ *                                       pf, inactive or unconfirmed, R in ms)
+ *   PATHS n=N                           the end of such a report (N lines)
  *   VERIFIED n=N uflag=U                client: every echo matched (U of the
  *                                       unordered ones came back ordered)
  *   FAIL ...                            something did not match
@@ -38,7 +43,9 @@
  *                  -interval ms, and counts the echoes (for the failover
  *                  cases)
  *
- * -q leaves out the MSG lines (bulk runs).
+ * -q leaves out the MSG lines (bulk runs). -rtomax MS sets the RTO.Max of
+ * the associations (SCTP_RTOINFO, RFC 6458 section 8.1.1), so that a cut
+ * path's back-off, and with it the time to notice its return, stays short.
  *
  * Addresses: -bind ADDR (repeatable; sctp_bindx; default wildcard),
  * -connect ADDR (repeatable), -port (local SCTP port), -rport (remote).
@@ -50,6 +57,7 @@
 #include <netinet/sctp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,6 +99,11 @@ static struct sockaddr_in binds[MAX_ADDRS], connects[MAX_ADDRS];
 static int nbinds, nconnects;
 static int nmsgs = 16, nstreams = 4, do_abort, quiet, timeout_s = 60, interval_ms = 20;
 static int sizes[64], nsizes;
+static int rto_max_ms;
+
+/* The sockets of the open associations, for the PATH report; under fds_mu. */
+static pthread_mutex_t fds_mu = PTHREAD_MUTEX_INITIALIZER;
+static int fds[256], nfds;
 
 static void parse_addr(const char *s, struct sockaddr_in *sin)
 {
@@ -107,7 +120,7 @@ static void usage(void)
 	fprintf(stderr, "usage: kpeer -mode echo|sink|client|pace -port P [-rport P]\n"
 	                "             [-bind A]... [-connect A]... [-n N] [-sizes 1,100,...]\n"
 	                "             [-streams S] [-abort] [-close shutdown|abort]\n"
-	                "             [-interval MS] [-timeout S] [-q]\n");
+	                "             [-interval MS] [-timeout S] [-rtomax MS] [-q]\n");
 	exit(2);
 }
 
@@ -140,6 +153,13 @@ static int new_socket(void)
 	im.sinit_max_instreams = MAX_STREAMS;
 	if (setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof(im)) < 0)
 		die("SCTP_INITMSG");
+	if (rto_max_ms > 0) {
+		struct sctp_rtoinfo ri;
+		memset(&ri, 0, sizeof(ri));
+		ri.srto_max = rto_max_ms; /* 0 keeps the initial and minimum */
+		if (setsockopt(fd, IPPROTO_SCTP, SCTP_RTOINFO, &ri, sizeof(ri)) < 0)
+			die("SCTP_RTOINFO");
+	}
 	int buf = 4 * 1024 * 1024;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
@@ -182,6 +202,86 @@ static const char *paddr_state(int s)
 	default:
 		return "other";
 	}
+}
+
+static const char *spinfo_state(int s)
+{
+	switch (s) {
+	case SCTP_ACTIVE:
+		return "active";
+	case SCTP_PF:
+		return "pf";
+	case SCTP_INACTIVE:
+		return "inactive";
+	case SCTP_UNCONFIRMED:
+		return "unconfirmed";
+	default:
+		return "other";
+	}
+}
+
+static void track(int fd)
+{
+	pthread_mutex_lock(&fds_mu);
+	if (nfds < (int)(sizeof(fds) / sizeof(fds[0])))
+		fds[nfds++] = fd;
+	pthread_mutex_unlock(&fds_mu);
+}
+
+static void untrack(int fd)
+{
+	pthread_mutex_lock(&fds_mu);
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] == fd) {
+			fds[i] = fds[--nfds];
+			break;
+		}
+	pthread_mutex_unlock(&fds_mu);
+}
+
+/*
+ * report_paths prints a PATH line for every peer address of every open
+ * association (one-to-one sockets: one association each), then PATHS.
+ */
+static void report_paths(void)
+{
+	int lines = 0;
+	pthread_mutex_lock(&fds_mu);
+	for (int i = 0; i < nfds; i++) {
+		struct sockaddr *addrs = NULL;
+		int n = sctp_getpaddrs(fds[i], 0, &addrs);
+		for (int k = 0; k < n; k++) {
+			struct sctp_paddrinfo pi;
+			memset(&pi, 0, sizeof(pi));
+			memcpy(&pi.spinfo_address, (struct sockaddr_in *)addrs + k, sizeof(struct sockaddr_in));
+			socklen_t len = sizeof(pi);
+			char a[INET6_ADDRSTRLEN] = "?";
+			inet_ntop(AF_INET, &((struct sockaddr_in *)addrs + k)->sin_addr, a, sizeof(a));
+			if (getsockopt(fds[i], IPPROTO_SCTP, SCTP_GET_PEER_ADDR_INFO, &pi, &len) < 0) {
+				say("PATH assoc=%d addr=%s error=%s", pi.spinfo_assoc_id, a, strerror(errno));
+			} else {
+				say("PATH assoc=%d addr=%s state=%s rto=%u", pi.spinfo_assoc_id, a,
+				    spinfo_state(pi.spinfo_state), pi.spinfo_rto);
+			}
+			lines++;
+		}
+		if (n > 0)
+			sctp_freepaddrs(addrs);
+	}
+	pthread_mutex_unlock(&fds_mu);
+	say("PATHS n=%d", lines);
+}
+
+/* reporter answers each SIGUSR1 (blocked in every thread) with a report. */
+static void *reporter(void *arg)
+{
+	sigset_t *set = arg;
+	for (;;) {
+		int sig;
+		if (sigwait(set, &sig) == 0 && sig == SIGUSR1)
+			report_paths();
+	}
+	return NULL;
 }
 
 /*
@@ -316,6 +416,7 @@ static void *serve(void *arg)
 	int assoc = -1, count = 0, ended = 0;
 	if (!buf)
 		die("malloc");
+	track(fd);
 	for (;;) {
 		struct sctp_sndrcvinfo info;
 		memset(&info, 0, sizeof(info));
@@ -343,6 +444,7 @@ static void *serve(void *arg)
 		if (++count == nmsgs && close_how[0] && !ended) {
 			ended = 1;
 			if (strcmp(close_how, "abort") == 0) {
+				untrack(fd);
 				end_assoc(fd, "abort");
 				say("CLOSED assoc=%d", assoc);
 				free(buf);
@@ -352,6 +454,7 @@ static void *serve(void *arg)
 		}
 	}
 	say("CLOSED assoc=%d", assoc);
+	untrack(fd);
 	close(fd);
 	free(buf);
 	return NULL;
@@ -410,6 +513,7 @@ static void run_client(void)
 	sctp_assoc_t id = 0;
 	if (sctp_connectx(fd, (struct sockaddr *)connects, nconnects, &id) < 0)
 		die("sctp_connectx");
+	track(fd);
 	if (nsizes == 0)
 		sizes[nsizes++] = 100;
 	if (nmsgs > MAX_PENDING)
@@ -553,6 +657,8 @@ int main(int argc, char **argv)
 			interval_ms = atoi(v);
 		else if (strcmp(a, "-close") == 0)
 			close_how = v;
+		else if (strcmp(a, "-rtomax") == 0)
+			rto_max_ms = atoi(v);
 		else if (strcmp(a, "-sizes") == 0) {
 			char *copy = strdup(v), *tok, *save = NULL;
 			for (tok = strtok_r(copy, ",", &save); tok && nsizes < 64; tok = strtok_r(NULL, ",", &save)) {
@@ -567,6 +673,15 @@ int main(int argc, char **argv)
 	}
 	if (nstreams < 1 || nstreams > MAX_STREAMS)
 		usage();
+	/* SIGUSR1 goes to the reporter thread alone. */
+	static sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	pthread_t rep;
+	if (pthread_create(&rep, NULL, reporter, &usr1) != 0)
+		die("pthread_create");
+	pthread_detach(rep);
 	if (strcmp(mode, "echo") == 0 || strcmp(mode, "sink") == 0)
 		run_server();
 	else if (strcmp(mode, "client") == 0 || strcmp(mode, "pace") == 0)
