@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -25,7 +26,7 @@ const (
 
 // hostilePeer is a rawPeer with an association it made by hand.
 type hostilePeer struct {
-	*rawPeer
+	*rawpeer.Peer
 	t        testing.TB
 	port     uint16 // the peer's SCTP port
 	epPort   uint16
@@ -41,8 +42,8 @@ func newHostilePeer(t testing.TB, s *Stack, ep *Endpoint, port uint16, tag uint3
 	t.Helper()
 	r := newRawPeer(t, s)
 	const initialTSN = 1000
-	ack := r.establish(port, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN})
-	h := &hostilePeer{rawPeer: r, t: t, port: port, epPort: ep.Port(), tag: ack.InitiateTag, tsn: initialTSN, endpoint: ep}
+	ack := r.Establish(port, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN})
+	h := &hostilePeer{Peer: r, t: t, port: port, epPort: ep.Port(), tag: ack.InitiateTag, tsn: initialTSN, endpoint: ep}
 	require.Eventually(t, func() bool {
 		for _, a := range ep.Associations() {
 			if a.peerTagValue() == tag {
@@ -55,19 +56,9 @@ func newHostilePeer(t testing.TB, s *Stack, ep *Endpoint, port uint16, tag uint3
 	return h
 }
 
-// frag is a DATA chunk with the given flags.
-func frag(tsn uint32, stream, ssn uint16, flags byte, payload []byte) []byte {
-	v := make([]byte, 12, 12+len(payload))
-	binary.BigEndian.PutUint32(v[0:], tsn)
-	binary.BigEndian.PutUint16(v[4:], stream)
-	binary.BigEndian.PutUint16(v[6:], ssn)
-	binary.BigEndian.PutUint32(v[8:], 51)
-	return must(wire.AppendChunk(nil, wire.ChunkData, flags, append(v, payload...)))
-}
-
 // sendChunks sends chunks in one packet.
 func (h *hostilePeer) sendChunks(chunks ...[]byte) {
-	h.send(packet(h.port, h.epPort, h.tag, chunks...))
+	h.Send(rawpeer.Encode(h.port, h.epPort, h.tag, chunks...))
 }
 
 // sack reads packets until a SACK for which ok holds and returns it; it
@@ -76,7 +67,7 @@ func (h *hostilePeer) sack(ok func(wire.SackView) bool) wire.SackView {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		pkt := h.recv(time.Until(deadline))
+		pkt := h.Recv(time.Until(deadline))
 		if pkt == nil {
 			break
 		}
@@ -130,7 +121,7 @@ func (h *hostilePeer) sendInvalidStreams(tsn uint32, first, n int, flags byte) u
 	for i := 0; i < n; {
 		var chunks [][]byte
 		for ; i < n && len(chunks) < 50; i++ {
-			chunks = append(chunks, frag(tsn, uint16(first+i), 0, flags, []byte{byte(i)}))
+			chunks = append(chunks, rawpeer.Data(tsn, uint16(first+i), 0, flags, []byte{byte(i)}))
 			tsn++
 		}
 		chunks[len(chunks)-1][1] |= sackNow
@@ -164,7 +155,7 @@ func TestInvalidStreamIDsStartNoReader(t *testing.T) {
 	require.LessOrEqual(t, runtime.NumGoroutine(), g0+4, "no goroutine per invalid stream identifier")
 
 	// The association goes on: a valid stream delivers.
-	h.sendChunks(frag(next, 1, 0, fragWhole|sackNow, []byte("valid")))
+	h.sendChunks(rawpeer.Data(next, 1, 0, fragWhole|sackNow, []byte("valid")))
 	m := recvCtx(t, ep)
 	require.Equal(t, "valid", string(m.Payload))
 	require.Equal(t, uint16(1), m.Stream)
@@ -213,13 +204,13 @@ func (h *hostilePeer) fillHighestFirst(first uint32, n int) int {
 	base := first - 1
 	payload := make([]byte, 1000)
 	top := base + uint32(n)
-	h.sendChunks(frag(top, 0, 0, sackNow, payload))
+	h.sendChunks(rawpeer.Data(top, 0, 0, sackNow, payload))
 	h.sackWith(top)
 	var last wire.SackView
 	for tsn := base + 2; tsn < top; {
 		var chunks [][]byte
 		for ; tsn < top && len(chunks) < 5; tsn++ {
-			chunks = append(chunks, frag(tsn, 0, 0, 0, payload))
+			chunks = append(chunks, rawpeer.Data(tsn, 0, 0, 0, payload))
 		}
 		chunks[len(chunks)-1][1] |= sackNow
 		h.sendChunks(chunks...)
@@ -244,16 +235,16 @@ func TestGapFillAndZeroWindowProbe(t *testing.T) {
 	// missing, so nothing is delivered and the window closes.
 	base := h.tsn - 1
 	for i := uint32(1); i <= 16; i++ {
-		h.sendChunks(frag(base+i+1, 0, uint16(i), fragWhole|sackNow, payload))
+		h.sendChunks(rawpeer.Data(base+i+1, 0, uint16(i), fragWhole|sackNow, payload))
 		h.sackWith(base + i + 1)
 	}
 	// The window is below one chunk: a probe is still taken.
 	probe := base + 18
-	h.sendChunks(frag(probe, 0, 17, fragWhole|sackNow, payload))
+	h.sendChunks(rawpeer.Data(probe, 0, 17, fragWhole|sackNow, payload))
 	v := h.sackWith(probe)
 	require.Less(t, v.ARwnd(), uint32(len(payload)), "the window is closed")
 	// The chunk at the cumulative TSN gap is taken: everything is delivered.
-	h.sendChunks(frag(base+1, 0, 0, fragWhole|sackNow, payload))
+	h.sendChunks(rawpeer.Data(base+1, 0, 0, fragWhole|sackNow, payload))
 	v = h.sackWith(base + 1)
 	require.Equal(t, probe, v.CumTSNAck())
 	for range 18 {
@@ -307,15 +298,15 @@ func (h *hostilePeer) sendOversized(tsn uint32, size int) {
 			if sent+len(payload) >= size {
 				flags |= fragEnd
 			}
-			chunks = append(chunks, frag(tsn, 0, 0, flags, payload))
+			chunks = append(chunks, rawpeer.Data(tsn, 0, 0, flags, payload))
 			tsn++
 		}
 		chunks[len(chunks)-1][1] |= sackNow
 		h.sendChunks(chunks...)
 		for {
-			pkt := h.recv(10 * time.Second)
+			pkt := h.Recv(10 * time.Second)
 			require.NotNil(h.t, pkt, "a SACK or an ABORT")
-			_, c := firstChunk(h.t, pkt)
+			_, c := rawpeer.FirstChunk(h.t, pkt)
 			if c.Type == wire.ChunkAbort {
 				ab, err := wire.ParseAbort(c)
 				require.NoError(h.t, err)
@@ -338,9 +329,9 @@ func TestPacketBeyondEngineReadDropped(t *testing.T) {
 	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
 	require.NoError(t, err)
 	h := newHostilePeer(t, s, ep, 4306, 0x789a, 4)
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, make([]byte, pionReadSize)))
+	h.sendChunks(rawpeer.Data(h.tsn, 0, 0, fragWhole|sackNow, make([]byte, pionReadSize)))
 	require.Eventually(t, func() bool { return s.Stats().Drops[DropMalformed] == 1 }, 5*time.Second, time.Millisecond)
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, []byte("fits")))
+	h.sendChunks(rawpeer.Data(h.tsn, 0, 0, fragWhole|sackNow, []byte("fits")))
 	require.Equal(t, h.tsn, h.sackWith(h.tsn).CumTSNAck())
 	require.Equal(t, "fits", string(recvCtx(t, ep).Payload))
 	h.abort()
@@ -357,16 +348,16 @@ func TestDuplicateTSNsReported(t *testing.T) {
 	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
 	require.NoError(t, err)
 	h := newHostilePeer(t, s, ep, 4305, 0x6789, 4)
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, []byte("once")))
+	h.sendChunks(rawpeer.Data(h.tsn, 0, 0, fragWhole|sackNow, []byte("once")))
 	h.sackWith(h.tsn)
 	require.Equal(t, "once", string(recvCtx(t, ep).Payload))
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole, []byte("once")), frag(h.tsn, 0, 0, fragWhole, []byte("once")))
+	h.sendChunks(rawpeer.Data(h.tsn, 0, 0, fragWhole, []byte("once")), rawpeer.Data(h.tsn, 0, 0, fragWhole, []byte("once")))
 	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
 	require.Equal(t, 2, v.NumDupTSNs())
 	require.Equal(t, h.tsn, v.DupTSN(0))
 	require.Equal(t, h.tsn, v.DupTSN(1))
 	// Reported once: the next SACK lists none.
-	h.sendChunks(frag(h.tsn+1, 0, 1, fragWhole|sackNow, []byte("next")))
+	h.sendChunks(rawpeer.Data(h.tsn+1, 0, 1, fragWhole|sackNow, []byte("next")))
 	v = h.sackWith(h.tsn + 1)
 	require.Zero(t, v.NumDupTSNs())
 	h.abort()
@@ -439,7 +430,7 @@ func (h *hostilePeer) sendTinyChunks(first uint32, n int, mk func(tsn uint32) []
 	}
 	// A duplicate of a TSN long acknowledged makes the stack SACK at once
 	// (RFC 9260 section 6.2) and the SACK that lists it is the current one.
-	h.sendChunks(frag(first-1, 0, 0, fragWhole, []byte{0}))
+	h.sendChunks(rawpeer.Data(first-1, 0, 0, fragWhole, []byte{0}))
 	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
 	return v.CumTSNAck() + 1, int(v.CumTSNAck()-(first-1)) + acked(v)
 }
@@ -470,7 +461,7 @@ func TestTinyChunksWithinChunkBudget(t *testing.T) {
 	first := h.tsn
 	// Stream 0: SSN 1, 2, ...: SSN 0 never comes, nothing is delivered.
 	next, ordered := h.sendTinyChunks(first, 500, func(tsn uint32) []byte {
-		return frag(tsn, 0, uint16(tsn-first+1), fragWhole, []byte{1})
+		return rawpeer.Data(tsn, 0, uint16(tsn-first+1), fragWhole, []byte{1})
 	})
 	// Stream 1: a B fragment and middle fragments of one byte, no E.
 	start := next
@@ -479,7 +470,7 @@ func TestTinyChunksWithinChunkBudget(t *testing.T) {
 		if tsn == start {
 			flags = fragBegin
 		}
-		return frag(tsn, 1, 0, flags, []byte{2})
+		return rawpeer.Data(tsn, 1, 0, flags, []byte{2})
 	})
 	held := ordered + fragments
 	heap1 := settle()
@@ -552,10 +543,10 @@ func TestTinyFragmentMessageAborts(t *testing.T) {
 		if i == 0 {
 			flags |= fragBegin
 		}
-		h.sendChunks(frag(tsn, 0, 0, flags, []byte{1}))
-		pkt := h.recv(10 * time.Second)
+		h.sendChunks(rawpeer.Data(tsn, 0, 0, flags, []byte{1}))
+		pkt := h.Recv(10 * time.Second)
 		require.NotNil(t, pkt, "a SACK or an ABORT")
-		_, c := firstChunk(t, pkt)
+		_, c := rawpeer.FirstChunk(t, pkt)
 		if c.Type == wire.ChunkAbort {
 			ab, err := wire.ParseAbort(c)
 			require.NoError(t, err)
@@ -582,13 +573,13 @@ func TestPacketAboveEngineReadSplit(t *testing.T) {
 	var tsns []uint32
 	for i := range 12 {
 		payload := bytes.Repeat([]byte{byte('a' + i)}, 1200)
-		chunks = append(chunks, frag(h.tsn, 0, uint16(i), fragWhole, payload))
+		chunks = append(chunks, rawpeer.Data(h.tsn, 0, uint16(i), fragWhole, payload))
 		tsns = append(tsns, h.tsn)
 		h.tsn++
 	}
-	pkt := packet(h.port, h.epPort, h.tag, chunks...)
+	pkt := rawpeer.Encode(h.port, h.epPort, h.tag, chunks...)
 	require.Greater(t, len(pkt), pionReadSize)
-	h.send(pkt)
+	h.Send(pkt)
 	h.sackWith(tsns...)
 	for i := range 12 {
 		m := recvCtx(t, ep)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/pathmgr"
 )
@@ -27,9 +28,9 @@ func TestOutstanding(t *testing.T) {
 	add := func(tsns []uint32, p pathmgr.PathID, at time.Duration) {
 		var chunks [][]byte
 		for _, tsn := range tsns {
-			chunks = append(chunks, dataChunk(tsn, 0, "x"))
+			chunks = append(chunks, rawpeer.Message(tsn, 0, 0, "x"))
 		}
-		pkt := packet(1, 2, 3, append([][]byte{must(wire.AppendSack(nil, 9, 100, nil, nil))}, chunks...)...)
+		pkt := rawpeer.Encode(1, 2, 3, append([][]byte{must(wire.AppendSack(nil, 9, 100, nil, nil))}, chunks...)...)
 		got := dataTSNs(nil, pkt)
 		require.Equal(t, tsns, got)
 		_, _, rtx := o.isRetransmission(tsns)
@@ -46,7 +47,7 @@ func TestOutstanding(t *testing.T) {
 		require.Equal(t, wire.ChunkData, it.Chunk().Type)
 	}
 	// A packet of DATA only is kept as sent, without a copy.
-	lone := packet(1, 2, 3, dataChunk(99, 0, "y"))
+	lone := rawpeer.Encode(1, 2, 3, rawpeer.Message(99, 0, 0, "y"))
 	require.Same(t, &lone[0], &dataOnly(lone)[0])
 
 	// Cumulative ack of the first packet, a gap block for TSN 1.
@@ -87,9 +88,9 @@ func TestOutstandingLateRetransmission(t *testing.T) {
 	send := func(p pathmgr.PathID, tsns ...uint32) {
 		var chunks [][]byte
 		for _, tsn := range tsns {
-			chunks = append(chunks, dataChunk(tsn, 0, "x"))
+			chunks = append(chunks, rawpeer.Message(tsn, 0, 0, "x"))
 		}
-		pkt := packet(1, 2, 3, chunks...)
+		pkt := rawpeer.Encode(1, 2, 3, chunks...)
 		tsns = o.unacked(dataTSNs(nil, pkt))
 		if len(tsns) == 0 {
 			return
@@ -148,9 +149,9 @@ func TestOutstandingNoCreditForLostCopies(t *testing.T) {
 	send := func(p pathmgr.PathID, at time.Duration, tsns ...uint32) {
 		var chunks [][]byte
 		for _, tsn := range tsns {
-			chunks = append(chunks, dataChunk(tsn, 0, "x"))
+			chunks = append(chunks, rawpeer.Message(tsn, 0, 0, "x"))
 		}
-		pkt := packet(1, 2, 3, chunks...)
+		pkt := rawpeer.Encode(1, 2, 3, chunks...)
 		_, _, rtx := o.isRetransmission(tsns)
 		o.add(pkt, tsns, p, t0.Add(at), rtx)
 	}

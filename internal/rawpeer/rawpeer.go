@@ -99,7 +99,7 @@ func (p *Peer) RecvFrom(d time.Duration) ([]byte, netip.AddrPort) {
 	if !wire.VerifyChecksum(pkt) {
 		p.t.Fatalf("RFC 9260 section 6.8: every packet carries a correct CRC32c; got %x from %v", pkt, from)
 	}
-	return pkt, from
+	return pkt, netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 }
 
 func (p *Peer) recv(d time.Duration) ([]byte, netip.AddrPort, error) {
