@@ -286,22 +286,8 @@ func connectAt(t *testing.T, from, to *Endpoint, at netip.Addr) (client, server 
 	defer cancel()
 	client, err := from.Connect(ctx, []netip.Addr{at}, to.Port(), WithRemoteUDPPort(to.Stack().UDPPort()))
 	require.NoError(t, err)
-	ev := waitEventOf(t, to, EventUp)
+	ev := waitEventType(t, to, EventUp)
 	return client, ev.Association
-}
-
-// waitEventOf waits for the next event of type typ on ep, skipping others.
-func waitEventOf(t *testing.T, ep *Endpoint, typ EventType) Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		ev, err := ep.Event(ctx)
-		require.NoError(t, err, "waiting for %v", typ)
-		if ev.Type == typ {
-			return ev
-		}
-	}
 }
 
 // exchange checks that a message goes each way on an association.

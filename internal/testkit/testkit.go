@@ -68,23 +68,3 @@ func WaitEvent(t testing.TB, ep *sock.Endpoint, d time.Duration, want Want) sock
 		t.Logf("event skipped: %v", ev)
 	}
 }
-
-// WaitPathsActive waits until a has n paths, all active, checking on each
-// event of its endpoint; it fails the test after d.
-func WaitPathsActive(t testing.TB, a *sock.Association, n int, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		ps := a.Paths()
-		done := len(ps) == n
-		for _, p := range ps {
-			done = done && p.State == sock.PathActive
-		}
-		if done {
-			return
-		}
-		_, err := a.Endpoint().Event(ctx)
-		require.NoError(t, err, "paths not all active: %+v", a.Paths())
-	}
-}
