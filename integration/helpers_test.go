@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -153,30 +154,7 @@ func (p *peer) output() []string {
 // timeout fail the test.
 func (p *peer) expect(re string, timeout time.Duration, fail ...string) []string {
 	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	var fx []*regexp.Regexp
-	for _, f := range fail {
-		fx = append(fx, regexp.MustCompile(f))
-	}
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("%s exited (%v) before a line matching %q", p.name, p.err, re)
-			}
-			for _, f := range fx {
-				if f.MatchString(l) {
-					p.t.Fatalf("%s: %q while waiting for %q", p.name, l, re)
-				}
-			}
-			if m := rx.FindStringSubmatch(l); m != nil {
-				return m
-			}
-		case <-deadline:
-			p.t.Fatalf("%s: no line matching %q in %v", p.name, re, timeout)
-		}
-	}
+	return testkit.ExpectLine(p.t, p.name, p.lines, re, timeout, func() string { return fmt.Sprintf("exited (%v)", p.err) }, fail...)
 }
 
 // command writes a command line to a server peer.
@@ -223,10 +201,7 @@ func startServer(t *testing.T, bin, mode string, remoteUDP uint16, extra ...stri
 // newStack returns one of our stacks on a free UDP port.
 func newStack(t *testing.T, opts ...sock.StackOption) *sock.Stack {
 	t.Helper()
-	s, err := sock.NewStack(append([]sock.StackOption{sock.WithUDPPort(freeUDPPort(t))}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return testkit.NewStack(t, append([]sock.StackOption{sock.WithUDPPort(freeUDPPort(t))}, opts...)...)
 }
 
 func newEndpoint(t *testing.T, s *sock.Stack, addrs []netip.Addr, opts ...sock.EndpointOption) *sock.Endpoint {
@@ -239,16 +214,7 @@ func newEndpoint(t *testing.T, s *sock.Stack, addrs []netip.Addr, opts ...sock.E
 // waitEvent returns the endpoint's next event of type typ, skipping others.
 func waitEvent(t *testing.T, ep *sock.Endpoint, typ sock.EventType, timeout time.Duration) sock.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		ev, err := ep.Event(ctx)
-		require.NoError(t, err, "waiting for event %v", typ)
-		t.Logf("event: %v", ev)
-		if ev.Type == typ {
-			return ev
-		}
-	}
+	return testkit.WaitEvent(t, ep, timeout, testkit.Want{Type: typ})
 }
 
 // testMsg is one message of a test exchange.
