@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/usock/usock/internal/testkit"
+	"github.com/usock/usock/internal/usrsctpbuild"
 	"github.com/usock/usock/sock"
 )
 
@@ -32,21 +33,14 @@ var lo1 = netip.MustParseAddr("127.0.0.1")
 // directory, or skips the test when cc, usrsctp.h or libusrsctp is missing.
 func buildPeer(t *testing.T) string {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("interop: no C compiler (cc) on PATH; install gcc or clang")
-	}
 	src, err := filepath.Abs(filepath.Join("usrsctp-peer", "peer.c"))
 	require.NoError(t, err)
 	bin := filepath.Join(t.TempDir(), "usrsctp-peer")
-	out, err := exec.Command(cc, "-O1", "-Wall", "-o", bin, src, "-lusrsctp", "-lpthread").CombinedOutput()
-	if err != nil {
-		s := string(out)
-		if strings.Contains(s, "usrsctp.h") || strings.Contains(s, "-lusrsctp") {
-			t.Skipf("interop: libusrsctp is not installed (apt-get install libusrsctp-dev):\n%s", s)
-		}
-		t.Fatalf("building the usrsctp peer: %v\n%s", err, s)
+	err = usrsctpbuild.Build(src, bin, "-O1", "-Wall")
+	if errors.Is(err, usrsctpbuild.ErrNoCompiler) || errors.Is(err, usrsctpbuild.ErrNoLibrary) {
+		t.Skipf("interop: %v", err)
 	}
+	require.NoError(t, err, "building the usrsctp peer")
 	return bin
 }
 
