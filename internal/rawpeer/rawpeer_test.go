@@ -95,49 +95,23 @@ func TestExpectSkipsAndSilence(t *testing.T) {
 	}
 }
 
-// recorder is a testing.TB that records a failure instead of ending the
-// test, to check that a Peer fails when it should.
-type recorder struct {
-	testing.TB
-	failed string
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.failed = fmt.Sprintf(format, args...)
-	panic(r)
-}
-
-func failure(t *testing.T, f func(r *recorder)) string {
-	t.Helper()
-	r := &recorder{TB: t}
-	func() {
-		defer func() {
-			if p := recover(); p != nil && p != r {
-				panic(p)
-			}
-		}()
-		f(r)
-	}()
-	return r.failed
-}
-
 func TestFailures(t *testing.T) {
 	a, b := twoPeers(t)
-	if msg := failure(t, func(r *recorder) {
+	if msg := Fails(t, func(r testing.TB) {
 		a.t = r
 		b.Send(Encode(1, 2, 5, wire.AppendShutdownAck(nil)))
 		a.Expect(wire.ChunkCookieAck, wire.ChunkSack)
 	}); msg == "" {
 		t.Fatal("Expect fails on a chunk not in skip")
 	}
-	if msg := failure(t, func(r *recorder) {
+	if msg := Fails(t, func(r testing.TB) {
 		a.t = r
 		b.Send(Encode(1, 2, 5, wire.AppendShutdownAck(nil)))
 		a.Silence("nothing")
 	}); msg == "" {
 		t.Fatal("Silence fails on a packet")
 	}
-	if msg := failure(t, func(r *recorder) {
+	if msg := Fails(t, func(r testing.TB) {
 		a.t = r
 		bad := Encode(1, 2, 5, wire.AppendShutdownAck(nil))
 		bad[len(bad)-1] ^= 1
@@ -146,7 +120,7 @@ func TestFailures(t *testing.T) {
 	}); msg == "" {
 		t.Fatal("Recv fails on a bad CRC32c")
 	}
-	if msg := failure(t, func(r *recorder) {
+	if msg := Fails(t, func(r testing.TB) {
 		a.t, a.Wait = r, 20*time.Millisecond
 		a.Await(wire.ChunkCookieAck)
 	}); msg == "" {

@@ -1,36 +1,12 @@
 package testkit
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/usock/usock/internal/rawpeer"
 )
-
-// fatalRecorder records a Fatalf instead of ending the test.
-type fatalRecorder struct {
-	testing.TB
-	msg string
-}
-
-func (r *fatalRecorder) Fatalf(format string, args ...any) {
-	r.msg = fmt.Sprintf(format, args...)
-	panic(r)
-}
-
-func expectFails(t *testing.T, f func(tb testing.TB)) string {
-	t.Helper()
-	r := &fatalRecorder{TB: t}
-	func() {
-		defer func() {
-			if p := recover(); p != nil && p != r {
-				panic(p)
-			}
-		}()
-		f(r)
-	}()
-	return r.msg
-}
 
 func feed(ls ...string) chan string {
 	c := make(chan string, len(ls))
@@ -46,19 +22,19 @@ func TestExpectLine(t *testing.T) {
 	if !slices.Equal(m, []string{"port 4242 up", "4242"}) {
 		t.Fatalf("submatches %q", m)
 	}
-	if msg := expectFails(t, func(tb testing.TB) {
+	if msg := rawpeer.Fails(t, func(tb testing.TB) {
 		ExpectLine(tb, "p", feed("error: boom", "port 1 up"), `port`, time.Minute, state, "^error")
 	}); msg != `p: "error: boom" while waiting for "port"` {
 		t.Fatalf("fail pattern: %q", msg)
 	}
-	if msg := expectFails(t, func(tb testing.TB) {
+	if msg := rawpeer.Fails(t, func(tb testing.TB) {
 		c := feed("noise")
 		close(c)
 		ExpectLine(tb, "p", c, `port`, time.Minute, state)
 	}); msg != `p ended before a line matching "port": state` {
 		t.Fatalf("end of output: %q", msg)
 	}
-	if msg := expectFails(t, func(tb testing.TB) {
+	if msg := rawpeer.Fails(t, func(tb testing.TB) {
 		ExpectLine(tb, "p", feed(), `port`, time.Millisecond, state)
 	}); msg != `p: no line matching "port" in 1ms: state` {
 		t.Fatalf("timeout: %q", msg)
