@@ -1,7 +1,9 @@
 // Package testkit holds the helpers that the tests of several packages
 // (sock's external tests, reliability, conformance, integration) share:
 // a stack on loopback, waiting for an event, the two-host multi-homed
-// world on a socktest network, and raw peers aimed at a stack.
+// world on a socktest network, a loopback pair, raw peers aimed at a
+// stack, and the line matcher for the output of the peer programs the
+// interop and kernel suites run.
 //
 // Its files are ordinary .go files so that those tests can share them;
 // only tests import it. Package sock's own (package sock) tests cannot
