@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/sock"
 )
@@ -94,15 +96,15 @@ func (p *peer) errorAndSack() (errChunk, sack wire.Chunk) {
 	for !gotErr || !gotSack {
 		left := time.Until(deadline)
 		require.Positivef(p.t, left, "waiting for an ERROR and a SACK: ERROR seen %v, SACK seen %v", gotErr, gotSack)
-		pk, ok := p.read(left)
+		pk, ok := p.Read(left)
 		if !ok {
 			continue
 		}
-		require.Equal(p.t, p.myTag, pk.hdr.VerificationTag, "%v", pk)
-		if c, ok := pk.chunk(wire.ChunkError); ok && !gotErr {
+		require.Equal(p.t, p.MyTag, pk.Header.VerificationTag, "%v", pk)
+		if c, ok := pk.Chunk(wire.ChunkError); ok && !gotErr {
 			errChunk, gotErr = c, true
 		}
-		if c, ok := pk.chunk(wire.ChunkSack); ok && !gotSack {
+		if c, ok := pk.Chunk(wire.ChunkSack); ok && !gotSack {
 			sack, gotSack = c, true
 		}
 	}
@@ -118,8 +120,8 @@ func section32() []rule {
 			run: func(t *testing.T) {
 				s, p, a := established(t)
 				_, data := p.data("after a 00 chunk")
-				p.sendAssoc(probeChunk(unknownChunk00), data)
-				p.silence("the packet is discarded: no SACK for its DATA, no ERROR")
+				p.SendAssoc(probeChunk(unknownChunk00), data)
+				p.Silence("the packet is discarded: no SACK for its DATA, no ERROR")
 				noMessage(t, s.ep, "the DATA after a 00 chunk is discarded")
 				p.alive(a, "an unrecognised chunk")
 			},
@@ -131,13 +133,13 @@ func section32() []rule {
 				s, p, a := established(t)
 				probe := probeChunk(unknownChunk01)
 				_, data := p.data("after a 01 chunk")
-				p.sendAssoc(probe, data)
-				_, c := p.expectTag(wire.ChunkError, p.myTag)
+				p.SendAssoc(probe, data)
+				_, c := p.ExpectTag(wire.ChunkError, p.MyTag)
 				causes := causesOf(t, c)
 				require.Len(t, causes, 1)
 				require.Equal(t, wire.CauseUnrecognizedChunkType, causes[0].Code)
 				require.Equal(t, probe[:4+len("probe")], causes[0].Info, "the cause carries the unrecognised chunk whole")
-				p.silence("the DATA after it is not processed: no SACK")
+				p.Silence("the DATA after it is not processed: no SACK")
 				noMessage(t, s.ep, "the DATA after a 01 chunk is discarded")
 				p.alive(a, "an unrecognised chunk")
 			},
@@ -148,11 +150,11 @@ func section32() []rule {
 			run: func(t *testing.T) {
 				s, p, _ := established(t)
 				tsn, data := p.data("after a 10 chunk")
-				p.sendAssoc(probeChunk(unknownChunk10), data)
-				_, c := p.expectTag(wire.ChunkSack, p.myTag)
+				p.SendAssoc(probeChunk(unknownChunk10), data)
+				_, c := p.ExpectTag(wire.ChunkSack, p.MyTag)
 				require.Equal(t, tsn, sackOf(t, c).CumTSNAck(), "the DATA after the skipped chunk is acknowledged")
 				require.Equal(t, "after a 10 chunk", string(recvMessage(t, s.ep).Payload))
-				p.silence("a 10 chunk is not reported", wire.ChunkSack)
+				p.Silence("a 10 chunk is not reported", wire.ChunkSack)
 			},
 		},
 		{
@@ -162,7 +164,7 @@ func section32() []rule {
 				s, p, _ := established(t)
 				probe := probeChunk(unknownChunk11)
 				tsn, data := p.data("after an 11 chunk")
-				p.sendAssoc(probe, data)
+				p.SendAssoc(probe, data)
 				e, sack := p.errorAndSack()
 				causes := causesOf(t, e)
 				require.Len(t, causes, 1)
@@ -181,15 +183,15 @@ func section32() []rule {
 				data[len(data)-1] = 0xff
 				hb := heartbeat("pad") // 4 + 3 bytes of info: one byte of padding
 				hb[len(hb)-1] = 0xee
-				p.sendAssoc(hb, data)
+				p.SendAssoc(hb, data)
 				var gotAck, gotSack bool
 				for !gotAck || !gotSack {
-					pk, ok := p.read(replyWait)
+					pk, ok := p.Read(replyWait)
 					require.Truef(t, ok, "a HEARTBEAT ACK and a SACK despite non-zero padding: ack %v sack %v", gotAck, gotSack)
-					if _, ok := pk.chunk(wire.ChunkHeartbeatAck); ok {
+					if _, ok := pk.Chunk(wire.ChunkHeartbeatAck); ok {
 						gotAck = true
 					}
-					if c, ok := pk.chunk(wire.ChunkSack); ok {
+					if c, ok := pk.Chunk(wire.ChunkSack); ok {
 						require.Equal(t, tsn, sackOf(t, c).CumTSNAck())
 						gotSack = true
 					}
@@ -216,17 +218,17 @@ func section32() []rule {
 				p := newPeer(t, lo1)
 				c, _ := p.dial()
 				unknown := wire.Param{Type: unknownParam11, Value: []byte("report me")}
-				p.send(p.theirTag, p.initAckChunk(unknown))
-				echo, _ := p.expectTag(wire.ChunkCookieEcho, p.myTag)
-				require.Equal(t, wire.ChunkCookieEcho, echo.chunks[0].Type, "RFC 9260 section 5.1: the COOKIE ECHO is the first chunk")
-				e, bundled := echo.chunk(wire.ChunkError)
-				p.send(p.theirTag, wire.AppendCookieAck(nil))
+				p.SendTag(p.TheirTag, p.initAckChunk(unknown))
+				echo, _ := p.ExpectTag(wire.ChunkCookieEcho, p.MyTag)
+				require.Equal(t, wire.ChunkCookieEcho, echo.Chunks[0].Type, "RFC 9260 section 5.1: the COOKIE ECHO is the first chunk")
+				e, bundled := echo.Chunk(wire.ChunkError)
+				p.SendTag(p.TheirTag, wire.AppendCookieAck(nil))
 				require.NoError(t, c.wait(t).err)
 				if !bundled {
 					// Allowed after the COOKIE ACK.
-					pk, ok := p.read(silenceWindow)
+					pk, ok := p.Read(silenceWindow)
 					require.Truef(t, ok, "no ERROR with Unrecognized Parameters for INIT ACK parameter %#x, neither bundled with the COOKIE ECHO nor after the COOKIE ACK", uint16(unknownParam11))
-					e, bundled = pk.chunk(wire.ChunkError)
+					e, bundled = pk.Chunk(wire.ChunkError)
 					require.Truef(t, bundled, "expected an ERROR after the COOKIE ACK, got %v", pk)
 				}
 				causes := causesOf(t, e)
@@ -263,9 +265,9 @@ func initParamRule(name, text string, pt wire.ParamType, report, goOn bool) rule
 		} else {
 			require.Emptyf(t, reported, "parameter %#x is not reported", uint16(pt))
 		}
-		p.theirTag = ack.InitiateTag
-		p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
-		p.expectTag(wire.ChunkCookieAck, p.myTag)
+		p.TheirTag = ack.InitiateTag
+		p.SendTag(p.TheirTag, must(wire.AppendCookieEcho(nil, ck)))
+		p.ExpectTag(wire.ChunkCookieAck, p.MyTag)
 		a := nextEvent(t, s.ep, sock.EventUp).Association
 		var remotes []string
 		for _, pa := range a.Paths() {
@@ -287,17 +289,17 @@ func section33() []rule {
 	}
 	zeroStreamsInit := func(t *testing.T, mutate func(*wire.Init), what string) {
 		_, p, a := established(t)
-		p.send(0, initWith(mutate))
-		if pk, ok := p.read(silenceWindow); ok {
-			c, isAbort := pk.chunk(wire.ChunkAbort)
+		p.SendTag(0, initWith(mutate))
+		if pk, ok := p.Read(silenceWindow); ok {
+			c, isAbort := pk.Chunk(wire.ChunkAbort)
 			require.Truef(t, isAbort, "an INIT with %s is discarded (an ABORT may answer it), got %v", what, pk)
-			require.Equal(t, uint32(0x7a900001), pk.hdr.VerificationTag, "the ABORT uses the Initiate Tag as the Verification Tag")
+			require.Equal(t, uint32(0x7a900001), pk.Header.VerificationTag, "the ABORT uses the Initiate Tag as the Verification Tag")
 			require.Zero(t, c.Flags&wire.FlagT, "the T bit is clear: the tag is the INIT's own")
 		}
 		p.alive(a, "an INIT with "+what+" must not change the existing association")
 	}
 	ackWith := func(p *peer, mutate func(*wire.Init)) []byte {
-		ack := initValue(p.myTag, p.nextTSN, wire.StateCookieParam(cookie))
+		ack := initValue(p.MyTag, p.NextTSN, wire.StateCookieParam(cookie))
 		mutate(&ack)
 		return must(ack.Append(nil, wire.ChunkInitAck))
 	}
@@ -308,8 +310,8 @@ func section33() []rule {
 			run: func(t *testing.T) {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
-				p.send(0, initWith(func(in *wire.Init) { in.InitiateTag = 0 }))
-				p.silence("an INIT with Initiate Tag 0 gets no reply")
+				p.SendTag(0, initWith(func(in *wire.Init) { in.InitiateTag = 0 }))
+				p.Silence("an INIT with Initiate Tag 0 gets no reply")
 				require.Empty(t, s.ep.Associations())
 			},
 		},
@@ -333,13 +335,13 @@ func section33() []rule {
 			run: func(t *testing.T) {
 				s, p, a := established(t) // INIT ACK and COOKIE ACK checked there
 				_, data := p.data("x")
-				p.sendAssoc(data)
-				p.expectTag(wire.ChunkSack, p.myTag)
+				p.SendAssoc(data)
+				p.ExpectTag(wire.ChunkSack, p.MyTag)
 				require.Equal(t, "x", string(recvMessage(t, s.ep).Payload))
 				require.NoError(t, a.Send(context.Background(), []byte("y"), sock.SendInfo{}))
-				p.expectTag(wire.ChunkData, p.myTag, wire.ChunkSack)
-				p.sendAssoc(heartbeat("hb"))
-				p.expectTag(wire.ChunkHeartbeatAck, p.myTag, wire.ChunkData, wire.ChunkSack)
+				p.ExpectTag(wire.ChunkData, p.MyTag, wire.ChunkSack)
+				p.SendAssoc(heartbeat("hb"))
+				p.ExpectTag(wire.ChunkHeartbeatAck, p.MyTag, wire.ChunkData, wire.ChunkSack)
 			},
 		},
 		{
@@ -374,10 +376,10 @@ func section33() []rule {
 				c, _ := p.dial()
 				a := p.accept(c) // the COOKIE ECHO's tag is checked there
 				require.NoError(t, a.Send(context.Background(), []byte("from the initiator"), sock.SendInfo{}))
-				p.expectTag(wire.ChunkData, p.myTag)
+				p.ExpectTag(wire.ChunkData, p.MyTag)
 				_, data := p.data("to the initiator")
-				p.sendAssoc(data)
-				p.expectTag(wire.ChunkSack, p.myTag, wire.ChunkData)
+				p.SendAssoc(data)
+				p.ExpectTag(wire.ChunkSack, p.MyTag, wire.ChunkData)
 			},
 		},
 		{
@@ -386,11 +388,11 @@ func section33() []rule {
 			run: func(t *testing.T) {
 				_, p, a := established(t)
 				require.NoError(t, a.Send(context.Background(), []byte("one"), sock.SendInfo{}))
-				_, d := p.expectTag(wire.ChunkData, p.myTag)
+				_, d := p.ExpectTag(wire.ChunkData, p.MyTag)
 				tsn, _ := wire.PeekDataTSN(d)
-				p.sendAssoc(must(wire.AppendSack(nil, tsn+1000, 1<<20, nil, nil)))
-				pk, c := p.expect(wire.ChunkAbort, wire.ChunkData, wire.ChunkSack)
-				require.Equal(t, p.myTag, pk.hdr.VerificationTag)
+				p.SendAssoc(must(wire.AppendSack(nil, tsn+1000, 1<<20, nil, nil)))
+				pk, c := p.Expect(wire.ChunkAbort, wire.ChunkData, wire.ChunkSack)
+				require.Equal(t, p.MyTag, pk.Header.VerificationTag)
 				causes := causesOf(t, c)
 				require.Truef(t, hasCause(causes, wire.CauseProtocolViolation), "a SACK for TSN %d when only %d was sent: ABORT with Protocol Violation, got causes %v", tsn+1000, tsn, causeCodes(causes))
 			},
@@ -401,8 +403,8 @@ func section33() []rule {
 			run: func(t *testing.T) {
 				_, p, _ := established(t)
 				info := "0123456789abcdef-heartbeat-info"
-				p.sendAssoc(heartbeat(info))
-				_, c := p.expectTag(wire.ChunkHeartbeatAck, p.myTag)
+				p.SendAssoc(heartbeat(info))
+				_, c := p.ExpectTag(wire.ChunkHeartbeatAck, p.MyTag)
 				got, err := wire.ParseHeartbeat(c.Value)
 				require.NoError(t, err)
 				require.Equal(t, info, string(got))
@@ -414,7 +416,7 @@ func section33() []rule {
 			run: func(t *testing.T) {
 				_, p, a := established(t)
 				a.Abort("probe")
-				_, c := p.expectTag(wire.ChunkAbort, p.myTag)
+				_, c := p.ExpectTag(wire.ChunkAbort, p.MyTag)
 				require.Zero(t, c.Flags&wire.FlagT, "T bit clear")
 			},
 		},
@@ -424,11 +426,11 @@ func section33() []rule {
 			run: func(t *testing.T) {
 				p := newPeer(t, lo1)
 				c, _ := p.dial()
-				p.send(p.theirTag, p.initAckChunk())
-				pk, ce := p.expectTag(wire.ChunkCookieEcho, p.myTag)
+				p.SendTag(p.TheirTag, p.initAckChunk())
+				pk, ce := p.ExpectTag(wire.ChunkCookieEcho, p.MyTag)
 				require.Equal(t, cookie, ce.Value)
-				require.Equal(t, wire.ChunkCookieEcho, pk.chunks[0].Type, "RFC 9260 section 5.1 C: the COOKIE ECHO MUST be the first chunk in the packet")
-				p.send(p.theirTag, wire.AppendCookieAck(nil))
+				require.Equal(t, wire.ChunkCookieEcho, pk.Chunks[0].Type, "RFC 9260 section 5.1 C: the COOKIE ECHO MUST be the first chunk in the packet")
+				p.SendTag(p.TheirTag, wire.AppendCookieAck(nil))
 				require.NoError(t, c.wait(t).err)
 			},
 		},
@@ -441,7 +443,7 @@ func dialRejectsWith(t *testing.T, pp **peer, build func() []byte, what string) 
 	p := newPeer(t, lo1)
 	*pp = p
 	c, _ := p.dial(sock.WithRTOInitial(300*time.Millisecond), sock.WithMaxInitRetransmits(1))
-	p.send(p.theirTag, build())
+	p.SendTag(p.TheirTag, build())
 	r := c.wait(t)
 	require.Errorf(t, r.err, "Connect must fail on an INIT ACK with %s", what)
 	require.Falsef(t, errors.Is(r.err, sock.ErrTimeout),
@@ -486,16 +488,16 @@ func section51() []rule {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
 				ack, ck := p.initAck()
-				p.theirTag = ack.InitiateTag
+				p.TheirTag = ack.InitiateTag
 				tsn, data := p.data("bundled with the cookie")
-				p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)), data)
-				pk, _ := p.expectTag(wire.ChunkCookieAck, p.myTag)
-				require.Equal(t, wire.ChunkCookieAck, pk.chunks[0].Type)
+				p.SendTag(p.TheirTag, must(wire.AppendCookieEcho(nil, ck)), data)
+				pk, _ := p.ExpectTag(wire.ChunkCookieAck, p.MyTag)
+				require.Equal(t, wire.ChunkCookieAck, pk.Chunks[0].Type)
 				a := nextEvent(t, s.ep, sock.EventUp).Association
 				require.Equal(t, sock.StateEstablished, a.State())
 				require.Equal(t, "bundled with the cookie", string(recvMessage(t, s.ep).Payload))
-				if _, ok := pk.chunk(wire.ChunkSack); !ok {
-					_, c := p.expectTag(wire.ChunkSack, p.myTag)
+				if _, ok := pk.Chunk(wire.ChunkSack); !ok {
+					_, c := p.ExpectTag(wire.ChunkSack, p.MyTag)
 					require.Equal(t, tsn, sackOf(t, c).CumTSNAck())
 				}
 			},
@@ -531,12 +533,12 @@ func section51() []rule {
 			run: func(t *testing.T) {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
-				p.send(0, initChunk(p.myTag, p.nextTSN, hostNameParam()))
-				pk, ok := p.read(replyWait)
+				p.SendTag(0, initChunk(p.MyTag, p.NextTSN, hostNameParam()))
+				pk, ok := p.Read(replyWait)
 				require.True(t, ok, "an INIT with a Host Name Address gets an ABORT")
-				c, isAbort := pk.chunk(wire.ChunkAbort)
+				c, isAbort := pk.Chunk(wire.ChunkAbort)
 				require.Truef(t, isAbort, "an INIT with a Host Name Address must be answered with ABORT, got %v", pk)
-				require.Equal(t, p.myTag, pk.hdr.VerificationTag)
+				require.Equal(t, p.MyTag, pk.Header.VerificationTag)
 				causes := causesOf(t, c)
 				require.Truef(t, hasCause(causes, wire.CauseUnresolvableAddress), "ABORT causes %v, want Unresolvable Address", causeCodes(causes))
 				require.Empty(t, s.ep.Associations())
@@ -548,12 +550,12 @@ func section51() []rule {
 			run: func(t *testing.T) {
 				p := newPeer(t, lo1)
 				c, _ := p.dial(sock.WithRTOInitial(time.Second))
-				p.send(p.theirTag, p.initAckChunk(hostNameParam()))
-				pk, ok := p.read(replyWait)
+				p.SendTag(p.TheirTag, p.initAckChunk(hostNameParam()))
+				pk, ok := p.Read(replyWait)
 				require.True(t, ok, "an INIT ACK with a Host Name Address gets an ABORT")
-				ab, isAbort := pk.chunk(wire.ChunkAbort)
+				ab, isAbort := pk.Chunk(wire.ChunkAbort)
 				require.Truef(t, isAbort, "an INIT ACK with a Host Name Address must be answered with ABORT, got %v", pk)
-				require.Equal(t, p.myTag, pk.hdr.VerificationTag)
+				require.Equal(t, p.MyTag, pk.Header.VerificationTag)
 				causes := causesOf(t, ab)
 				require.Truef(t, hasCause(causes, wire.CauseUnresolvableAddress), "ABORT causes %v, want Unresolvable Address", causeCodes(causes))
 				require.Error(t, c.wait(t).err, "Connect fails")
@@ -570,8 +572,8 @@ func section52() []rule {
 			run: func(t *testing.T) {
 				p := newPeer(t, lo1)
 				_, init := p.dial(sock.WithRTOInitial(2 * time.Second))
-				p.send(0, initChunk(p.myTag, p.nextTSN))
-				_, c := p.expectTag(wire.ChunkInitAck, p.myTag)
+				p.SendTag(0, initChunk(p.MyTag, p.NextTSN))
+				_, c := p.ExpectTag(wire.ChunkInitAck, p.MyTag)
 				ack, err := wire.ParseInit(c.Value)
 				require.NoError(t, err)
 				require.Equal(t, init.InitiateTag, ack.InitiateTag, "the Initiate Tag of the original INIT")
@@ -586,10 +588,10 @@ func section52() []rule {
 			run: func(t *testing.T) {
 				p := newPeer(t, lo1)
 				_, init := p.dial(sock.WithRTOInitial(2 * time.Second))
-				p.send(p.theirTag, p.initAckChunk())
-				p.expectTag(wire.ChunkCookieEcho, p.myTag)
-				p.send(0, initChunk(p.myTag, p.nextTSN))
-				_, c := p.expectTag(wire.ChunkInitAck, p.myTag, wire.ChunkCookieEcho)
+				p.SendTag(p.TheirTag, p.initAckChunk())
+				p.ExpectTag(wire.ChunkCookieEcho, p.MyTag)
+				p.SendTag(0, initChunk(p.MyTag, p.NextTSN))
+				_, c := p.ExpectTag(wire.ChunkInitAck, p.MyTag, wire.ChunkCookieEcho)
 				ack, err := wire.ParseInit(c.Value)
 				require.NoError(t, err)
 				require.Equal(t, init.InitiateTag, ack.InitiateTag, "the Initiate Tag of the original INIT")
@@ -601,12 +603,12 @@ func section52() []rule {
 			run: func(t *testing.T) {
 				p := newPeer(t, lo1)
 				c, _ := p.dial(sock.WithRTOInitial(2 * time.Second))
-				p.send(p.theirTag, p.initAckChunk())
-				p.expectTag(wire.ChunkCookieEcho, p.myTag)
-				p.send(0, initChunk(p.myTag, p.nextTSN, wire.AddressParam(lo2)))
-				if pk, ok := p.read(silenceWindow); ok {
-					_, isAbort := pk.chunk(wire.ChunkAbort)
-					_, isEcho := pk.chunk(wire.ChunkCookieEcho)
+				p.SendTag(p.TheirTag, p.initAckChunk())
+				p.ExpectTag(wire.ChunkCookieEcho, p.MyTag)
+				p.SendTag(0, initChunk(p.MyTag, p.NextTSN, wire.AddressParam(lo2)))
+				if pk, ok := p.Read(silenceWindow); ok {
+					_, isAbort := pk.Chunk(wire.ChunkAbort)
+					_, isEcho := pk.Chunk(wire.ChunkCookieEcho)
 					require.Truef(t, isAbort || isEcho, "an INIT adding an address in COOKIE-ECHOED is discarded (an ABORT SHOULD answer it), got %v", pk)
 				}
 				as := c.ep.Associations()
@@ -622,11 +624,11 @@ func section52() []rule {
 			run: func(t *testing.T) {
 				_, p, a := established(t)
 				const newTag = 0x5eed0002
-				p.send(0, initChunk(newTag, 5000))
-				_, c := p.expectTag(wire.ChunkInitAck, newTag)
+				p.SendTag(0, initChunk(newTag, 5000))
+				_, c := p.ExpectTag(wire.ChunkInitAck, newTag)
 				ack, err := wire.ParseInit(c.Value)
 				require.NoError(t, err)
-				require.NotEqual(t, p.theirTag, ack.InitiateTag, "a new Initiate Tag")
+				require.NotEqual(t, p.TheirTag, ack.InitiateTag, "a new Initiate Tag")
 				require.NotZero(t, ack.InitiateTag)
 				p.alive(a, "an unexpected INIT alone changes nothing")
 			},
@@ -637,12 +639,12 @@ func section52() []rule {
 			run: func(t *testing.T) {
 				_, p, a := established(t)
 				const newTag = 0x5eed0003
-				p.send(0, initChunk(newTag, 5000, wire.AddressParam(lo2)))
-				pk, ok := p.read(replyWait)
+				p.SendTag(0, initChunk(newTag, 5000, wire.AddressParam(lo2)))
+				pk, ok := p.Read(replyWait)
 				require.True(t, ok, "a reply to the restart INIT")
-				c, isAbort := pk.chunk(wire.ChunkAbort)
+				c, isAbort := pk.Chunk(wire.ChunkAbort)
 				require.Truef(t, isAbort, "a restart INIT adding 127.0.0.2 must get an ABORT, got %v", pk)
-				require.Equal(t, uint32(newTag), pk.hdr.VerificationTag)
+				require.Equal(t, uint32(newTag), pk.Header.VerificationTag)
 				causes := causesOf(t, c)
 				require.Truef(t, hasCause(causes, wire.CauseRestartWithNewAddresses), "ABORT causes %v", causeCodes(causes))
 				p.alive(a, "the refused restart")
@@ -653,8 +655,8 @@ func section52() []rule {
 			text: "RFC 9260 section 5.2.3: \"If an INIT ACK chunk is received by an endpoint in any state other than the COOKIE-WAIT or CLOSED state, the endpoint SHOULD discard the INIT ACK chunk.\"",
 			run: func(t *testing.T) {
 				_, p, a := established(t)
-				p.sendAssoc(must(initValue(0x5eed0004, 1, wire.StateCookieParam(cookie)).Append(nil, wire.ChunkInitAck)))
-				p.silence("an unexpected INIT ACK is discarded")
+				p.SendAssoc(must(initValue(0x5eed0004, 1, wire.StateCookieParam(cookie)).Append(nil, wire.ChunkInitAck)))
+				p.Silence("an unexpected INIT ACK is discarded")
 				p.alive(a, "an unexpected INIT ACK")
 			},
 		},
@@ -665,12 +667,12 @@ func section52() []rule {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
 				ack, ck := p.initAck()
-				p.theirTag = ack.InitiateTag
-				p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
-				p.expectTag(wire.ChunkCookieAck, p.myTag)
+				p.TheirTag = ack.InitiateTag
+				p.SendTag(p.TheirTag, must(wire.AppendCookieEcho(nil, ck)))
+				p.ExpectTag(wire.ChunkCookieAck, p.MyTag)
 				a := nextEvent(t, s.ep, sock.EventUp).Association
-				p.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
-				p.expectTag(wire.ChunkCookieAck, p.myTag)
+				p.SendTag(p.TheirTag, must(wire.AppendCookieEcho(nil, ck)))
+				p.ExpectTag(wire.ChunkCookieAck, p.MyTag)
 				require.Equal(t, []*sock.Association{a}, s.ep.Associations(), "the same association")
 				p.alive(a, "a duplicate COOKIE ECHO")
 			},
@@ -680,8 +682,8 @@ func section52() []rule {
 			text: "RFC 9260 section 5.2.5: \"At any state other than COOKIE-ECHOED, an endpoint SHOULD silently discard a received COOKIE ACK chunk.\"",
 			run: func(t *testing.T) {
 				_, p, a := established(t)
-				p.sendAssoc(wire.AppendCookieAck(nil))
-				p.silence("a COOKIE ACK in ESTABLISHED is discarded")
+				p.SendAssoc(wire.AppendCookieAck(nil))
+				p.Silence("a COOKIE ACK in ESTABLISHED is discarded")
 				p.alive(a, "a late COOKIE ACK")
 			},
 		},
@@ -718,10 +720,10 @@ func section54() []rule {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
 				ack, ck := p.initAck(wire.AddressParam(lo2))
-				p.theirTag = ack.InitiateTag
+				p.TheirTag = ack.InitiateTag
 				q := p.twin(lo2)
-				q.send(p.theirTag, must(wire.AppendCookieEcho(nil, ck)))
-				q.expectTag(wire.ChunkCookieAck, p.myTag)
+				q.SendTag(p.TheirTag, must(wire.AppendCookieEcho(nil, ck)))
+				q.ExpectTag(wire.ChunkCookieAck, p.MyTag)
 				a := nextEvent(t, s.ep, sock.EventUp).Association
 				var one, two *sock.Path
 				var got []string
@@ -760,9 +762,9 @@ func section54() []rule {
 					require.NoError(t, a.Send(context.Background(), []byte{byte('a' + i)}, sock.SendInfo{}))
 				}
 				for range 5 {
-					p.expectTag(wire.ChunkData, p.myTag, wire.ChunkData)
+					p.ExpectTag(wire.ChunkData, p.MyTag, wire.ChunkData)
 				}
-				q.silence("nothing but HEARTBEATs goes to the unconfirmed 127.0.0.2", wire.ChunkHeartbeat)
+				q.Silence("nothing but HEARTBEATs goes to the unconfirmed 127.0.0.2", wire.ChunkHeartbeat)
 			},
 		},
 		{
@@ -770,10 +772,10 @@ func section54() []rule {
 			text: "RFC 9260 section 5.4: \"Upon receipt of the HEARTBEAT ACK, a verification is made that the nonce included in the HEARTBEAT parameter is the one sent to the address indicated inside the HEARTBEAT parameter. When this match occurs, the address that the original HEARTBEAT was sent to is now considered CONFIRMED and available for normal data transfer.\"",
 			run: func(t *testing.T) {
 				s, _, q, a := twoAddressPeer(t)
-				_, hb := q.expectTag(wire.ChunkHeartbeat, q.myTag)
+				_, hb := q.ExpectTag(wire.ChunkHeartbeat, q.MyTag)
 				info, err := wire.ParseHeartbeat(hb.Value)
 				require.NoError(t, err)
-				q.sendAssoc(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info)))
+				q.SendAssoc(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info)))
 				ev := nextEvent(t, s.ep, sock.EventPathConfirmed)
 				require.Equal(t, lo2, ev.Path)
 				require.Equal(t, sock.PathActive, pathTo(t, a, "127.0.0.2").State)
@@ -784,8 +786,8 @@ func section54() []rule {
 			text: "RFC 9260 section 5.4: \"Upon receipt of the HEARTBEAT ACK, a verification is made that the nonce included in the HEARTBEAT parameter is the one sent to the address indicated inside the HEARTBEAT parameter.\"",
 			run: func(t *testing.T) {
 				_, _, q, a := twoAddressPeer(t)
-				q.sendAssoc(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, []byte("forged heartbeat info, no nonce of ours"))))
-				q.drain()
+				q.SendAssoc(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, []byte("forged heartbeat info, no nonce of ours"))))
+				q.Drain()
 				require.Equal(t, sock.PathUnconfirmed, pathTo(t, a, "127.0.0.2").State)
 			},
 		},
@@ -800,11 +802,11 @@ func section62() []rule {
 			run: func(t *testing.T) {
 				s, p, _ := established(t)
 				tsn, data := p.data("twice")
-				p.sendAssoc(data)
-				p.expectTag(wire.ChunkSack, p.myTag)
+				p.SendAssoc(data)
+				p.ExpectTag(wire.ChunkSack, p.MyTag)
 				require.Equal(t, "twice", string(recvMessage(t, s.ep).Payload))
-				p.sendAssoc(data)
-				_, c := p.expectTag(wire.ChunkSack, p.myTag)
+				p.SendAssoc(data)
+				_, c := p.ExpectTag(wire.ChunkSack, p.MyTag)
 				v := sackOf(t, c)
 				var dups []uint32
 				for i := range v.NumDupTSNs() {
@@ -820,16 +822,16 @@ func section62() []rule {
 			run: func(t *testing.T) {
 				s, p, _ := established(t, sock.WithReceiveBuffer(4000), sock.WithMaxMessageSize(1000))
 				before := drops(s.stack, sock.DropOverWindow)
-				base := p.nextTSN
+				base := p.NextTSN
 				// Every DATA chunk carries at least one byte: TSN base+5000
 				// cannot be held in a window of 4,000 bytes.
-				p.sendAssoc(dataChunk(base+5000, 0, 5000, "far ahead"))
-				p.drain()
+				p.SendAssoc(dataChunk(base+5000, 0, 5000, "far ahead"))
+				p.Drain()
 				// Then fill from the bottom: the first in-window TSN.
 				tsn, data := p.data("first")
 				require.Equal(t, base, tsn)
-				p.sendAssoc(data)
-				_, c := p.expectTag(wire.ChunkSack, p.myTag, wire.ChunkSack)
+				p.SendAssoc(data)
+				_, c := p.ExpectTag(wire.ChunkSack, p.MyTag, wire.ChunkSack)
 				v := sackOf(t, c)
 				require.Equal(t, base, v.CumTSNAck())
 				for i := range v.NumGapBlocks() {
@@ -846,17 +848,17 @@ func section62() []rule {
 			run: func(t *testing.T) {
 				_, p, _ := established(t)
 				_, data := p.data("one packet")
-				p.sendAssoc(data)
-				_, c := p.expectTag(wire.ChunkSack, p.myTag)
+				p.SendAssoc(data)
+				_, c := p.ExpectTag(wire.ChunkSack, p.MyTag)
 				first := sackOf(t, c)
 				cum, rwnd := first.CumTSNAck(), first.ARwnd()
 				deadline := time.Now().Add(silenceWindow)
 				for time.Now().Before(deadline) {
-					pk, ok := p.read(time.Until(deadline))
+					pk, ok := p.Read(time.Until(deadline))
 					if !ok {
 						break
 					}
-					if c, ok := pk.chunk(wire.ChunkSack); ok {
+					if c, ok := pk.Chunk(wire.ChunkSack); ok {
 						v := sackOf(t, c)
 						require.Falsef(t, v.CumTSNAck() == cum && v.ARwnd() <= rwnd, "a second SACK for one packet that does not open the window: %v", pk)
 					}
@@ -868,9 +870,9 @@ func section62() []rule {
 			text: "RFC 9260 section 6.2: \"If an endpoint receives a DATA chunk with no user data (i.e., the Length field is set to 16), it MUST send an ABORT chunk with a 'No User Data' error cause.\"",
 			run: func(t *testing.T) {
 				s, p, a := established(t)
-				tsn := p.nextTSN
-				p.sendAssoc(dataChunk(tsn, 0, 0, ""))
-				_, c := p.expectTag(wire.ChunkAbort, p.myTag, wire.ChunkSack)
+				tsn := p.NextTSN
+				p.SendAssoc(dataChunk(tsn, 0, 0, ""))
+				_, c := p.ExpectTag(wire.ChunkAbort, p.MyTag, wire.ChunkSack)
 				causes := causesOf(t, c)
 				require.Truef(t, hasCause(causes, wire.CauseNoUserData), "causes %v", causeCodes(causes))
 				for _, cs := range causes {
@@ -892,9 +894,9 @@ func section65() []rule {
 			text: "RFC 9260 section 6.5: \"Every DATA chunk MUST carry a valid stream identifier. If an endpoint receives a DATA chunk with an invalid stream identifier, it SHOULD acknowledge the reception of the DATA chunk following the normal procedure, immediately send an ERROR chunk with cause set to 'Invalid Stream Identifier' (see Section 3.3.10), and discard the DATA chunk.\"",
 			run: func(t *testing.T) {
 				s, p, a := established(t)
-				tsn := p.nextTSN
-				p.nextTSN++
-				p.sendAssoc(dataChunk(tsn, 100, 0, "stream 100"))
+				tsn := p.NextTSN
+				p.NextTSN++
+				p.SendAssoc(dataChunk(tsn, 100, 0, "stream 100"))
 				e, sack := p.errorAndSack()
 				causes := causesOf(t, e)
 				require.Truef(t, hasCause(causes, wire.CauseInvalidStreamID), "causes %v", causeCodes(causes))
@@ -911,7 +913,7 @@ func section65() []rule {
 				_, p, a := established(t)
 				for _, sid := range []uint16{0, 3, 7} {
 					require.NoError(t, a.Send(context.Background(), []byte("first"), sock.SendInfo{Stream: sid}))
-					_, d := p.expectTag(wire.ChunkData, p.myTag, wire.ChunkData)
+					_, d := p.ExpectTag(wire.ChunkData, p.MyTag, wire.ChunkData)
 					require.GreaterOrEqual(t, len(d.Value), 12)
 					require.Equal(t, sid, binary.BigEndian.Uint16(d.Value[4:]))
 					require.Equalf(t, uint16(0), binary.BigEndian.Uint16(d.Value[6:]), "SSN of the first message on stream %d", sid)
@@ -931,8 +933,8 @@ func section610() []rule {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
 				_, data := p.data("bundled")
-				p.send(0, initChunk(p.myTag, p.nextTSN), data)
-				p.silence("an INIT bundled with DATA is discarded")
+				p.SendTag(0, initChunk(p.MyTag, p.NextTSN), data)
+				p.Silence("an INIT bundled with DATA is discarded")
 				require.Empty(t, s.ep.Associations())
 			},
 		},
@@ -951,10 +953,10 @@ func section610() []rule {
 				}
 				var highest uint32
 				datas, bundled := 0, 0
-				check := func(pk packet) {
+				check := func(pk rawpeer.Packet) {
 					var last uint32
 					seenData := false
-					for _, c := range pk.chunks {
+					for _, c := range pk.Chunks {
 						if c.Type != wire.ChunkData {
 							require.Falsef(t, seenData, "a control chunk after DATA: %v", pk)
 							continue
@@ -970,7 +972,7 @@ func section610() []rule {
 					}
 				}
 				for {
-					pk, ok := p.read(silenceWindow)
+					pk, ok := p.Read(silenceWindow)
 					if !ok {
 						break
 					}
@@ -978,12 +980,12 @@ func section610() []rule {
 				}
 				require.Equal(t, n, datas, "every message is sent")
 				for bundled == 0 {
-					pk, ok := p.read(replyWait)
+					pk, ok := p.Read(replyWait)
 					require.True(t, ok, "the unacknowledged DATA is retransmitted")
 					check(pk)
 				}
 				_, data := p.data("ping")
-				p.sendAssoc(must(wire.AppendSack(nil, highest, 1<<20, nil, nil)), data)
+				p.SendAssoc(must(wire.AppendSack(nil, highest, 1<<20, nil, nil)), data)
 				require.Equal(t, "ping", string(recvMessage(t, s.ep).Payload))
 				require.Positive(t, bundled, "some DATA chunks were bundled, so the order was checked")
 			},
@@ -995,8 +997,8 @@ func section610() []rule {
 				p := newPeer(t, lo1)
 				c, _ := p.dial(sock.WithRTOInitial(time.Second))
 				_, data := p.data("bundled")
-				p.send(p.theirTag, p.initAckChunk(), data)
-				p.silence("an INIT ACK bundled with DATA is discarded: no COOKIE ECHO", wire.ChunkInit)
+				p.SendTag(p.TheirTag, p.initAckChunk(), data)
+				p.Silence("an INIT ACK bundled with DATA is discarded: no COOKIE ECHO", wire.ChunkInit)
 				_, done := c.returned()
 				require.False(t, done, "Connect goes on")
 			},
@@ -1006,14 +1008,14 @@ func section610() []rule {
 			text: bundling + " A SHUTDOWN COMPLETE bundled with another chunk breaks it: the packet is discarded and the association stays in SHUTDOWN-ACK-SENT.",
 			run: func(t *testing.T) {
 				s, p, a := shutdownAckSent(t)
-				p.sendAssoc(wire.AppendShutdownComplete(nil, false), heartbeat("bundled"))
-				p.drain()
+				p.SendAssoc(wire.AppendShutdownComplete(nil, false), heartbeat("bundled"))
+				p.Drain()
 				select {
 				case <-a.Done():
 					require.FailNow(t, "a SHUTDOWN COMPLETE bundled with a HEARTBEAT closed the association; it must be discarded")
 				default:
 				}
-				p.sendAssoc(wire.AppendShutdownComplete(nil, false))
+				p.SendAssoc(wire.AppendShutdownComplete(nil, false))
 				nextEvent(t, s.ep, sock.EventDown)
 			},
 		},
@@ -1027,15 +1029,15 @@ func ootbTargets(t *testing.T) []*peer {
 	s := newServer(t)
 	toEndpoint := s.peerFor(t, lo1)
 	nobody := s.peerFor(t, lo1)
-	nobody.dstPort = s.ep.Port() + 1
+	nobody.DstPort = s.ep.Port() + 1
 	return []*peer{toEndpoint, nobody}
 }
 
 func ootbSilent(chunk []byte) func(t *testing.T) {
 	return func(t *testing.T) {
 		for _, p := range ootbTargets(t) {
-			p.send(0x0007b0b0, chunk)
-			p.silence("no reply to this out-of-the-blue packet")
+			p.SendTag(0x0007b0b0, chunk)
+			p.Silence("no reply to this out-of-the-blue packet")
 		}
 	}
 }
@@ -1056,16 +1058,16 @@ func section84() []rule {
 			run: func(t *testing.T) {
 				targets := ootbTargets(t)
 				// A port nobody owns, and an endpoint that accepts nothing.
-				s := newStack(t)
+				s := testkit.NewStack(t)
 				ep, err := s.NewEndpoint(nil, 0)
 				require.NoError(t, err)
 				refuser := newPeer(t, lo1)
-				refuser.to, refuser.dstPort = netip.AddrPortFrom(lo1, s.UDPPort()), ep.Port()
+				refuser.To, refuser.DstPort = netip.AddrPortFrom(lo1, s.UDPPort()), ep.Port()
 				for _, p := range []*peer{targets[1], refuser} {
-					p.send(0, initChunk(0x1a1a1a1a, 1))
-					_, c := p.expectTag(wire.ChunkAbort, 0x1a1a1a1a)
+					p.SendTag(0, initChunk(0x1a1a1a1a, 1))
+					_, c := p.ExpectTag(wire.ChunkAbort, 0x1a1a1a1a)
 					require.Zero(t, c.Flags&wire.FlagT, "T bit 0")
-					p.silence("one reply")
+					p.Silence("one reply")
 				}
 			},
 		},
@@ -1084,11 +1086,11 @@ func section84() []rule {
 			text: "RFC 9260 section 8.4: \"5) If the packet contains a SHUTDOWN ACK chunk, the receiver should respond to the sender of the OOTB packet with a SHUTDOWN COMPLETE chunk. When sending the SHUTDOWN COMPLETE chunk, the receiver of the OOTB packet MUST fill in the Verification Tag field of the outbound packet with the Verification Tag received in the SHUTDOWN ACK chunk and set the T bit in the Chunk Flags to indicate that the Verification Tag is reflected.\"",
 			run: func(t *testing.T) {
 				for _, p := range ootbTargets(t) {
-					p.send(0x0007b0b1, wire.AppendShutdownAck(nil))
-					pk, c := p.expectTag(wire.ChunkShutdownComplete, 0x0007b0b1)
+					p.SendTag(0x0007b0b1, wire.AppendShutdownAck(nil))
+					pk, c := p.ExpectTag(wire.ChunkShutdownComplete, 0x0007b0b1)
 					require.Equal(t, wire.FlagT, c.Flags&wire.FlagT, "T bit set")
-					require.Len(t, pk.chunks, 1, "RFC 9260 section 6.10: SHUTDOWN COMPLETE alone")
-					p.silence("one reply")
+					require.Len(t, pk.Chunks, 1, "RFC 9260 section 6.10: SHUTDOWN COMPLETE alone")
+					p.Silence("one reply")
 				}
 			},
 		},
@@ -1120,11 +1122,11 @@ func section84() []rule {
 					wire.AppendShutdown(nil, 1),
 				} {
 					for _, p := range targets {
-						p.send(0x0007b0b2, chunk)
-						pk, c := p.expectTag(wire.ChunkAbort, 0x0007b0b2)
+						p.SendTag(0x0007b0b2, chunk)
+						pk, c := p.ExpectTag(wire.ChunkAbort, 0x0007b0b2)
 						require.Equal(t, wire.FlagT, c.Flags&wire.FlagT, "T bit set")
-						require.LessOrEqual(t, len(pk.raw), 12+len(chunk), "no reply bigger than the packet")
-						p.silence("one reply, no further action")
+						require.LessOrEqual(t, len(pk.Raw), 12+len(chunk), "no reply bigger than the packet")
+						p.Silence("one reply, no further action")
 					}
 				}
 			},
@@ -1142,8 +1144,8 @@ func section85() []rule {
 			run: func(t *testing.T) {
 				s, p, a := established(t)
 				before := drops(s.stack, sock.DropWrongTag)
-				p.send(p.theirTag^0x00ff00ff, chunk(p))
-				p.silence("a " + what + " with a wrong Verification Tag for an existing association is discarded silently (not answered as out of the blue)")
+				p.SendTag(p.TheirTag^0x00ff00ff, chunk(p))
+				p.Silence("a " + what + " with a wrong Verification Tag for an existing association is discarded silently (not answered as out of the blue)")
 				noMessage(t, s.ep, "nothing delivered")
 				require.Greater(t, drops(s.stack, sock.DropWrongTag), before, "counted as wrong_tag")
 				p.alive(a, "a wrong tag")
@@ -1153,7 +1155,7 @@ func section85() []rule {
 	abortAccepted := func(name string, tBit bool, tag func(p *peer) uint32) rule {
 		return rule{name: name, text: abortRule, run: func(t *testing.T) {
 			s, p, a := established(t)
-			p.send(tag(p), abortChunk(tBit))
+			p.SendTag(tag(p), abortChunk(tBit))
 			ev := nextEvent(t, s.ep, sock.EventDown)
 			require.Equal(t, sock.ReasonAbortedByPeer, ev.Reason)
 			<-a.Done()
@@ -1162,8 +1164,8 @@ func section85() []rule {
 	abortDiscarded := func(name string, tBit bool, tag func(p *peer) uint32, what string) rule {
 		return rule{name: name, text: abortRule, run: func(t *testing.T) {
 			_, p, a := established(t)
-			p.send(tag(p), abortChunk(tBit))
-			p.silence("an ABORT " + what + " is discarded")
+			p.SendTag(tag(p), abortChunk(tBit))
+			p.Silence("an ABORT " + what + " is discarded")
 			select {
 			case <-a.Done():
 				require.FailNowf(t, "association removed", "an ABORT %s removed the association (reason %v); it must be discarded", what, a.Reason())
@@ -1172,22 +1174,22 @@ func section85() []rule {
 			p.alive(a, "an ABORT "+what)
 		}}
 	}
-	own := func(p *peer) uint32 { return p.theirTag }
-	peers := func(p *peer) uint32 { return p.myTag }
-	other := func(p *peer) uint32 { return p.theirTag ^ 0x0f0f0f0f }
+	own := func(p *peer) uint32 { return p.TheirTag }
+	peers := func(p *peer) uint32 { return p.MyTag }
+	other := func(p *peer) uint32 { return p.TheirTag ^ 0x0f0f0f0f }
 	return []rule{
 		wrongTag("DATA", func(p *peer) []byte { _, c := p.data("intruder"); return c }),
-		wrongTag("SACK", func(p *peer) []byte { return must(wire.AppendSack(nil, p.theirTSN-1, 1<<20, nil, nil)) }),
+		wrongTag("SACK", func(p *peer) []byte { return must(wire.AppendSack(nil, p.TheirTSN-1, 1<<20, nil, nil)) }),
 		wrongTag("HEARTBEAT", func(p *peer) []byte { return heartbeat("hb") }),
-		wrongTag("SHUTDOWN", func(p *peer) []byte { return wire.AppendShutdown(nil, p.theirTSN-1) }),
+		wrongTag("SHUTDOWN", func(p *peer) []byte { return wire.AppendShutdown(nil, p.TheirTSN-1) }),
 		{
 			name: "8.5.1-A/tag-0-without-init-discarded",
 			text: "RFC 9260 section 8.5.1 A: \"When an endpoint receives an SCTP packet with the Verification Tag set to 0, it SHOULD verify that the packet contains only an INIT chunk. Otherwise, the receiver MUST silently discard the packet.\"",
 			run: func(t *testing.T) {
 				s, p, a := established(t)
 				_, data := p.data("tag zero")
-				p.send(0, data)
-				p.silence("a DATA with tag 0 is discarded")
+				p.SendTag(0, data)
+				p.Silence("a DATA with tag 0 is discarded")
 				noMessage(t, s.ep, "nothing delivered")
 				p.alive(a, "a tag-0 packet")
 			},
@@ -1217,8 +1219,8 @@ func section85() []rule {
 			text: "RFC 9260 section 8.5.1 C: \"An endpoint MUST ignore the SHUTDOWN COMPLETE chunk if it is not in the SHUTDOWN-ACK-SENT state.\"",
 			run: func(t *testing.T) {
 				_, p, a := established(t)
-				p.sendAssoc(wire.AppendShutdownComplete(nil, false))
-				p.silence("a SHUTDOWN COMPLETE in ESTABLISHED is ignored")
+				p.SendAssoc(wire.AppendShutdownComplete(nil, false))
+				p.Silence("a SHUTDOWN COMPLETE in ESTABLISHED is ignored")
 				p.alive(a, "a SHUTDOWN COMPLETE in ESTABLISHED")
 			},
 		},
@@ -1227,7 +1229,7 @@ func section85() []rule {
 			text: shutdownCompleteRule,
 			run: func(t *testing.T) {
 				s, p, a := shutdownAckSent(t)
-				p.send(p.myTag, wire.AppendShutdownComplete(nil, true))
+				p.SendTag(p.MyTag, wire.AppendShutdownComplete(nil, true))
 				nextEvent(t, s.ep, sock.EventDown)
 				<-a.Done()
 			},
@@ -1237,14 +1239,14 @@ func section85() []rule {
 			text: shutdownCompleteRule,
 			run: func(t *testing.T) {
 				s, p, a := shutdownAckSent(t)
-				p.send(p.theirTag, wire.AppendShutdownComplete(nil, true))
-				p.silence("a SHUTDOWN COMPLETE with the T bit and the receiver's own tag is discarded", wire.ChunkShutdownAck)
+				p.SendTag(p.TheirTag, wire.AppendShutdownComplete(nil, true))
+				p.Silence("a SHUTDOWN COMPLETE with the T bit and the receiver's own tag is discarded", wire.ChunkShutdownAck)
 				select {
 				case <-a.Done():
 					require.FailNow(t, "a SHUTDOWN COMPLETE with the T bit set and the receiver's own tag closed the association; it must be discarded")
 				default:
 				}
-				p.sendAssoc(wire.AppendShutdownComplete(nil, false))
+				p.SendAssoc(wire.AppendShutdownComplete(nil, false))
 				nextEvent(t, s.ep, sock.EventDown)
 			},
 		},
@@ -1254,8 +1256,8 @@ func section85() []rule {
 			run: func(t *testing.T) {
 				p := newPeer(t, lo1)
 				c, _ := p.dial(sock.WithRTOInitial(2 * time.Second))
-				p.sendAssoc(wire.AppendShutdownAck(nil))
-				_, sc := p.expectTag(wire.ChunkShutdownComplete, p.theirTag, wire.ChunkInit)
+				p.SendAssoc(wire.AppendShutdownAck(nil))
+				_, sc := p.ExpectTag(wire.ChunkShutdownComplete, p.TheirTag, wire.ChunkInit)
 				require.Equal(t, wire.FlagT, sc.Flags&wire.FlagT, "T bit set")
 				_, done := c.returned()
 				require.False(t, done, "Connect goes on")
@@ -1270,8 +1272,8 @@ const shutdownCompleteRule = "RFC 9260 section 8.5.1 C: \"The receiver of a SHUT
 // the peer's SHUTDOWN with a SHUTDOWN ACK and is in SHUTDOWN-ACK-SENT.
 func shutdownAckSent(t *testing.T) (*server, *peer, *sock.Association) {
 	s, p, a := established(t)
-	p.sendAssoc(wire.AppendShutdown(nil, p.theirTSN-1))
-	p.expectTag(wire.ChunkShutdownAck, p.myTag, wire.ChunkSack)
+	p.SendAssoc(wire.AppendShutdown(nil, p.TheirTSN-1))
+	p.ExpectTag(wire.ChunkShutdownAck, p.MyTag, wire.ChunkSack)
 	return s, p, a
 }
 
@@ -1283,19 +1285,19 @@ func cookieWaitIntruder(t *testing.T, chunk []byte, what string) {
 	p := newPeer(t, lo1)
 	c, _ := p.dial(sock.WithRTOInitial(150 * time.Millisecond))
 	intruder := p.twin(lo1)
-	intruder.send(0, chunk)
-	if pk, ok := intruder.read(silenceWindow); ok {
-		if _, isInit := pk.chunk(wire.ChunkInit); isInit {
-			require.FailNowf(t, "INIT moved", "after a %s with the T bit and tag 0 from UDP port %d, the INIT retransmission went to that port instead of the peer's %d: the port was learned from a packet that failed the tag check", what, intruder.udpPort(), p.udpPort())
+	intruder.SendTag(0, chunk)
+	if pk, ok := intruder.Read(silenceWindow); ok {
+		if _, isInit := pk.Chunk(wire.ChunkInit); isInit {
+			require.FailNowf(t, "INIT moved", "after a %s with the T bit and tag 0 from UDP port %d, the INIT retransmission went to that port instead of the peer's %d: the port was learned from a packet that failed the tag check", what, intruder.UDPPort(), p.UDPPort())
 		}
 		require.FailNowf(t, "reply", "the %s gets no reply; got %v", what, pk)
 	}
 	if r, done := c.returned(); done {
-		require.FailNowf(t, "Connect failed", "an intruding %s with the T bit and tag 0 from UDP port %d (not the peer's %d) failed Connect in COOKIE-WAIT: %v", what, intruder.udpPort(), p.udpPort(), r.err)
+		require.FailNowf(t, "Connect failed", "an intruding %s with the T bit and tag 0 from UDP port %d (not the peer's %d) failed Connect in COOKIE-WAIT: %v", what, intruder.UDPPort(), p.UDPPort(), r.err)
 	}
 	p.expectInit() // the retransmission, on the original port
 	accepted := p.accept(c)
-	require.Equal(t, p.udpPort(), accepted.Paths()[0].RemoteUDPPort)
+	require.Equal(t, p.UDPPort(), accepted.Paths()[0].RemoteUDPPort)
 }
 
 func rfc6951() []rule {
@@ -1307,9 +1309,9 @@ func rfc6951() []rule {
 			run: func(t *testing.T) {
 				_, p, a := established(t)
 				q := p.twin(lo1)
-				q.send(p.theirTag^0x1, heartbeat("wrong tag"))
-				q.drain()
-				require.Equal(t, p.udpPort(), a.Paths()[0].RemoteUDPPort, "a packet that failed the tag check teaches no UDP port")
+				q.SendTag(p.TheirTag^0x1, heartbeat("wrong tag"))
+				q.Drain()
+				require.Equal(t, p.UDPPort(), a.Paths()[0].RemoteUDPPort, "a packet that failed the tag check teaches no UDP port")
 				p.alive(a, "a wrong tag from another UDP port")
 			},
 		},
@@ -1319,11 +1321,11 @@ func rfc6951() []rule {
 			run: func(t *testing.T) {
 				_, p, a := established(t)
 				q := p.twin(lo1)
-				q.sendAssoc(heartbeat("new port"))
-				q.expectTag(wire.ChunkHeartbeatAck, p.myTag)
-				require.Equal(t, q.udpPort(), a.Paths()[0].RemoteUDPPort)
+				q.SendAssoc(heartbeat("new port"))
+				q.ExpectTag(wire.ChunkHeartbeatAck, p.MyTag)
+				require.Equal(t, q.UDPPort(), a.Paths()[0].RemoteUDPPort)
 				require.NoError(t, a.Send(context.Background(), []byte("to the new port"), sock.SendInfo{}))
-				q.expectTag(wire.ChunkData, p.myTag)
+				q.ExpectTag(wire.ChunkData, p.MyTag)
 			},
 		},
 	}
@@ -1340,21 +1342,21 @@ func hostile() []rule {
 				s := newServer(t)
 				p := s.peerFor(t, lo1)
 				big := wire.Param{Type: unknownParam11, Value: []byte(strings.Repeat("A", 33_000))}
-				p.send(0, initChunk(p.myTag, p.nextTSN, big))
+				p.SendTag(0, initChunk(p.MyTag, p.NextTSN, big))
 				replies := 0
 				for {
-					pk, ok := p.read(silenceWindow)
+					pk, ok := p.Read(silenceWindow)
 					if !ok {
 						break
 					}
 					replies++
-					require.LessOrEqual(t, len(pk.raw), 65_507, "a reply fits one UDP datagram")
+					require.LessOrEqual(t, len(pk.Raw), 65_507, "a reply fits one UDP datagram")
 				}
 				require.LessOrEqual(t, replies, 1, "at most one reply")
 				require.Zero(t, drops(s.stack, sock.DropPanic), "no panic on the receive path")
 				// The endpoint still works.
 				q := s.peerFor(t, lo1)
-				q.myTag = 0x5eed0099
+				q.MyTag = 0x5eed0099
 				require.Equal(t, sock.StateEstablished, q.associate(s).State())
 			},
 		},
@@ -1367,14 +1369,14 @@ func hostile() []rule {
 				for range 8200 {
 					chunks = must(wire.AppendChunk(chunks, unknownChunk11, 0, nil))
 				}
-				p.sendAssoc(chunks)
+				p.SendAssoc(chunks)
 				total := 0
 				for {
-					pk, ok := p.read(silenceWindow)
+					pk, ok := p.Read(silenceWindow)
 					if !ok {
 						break
 					}
-					total += len(pk.raw)
+					total += len(pk.Raw)
 				}
 				require.LessOrEqual(t, total, 12+len(chunks)+1500, "replies no bigger than the packet that caused them")
 				require.Zero(t, drops(s.stack, sock.DropPanic), "no panic on the receive path")

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/testkit"
+	"github.com/usock/usock/internal/usrsctpbuild"
 	"github.com/usock/usock/sock"
 )
 
@@ -31,21 +33,14 @@ var lo1 = netip.MustParseAddr("127.0.0.1")
 // directory, or skips the test when cc, usrsctp.h or libusrsctp is missing.
 func buildPeer(t *testing.T) string {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("interop: no C compiler (cc) on PATH; install gcc or clang")
-	}
 	src, err := filepath.Abs(filepath.Join("usrsctp-peer", "peer.c"))
 	require.NoError(t, err)
 	bin := filepath.Join(t.TempDir(), "usrsctp-peer")
-	out, err := exec.Command(cc, "-O1", "-Wall", "-o", bin, src, "-lusrsctp", "-lpthread").CombinedOutput()
-	if err != nil {
-		s := string(out)
-		if strings.Contains(s, "usrsctp.h") || strings.Contains(s, "-lusrsctp") {
-			t.Skipf("interop: libusrsctp is not installed (apt-get install libusrsctp-dev):\n%s", s)
-		}
-		t.Fatalf("building the usrsctp peer: %v\n%s", err, s)
+	err = usrsctpbuild.Build(src, bin, "-O1", "-Wall")
+	if errors.Is(err, usrsctpbuild.ErrNoCompiler) || errors.Is(err, usrsctpbuild.ErrNoLibrary) {
+		t.Skipf("interop: %v", err)
 	}
+	require.NoError(t, err, "building the usrsctp peer")
 	return bin
 }
 
@@ -153,30 +148,7 @@ func (p *peer) output() []string {
 // timeout fail the test.
 func (p *peer) expect(re string, timeout time.Duration, fail ...string) []string {
 	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	var fx []*regexp.Regexp
-	for _, f := range fail {
-		fx = append(fx, regexp.MustCompile(f))
-	}
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("%s exited (%v) before a line matching %q", p.name, p.err, re)
-			}
-			for _, f := range fx {
-				if f.MatchString(l) {
-					p.t.Fatalf("%s: %q while waiting for %q", p.name, l, re)
-				}
-			}
-			if m := rx.FindStringSubmatch(l); m != nil {
-				return m
-			}
-		case <-deadline:
-			p.t.Fatalf("%s: no line matching %q in %v", p.name, re, timeout)
-		}
-	}
+	return testkit.ExpectLine(p.t, p.name, p.lines, re, timeout, func() string { return fmt.Sprintf("exited (%v)", p.err) }, fail...)
 }
 
 // command writes a command line to a server peer.
@@ -223,10 +195,7 @@ func startServer(t *testing.T, bin, mode string, remoteUDP uint16, extra ...stri
 // newStack returns one of our stacks on a free UDP port.
 func newStack(t *testing.T, opts ...sock.StackOption) *sock.Stack {
 	t.Helper()
-	s, err := sock.NewStack(append([]sock.StackOption{sock.WithUDPPort(freeUDPPort(t))}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return testkit.NewStack(t, append([]sock.StackOption{sock.WithUDPPort(freeUDPPort(t))}, opts...)...)
 }
 
 func newEndpoint(t *testing.T, s *sock.Stack, addrs []netip.Addr, opts ...sock.EndpointOption) *sock.Endpoint {
@@ -239,16 +208,7 @@ func newEndpoint(t *testing.T, s *sock.Stack, addrs []netip.Addr, opts ...sock.E
 // waitEvent returns the endpoint's next event of type typ, skipping others.
 func waitEvent(t *testing.T, ep *sock.Endpoint, typ sock.EventType, timeout time.Duration) sock.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		ev, err := ep.Event(ctx)
-		require.NoError(t, err, "waiting for event %v", typ)
-		t.Logf("event: %v", ev)
-		if ev.Type == typ {
-			return ev
-		}
-	}
+	return testkit.WaitEvent(t, ep, timeout, testkit.Want{Type: typ})
 }
 
 // testMsg is one message of a test exchange.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 	"github.com/usock/usock/socktest"
 )
@@ -56,26 +57,26 @@ type impairer struct {
 }
 
 // impair returns the faults' impairer, off.
-func (w *world) impair(faults ...fault) *impairer {
+func impair(w *testkit.World, faults ...fault) *impairer {
 	im := &impairer{faults: faults}
 	for _, f := range faults {
 		var from []netip.Prefix
 		switch {
 		case f.dir == aToB && f.path == 0:
-			from = []netip.Prefix{netip.PrefixFrom(vA1, 32), netip.PrefixFrom(vA2, 32)}
+			from = []netip.Prefix{netip.PrefixFrom(testkit.A1, 32), netip.PrefixFrom(testkit.A2, 32)}
 		case f.dir == bToA && f.path == 0:
-			from = []netip.Prefix{netip.PrefixFrom(vB1, 32), netip.PrefixFrom(vB2, 32)}
+			from = []netip.Prefix{netip.PrefixFrom(testkit.B1, 32), netip.PrefixFrom(testkit.B2, 32)}
 		case f.dir == aToB:
-			from = []netip.Prefix{netip.PrefixFrom([]netip.Addr{vA1, vA2}[f.path-1], 32)}
+			from = []netip.Prefix{netip.PrefixFrom([]netip.Addr{testkit.A1, testkit.A2}[f.path-1], 32)}
 		case f.dir == bToA:
-			from = []netip.Prefix{netip.PrefixFrom([]netip.Addr{vB1, vB2}[f.path-1], 32)}
+			from = []netip.Prefix{netip.PrefixFrom([]netip.Addr{testkit.B1, testkit.B2}[f.path-1], 32)}
 		case f.path == 0:
 			from = []netip.Prefix{socktest.DefaultPrefix}
 		default:
-			from = []netip.Prefix{subnet(f.path)} // both hosts' addresses: both ways
+			from = []netip.Prefix{testkit.Subnet(f.path)} // both hosts' addresses: both ways
 		}
 		for _, p := range from {
-			im.links = append(im.links, w.net.Link(p, socktest.DefaultPrefix))
+			im.links = append(im.links, w.Net.Link(p, socktest.DefaultPrefix))
 		}
 	}
 	return im
@@ -171,7 +172,7 @@ func faultCases() []faultCase {
 
 // exchange runs the traffic both ways over p with the impairments on and
 // checks it. n is the number of messages per direction.
-func exchange(t *testing.T, w *world, p *pair, im *impairer, seed uint64, n int) (toB, toA *checker) {
+func exchange(t *testing.T, w *testkit.World, p *testkit.Pair, im *impairer, seed uint64, n int) (toB, toA *checker) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	planAB, planBA := newPlan(rng, n), newPlan(rng, n)
@@ -180,10 +181,10 @@ func exchange(t *testing.T, w *world, p *pair, im *impairer, seed uint64, n int)
 	toB, toA = newChecker(), newChecker()
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
-	wg.Go(func() { errs <- planAB.send(ctx, p.client, rand.New(rand.NewPCG(seed, 2))) })
-	wg.Go(func() { errs <- planBA.send(ctx, p.server, rand.New(rand.NewPCG(seed, 3))) })
-	wg.Go(func() { errs <- receive(ctx, p.sep, toB, planAB.reliable, 5*time.Second) })
-	wg.Go(func() { errs <- receive(ctx, p.cep, toA, planBA.reliable, 5*time.Second) })
+	wg.Go(func() { errs <- planAB.send(ctx, p.Client, rand.New(rand.NewPCG(seed, 2))) })
+	wg.Go(func() { errs <- planBA.send(ctx, p.Server, rand.New(rand.NewPCG(seed, 3))) })
+	wg.Go(func() { errs <- receive(ctx, p.ServerEP, toB, planAB.reliable, 5*time.Second) })
+	wg.Go(func() { errs <- receive(ctx, p.ClientEP, toA, planBA.reliable, 5*time.Second) })
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -197,16 +198,16 @@ func exchange(t *testing.T, w *world, p *pair, im *impairer, seed uint64, n int)
 		im.setEnabled(false)
 	}
 	// The association is alive afterwards, both ways.
-	require.Equal(t, sock.StateEstablished, p.client.State(), "client down: %v", p.client.Reason())
-	require.Equal(t, sock.StateEstablished, p.server.State(), "server down: %v", p.server.Reason())
+	require.Equal(t, sock.StateEstablished, p.Client.State(), "client down: %v", p.Client.Reason())
+	require.Equal(t, sock.StateEstablished, p.Server.State(), "server down: %v", p.Server.Reason())
 	actx, acancel := context.WithTimeout(context.Background(), time.Minute)
 	defer acancel()
-	require.NoError(t, p.client.Send(actx, []byte("alive?"), sock.SendInfo{Stream: 0}))
-	m, err := p.sep.Recv(actx)
+	require.NoError(t, p.Client.Send(actx, []byte("alive?"), sock.SendInfo{Stream: 0}))
+	m, err := p.ServerEP.Recv(actx)
 	require.NoError(t, err)
 	require.Equal(t, "alive?", string(m.Payload))
-	require.NoError(t, p.server.Send(actx, []byte("alive!"), sock.SendInfo{Stream: 0}))
-	m, err = p.cep.Recv(actx)
+	require.NoError(t, p.Server.Send(actx, []byte("alive!"), sock.SendInfo{Stream: 0}))
+	m, err = p.ClientEP.Recv(actx)
 	require.NoError(t, err)
 	require.Equal(t, "alive!", string(m.Payload))
 	return toB, toA
@@ -236,9 +237,9 @@ func TestFaults(t *testing.T) {
 			seed := base + uint64(i)*0x9e3779b97f4a7c15
 			reportSeed(t, seed)
 			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t, seed)
-				im := w.impair(c.faults...)
-				p := w.connect(t, faultOpts()...)
+				w := testkit.NewWorld(t, seed)
+				im := impair(w, c.faults...)
+				p := w.Connect(t, faultOpts()...)
 				im.setEnabled(true)
 				start := time.Now()
 				toB, toA := exchange(t, w, p, im, seed, messagesPerDirection())
@@ -266,9 +267,9 @@ func TestBitFlips(t *testing.T) {
 			seed := baseSeed(t) ^ 0xb17f11b
 			reportSeed(t, seed)
 			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t, seed)
-				im := w.impair(fault{bitFlip: share.p})
-				p := w.connect(t, faultOpts()...)
+				w := testkit.NewWorld(t, seed)
+				im := impair(w, fault{bitFlip: share.p})
+				p := w.Connect(t, faultOpts()...)
 				bad0 := badChecksums(w)
 				im.setEnabled(true)
 				exchange(t, w, p, im, seed, messagesPerDirection())
@@ -284,9 +285,9 @@ func TestBitFlips(t *testing.T) {
 	}
 }
 
-func badChecksums(w *world) uint64 {
+func badChecksums(w *testkit.World) uint64 {
 	var n uint64
-	for _, s := range []*sock.Stack{w.a, w.b} {
+	for _, s := range []*sock.Stack{w.A, w.B} {
 		for _, st := range s.Stats().Sockets {
 			n += st.RxBadChecksum
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usock/usock/internal/multihome"
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/udpencap"
 )
@@ -129,7 +130,7 @@ func FuzzUDPEncapHandoff(f *testing.F) {
 	f.Add([]byte{}, false)
 	f.Add([]byte{1, 2, 3}, true)
 	f.Add(make([]byte, wire.CommonHeaderSize), true)
-	f.Add(mk(port, dataChunk(1, 0, "x")), false)
+	f.Add(mk(port, rawpeer.Message(1, 0, 0, "x")), false)
 	f.Add(mk(port+1, []byte{6, 0, 0, 4}), false)
 	f.Add(mk(port, bytes.Repeat([]byte{0xff}, 300)), true)
 	f.Fuzz(func(t *testing.T, d []byte, fix bool) {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/sock"
 )
@@ -18,12 +20,12 @@ import (
 // TestCrossEndpointCookie: a State Cookie made by endpoint X of a stack,
 // echoed to endpoint Y of the same stack (same secret), creates nothing.
 func TestCrossEndpointCookie(t *testing.T) {
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	x, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10))
 	require.NoError(t, err)
 	y, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10))
 	require.NoError(t, err)
-	r := newRawPeer(t, s)
+	r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
 	const port = 4200
 	for _, c := range []struct {
 		name string
@@ -35,15 +37,15 @@ func TestCrossEndpointCookie(t *testing.T) {
 		{"to the right endpoint from another port", func() uint16 { return port + 1 }, x.Port},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r.send(packet(port, x.Port(), 0, must(simpleInit(0x7001).Append(nil, wire.ChunkInit))))
-			_, ch := firstChunk(t, r.recv(5*time.Second))
+			r.Send(rawpeer.Encode(port, x.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x7001, 1000))))
+			_, ch := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 			require.Equal(t, wire.ChunkInitAck, ch.Type)
 			ack, err := wire.ParseInit(ch.Value)
 			require.NoError(t, err)
 			ck, ok := ack.Cookie()
 			require.True(t, ok)
-			r.send(packet(c.src(), c.dst(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck)), dataChunk(1000, 0, "smuggled")))
-			for _, ch := range r.collect(300 * time.Millisecond) {
+			r.Send(rawpeer.Encode(c.src(), c.dst(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck)), rawpeer.Message(1000, 0, 0, "smuggled")))
+			for _, ch := range r.Collect(300 * time.Millisecond) {
 				require.NotEqual(t, wire.ChunkCookieAck, ch.Type, "no COOKIE-ACK for a foreign cookie")
 			}
 			require.Empty(t, x.Associations())
@@ -64,21 +66,21 @@ func TestForeignSourceAddress(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("needs 127.0.0.0/8 on lo (Linux)")
 	}
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10))
 	require.NoError(t, err)
-	r := newRawPeer(t, s)
-	ra := establish(t, r, ep, 4300, simpleInit(0x8001))
+	r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
+	ra := establish(t, r, ep, 4300, rawpeer.SimpleInit(0x8001, 1000))
 	// Same UDP port, another address.
-	intruder := newRawPeerOn(t, s, netip.MustParseAddr("127.0.0.5"), r.udpPort())
-	foreign := func(chunks ...[]byte) { intruder.send(packet(ra.port, ep.Port(), ra.peerTag, chunks...)) }
+	intruder := testkit.RawPeer(t, s, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.5"), r.UDPPort()))
+	foreign := func(chunks ...[]byte) { intruder.Send(rawpeer.Encode(ra.Port, ep.Port(), ra.TheirTag, chunks...)) }
 	for _, c := range []struct {
 		name  string
 		chunk func() []byte
 	}{
-		{"DATA", func() []byte { return ra.data(0, "forged") }},
+		{"DATA", func() []byte { return ra.Data(0, "forged") }},
 		{"ABORT", func() []byte { return must(wire.Abort{}.Append(nil)) }},
-		{"SHUTDOWN", func() []byte { return wire.AppendShutdown(nil, ra.stackTSN-1) }},
+		{"SHUTDOWN", func() []byte { return wire.AppendShutdown(nil, ra.TheirTSN-1) }},
 		{"HEARTBEAT", func() []byte { return must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("probe"))) }},
 		{"COOKIE-ECHO", func() []byte { return must(wire.AppendCookieEcho(nil, []byte("junk"))) }},
 	} {
@@ -92,19 +94,19 @@ func TestForeignSourceAddress(t *testing.T) {
 			_, got := recvWithin(ep, 100*time.Millisecond)
 			require.False(t, got, "nothing delivered from a foreign address")
 			if c.name == "DATA" {
-				ra.unsend(0) // the forged TSN is free again
+				ra.Unsend(0) // the forged TSN is free again
 			}
 			ra.alive(t)
 		})
 	}
-	require.Empty(t, intruder.collect(100*time.Millisecond), "no reply to the intruder")
+	require.Empty(t, intruder.Collect(100*time.Millisecond), "no reply to the intruder")
 }
 
 // TestLyingChunkLengths: chunks whose length fields lie inside an
 // established association: the packet (or the chunk) is dropped, nothing
 // reaches the user, the association goes on.
 func TestLyingChunkLengths(t *testing.T) {
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0, sock.AcceptMax(100))
 	require.NoError(t, err)
 	setLen := func(c []byte, n int) []byte { binary.BigEndian.PutUint16(c[2:], uint16(n)); return c }
@@ -113,22 +115,22 @@ func TestLyingChunkLengths(t *testing.T) {
 		chunks func(ra *rawAssoc) [][]byte
 	}{
 		{"DATA longer than the packet", func(ra *rawAssoc) [][]byte {
-			return [][]byte{setLen(dataChunk(ra.tsn, 0, "abcd"), 200)}
+			return [][]byte{setLen(rawpeer.Message(ra.NextTSN, 0, 0, "abcd"), 200)}
 		}},
 		{"DATA length below the header", func(ra *rawAssoc) [][]byte {
-			return [][]byte{setLen(dataChunk(ra.tsn, 0, "abcd"), 8)}
+			return [][]byte{setLen(rawpeer.Message(ra.NextTSN, 0, 0, "abcd"), 8)}
 		}},
 		{"chunk length 0", func(ra *rawAssoc) [][]byte {
-			return [][]byte{setLen(dataChunk(ra.tsn, 0, "abcd"), 0)}
+			return [][]byte{setLen(rawpeer.Message(ra.NextTSN, 0, 0, "abcd"), 0)}
 		}},
 		{"chunk length 3", func(ra *rawAssoc) [][]byte {
-			return [][]byte{setLen(dataChunk(ra.tsn, 0, "abcd"), 3)}
+			return [][]byte{setLen(rawpeer.Message(ra.NextTSN, 0, 0, "abcd"), 3)}
 		}},
 		{"second chunk's length overruns", func(ra *rawAssoc) [][]byte {
-			return [][]byte{dataChunk(ra.tsn, 0, "first"), setLen(dataChunk(ra.tsn+1, 0, "second"), 4000)}
+			return [][]byte{rawpeer.Message(ra.NextTSN, 0, 0, "first"), setLen(rawpeer.Message(ra.NextTSN+1, 0, 0, "second"), 4000)}
 		}},
 		{"SACK with more gap blocks than bytes", func(ra *rawAssoc) [][]byte {
-			sack := must(wire.AppendSack(nil, ra.stackTSN-1, 65536, nil, nil))
+			sack := must(wire.AppendSack(nil, ra.TheirTSN-1, 65536, nil, nil))
 			binary.BigEndian.PutUint16(sack[12:], 1000) // number of gap blocks
 			binary.BigEndian.PutUint16(sack[14:], 1000) // number of duplicates
 			return [][]byte{sack}
@@ -145,14 +147,14 @@ func TestLyingChunkLengths(t *testing.T) {
 		}},
 		{"FORWARD-TSN with a ragged stream list", func(ra *rawAssoc) [][]byte {
 			v := make([]byte, 7)
-			binary.BigEndian.PutUint32(v, ra.tsn+100)
+			binary.BigEndian.PutUint32(v, ra.NextTSN+100)
 			return [][]byte{must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, v))}
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := newRawPeer(t, s)
-			ra := establish(t, r, ep, uint16(4400+i), simpleInit(0x9000+uint32(i)))
-			ra.send(c.chunks(ra)...)
+			r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
+			ra := establish(t, r, ep, uint16(4400+i), rawpeer.SimpleInit(0x9000+uint32(i), 1000))
+			ra.SendAssoc(c.chunks(ra)...)
 			for {
 				m, got := recvWithin(ep, 200*time.Millisecond)
 				if !got {
@@ -161,8 +163,7 @@ func TestLyingChunkLengths(t *testing.T) {
 				// A well-formed first chunk before the lying one may be
 				// delivered; nothing else.
 				require.Equal(t, "first", string(m.Payload))
-				ra.tsn++
-				ra.ssn[0]++
+				ra.Next(0)
 			}
 			ra.alive(t)
 			ra.assoc.Abort("done")
@@ -173,15 +174,15 @@ func TestLyingChunkLengths(t *testing.T) {
 // TestShutdownWrongTag: a SHUTDOWN for another association (wrong tag) is
 // ignored (RFC 9260 section 8.5).
 func TestShutdownWrongTag(t *testing.T) {
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10))
 	require.NoError(t, err)
-	r := newRawPeer(t, s)
-	ra := establish(t, r, ep, 4500, simpleInit(0xa001))
-	for _, tag := range []uint32{ra.peerTag ^ 1, 0, ra.myTag} {
-		r.send(packet(ra.port, ep.Port(), tag, wire.AppendShutdown(nil, ra.stackTSN-1)))
-		r.send(packet(ra.port, ep.Port(), tag, wire.AppendShutdownAck(nil)))
-		for _, c := range r.collect(200 * time.Millisecond) {
+	r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
+	ra := establish(t, r, ep, 4500, rawpeer.SimpleInit(0xa001, 1000))
+	for _, tag := range []uint32{ra.TheirTag ^ 1, 0, ra.MyTag} {
+		r.Send(rawpeer.Encode(ra.Port, ep.Port(), tag, wire.AppendShutdown(nil, ra.TheirTSN-1)))
+		r.Send(rawpeer.Encode(ra.Port, ep.Port(), tag, wire.AppendShutdownAck(nil)))
+		for _, c := range r.Collect(200 * time.Millisecond) {
 			require.NotEqual(t, wire.ChunkShutdownAck, c.Type, "tag %#x", tag)
 			if c.Type == wire.ChunkShutdownComplete {
 				// The stray SHUTDOWN-ACK treated as out of the blue
@@ -195,7 +196,7 @@ func TestShutdownWrongTag(t *testing.T) {
 	// Still sending.
 	require.NoError(t, ra.assoc.Send(context.Background(), []byte("out"), sock.SendInfo{}))
 	found := false
-	for _, c := range r.collect(300 * time.Millisecond) {
+	for _, c := range r.Collect(300 * time.Millisecond) {
 		found = found || c.Type == wire.ChunkData
 	}
 	require.True(t, found)
@@ -205,7 +206,7 @@ func TestShutdownWrongTag(t *testing.T) {
 // association, bundled before a DATA chunk, with each of the four actions
 // of its two high bits (RFC 9260 section 3.2).
 func TestUnrecognizedChunkActions(t *testing.T) {
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10))
 	require.NoError(t, err)
 	for i, c := range []struct {
@@ -221,20 +222,20 @@ func TestUnrecognizedChunkActions(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			require.False(t, wire.KnownChunk(c.typ))
-			r := newRawPeer(t, s)
-			ra := establish(t, r, ep, uint16(4600+i), simpleInit(0xb000+uint32(i)))
+			r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
+			ra := establish(t, r, ep, uint16(4600+i), rawpeer.SimpleInit(0xb000+uint32(i), 1000))
 			unknown := must(wire.AppendChunk(nil, c.typ, 0x5a, []byte("unknown body")))
 			before := ra.assoc.Stats().Unrecognized
-			ra.send(unknown, ra.data(0, "after the unknown chunk"))
+			ra.SendAssoc(unknown, ra.Data(0, "after the unknown chunk"))
 			m, got := recvWithin(ep, 500*time.Millisecond)
 			require.Equal(t, c.delivered, got, "DATA after the unknown chunk")
 			if got {
 				require.Equal(t, "after the unknown chunk", string(m.Payload))
 			} else {
-				ra.unsend(0) // never processed
+				ra.Unsend(0) // never processed
 			}
 			var reports []wire.ErrorCause
-			for _, ch := range r.collect(300 * time.Millisecond) {
+			for _, ch := range r.Collect(300 * time.Millisecond) {
 				if ch.Type != wire.ChunkError {
 					continue
 				}
@@ -260,14 +261,14 @@ func TestUnrecognizedChunkActions(t *testing.T) {
 // stack's own limits; a peer with a zero window makes data wait without
 // a hang or a spin, and the data flows when the window opens.
 func TestPeerStreamsAndWindow(t *testing.T) {
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10), sock.WithStreams(8, 10),
 		sock.WithRTOMin(10*time.Millisecond), sock.WithRTOInitial(100*time.Millisecond))
 	require.NoError(t, err)
 
 	t.Run("65535 streams", func(t *testing.T) {
-		r := newRawPeer(t, s)
-		init := simpleInit(0xc001)
+		r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
+		init := rawpeer.SimpleInit(0xc001, 1000)
 		init.OutStreams, init.InStreams = 65535, 65535
 		ra := establish(t, r, ep, 4700, init)
 		require.LessOrEqual(t, ra.ack.OutStreams, uint16(8), "INIT-ACK's OS")
@@ -280,10 +281,10 @@ func TestPeerStreamsAndWindow(t *testing.T) {
 		require.ErrorIs(t, ra.assoc.Send(ctx, []byte("x"), sock.SendInfo{Stream: 65534}), sock.ErrInvalidStream)
 		require.NoError(t, ra.assoc.Send(ctx, []byte("x"), sock.SendInfo{Stream: 7}))
 		// Inbound on a stream above our MIS: dropped and reported.
-		ra.send(ra.data(10, "too high"))
+		ra.SendAssoc(ra.Data(10, "too high"))
 		_, got := recvWithin(ep, 200*time.Millisecond)
 		require.False(t, got)
-		ra.send(ra.data(9, "highest"))
+		ra.SendAssoc(ra.Data(9, "highest"))
 		m, got := recvWithin(ep, 2*time.Second)
 		require.True(t, got)
 		require.Equal(t, uint16(9), m.Stream)
@@ -291,8 +292,8 @@ func TestPeerStreamsAndWindow(t *testing.T) {
 	})
 
 	t.Run("zero window", func(t *testing.T) {
-		r := newRawPeer(t, s)
-		init := simpleInit(0xc002)
+		r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
+		init := rawpeer.SimpleInit(0xc002, 1000)
 		init.ARwnd = 0
 		ra := establish(t, r, ep, 4701, init)
 		// Sends: the first ones are taken (pion queues them); a later
@@ -315,7 +316,7 @@ func TestPeerStreamsAndWindow(t *testing.T) {
 		packets := 0
 		deadline := time.Now().Add(3 * time.Second)
 		for time.Now().Before(deadline) {
-			p := r.recv(time.Until(deadline))
+			p := r.Recv(time.Until(deadline))
 			if p == nil {
 				break
 			}
@@ -334,22 +335,22 @@ func TestPeerStreamsAndWindow(t *testing.T) {
 		for _, tsn := range datas {
 			got[tsn] = true
 		}
-		cum := ra.stackTSN - 1
+		cum := ra.TheirTSN - 1
 		for range 50 {
 			for got[cum+1] {
 				cum++
 			}
-			if int(cum-(ra.stackTSN-1)) >= sent {
+			if int(cum-(ra.TheirTSN-1)) >= sent {
 				break
 			}
-			ra.send(must(wire.AppendSack(nil, cum, 65536, nil, nil)))
-			for _, c := range r.collect(200 * time.Millisecond) {
+			ra.SendAssoc(must(wire.AppendSack(nil, cum, 65536, nil, nil)))
+			for _, c := range r.Collect(200 * time.Millisecond) {
 				if tsn, ok := wire.PeekDataTSN(c); ok {
 					got[tsn] = true
 				}
 			}
 		}
-		require.GreaterOrEqual(t, int(cum-(ra.stackTSN-1)), sent, "all %d messages arrive once the window opens", sent)
+		require.GreaterOrEqual(t, int(cum-(ra.TheirTSN-1)), sent, "all %d messages arrive once the window opens", sent)
 		ra.alive(t)
 		ra.assoc.Abort("done")
 	})
@@ -361,15 +362,15 @@ func TestHeartbeatAckForgedNonce(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("needs 127.0.0.0/8 on lo (Linux)")
 	}
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10), sock.WithHeartbeatInterval(0),
 		sock.WithRTOMin(10*time.Millisecond), sock.WithRTOInitial(200*time.Millisecond))
 	require.NoError(t, err)
-	r := newRawPeer(t, s)
+	r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
 	second := netip.MustParseAddr("127.0.0.6")
-	r2 := newRawPeerOn(t, s, second, r.udpPort())
-	init := simpleInit(0xd001)
-	init.Params = []wire.Param{wire.AddressParam(lo4), wire.AddressParam(second)}
+	r2 := testkit.RawPeer(t, s, netip.AddrPortFrom(second, r.UDPPort()))
+	init := rawpeer.SimpleInit(0xd001, 1000)
+	init.Params = []wire.Param{wire.AddressParam(testkit.Lo4), wire.AddressParam(second)}
 	ra := establish(t, r, ep, 4800, init)
 	pathTo := func(a netip.Addr) sock.Path {
 		for _, p := range ra.assoc.Paths() {
@@ -383,7 +384,7 @@ func TestHeartbeatAckForgedNonce(t *testing.T) {
 	require.Equal(t, sock.PathUnconfirmed, pathTo(second).State)
 	// The confirming HEARTBEAT to the second address: keep its info.
 	var info []byte
-	for _, c := range r2.collect(2 * time.Second) {
+	for _, c := range r2.Collect(2 * time.Second) {
 		if c.Type == wire.ChunkHeartbeat {
 			info, err = wire.ParseHeartbeat(c.Value)
 			require.NoError(t, err)
@@ -411,8 +412,8 @@ func TestHeartbeatAckForgedNonce(t *testing.T) {
 	for name, f := range forgeries {
 		hb := must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, f))
 		// From the second address and from the first.
-		r2.send(packet(ra.port, ep.Port(), ra.peerTag, hb))
-		r.send(packet(ra.port, ep.Port(), ra.peerTag, hb))
+		r2.Send(rawpeer.Encode(ra.Port, ep.Port(), ra.TheirTag, hb))
+		r.Send(rawpeer.Encode(ra.Port, ep.Port(), ra.TheirTag, hb))
 		time.Sleep(5 * time.Millisecond)
 		require.Equal(t, sock.PathUnconfirmed, pathTo(second).State, "forgery %q confirmed the path", name)
 	}
@@ -422,11 +423,11 @@ func TestHeartbeatAckForgedNonce(t *testing.T) {
 	// The genuine answer (to the latest HEARTBEAT) confirms it: the test
 	// can tell.
 	info = nil
-	for _, c := range r2.collect(3 * time.Second) {
+	for _, c := range r2.Collect(3 * time.Second) {
 		if c.Type == wire.ChunkHeartbeat {
 			info, err = wire.ParseHeartbeat(c.Value)
 			require.NoError(t, err)
-			r2.send(packet(ra.port, ep.Port(), ra.peerTag, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info))))
+			r2.Send(rawpeer.Encode(ra.Port, ep.Port(), ra.TheirTag, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeatAck, info))))
 			break
 		}
 	}
@@ -443,10 +444,10 @@ func TestHeartbeatAckForgedNonce(t *testing.T) {
 // port with an endpoint that refuses and to one with none. (INIT to an
 // accepting endpoint is the handshake, not out of the blue.)
 func TestOOTBReplySize(t *testing.T) {
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0) // refuses INITs: answers ABORT
 	require.NoError(t, err)
-	r := newRawPeer(t, s)
+	r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
 	rng := rand.New(rand.NewPCG(0x00b, 0x1))
 	types := []wire.ChunkType{wire.ChunkData, wire.ChunkInit, wire.ChunkSack, wire.ChunkHeartbeat, wire.ChunkHeartbeatAck,
 		wire.ChunkAbort, wire.ChunkShutdown, wire.ChunkShutdownAck, wire.ChunkError, wire.ChunkCookieEcho,
@@ -469,20 +470,20 @@ func TestOOTBReplySize(t *testing.T) {
 				body[j] = byte(rng.Uint32())
 			}
 			if typ == wire.ChunkInit && rng.IntN(2) == 0 {
-				chunks = append(chunks, must(simpleInit(rng.Uint32()|1).Append(nil, wire.ChunkInit)))
+				chunks = append(chunks, rawpeer.InitChunk(rawpeer.SimpleInit(rng.Uint32()|1, 1000)))
 				continue
 			}
 			chunks = append(chunks, must(wire.AppendChunk(nil, typ, uint8(rng.Uint32()), body)))
 		}
-		pkt := packet(uint16(2000+i), dst, rng.Uint32(), chunks...)
-		r.send(pkt)
-		got := r.recv(20 * time.Millisecond)
+		pkt := rawpeer.Encode(uint16(2000+i), dst, rng.Uint32(), chunks...)
+		r.Send(pkt)
+		got := r.Recv(20 * time.Millisecond)
 		if got == nil {
 			continue
 		}
 		replies++
 		require.LessOrEqual(t, len(got), len(pkt), "reply %x to %x", got, pkt)
-		if extra := r.recv(5 * time.Millisecond); extra != nil {
+		if extra := r.Recv(5 * time.Millisecond); extra != nil {
 			t.Fatalf("two replies to %x: %x", pkt, extra)
 		}
 	}
@@ -496,20 +497,20 @@ func TestOOTBReplySize(t *testing.T) {
 // consumes its stream sequence number and delivers nothing: a zero-length
 // message vanishes silently.
 func TestDataWithoutUserData(t *testing.T) {
-	s := newStack(t)
+	s := testkit.NewStack(t)
 	ep, err := s.NewEndpoint(nil, 0, sock.AcceptMax(10))
 	require.NoError(t, err)
-	r := newRawPeer(t, s)
-	ra := establish(t, r, ep, 4450, simpleInit(0x9450))
-	empty := ra.data(0, "")
+	r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
+	ra := establish(t, r, ep, 4450, rawpeer.SimpleInit(0x9450, 1000))
+	empty := ra.Data(0, "")
 	require.Len(t, empty, 16)
-	ra.send(empty)
+	ra.SendAssoc(empty)
 	var abort *wire.Chunk
-	for _, c := range r.collect(500 * time.Millisecond) {
+	for _, c := range r.Collect(500 * time.Millisecond) {
 		if c.Type == wire.ChunkSack {
 			sv, err := wire.ParseSackView(c.Value)
 			require.NoError(t, err)
-			require.Less(t, sv.CumTSNAck(), ra.tsn-1, "the empty DATA is not acknowledged")
+			require.Less(t, sv.CumTSNAck(), ra.NextTSN-1, "the empty DATA is not acknowledged")
 		}
 		if c.Type == wire.ChunkAbort {
 			abort = &c
@@ -520,6 +521,6 @@ func TestDataWithoutUserData(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, causes, 1)
 	require.Equal(t, wire.CauseNoUserData, causes[0].Code)
-	require.Equal(t, binary.BigEndian.AppendUint32(nil, ra.tsn-1), causes[0].Info, "the TSN of the empty DATA")
+	require.Equal(t, binary.BigEndian.AppendUint32(nil, ra.NextTSN-1), causes[0].Info, "the TSN of the empty DATA")
 	<-ra.assoc.Done()
 }

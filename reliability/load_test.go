@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -29,41 +30,12 @@ func settle() (int, uint64) {
 	return runtime.NumGoroutine(), ms.HeapInuse
 }
 
-// loopPair is a loopback association between two stacks.
-type loopPair struct {
-	server, client   *sock.Stack
-	listener, dialer *sock.Endpoint
-	ca, sa           *sock.Association
-}
-
-func newLoopPair(t testing.TB, serverOpts ...sock.EndpointOption) *loopPair {
-	t.Helper()
-	p := &loopPair{server: newStack(t), client: newStack(t)}
-	var err error
-	p.listener, err = p.server.NewEndpoint(nil, 0, append([]sock.EndpointOption{sock.AcceptMax(1000)}, serverOpts...)...)
-	require.NoError(t, err)
-	p.dialer, err = p.client.NewEndpoint(nil, 0)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p.ca, err = p.dialer.Connect(ctx, []netip.Addr{lo4}, p.listener.Port(), sock.WithRemoteUDPPort(p.server.UDPPort()))
-	require.NoError(t, err)
-	for p.sa == nil {
-		ev, err := p.listener.Event(ctx)
-		require.NoError(t, err)
-		if ev.Type == sock.EventUp {
-			p.sa = ev.Association
-		}
-	}
-	return p
-}
-
 // TestSlowReaderBoundedHeap: a receiver that does not read makes the
 // sender block; while it is blocked, pushing on costs no memory on either
 // side (one process: one heap). Then everything arrives in order.
 func TestSlowReaderBoundedHeap(t *testing.T) {
 	const size = 16 * 1024
-	p := newLoopPair(t, sock.WithRecvQueue(64), sock.WithReceiveBuffer(256*1024))
+	p := testkit.NewLoopPair(t, sock.WithRecvQueue(64), sock.WithReceiveBuffer(256*1024))
 	_, h0 := settle()
 	sent := 0
 	blocked := 0
@@ -72,7 +44,7 @@ func TestSlowReaderBoundedHeap(t *testing.T) {
 	for sent < 256<<20/size && blocked < 10 {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		binary.BigEndian.PutUint32(msg, uint32(sent))
-		err := p.ca.Send(ctx, msg, sock.SendInfo{Stream: 1})
+		err := p.Client.Send(ctx, msg, sock.SendInfo{Stream: 1})
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
 			blocked++
@@ -94,7 +66,7 @@ func TestSlowReaderBoundedHeap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := range sent {
-		m, err := p.listener.Recv(ctx)
+		m, err := p.Listener.Recv(ctx)
 		require.NoError(t, err)
 		require.Equal(t, uint32(i), binary.BigEndian.Uint32(m.Payload))
 	}
@@ -109,8 +81,8 @@ func TestAssociationChurn(t *testing.T) {
 	} else if raceEnabled {
 		total = 3_000 // the race detector makes each handshake ~10x dearer
 	}
-	server := newStack(t)
-	client := newStack(t)
+	server := testkit.NewStack(t)
+	client := testkit.NewStack(t)
 	listener, err := server.NewEndpoint(nil, 0, sock.AcceptMax(2*batch))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -143,7 +115,7 @@ func TestAssociationChurn(t *testing.T) {
 			return err
 		}
 		defer ep.Close()
-		a, err := ep.Connect(ctx, []netip.Addr{lo4}, listener.Port(), sock.WithRemoteUDPPort(server.UDPPort()))
+		a, err := ep.Connect(ctx, []netip.Addr{testkit.Lo4}, listener.Port(), sock.WithRemoteUDPPort(server.UDPPort()))
 		if err != nil {
 			return err
 		}
@@ -205,14 +177,14 @@ func TestCloseRaces(t *testing.T) {
 		closer := closers[round%len(closers)]
 		delay := time.Duration(rng.IntN(20)) * time.Millisecond
 		t.Run(fmt.Sprintf("%d-%s", round, closer), func(t *testing.T) {
-			p := newLoopPair(t)
+			p := testkit.NewLoopPair(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var wg sync.WaitGroup
 			for i := range 8 {
-				a := p.ca
+				a := p.Client
 				if i%2 == 1 {
-					a = p.sa
+					a = p.Server
 				}
 				wg.Go(func() {
 					for j := 0; ctx.Err() == nil; j++ {
@@ -225,7 +197,7 @@ func TestCloseRaces(t *testing.T) {
 					}
 				})
 			}
-			for _, ep := range []*sock.Endpoint{p.listener, p.dialer, p.listener, p.dialer} {
+			for _, ep := range []*sock.Endpoint{p.Listener, p.Dialer, p.Listener, p.Dialer} {
 				wg.Go(func() {
 					for {
 						rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
@@ -240,7 +212,7 @@ func TestCloseRaces(t *testing.T) {
 			wg.Go(func() {
 				for {
 					ectx, ecancel := context.WithTimeout(ctx, 2*time.Second)
-					_, err := p.dialer.Event(ectx)
+					_, err := p.Dialer.Event(ectx)
 					ecancel()
 					if err != nil {
 						return
@@ -256,30 +228,30 @@ func TestCloseRaces(t *testing.T) {
 					defer scancel()
 					switch c {
 					case "assoc.Close":
-						_ = p.ca.Close()
+						_ = p.Client.Close()
 					case "assoc.Abort":
-						p.ca.Abort("race")
+						p.Client.Abort("race")
 					case "assoc.Shutdown":
-						_ = p.ca.Shutdown(sctx)
+						_ = p.Client.Shutdown(sctx)
 					case "peer.Shutdown":
-						_ = p.sa.Shutdown(sctx)
+						_ = p.Server.Shutdown(sctx)
 					case "ep.Close":
-						_ = p.dialer.Close()
+						_ = p.Dialer.Close()
 					case "ep.Shutdown":
-						_ = p.dialer.Shutdown(sctx)
+						_ = p.Dialer.Shutdown(sctx)
 					case "peer ep.Close":
-						_ = p.listener.Close()
+						_ = p.Listener.Close()
 					case "stack.Close":
-						_ = p.client.Close()
+						_ = p.ClientStack.Close()
 					}
 				})
 			}
 			cwg.Wait()
 			// Whatever the closer did, the association on both sides ends.
-			p.ca.Abort("end")
-			p.sa.Abort("end")
-			_ = p.dialer.Close()
-			_ = p.listener.Close()
+			p.Client.Abort("end")
+			p.Server.Abort("end")
+			_ = p.Dialer.Close()
+			_ = p.Listener.Close()
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
 			select {
@@ -288,8 +260,8 @@ func TestCloseRaces(t *testing.T) {
 				buf := make([]byte, 1<<20)
 				t.Fatalf("senders/receivers stuck after close:\n%s", buf[:runtime.Stack(buf, true)])
 			}
-			<-p.ca.Done()
-			<-p.sa.Done()
+			<-p.Client.Done()
+			<-p.Server.Done()
 		})
 	}
 }
@@ -299,14 +271,14 @@ func TestCloseRaces(t *testing.T) {
 // back.
 func TestVanishingPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, baseSeed(t))
+		w := testkit.NewWorld(t, baseSeed(t))
 		opts := append(tuned(), sock.WithPathMaxRetrans(2), sock.WithAssociationMaxRetrans(4))
 		g0 := runtime.NumGoroutine()
-		p := w.connect(t, opts...)
+		p := w.Connect(t, opts...)
 		ctx := context.Background()
 		for i := range 50 {
-			require.NoError(t, p.client.Send(ctx, []byte{byte(i)}, sock.SendInfo{Stream: uint16(i % numStreams)}))
-			_, err := p.sep.Recv(ctx)
+			require.NoError(t, p.Client.Send(ctx, []byte{byte(i)}, sock.SendInfo{Stream: uint16(i % numStreams)}))
+			_, err := p.ServerEP.Recv(ctx)
 			require.NoError(t, err)
 		}
 		gUp := runtime.NumGoroutine()
@@ -314,24 +286,24 @@ func TestVanishingPeer(t *testing.T) {
 		w.SetCut(1, true)
 		w.SetCut(2, true)
 		// Data in flight on the client; the server is idle (heartbeats).
-		require.NoError(t, p.client.Send(ctx, []byte("into the void"), sock.SendInfo{}))
-		ev := waitEvent(t, p.cep, sock.EventDown, netip.Addr{})
+		require.NoError(t, p.Client.Send(ctx, []byte("into the void"), sock.SendInfo{}))
+		ev := testkit.WaitEvent(t, p.ClientEP, testkit.FakeWait, testkit.Want{Type: sock.EventDown})
 		require.Equal(t, sock.ReasonCommunicationLost, ev.Reason)
 		clientDown := time.Since(cut)
-		ev = waitEvent(t, p.sep, sock.EventDown, netip.Addr{})
+		ev = testkit.WaitEvent(t, p.ServerEP, testkit.FakeWait, testkit.Want{Type: sock.EventDown})
 		require.Equal(t, sock.ReasonCommunicationLost, ev.Reason)
 		serverDown := time.Since(cut)
-		<-p.client.Done()
-		<-p.server.Done()
+		<-p.Client.Done()
+		<-p.Server.Done()
 		// Association.Max.Retrans 4 timeouts at most RTO.Max (1 s) apart,
 		// plus an HB interval: the bound with room for jitter.
 		bound := 5*time.Second + 5*100*time.Millisecond
 		t.Logf("down after %v (client) and %v (server); bound %v", clientDown, serverDown, bound)
 		require.LessOrEqual(t, clientDown, bound)
 		require.LessOrEqual(t, serverDown, bound)
-		require.Empty(t, p.cep.Associations())
-		require.Empty(t, p.sep.Associations())
-		require.ErrorIs(t, p.client.Send(ctx, []byte("x"), sock.SendInfo{}), sock.ErrClosed)
+		require.Empty(t, p.ClientEP.Associations())
+		require.Empty(t, p.ServerEP.Associations())
+		require.ErrorIs(t, p.Client.Send(ctx, []byte("x"), sock.SendInfo{}), sock.ErrClosed)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		g1 := runtime.NumGoroutine()
@@ -340,7 +312,7 @@ func TestVanishingPeer(t *testing.T) {
 		// stacks) started with the first endpoints and live with the
 		// stacks; everything of the association is gone.
 		require.LessOrEqual(t, g1, g0+4, "every goroutine of the association ended")
-		require.NoError(t, p.cep.Close())
-		require.NoError(t, p.sep.Close())
+		require.NoError(t, p.ClientEP.Close())
+		require.NoError(t, p.ServerEP.Close())
 	})
 }

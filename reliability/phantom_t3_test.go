@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/pathmgr"
 	"github.com/usock/usock/sock"
 )
@@ -27,13 +28,13 @@ func TestIdleAssociationSurvivesLoss(t *testing.T) {
 		seed := baseSeed(t) + uint64(i)
 		synctest.Test(t, func(t *testing.T) {
 			reportSeed(t, seed)
-			w := newWorld(t, seed)
-			im := w.impair(fault{loss: 0.2})
-			p := w.connect(t, tuned()...)
+			w := testkit.NewWorld(t, seed)
+			im := impair(w, fault{loss: 0.2})
+			p := w.Connect(t, tuned()...)
 			im.setEnabled(true)
 			time.Sleep(20 * time.Second)
-			require.Equal(t, sock.StateEstablished, p.client.State(), "client: %v", p.client.Reason())
-			require.Equal(t, sock.StateEstablished, p.server.State(), "server: %v", p.server.Reason())
+			require.Equal(t, sock.StateEstablished, p.Client.State(), "client: %v", p.Client.Reason())
+			require.Equal(t, sock.StateEstablished, p.Server.State(), "server: %v", p.Server.Reason())
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -21,7 +22,7 @@ import (
 // ended around it: the message was queued and delivered, yet Send reported
 // context.Canceled (seen in the soak at every stop).
 func TestSendErrorMeansNotSent(t *testing.T) {
-	p := newLoopPair(t)
+	p := testkit.NewLoopPair(t)
 	const rounds = 300
 	var mu sync.Mutex
 	failed := map[uint32]bool{}
@@ -35,7 +36,7 @@ func TestSendErrorMeansNotSent(t *testing.T) {
 		for ctx.Err() == nil {
 			var b [4]byte
 			binary.BigEndian.PutUint32(b[:], seq)
-			if err := p.ca.Send(ctx, b[:], sock.SendInfo{Stream: 1}); err != nil {
+			if err := p.Client.Send(ctx, b[:], sock.SendInfo{Stream: 1}); err != nil {
 				mu.Lock()
 				failed[seq] = true
 				mu.Unlock()
@@ -47,7 +48,7 @@ func TestSendErrorMeansNotSent(t *testing.T) {
 	// Every message: delivered iff its Send succeeded.
 	delivered := map[uint32]bool{}
 	for {
-		m, ok := recvWithin(p.listener, 2*time.Second)
+		m, ok := recvWithin(p.Listener, 2*time.Second)
 		if !ok {
 			break
 		}

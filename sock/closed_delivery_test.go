@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -16,7 +17,7 @@ func fillBlockedReaders(t *testing.T, h *hostilePeer, n int) {
 	t.Helper()
 	var tsns []uint32
 	for i := range n {
-		h.sendChunks(frag(h.tsn, uint16(i), 0, fragWhole, []byte("unread")))
+		h.sendChunks(rawpeer.Data(h.tsn, uint16(i), 0, fragWhole, []byte("unread")))
 		tsns = append(tsns, h.tsn)
 		h.tsn++
 	}
@@ -62,9 +63,9 @@ func TestShutdownDeliversAndCountsAgainstAccept(t *testing.T) {
 	// COMPLETE.
 	h.sendChunks(wire.AppendShutdown(nil, a.localTSN-1)) // the stack sent no DATA
 	for {
-		pkt := h.recv(5 * time.Second)
+		pkt := h.Recv(5 * time.Second)
 		require.NotNil(t, pkt, "a SHUTDOWN ACK")
-		if _, c := firstChunk(t, pkt); c.Type == wire.ChunkShutdownAck {
+		if _, c := rawpeer.FirstChunk(t, pkt); c.Type == wire.ChunkShutdownAck {
 			break
 		}
 	}
@@ -76,8 +77,8 @@ func TestShutdownDeliversAndCountsAgainstAccept(t *testing.T) {
 	// Its two waiting messages still count: a new association is refused.
 	r := newRawPeer(t, s)
 	require.Eventually(t, func() bool { return ep.lingering.Load() == 1 }, 5*time.Second, time.Millisecond)
-	r.send(packet(4403, ep.Port(), 0, initChunk(0x4403, 1)))
-	_, c := firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(4403, ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x4403, 1))))
+	_, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkAbort, c.Type, "refused while the closed association's messages wait")
 
 	// All three are delivered; then the endpoint accepts again.
@@ -86,8 +87,8 @@ func TestShutdownDeliversAndCountsAgainstAccept(t *testing.T) {
 		require.Equal(t, "unread", string(m.Payload))
 	}
 	require.Eventually(t, func() bool { return ep.lingering.Load() == 0 && a.str.readers.Load() == 0 }, 5*time.Second, time.Millisecond)
-	r.send(packet(4403, ep.Port(), 0, initChunk(0x4404, 1)))
-	_, c = firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(4403, ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x4404, 1))))
+	_, c = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkInitAck, c.Type)
 	require.Zero(t, s.Stats().Drops[DropAbortedUnread])
 }

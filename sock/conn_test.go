@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/nettest"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -324,20 +325,20 @@ func TestConnFollowsRestart(t *testing.T) {
 	defer l.Close()
 	r := newRawPeer(t, s)
 	const peerPort = 4140
-	ack, ck := r.initAck(peerPort, ep.Port(), 0x8181)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
+	ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x8181, 1000))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	_, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	conn, err := l.AcceptConn()
 	require.NoError(t, err)
 	old := conn.Association()
 
-	ack2, ck2 := r.initAck(peerPort, ep.Port(), 0x8282)
-	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
-	_, c = firstChunk(t, r.recv(5*time.Second))
+	ack2, ck2 := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x8282, 1000))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
+	_, c = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	<-old.Done()
-	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, dataChunk(1000, 1, "after restart")))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack2.InitiateTag, rawpeer.Message(1000, 1, 0, "after restart")))
 	buf := make([]byte, 32)
 	n, err := conn.Read(buf)
 	require.NoError(t, err)
@@ -349,9 +350,9 @@ func TestConnFollowsRestart(t *testing.T) {
 	_, err = conn.Write([]byte("reply"))
 	require.NoError(t, err)
 	for {
-		pkt := r.recv(5 * time.Second)
+		pkt := r.Recv(5 * time.Second)
 		require.NotNil(t, pkt, "the reply")
-		hdr, c := firstChunk(t, pkt)
+		hdr, c := rawpeer.FirstChunk(t, pkt)
 		if c.Type == wire.ChunkData || c.Type == wire.ChunkSack {
 			require.Equal(t, uint32(0x8282), hdr.VerificationTag, "the new association's")
 		}

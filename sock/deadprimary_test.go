@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -29,15 +30,15 @@ func TestDeadPrimaryPacedSender(t *testing.T) {
 
 func deadPrimaryPaced(t *testing.T, echo bool) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
-		server, err := w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, sock.AcceptMax(1))
+		w := testkit.NewWorld(t, vnetSeed)
+		server, err := w.B.NewEndpoint([]netip.Addr{testkit.B1, testkit.B2}, 5000, sock.AcceptMax(1))
 		require.NoError(t, err)
-		client, err := w.a.NewEndpoint([]netip.Addr{vA1, vA2}, 5001, sock.WithHeartbeatInterval(time.Second))
+		client, err := w.A.NewEndpoint([]netip.Addr{testkit.A1, testkit.A2}, 5001, sock.WithHeartbeatInterval(time.Second))
 		require.NoError(t, err)
 		ctx := context.Background()
-		a, err := client.Connect(ctx, []netip.Addr{vB1}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
+		a, err := client.Connect(ctx, []netip.Addr{testkit.B1}, 5000, sock.WithRemoteUDPPort(testkit.VnetUDPPort))
 		require.NoError(t, err)
-		waitEvent(t, client, sock.EventPathConfirmed, vB2)
+		testkit.WaitEvent(t, client, testkit.FakeWait, testkit.Want{Type: sock.EventPathConfirmed, Path: testkit.B2})
 
 		const n, cutAt, restoreAt = 700, 100, 550 // 9 s cut
 		got := make(chan []string, 1)
@@ -61,14 +62,14 @@ func deadPrimaryPaced(t *testing.T, echo bool) {
 			switch i {
 			case cutAt:
 				for _, p := range a.Paths() {
-					if p.Remote == vB1 {
+					if p.Remote == testkit.B1 {
 						rto = p.RTO
 					}
 				}
-				w.setCut(1, true)
+				w.SetCut(1, true)
 				cutTime = time.Now()
 			case restoreAt:
-				w.setCut(1, false)
+				w.SetCut(1, false)
 			}
 			require.NoError(t, a.Send(ctx, []byte(fmt.Sprint(i)), sock.SendInfo{}))
 			time.Sleep(20 * time.Millisecond)
@@ -94,7 +95,7 @@ func deadPrimaryPaced(t *testing.T, echo bool) {
 		for pf.IsZero() || up.IsZero() {
 			ev, err := client.Event(ectx)
 			require.NoError(t, err, "potentially failed at %v, up at %v", pf, up)
-			if ev.Path != vB1 {
+			if ev.Path != testkit.B1 {
 				continue
 			}
 			switch {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/rawpeer"
 )
 
 // TestReceivePanicRecovered proves the receive path's last line of
@@ -27,11 +29,11 @@ func TestReceivePanicRecovered(t *testing.T) {
 	})
 	boom.Store(true)
 	r := newRawPeer(t, s)
-	r.send(packet(4000, ep.Port(), 0, initChunk(0x1234, 1)))
+	r.Send(rawpeer.Encode(4000, ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x1234, 1))))
 	require.Eventually(t, func() bool { return s.Stats().Drops[DropPanic] == 1 }, 5*time.Second, 5*time.Millisecond)
 	s.SetFaultFilter(nil)
 	// The socket still reads: the next INIT is answered.
-	ack, _ := r.initAck(4000, ep.Port(), 0x5678)
+	ack, _ := r.InitAck(4000, ep.Port(), rawpeer.SimpleInit(0x5678, 1000))
 	require.NotZero(t, ack.InitiateTag)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/sock"
 	"github.com/usock/usock/udpencap/udpencaptest"
@@ -90,11 +91,8 @@ func must[T any](v T, err error) T {
 // Tag tag.
 func (et *engineTest) writeTag(tag uint32, chunks ...[]byte) {
 	et.t.Helper()
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: enginePeerPort, DstPort: engineStackPort, VerificationTag: tag})
-	for _, c := range chunks {
-		pkt = append(pkt, c...)
-	}
-	require.NoError(et.t, et.n.Deliver(udpencaptest.Datagram{Pkt: wire.Finish(pkt), Src: et.peer, Dst: et.stack}))
+	pkt := rawpeer.Encode(enginePeerPort, engineStackPort, tag, chunks...)
+	require.NoError(et.t, et.n.Deliver(udpencaptest.Datagram{Pkt: pkt, Src: et.peer, Dst: et.stack}))
 }
 
 // write delivers one packet of chunks from the peer on the association.
@@ -168,18 +166,9 @@ func (et *engineTest) data(stream uint16, flags byte, payload []byte) []byte {
 		ssn = et.ssn
 		et.ssn++
 	}
-	c := dataChunk(et.tsn, stream, ssn, flags|wire.FlagDataBeginning|wire.FlagDataEnd, payload)
+	c := rawpeer.Data(et.tsn, stream, ssn, flags|wire.FlagDataBeginning|wire.FlagDataEnd, payload)
 	et.tsn++
 	return c
-}
-
-func dataChunk(tsn uint32, stream, ssn uint16, flags byte, payload []byte) []byte {
-	v := make([]byte, 12, 12+len(payload))
-	binary.BigEndian.PutUint32(v[0:], tsn)
-	binary.BigEndian.PutUint16(v[4:], stream)
-	binary.BigEndian.PutUint16(v[6:], ssn)
-	binary.BigEndian.PutUint32(v[8:], 46)
-	return must(wire.AppendChunk(nil, wire.ChunkData, flags, append(v, payload...)))
 }
 
 // sack parses a SACK chunk the stack sent.
@@ -205,7 +194,7 @@ func (et *engineTest) recv() sock.Message {
 func (et *engineTest) send(payload []byte) {
 	et.t.Helper()
 	errc := make(chan error, 1)
-	go func() { errc <- et.assoc.Send(context.Background(), payload, sock.SendInfo{PPID: 46}) }()
+	go func() { errc <- et.assoc.Send(context.Background(), payload, sock.SendInfo{PPID: rawpeer.PPID}) }()
 	synctest.Wait()
 	select {
 	case err := <-errc:
@@ -234,7 +223,7 @@ func TestEngine(t *testing.T) {
 			assert.Equal(t, uint32(enginePeerTSN), v.CumTSNAck())
 			m := et.recv()
 			assert.Equal(t, "hello", string(m.Payload))
-			assert.Equal(t, uint32(46), m.PPID)
+			assert.Equal(t, uint32(rawpeer.PPID), m.PPID)
 		},
 	}, {
 		// RFC 9260 section 6.2: "When a packet arrives with duplicate

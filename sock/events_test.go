@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -76,7 +77,7 @@ func TestPeerShutdownRaisedOnce(t *testing.T) {
 	shutdown := wire.AppendShutdown(nil, h.assoc.localTSN-1) // nothing of the stack's to acknowledge
 	h.sendChunks(shutdown)
 	h.sendChunks(shutdown)
-	untilChunk(t, h.rawPeer, wire.ChunkShutdownAck)
+	untilChunk(t, h.Peer, wire.ChunkShutdownAck)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.ErrorIs(t, h.assoc.Send(ctx, []byte("late"), SendInfo{}), ErrNotEstablished, "RFC 9260 section 9.2: no new data")
@@ -150,10 +151,10 @@ func TestRemoteErrorEvents(t *testing.T) {
 
 // dataFrom reads packets until one with a DATA chunk and returns the
 // first DATA chunk's TSN.
-func dataFrom(t *testing.T, r *rawPeer) uint32 {
+func dataFrom(t *testing.T, r *rawpeer.Peer) uint32 {
 	t.Helper()
 	for {
-		pkt := r.recv(10 * time.Second)
+		pkt := r.Recv(10 * time.Second)
 		require.NotNil(t, pkt, "no DATA came")
 		it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 		for it.Next() {
@@ -184,7 +185,7 @@ func TestSendFailedAbandoned(t *testing.T) {
 			require.NoError(t, err)
 			r := newRawPeer(t, s)
 			port := uint16(4602 + i)
-			ack := r.establish(port, ep.Port(), wire.Init{InitiateTag: 0x7f7f, ARwnd: 1 << 20, OutStreams: 4, InStreams: 4, InitialTSN: 1,
+			ack := r.Establish(port, ep.Port(), wire.Init{InitiateTag: 0x7f7f, ARwnd: 1 << 20, OutStreams: 4, InStreams: 4, InitialTSN: 1,
 				Params: []wire.Param{wire.ForwardTSNSupportedParam()}})
 			a := waitEventType(t, ep, EventUp).Association
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -203,7 +204,7 @@ func TestSendFailedAbandoned(t *testing.T) {
 			require.Equal(t, payload, ev.Payload)
 			require.Equal(t, "abandoned (PR-SCTP)", ev.Detail)
 
-			r.send(packet(port, ep.Port(), ack.InitiateTag, must(wire.Abort{}.Append(nil))))
+			r.Send(rawpeer.Encode(port, ep.Port(), ack.InitiateTag, must(wire.Abort{}.Append(nil))))
 			evs := eventsUntil(t, ep, downOf(a))
 			require.Equal(t, []EventType{EventDown}, typesOf(evs, a), "the abandoned message is not reported again")
 			require.Equal(t, uint64(1), a.Stats().SendFailed)
@@ -223,7 +224,7 @@ func TestSendFailedOnAbort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, h.assoc.Send(ctx, []byte("delivered"), SendInfo{Stream: 0, PPID: 1, Context: 1}))
-	tsn := dataFrom(t, h.rawPeer)
+	tsn := dataFrom(t, h.Peer)
 	big := bytes.Repeat([]byte("fragmented "), 300) // three DATA chunks
 	require.NoError(t, h.assoc.Send(ctx, big, SendInfo{Stream: 1, PPID: 2, Context: 2}))
 	require.NoError(t, h.assoc.Send(ctx, []byte("unordered"), SendInfo{Stream: 0, PPID: 3, Unordered: true, Context: 3}))
@@ -300,10 +301,10 @@ func TestEventStrings(t *testing.T) {
 
 // untilChunk reads packets until one whose first chunk has type typ (a
 // stack sends heartbeats and retransmissions meanwhile) and returns it.
-func untilChunk(t *testing.T, r *rawPeer, typ wire.ChunkType) wire.Chunk {
+func untilChunk(t *testing.T, r *rawpeer.Peer, typ wire.ChunkType) wire.Chunk {
 	t.Helper()
 	for {
-		_, c := firstChunk(t, r.recv(10*time.Second))
+		_, c := rawpeer.FirstChunk(t, r.Recv(10*time.Second))
 		if c.Type == typ {
 			return c
 		}
@@ -320,7 +321,7 @@ func TestSendFailedOnRestart(t *testing.T) {
 	r := newRawPeer(t, s)
 	const port = 4610
 	in := wire.Init{InitiateTag: 0x5151, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000}
-	r.establish(port, ep.Port(), in)
+	r.Establish(port, ep.Port(), in)
 	old := waitEventType(t, ep, EventUp).Association
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -328,12 +329,12 @@ func TestSendFailedOnRestart(t *testing.T) {
 	dataFrom(t, r)
 
 	in.InitiateTag = 0x6262
-	r.send(packet(port, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
+	r.Send(rawpeer.Encode(port, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
 	ack, err := wire.ParseInit(untilChunk(t, r, wire.ChunkInitAck).Value)
 	require.NoError(t, err)
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
-	r.send(packet(port, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	r.Send(rawpeer.Encode(port, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	untilChunk(t, r, wire.ChunkCookieAck)
 
 	evs := eventsUntil(t, ep, func(ev Event) bool { return ev.Type == EventRestart })

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -17,10 +18,10 @@ import (
 // section 8.1), before its EventDown.
 func TestSendFailedOnCommunicationLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
+		w := testkit.NewWorld(t, vnetSeed)
 		client, _, cep, _ := mhPair(t, w, tuned()...)
-		w.setCut(1, true)
-		w.setCut(2, true)
+		w.SetCut(1, true)
+		w.SetCut(2, true)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 		defer cancel()
 		require.NoError(t, client.Send(ctx, []byte("into"), sock.SendInfo{Stream: 1, Context: 1}))

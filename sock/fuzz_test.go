@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/udpencap"
 )
@@ -22,8 +23,8 @@ func FuzzReceive(f *testing.F) {
 		Local: netip.AddrPortFrom(lo4, p.server.UDPPort()),
 	}
 	f.Add([]byte{}, uint8(0))
-	f.Add(initChunk(0x1234, 1), uint8(0))
-	f.Add(dataChunk(1, 0, "x"), uint8(1))
+	f.Add(rawpeer.InitChunk(rawpeer.SimpleInit(0x1234, 1)), uint8(0))
+	f.Add(rawpeer.Message(1, 0, 0, "x"), uint8(1))
 	f.Add(must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb"))), uint8(1))
 	f.Add(must(wire.AppendCookieEcho(nil, []byte("not a cookie"))), uint8(0))
 	f.Add(must(wire.AppendChunk(nil, wire.ChunkType(0xff), 0, []byte("unknown"))), uint8(1))
@@ -36,7 +37,7 @@ func FuzzReceive(f *testing.F) {
 		case 2:
 			vtag = tag ^ 0xffff
 		}
-		pkt := packet(clientPort, serverPort, vtag, chunks)
+		pkt := rawpeer.Encode(clientPort, serverPort, vtag, chunks)
 		p.server.receive(pkt, meta)
 	})
 }

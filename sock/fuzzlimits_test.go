@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/udpencap"
 )
@@ -168,7 +169,7 @@ func (fp *fuzzPeer) check(t testing.TB) {
 // the INIT-ACK.
 func (fp *fuzzPeer) initAck(tb testing.TB, srcPort uint16, tag uint32) wire.Init {
 	fp.take()
-	fp.deliver(packet(srcPort, fp.ep.Port(), 0, initChunk(tag, 1000)))
+	fp.deliver(rawpeer.Encode(srcPort, fp.ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(tag, 1000))))
 	for _, pkt := range fp.take() {
 		it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 		if it.Next() && it.Chunk().Type == wire.ChunkInitAck {
@@ -185,7 +186,7 @@ func (fp *fuzzPeer) initAck(tb testing.TB, srcPort uint16, tag uint32) wire.Init
 func (fp *fuzzPeer) establish(tb testing.TB, srcPort uint16, tag uint32) *Association {
 	ack := fp.initAck(tb, srcPort, tag)
 	ck, _ := ack.Cookie()
-	fp.deliver(packet(srcPort, fp.ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	fp.deliver(rawpeer.Encode(srcPort, fp.ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	fp.take()
 	fp.ep.mu.RLock()
 	a := fp.ep.byTag[ack.InitiateTag]
@@ -205,7 +206,7 @@ func seedHeartbeats(n int) []byte {
 func seedInvalidStreams(n int) []byte {
 	var b []byte
 	for i := range n {
-		b = append(b, dataChunk(1000+uint32(i), 9, "x")...)
+		b = append(b, rawpeer.Message(1000+uint32(i), 9, 0, "x")...)
 	}
 	return b
 }
@@ -251,24 +252,24 @@ func FuzzListener(f *testing.F) {
 	fp.check(f)
 
 	f.Add([]byte{}, uint8(0))
-	f.Add(initChunk(0x1234, 1), uint8(0))
+	f.Add(rawpeer.InitChunk(rawpeer.SimpleInit(0x1234, 1)), uint8(0))
 	f.Add(bigInitChunk(0x1234, 0xc123, 33000), uint8(0))
 	f.Add(bigInitChunk(0x1234, 0x8123, 65000), uint8(0))
 	f.Add(seedManyParamsInit(5000), uint8(0))
-	f.Add(dataChunk(1000, 0, "bundled"), uint8(1))
+	f.Add(rawpeer.Message(1000, 0, 0, "bundled"), uint8(1))
 	f.Add(seedUnknownChunks(8200), uint8(1))
 	f.Add(seedHeartbeats(4000), uint8(1))
 	f.Add(seedInvalidStreams(2000), uint8(1))
-	f.Add(packet(peerPort, epPort, 77, seedUnknownChunks(8000)), uint8(2))
-	f.Add(packet(peerPort, epPort, 77, must(wire.AppendChunk(nil, wire.ChunkShutdownAck, 0, nil))), uint8(2))
+	f.Add(rawpeer.Encode(peerPort, epPort, 77, seedUnknownChunks(8000)), uint8(2))
+	f.Add(rawpeer.Encode(peerPort, epPort, 77, must(wire.AppendChunk(nil, wire.ChunkShutdownAck, 0, nil))), uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
 		renew(t)
 		var pkt []byte
 		switch mode % 3 {
 		case 0:
-			pkt = packet(peerPort, epPort, 0, data)
+			pkt = rawpeer.Encode(peerPort, epPort, 0, data)
 		case 1:
-			pkt = packet(5000, epPort, ack.InitiateTag, must(wire.AppendCookieEcho(nil, cookie)), data)
+			pkt = rawpeer.Encode(5000, epPort, ack.InitiateTag, must(wire.AppendCookieEcho(nil, cookie)), data)
 		default:
 			if len(data) < wire.CommonHeaderSize {
 				return // udpencap drops it
@@ -295,7 +296,7 @@ func FuzzEstablished(f *testing.F) {
 	a := fp.establish(f, srcPort, 0x600d)
 
 	f.Add([]byte{})
-	f.Add(dataChunk(1000, 0, "x"))
+	f.Add(rawpeer.Message(1000, 0, 0, "x"))
 	f.Add(seedUnknownChunks(8200))
 	f.Add(seedUnknownChunks(4000))
 	f.Add(headerOnlyChunks(0x7e, 8000))
@@ -316,7 +317,7 @@ func FuzzEstablished(f *testing.F) {
 			}
 			a = fp.establish(t, srcPort, 0x600d+uint32(srcPort))
 		}
-		fp.deliver(packet(srcPort, epPort, a.localTag, data))
+		fp.deliver(rawpeer.Encode(srcPort, epPort, a.localTag, data))
 		fp.take()
 		fp.check(t)
 	})
@@ -392,10 +393,10 @@ func FuzzClientHandshake(f *testing.F) {
 			return
 		}
 		if mode%2 == 1 {
-			fp.deliver(packet(sctpPort, epPort, tag, goodAck(tag, []byte("a cookie"))))
+			fp.deliver(rawpeer.Encode(sctpPort, epPort, tag, goodAck(tag, []byte("a cookie"))))
 			waitTaken(a)
 		}
-		fp.deliver(packet(sctpPort, epPort, tag, data))
+		fp.deliver(rawpeer.Encode(sctpPort, epPort, tag, data))
 		waitTaken(a)
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -24,7 +25,7 @@ const (
 
 // hostilePeer is a rawPeer with an association it made by hand.
 type hostilePeer struct {
-	*rawPeer
+	*rawpeer.Peer
 	t        testing.TB
 	port     uint16 // the peer's SCTP port
 	epPort   uint16
@@ -40,8 +41,8 @@ func newHostilePeer(t testing.TB, s *Stack, ep *Endpoint, port uint16, tag uint3
 	t.Helper()
 	r := newRawPeer(t, s)
 	const initialTSN = 1000
-	ack := r.establish(port, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN})
-	h := &hostilePeer{rawPeer: r, t: t, port: port, epPort: ep.Port(), tag: ack.InitiateTag, tsn: initialTSN, endpoint: ep}
+	ack := r.Establish(port, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: os, InStreams: 4, InitialTSN: initialTSN})
+	h := &hostilePeer{Peer: r, t: t, port: port, epPort: ep.Port(), tag: ack.InitiateTag, tsn: initialTSN, endpoint: ep}
 	require.Eventually(t, func() bool {
 		for _, a := range ep.Associations() {
 			if a.peerTagValue() == tag {
@@ -54,19 +55,9 @@ func newHostilePeer(t testing.TB, s *Stack, ep *Endpoint, port uint16, tag uint3
 	return h
 }
 
-// frag is a DATA chunk with the given flags.
-func frag(tsn uint32, stream, ssn uint16, flags byte, payload []byte) []byte {
-	v := make([]byte, 12, 12+len(payload))
-	binary.BigEndian.PutUint32(v[0:], tsn)
-	binary.BigEndian.PutUint16(v[4:], stream)
-	binary.BigEndian.PutUint16(v[6:], ssn)
-	binary.BigEndian.PutUint32(v[8:], 51)
-	return must(wire.AppendChunk(nil, wire.ChunkData, flags, append(v, payload...)))
-}
-
 // sendChunks sends chunks in one packet.
 func (h *hostilePeer) sendChunks(chunks ...[]byte) {
-	h.send(packet(h.port, h.epPort, h.tag, chunks...))
+	h.Send(rawpeer.Encode(h.port, h.epPort, h.tag, chunks...))
 }
 
 // sack reads packets until a SACK for which ok holds and returns it; it
@@ -75,7 +66,7 @@ func (h *hostilePeer) sack(ok func(wire.SackView) bool) wire.SackView {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		pkt := h.recv(time.Until(deadline))
+		pkt := h.Recv(time.Until(deadline))
 		if pkt == nil {
 			break
 		}
@@ -129,7 +120,7 @@ func (h *hostilePeer) sendInvalidStreams(tsn uint32, first, n int, flags byte) u
 	for i := 0; i < n; {
 		var chunks [][]byte
 		for ; i < n && len(chunks) < 50; i++ {
-			chunks = append(chunks, frag(tsn, uint16(first+i), 0, flags, []byte{byte(i)}))
+			chunks = append(chunks, rawpeer.Data(tsn, uint16(first+i), 0, flags, []byte{byte(i)}))
 			tsn++
 		}
 		chunks[len(chunks)-1][1] |= sackNow
@@ -163,7 +154,7 @@ func TestInvalidStreamIDsStartNoReader(t *testing.T) {
 	require.LessOrEqual(t, runtime.NumGoroutine(), g0+4, "no goroutine per invalid stream identifier")
 
 	// The association goes on: a valid stream delivers.
-	h.sendChunks(frag(next, 1, 0, fragWhole|sackNow, []byte("valid")))
+	h.sendChunks(rawpeer.Data(next, 1, 0, fragWhole|sackNow, []byte("valid")))
 	m := recvCtx(t, ep)
 	require.Equal(t, "valid", string(m.Payload))
 	require.Equal(t, uint16(1), m.Stream)
@@ -212,13 +203,13 @@ func (h *hostilePeer) fillHighestFirst(first uint32, n int) int {
 	base := first - 1
 	payload := make([]byte, 1000)
 	top := base + uint32(n)
-	h.sendChunks(frag(top, 0, 0, sackNow, payload))
+	h.sendChunks(rawpeer.Data(top, 0, 0, sackNow, payload))
 	h.sackWith(top)
 	var last wire.SackView
 	for tsn := base + 2; tsn < top; {
 		var chunks [][]byte
 		for ; tsn < top && len(chunks) < 5; tsn++ {
-			chunks = append(chunks, frag(tsn, 0, 0, 0, payload))
+			chunks = append(chunks, rawpeer.Data(tsn, 0, 0, 0, payload))
 		}
 		chunks[len(chunks)-1][1] |= sackNow
 		h.sendChunks(chunks...)
@@ -243,16 +234,16 @@ func TestGapFillAndZeroWindowProbe(t *testing.T) {
 	// missing, so nothing is delivered and the window closes.
 	base := h.tsn - 1
 	for i := uint32(1); i <= 16; i++ {
-		h.sendChunks(frag(base+i+1, 0, uint16(i), fragWhole|sackNow, payload))
+		h.sendChunks(rawpeer.Data(base+i+1, 0, uint16(i), fragWhole|sackNow, payload))
 		h.sackWith(base + i + 1)
 	}
 	// The window is below one chunk: a probe is still taken.
 	probe := base + 18
-	h.sendChunks(frag(probe, 0, 17, fragWhole|sackNow, payload))
+	h.sendChunks(rawpeer.Data(probe, 0, 17, fragWhole|sackNow, payload))
 	v := h.sackWith(probe)
 	require.Less(t, v.ARwnd(), uint32(len(payload)), "the window is closed")
 	// The chunk at the cumulative TSN gap is taken: everything is delivered.
-	h.sendChunks(frag(base+1, 0, 0, fragWhole|sackNow, payload))
+	h.sendChunks(rawpeer.Data(base+1, 0, 0, fragWhole|sackNow, payload))
 	v = h.sackWith(base + 1)
 	require.Equal(t, probe, v.CumTSNAck())
 	for range 18 {
@@ -306,15 +297,15 @@ func (h *hostilePeer) sendOversized(tsn uint32, size int) {
 			if sent+len(payload) >= size {
 				flags |= fragEnd
 			}
-			chunks = append(chunks, frag(tsn, 0, 0, flags, payload))
+			chunks = append(chunks, rawpeer.Data(tsn, 0, 0, flags, payload))
 			tsn++
 		}
 		chunks[len(chunks)-1][1] |= sackNow
 		h.sendChunks(chunks...)
 		for {
-			pkt := h.recv(10 * time.Second)
+			pkt := h.Recv(10 * time.Second)
 			require.NotNil(h.t, pkt, "a SACK or an ABORT")
-			_, c := firstChunk(h.t, pkt)
+			_, c := rawpeer.FirstChunk(h.t, pkt)
 			if c.Type == wire.ChunkAbort {
 				ab, err := wire.ParseAbort(c)
 				require.NoError(h.t, err)
@@ -342,7 +333,7 @@ func TestLargeDataDelivered(t *testing.T) {
 	h := newHostilePeer(t, s, ep, 4306, 0x789a, 4)
 	tsn := h.tsn
 	whole := largeData(8952, 1) // a kernel's DATA at MTU 9000 over UDP/IPv4
-	h.sendChunks(frag(tsn, 0, 0, fragWhole|sackNow, whole))
+	h.sendChunks(rawpeer.Data(tsn, 0, 0, fragWhole|sackNow, whole))
 	require.Equal(t, tsn, h.sackWith(tsn).CumTSNAck())
 	got := recvCtx(t, ep)
 	require.Equal(t, whole, got.Payload)
@@ -351,13 +342,13 @@ func TestLargeDataDelivered(t *testing.T) {
 	// Three fragments of 20,000 bytes each on stream 1, the last first,
 	// then the first twice, a small message bundled with the middle one.
 	parts := [][]byte{largeData(20000, 2), largeData(20000, 3), largeData(20000, 4)}
-	h.sendChunks(frag(tsn+3, 1, 0, fragEnd|sackNow, parts[2]))
+	h.sendChunks(rawpeer.Data(tsn+3, 1, 0, fragEnd|sackNow, parts[2]))
 	h.sackWith(tsn + 3)
-	h.sendChunks(frag(tsn+1, 1, 0, fragBegin|sackNow, parts[0]))
-	h.sendChunks(frag(tsn+1, 1, 0, fragBegin|sackNow, parts[0]))
+	h.sendChunks(rawpeer.Data(tsn+1, 1, 0, fragBegin|sackNow, parts[0]))
+	h.sendChunks(rawpeer.Data(tsn+1, 1, 0, fragBegin|sackNow, parts[0]))
 	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
 	require.Equal(t, tsn+1, v.DupTSN(0))
-	h.sendChunks(frag(tsn+2, 1, 0, 0, parts[1]), frag(tsn+4, 2, 0, fragWhole|sackNow, []byte("small")))
+	h.sendChunks(rawpeer.Data(tsn+2, 1, 0, 0, parts[1]), rawpeer.Data(tsn+4, 2, 0, fragWhole|sackNow, []byte("small")))
 	require.Equal(t, tsn+4, h.sackWith(tsn+4).CumTSNAck())
 	byStream := map[uint16][]byte{}
 	for range 2 {
@@ -369,7 +360,7 @@ func TestLargeDataDelivered(t *testing.T) {
 
 	// Unordered, in one UDP datagram of nearly 64 KiB.
 	big := largeData(65000, 5)
-	h.sendChunks(frag(tsn+5, 3, 0, fragWhole|unordered|sackNow, big))
+	h.sendChunks(rawpeer.Data(tsn+5, 3, 0, fragWhole|unordered|sackNow, big))
 	require.Equal(t, tsn+5, h.sackWith(tsn+5).CumTSNAck())
 	require.Equal(t, big, recvCtx(t, ep).Payload)
 
@@ -393,7 +384,7 @@ func TestLargeNonDataChunkDropped(t *testing.T) {
 	dups := make([]uint32, 2100)
 	h.sendChunks(must(wire.AppendSack(nil, 0, 1<<20, nil, dups)))
 	require.Eventually(t, func() bool { return s.Stats().Drops[DropMalformed] == 1 }, 5*time.Second, time.Millisecond)
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, []byte("fits")))
+	h.sendChunks(rawpeer.Data(h.tsn, 0, 0, fragWhole|sackNow, []byte("fits")))
 	require.Equal(t, h.tsn, h.sackWith(h.tsn).CumTSNAck())
 	require.Equal(t, "fits", string(recvCtx(t, ep).Payload))
 	h.abort()
@@ -410,16 +401,16 @@ func TestDuplicateTSNsReported(t *testing.T) {
 	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
 	require.NoError(t, err)
 	h := newHostilePeer(t, s, ep, 4305, 0x6789, 4)
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole|sackNow, []byte("once")))
+	h.sendChunks(rawpeer.Data(h.tsn, 0, 0, fragWhole|sackNow, []byte("once")))
 	h.sackWith(h.tsn)
 	require.Equal(t, "once", string(recvCtx(t, ep).Payload))
-	h.sendChunks(frag(h.tsn, 0, 0, fragWhole, []byte("once")), frag(h.tsn, 0, 0, fragWhole, []byte("once")))
+	h.sendChunks(rawpeer.Data(h.tsn, 0, 0, fragWhole, []byte("once")), rawpeer.Data(h.tsn, 0, 0, fragWhole, []byte("once")))
 	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
 	require.Equal(t, 2, v.NumDupTSNs())
 	require.Equal(t, h.tsn, v.DupTSN(0))
 	require.Equal(t, h.tsn, v.DupTSN(1))
 	// Reported once: the next SACK lists none.
-	h.sendChunks(frag(h.tsn+1, 0, 1, fragWhole|sackNow, []byte("next")))
+	h.sendChunks(rawpeer.Data(h.tsn+1, 0, 1, fragWhole|sackNow, []byte("next")))
 	v = h.sackWith(h.tsn + 1)
 	require.Zero(t, v.NumDupTSNs())
 	h.abort()
@@ -492,7 +483,7 @@ func (h *hostilePeer) sendTinyChunks(first uint32, n int, mk func(tsn uint32) []
 	}
 	// A duplicate of a TSN long acknowledged makes the stack SACK at once
 	// (RFC 9260 section 6.2) and the SACK that lists it is the current one.
-	h.sendChunks(frag(first-1, 0, 0, fragWhole, []byte{0}))
+	h.sendChunks(rawpeer.Data(first-1, 0, 0, fragWhole, []byte{0}))
 	v := h.sack(func(v wire.SackView) bool { return v.NumDupTSNs() > 0 })
 	return v.CumTSNAck() + 1, int(v.CumTSNAck()-(first-1)) + acked(v)
 }
@@ -523,7 +514,7 @@ func TestTinyChunksWithinChunkBudget(t *testing.T) {
 	first := h.tsn
 	// Stream 0: SSN 1, 2, ...: SSN 0 never comes, nothing is delivered.
 	next, ordered := h.sendTinyChunks(first, 500, func(tsn uint32) []byte {
-		return frag(tsn, 0, uint16(tsn-first+1), fragWhole, []byte{1})
+		return rawpeer.Data(tsn, 0, uint16(tsn-first+1), fragWhole, []byte{1})
 	})
 	// Stream 1: a B fragment and middle fragments of one byte, no E.
 	start := next
@@ -532,7 +523,7 @@ func TestTinyChunksWithinChunkBudget(t *testing.T) {
 		if tsn == start {
 			flags = fragBegin
 		}
-		return frag(tsn, 1, 0, flags, []byte{2})
+		return rawpeer.Data(tsn, 1, 0, flags, []byte{2})
 	})
 	held := ordered + fragments
 	heap1 := settle()
@@ -605,10 +596,10 @@ func TestTinyFragmentMessageAborts(t *testing.T) {
 		if i == 0 {
 			flags |= fragBegin
 		}
-		h.sendChunks(frag(tsn, 0, 0, flags, []byte{1}))
-		pkt := h.recv(10 * time.Second)
+		h.sendChunks(rawpeer.Data(tsn, 0, 0, flags, []byte{1}))
+		pkt := h.Recv(10 * time.Second)
 		require.NotNil(t, pkt, "a SACK or an ABORT")
-		_, c := firstChunk(t, pkt)
+		_, c := rawpeer.FirstChunk(t, pkt)
 		if c.Type == wire.ChunkAbort {
 			ab, err := wire.ParseAbort(c)
 			require.NoError(t, err)
@@ -635,13 +626,13 @@ func TestPacketAboveEngineReadSplit(t *testing.T) {
 	var tsns []uint32
 	for i := range 12 {
 		payload := bytes.Repeat([]byte{byte('a' + i)}, 1200)
-		chunks = append(chunks, frag(h.tsn, 0, uint16(i), fragWhole, payload))
+		chunks = append(chunks, rawpeer.Data(h.tsn, 0, uint16(i), fragWhole, payload))
 		tsns = append(tsns, h.tsn)
 		h.tsn++
 	}
-	pkt := packet(h.port, h.epPort, h.tag, chunks...)
+	pkt := rawpeer.Encode(h.port, h.epPort, h.tag, chunks...)
 	require.Greater(t, len(pkt), pionReadSize)
-	h.send(pkt)
+	h.Send(pkt)
 	h.sackWith(tsns...)
 	for i := range 12 {
 		m := recvCtx(t, ep)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -20,9 +21,9 @@ func bigInitChunk(tag uint32, pt wire.ParamType, n int) []byte {
 
 // establishRaw completes a handshake from r to ep with an INIT carrying
 // tag and returns our tag: the one r puts on its packets.
-func establishRaw(t *testing.T, r *rawPeer, ep *Endpoint, peerPort uint16, tag uint32) uint32 {
+func establishRaw(t *testing.T, r *rawpeer.Peer, ep *Endpoint, peerPort uint16, tag uint32) uint32 {
 	t.Helper()
-	return r.establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000}).InitiateTag
+	return r.Establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000}).InitiateTag
 }
 
 // TestHugeInitBoundedInitAck: an INIT of one whole datagram is answered by
@@ -56,12 +57,12 @@ func TestHugeInitBoundedInitAck(t *testing.T) {
 			peerPort := uint16(4700 + i)
 			tag := uint32(0x9000 + i)
 			before := ep.Stats().UnreportedParams
-			init := packet(peerPort, ep.Port(), 0, bigInitChunk(tag, c.param, c.size))
-			r.send(init)
-			reply := r.recv(5 * time.Second) // the checksum is checked there
+			init := rawpeer.Encode(peerPort, ep.Port(), 0, bigInitChunk(tag, c.param, c.size))
+			r.Send(init)
+			reply := r.Recv(5 * time.Second) // the checksum is checked there
 			require.NotNil(t, reply, "the INIT is answered")
 			require.LessOrEqual(t, len(reply), DefaultPacketSize, "the INIT-ACK fits one packet of the endpoint's size")
-			hdr, ch := firstChunk(t, reply)
+			hdr, ch := rawpeer.FirstChunk(t, reply)
 			require.Equal(t, wire.ChunkInitAck, ch.Type)
 			require.Equal(t, tag, hdr.VerificationTag)
 			ack, err := wire.ParseInit(ch.Value)
@@ -73,8 +74,8 @@ func TestHugeInitBoundedInitAck(t *testing.T) {
 
 			ck, ok := ack.Cookie()
 			require.True(t, ok)
-			r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-			_, ch = firstChunk(t, r.recv(5*time.Second))
+			r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+			_, ch = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 			require.Equal(t, wire.ChunkCookieAck, ch.Type, "the trimmed cookie completes the handshake")
 			a := ep.lookupPeer(lo4, peerPort)
 			require.NotNil(t, a)
@@ -116,15 +117,15 @@ func TestUnrecognizedChunkFloodBounded(t *testing.T) {
 		// Each header-only chunk takes 4 bytes and its cause 8: past a
 		// few chunks the bound decides. Three (with the DATA, a packet of
 		// 48 bytes) are all reported.
-		pkt := packet(peerPort, ep.Port(), tag, headerOnlyChunks(unknown, n), dataChunk(1000, 0, "after"))
-		r.send(pkt)
+		pkt := rawpeer.Encode(peerPort, ep.Port(), tag, headerOnlyChunks(unknown, n), rawpeer.Message(1000, 0, 0, "after"))
+		r.Send(pkt)
 		limit := min(len(pkt)+replySlack, DefaultPacketSize)
 		wantCauses := min(n, (limit-wire.CommonHeaderSize-wire.ChunkHeaderSize)/8)
 		var causes []wire.ErrorCause
 		for len(causes) == 0 {
-			reply := r.recv(5 * time.Second)
+			reply := r.Recv(5 * time.Second)
 			require.NotNil(t, reply, "an ERROR for %d unknown chunks", n)
-			_, c := firstChunk(t, reply)
+			_, c := rawpeer.FirstChunk(t, reply)
 			if c.Type != wire.ChunkError {
 				continue // the SACK for the DATA
 			}
@@ -162,14 +163,14 @@ func TestInvalidStreamReportsBounded(t *testing.T) {
 	var chunks []byte
 	const n = 400 // 400 x 20 bytes: 8 KB of DATA on stream 9 (of 4)
 	for i := range n {
-		chunks = append(chunks, dataChunk(1000+uint32(i), 9, "x")...)
+		chunks = append(chunks, rawpeer.Message(1000+uint32(i), 9, 0, "x")...)
 	}
-	pkt := packet(peerPort, ep.Port(), tag, chunks)
-	r.send(pkt)
+	pkt := rawpeer.Encode(peerPort, ep.Port(), tag, chunks)
+	r.Send(pkt)
 	for {
-		reply := r.recv(5 * time.Second)
+		reply := r.Recv(5 * time.Second)
 		require.NotNil(t, reply, "an ERROR")
-		_, c := firstChunk(t, reply)
+		_, c := rawpeer.FirstChunk(t, reply)
 		if c.Type != wire.ChunkError {
 			continue
 		}
@@ -198,9 +199,9 @@ func TestHeartbeatFloodOneReply(t *testing.T) {
 	const peerPort = 4901
 	tag := establishRaw(t, r, ep, peerPort, 0xb200)
 	hb := must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("info")))
-	pkt := packet(peerPort, ep.Port(), tag, bytes.Repeat(hb, 1000))
-	r.send(pkt)
-	reply := r.recv(5 * time.Second)
+	pkt := rawpeer.Encode(peerPort, ep.Port(), tag, bytes.Repeat(hb, 1000))
+	r.Send(pkt)
+	reply := r.Recv(5 * time.Second)
 	require.NotNil(t, reply)
 	require.LessOrEqual(t, len(reply), DefaultPacketSize)
 	it := wire.NewChunkIter(reply[wire.CommonHeaderSize:])
@@ -214,7 +215,7 @@ func TestHeartbeatFloodOneReply(t *testing.T) {
 	}
 	require.NoError(t, it.Err())
 	require.Equal(t, (DefaultPacketSize-wire.CommonHeaderSize)/len(hb), acks)
-	r.expectSilence()
+	r.Silence("no reply")
 	a := ep.lookupPeer(lo4, peerPort)
 	require.NotNil(t, a)
 	require.Equal(t, uint64(1000-acks), a.Stats().Unreported)
@@ -240,9 +241,9 @@ func TestAbortReasonBounded(t *testing.T) {
 		reason := bytes.Repeat([]byte{'r'}, n)
 		a.Abort(string(reason))
 		for {
-			reply := r.recv(5 * time.Second)
+			reply := r.Recv(5 * time.Second)
 			require.NotNil(t, reply, "an ABORT")
-			_, c := firstChunk(t, reply)
+			_, c := rawpeer.FirstChunk(t, reply)
 			if c.Type != wire.ChunkAbort {
 				continue
 			}
@@ -271,10 +272,10 @@ func TestLoneUnknownChunkReported(t *testing.T) {
 	tag := establishRaw(t, r, ep, peerPort, 0xd000)
 	a := ep.lookupPeer(lo4, peerPort)
 	require.NotNil(t, a)
-	pkt := packet(peerPort, ep.Port(), tag, headerOnlyChunks(0xfe, 1))
-	r.send(pkt)
-	reply := r.recv(5 * time.Second)
-	_, c := firstChunk(t, reply)
+	pkt := rawpeer.Encode(peerPort, ep.Port(), tag, headerOnlyChunks(0xfe, 1))
+	r.Send(pkt)
+	reply := r.Recv(5 * time.Second)
+	_, c := rawpeer.FirstChunk(t, reply)
 	require.Equal(t, wire.ChunkError, c.Type)
 	causes, err := wire.ParseErrorChunk(c.Value)
 	require.NoError(t, err)

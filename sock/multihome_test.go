@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -23,51 +24,25 @@ func tuned() []sock.EndpointOption {
 
 // mhPair connects a two-address client on host A to a two-address server on
 // host B and waits until both sides have confirmed both paths.
-func mhPair(t *testing.T, w *vnetWorld, opts ...sock.EndpointOption) (client, server *sock.Association, cep, sep *sock.Endpoint) {
+func mhPair(t *testing.T, w *testkit.World, opts ...sock.EndpointOption) (client, server *sock.Association, cep, sep *sock.Endpoint) {
 	t.Helper()
-	var err error
-	sep, err = w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, append([]sock.EndpointOption{sock.AcceptMax(4)}, opts...)...)
-	require.NoError(t, err)
-	cep, err = w.a.NewEndpoint([]netip.Addr{vA1, vA2}, 5001, opts...)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	client, err = cep.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
-	require.NoError(t, err)
-	waitEvent(t, cep, sock.EventPathConfirmed, vB2)
-	ev := waitEvent(t, sep, sock.EventPathConfirmed, vA2)
-	server = ev.Association
-	for _, a := range []*sock.Association{client, server} {
-		for _, p := range a.Paths() {
-			require.Equal(t, sock.PathActive, p.State, "%v", p)
+	p := w.Connect(t, opts...)
+	for _, a := range []*sock.Association{p.Client, p.Server} {
+		for _, pa := range a.Paths() {
+			require.Equal(t, sock.PathActive, pa.State, "%v", pa)
 		}
 	}
-	return client, server, cep, sep
-}
-
-// waitEvent waits (in fake time) for an event of type typ on path (any
-// path when invalid), skipping others.
-func waitEvent(t *testing.T, ep *sock.Endpoint, typ sock.EventType, path netip.Addr) sock.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	for {
-		ev, err := ep.Event(ctx)
-		require.NoError(t, err, "waiting for %v %v", typ, path)
-		if ev.Type == typ && (!path.IsValid() || ev.Path == path) {
-			return ev
-		}
-	}
+	return p.Client, p.Server, p.ClientEP, p.ServerEP
 }
 
 func TestMultihomePathsConfirmed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
+		w := testkit.NewWorld(t, vnetSeed)
 		client, server, _, _ := mhPair(t, w, tuned()...)
 		paths := client.Paths()
 		require.Len(t, paths, 2)
 		require.True(t, paths[0].Primary)
-		require.Equal(t, vA2, paths[1].Local, "sent from the address on the peer's network")
+		require.Equal(t, testkit.A2, paths[1].Local, "sent from the address on the peer's network")
 		require.NotZero(t, paths[1].HeartbeatsAcked)
 		require.Len(t, server.Paths(), 2)
 	})
@@ -131,7 +106,7 @@ func TestFailoverNothingLost(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := newVnetWorld(t)
+				w := testkit.NewWorld(t, vnetSeed)
 				client, _, _, sep := mhPair(t, w, c.opts...)
 				const n = 600
 				var cutAt time.Time
@@ -140,7 +115,7 @@ func TestFailoverNothingLost(t *testing.T) {
 					defer close(done)
 					streamMessages(t, client, n, 5*time.Millisecond, func(i int) {
 						if i == n/2 {
-							w.setCut(1, true)
+							w.SetCut(1, true)
 							cutAt = time.Now()
 						}
 					})
@@ -169,14 +144,14 @@ func TestFailoverNothingLost(t *testing.T) {
 
 func TestPathRestoreSwitchback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
+		w := testkit.NewWorld(t, vnetSeed)
 		client, _, cep, _ := mhPair(t, w, append(tuned(), sock.WithPrimarySwitchback(true))...)
-		w.setCut(1, true)
+		w.SetCut(1, true)
 		require.NoError(t, client.Send(context.Background(), []byte("x"), sock.SendInfo{}))
-		waitEvent(t, cep, sock.EventPrimaryChanged, vB2)
-		w.setCut(1, false)
-		waitEvent(t, cep, sock.EventPathUp, vB1)
-		waitEvent(t, cep, sock.EventPrimaryChanged, vB1)
+		testkit.WaitEvent(t, cep, testkit.FakeWait, testkit.Want{Type: sock.EventPrimaryChanged, Path: testkit.B2})
+		w.SetCut(1, false)
+		testkit.WaitEvent(t, cep, testkit.FakeWait, testkit.Want{Type: sock.EventPathUp, Path: testkit.B1})
+		testkit.WaitEvent(t, cep, testkit.FakeWait, testkit.Want{Type: sock.EventPrimaryChanged, Path: testkit.B1})
 		require.True(t, client.Paths()[0].Primary)
 		require.Equal(t, sock.PathActive, client.Paths()[0].State)
 	})
@@ -184,28 +159,23 @@ func TestPathRestoreSwitchback(t *testing.T) {
 
 func TestAllPathsCut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
+		w := testkit.NewWorld(t, vnetSeed)
 		client, server, cep, sep := mhPair(t, w, tuned()...)
-		w.setCut(1, true)
-		w.setCut(2, true)
+		w.SetCut(1, true)
+		w.SetCut(2, true)
 		require.NoError(t, client.Send(context.Background(), []byte("into the void"), sock.SendInfo{}))
-		ev := waitEventType(t, cep, sock.EventDown)
+		ev := testkit.WaitEvent(t, cep, testkit.FakeWait, testkit.Want{Type: sock.EventDown})
 		require.Equal(t, sock.ReasonCommunicationLost, ev.Reason)
-		ev = waitEventType(t, sep, sock.EventDown)
+		ev = testkit.WaitEvent(t, sep, testkit.FakeWait, testkit.Want{Type: sock.EventDown})
 		require.Equal(t, sock.ReasonCommunicationLost, ev.Reason, "the peer finds out by its heartbeats")
 		<-client.Done()
 		<-server.Done()
 	})
 }
 
-func waitEventType(t *testing.T, ep *sock.Endpoint, typ sock.EventType) sock.Event {
-	t.Helper()
-	return waitEvent(t, ep, typ, netip.Addr{})
-}
-
 func TestLossOnOnePath(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
+		w := testkit.NewWorld(t, vnetSeed)
 		client, _, _, sep := mhPair(t, w, tuned()...)
 		w.SetLoss(1, 0.2)
 		const n = 1000
@@ -216,16 +186,16 @@ func TestLossOnOnePath(t *testing.T) {
 
 func TestFlappingPath(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
+		w := testkit.NewWorld(t, vnetSeed)
 		client, _, cep, sep := mhPair(t, w, append(tuned(), sock.WithPrimarySwitchback(true))...)
 		const n = 2000
 		go streamMessages(t, client, n, time.Millisecond, func(i int) {
 			if i%50 == 0 {
-				w.setCut(1, i%100 == 0) // 50 ms cut, 50 ms up
+				w.SetCut(1, i%100 == 0) // 50 ms cut, 50 ms up
 			}
 		})
 		recvAll(t, sep, n)
-		w.setCut(1, false)
+		w.SetCut(1, false)
 		// Data moves only when a path times out (away from it) or answers
 		// again (back to it, with switchback): at most one move away and
 		// one back per cut, however fast the path flaps.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/usock/usock/internal/multihome"
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -61,7 +62,7 @@ func TestInitListingManyAddresses(t *testing.T) {
 	r := newRawPeer(t, s)
 	const peerPort, tag = 4500, 0x3131
 	const listed = 300
-	r.establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000, Params: manyAddresses(listed)})
+	r.Establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000, Params: manyAddresses(listed)})
 	require.Len(t, ep.Associations(), 1)
 	a := ep.Associations()[0]
 	checkBoundedPaths(t, s, a, listed)
@@ -85,19 +86,19 @@ func TestInitAckListingManyAddresses(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		a, err := ep.Connect(ctx, []netip.Addr{lo4}, peerPort, WithRemoteUDPPort(r.udpPort()))
+		a, err := ep.Connect(ctx, []netip.Addr{lo4}, peerPort, WithRemoteUDPPort(r.UDPPort()))
 		done <- result{a, err}
 	}()
-	hdr, c := firstChunk(t, r.recv(5*time.Second))
+	hdr, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkInit, c.Type)
 	init, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	ack := wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 2000,
 		Params: append(manyAddresses(listed), wire.StateCookieParam([]byte("cookie")))}
-	r.send(packet(peerPort, hdr.SrcPort, init.InitiateTag, must(ack.Append(nil, wire.ChunkInitAck))))
-	_, c = firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(peerPort, hdr.SrcPort, init.InitiateTag, must(ack.Append(nil, wire.ChunkInitAck))))
+	_, c = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieEcho, c.Type)
-	r.send(packet(peerPort, hdr.SrcPort, init.InitiateTag, wire.AppendCookieAck(nil)))
+	r.Send(rawpeer.Encode(peerPort, hdr.SrcPort, init.InitiateTag, wire.AppendCookieAck(nil)))
 	res := <-done
 	require.NoError(t, res.err)
 	checkBoundedPaths(t, s, res.a, listed)

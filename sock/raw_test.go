@@ -12,115 +12,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
-// rawPeer is a hand-driven SCTP peer over a plain UDP socket: it sends
-// crafted packets to a stack and reads what comes back.
-type rawPeer struct {
-	t    testing.TB
-	conn *net.UDPConn
-	to   netip.AddrPort // the stack's UDP address
-}
+// newRawPeer is a raw peer on 127.0.0.1 aimed at s.
+func newRawPeer(t testing.TB, s *Stack) *rawpeer.Peer { return newRawPeerFrom(t, s, lo4) }
 
-func newRawPeer(t testing.TB, s *Stack) *rawPeer {
+// newRawPeerFrom is newRawPeer with a socket on local address ip.
+func newRawPeerFrom(t testing.TB, s *Stack, ip netip.Addr) *rawpeer.Peer {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return &rawPeer{t: t, conn: c, to: netip.AddrPortFrom(lo4, s.UDPPort())}
-}
-
-func (r *rawPeer) udpPort() uint16 { return uint16(r.conn.LocalAddr().(*net.UDPAddr).Port) }
-
-func (r *rawPeer) send(pkt []byte) {
-	_, err := r.conn.WriteToUDPAddrPort(pkt, r.to)
-	require.NoError(r.t, err)
-}
-
-// recv returns the next packet, or nil after the timeout.
-func (r *rawPeer) recv(timeout time.Duration) []byte {
-	_ = r.conn.SetReadDeadline(time.Now().Add(timeout))
-	buf := make([]byte, 65536)
-	n, _, err := r.conn.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		return nil
-	}
-	require.True(r.t, wire.VerifyChecksum(buf[:n]), "every packet from the stack has a correct CRC32c")
-	return buf[:n]
-}
-
-// expectSilence asserts nothing arrives for a while.
-func (r *rawPeer) expectSilence() {
-	r.t.Helper()
-	if p := r.recv(200 * time.Millisecond); p != nil {
-		r.t.Fatalf("unexpected reply %x", p)
-	}
-}
-
-func firstChunk(t testing.TB, pkt []byte) (wire.CommonHeader, wire.Chunk) {
-	t.Helper()
-	require.NotNil(t, pkt, "expected a packet")
-	hdr, err := wire.ParseCommonHeader(pkt)
-	require.NoError(t, err)
-	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
-	require.True(t, it.Next())
-	return hdr, it.Chunk()
-}
-
-func packet(src, dst uint16, tag uint32, chunks ...[]byte) []byte {
-	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: src, DstPort: dst, VerificationTag: tag})
-	for _, c := range chunks {
-		pkt = append(pkt, c...)
-	}
-	return wire.Finish(pkt)
-}
-
-func initChunk(tag, tsn uint32) []byte {
-	return must(wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: tsn}.Append(nil, wire.ChunkInit))
-}
-
-func dataChunk(tsn uint32, stream uint16, payload string) []byte {
-	v := make([]byte, 12, 12+len(payload))
-	binary.BigEndian.PutUint32(v[0:], tsn)
-	binary.BigEndian.PutUint16(v[4:], stream)
-	binary.BigEndian.PutUint32(v[8:], 51)
-	return must(wire.AppendChunk(nil, wire.ChunkData, 0x03, append(v, payload...)))
-}
-
-// initAck runs INIT / INIT-ACK with a plain INIT of Initiate Tag tag and
-// returns the INIT-ACK and the cookie.
-func (r *rawPeer) initAck(srcPort, dstPort uint16, tag uint32) (wire.Init, []byte) {
-	r.t.Helper()
-	return r.initAckFor(srcPort, dstPort, wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000})
-}
-
-// initAckFor runs INIT / INIT-ACK with the INIT in and returns the
-// INIT-ACK and the cookie.
-func (r *rawPeer) initAckFor(srcPort, dstPort uint16, in wire.Init) (wire.Init, []byte) {
-	r.t.Helper()
-	r.send(packet(srcPort, dstPort, 0, must(in.Append(nil, wire.ChunkInit))))
-	hdr, c := firstChunk(r.t, r.recv(5*time.Second))
-	require.Equal(r.t, wire.ChunkInitAck, c.Type)
-	require.Equal(r.t, in.InitiateTag, hdr.VerificationTag)
-	ack, err := wire.ParseInit(c.Value)
-	require.NoError(r.t, err)
-	ck, ok := ack.Cookie()
-	require.True(r.t, ok)
-	return ack, ck
-}
-
-// establish completes the handshake to the endpoint at dstPort from
-// srcPort with the INIT in: INIT, INIT-ACK, COOKIE-ECHO, COOKIE-ACK. It
-// returns the INIT-ACK, whose Initiate Tag the peer's packets carry from
-// now on.
-func (r *rawPeer) establish(srcPort, dstPort uint16, in wire.Init) wire.Init {
-	r.t.Helper()
-	ack, ck := r.initAckFor(srcPort, dstPort, in)
-	r.send(packet(srcPort, dstPort, ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c := firstChunk(r.t, r.recv(5*time.Second))
-	require.Equal(r.t, wire.ChunkCookieAck, c.Type)
-	return ack
+	return rawpeer.New(t, netip.AddrPortFrom(ip, 0), netip.AddrPortFrom(lo4, s.UDPPort()))
 }
 
 func TestCookieAttacks(t *testing.T) {
@@ -131,35 +33,35 @@ func TestCookieAttacks(t *testing.T) {
 
 	t.Run("forged", func(t *testing.T) {
 		r := newRawPeer(t, s)
-		ack, ck := r.initAck(peerPort, ep.Port(), 0x1111)
+		ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x1111, 1000))
 		forged := append([]byte(nil), ck...)
 		forged[len(forged)/2] ^= 0x40
-		r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, forged))))
-		r.expectSilence()
+		r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, forged))))
+		r.Silence("no reply")
 		require.Empty(t, ep.Associations())
 	})
 	t.Run("wrong tag for the cookie", func(t *testing.T) {
 		r := newRawPeer(t, s)
-		ack, ck := r.initAck(peerPort, ep.Port(), 0x2222)
-		r.send(packet(peerPort, ep.Port(), ack.InitiateTag+1, must(wire.AppendCookieEcho(nil, ck))))
-		r.expectSilence()
+		ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x2222, 1000))
+		r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag+1, must(wire.AppendCookieEcho(nil, ck))))
+		r.Silence("no reply")
 		require.Empty(t, ep.Associations())
 	})
 	t.Run("replayed", func(t *testing.T) {
 		r := newRawPeer(t, s)
-		ack, ck := r.initAck(peerPort, ep.Port(), 0x3333)
-		echo := packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck)), dataChunk(1000, 0, "bundled"))
-		r.send(echo)
-		_, c := firstChunk(t, r.recv(5*time.Second))
+		ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x3333, 1000))
+		echo := rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck)), rawpeer.Message(1000, 0, 0, "bundled"))
+		r.Send(echo)
+		_, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 		require.Equal(t, wire.ChunkCookieAck, c.Type)
 		m := recvCtx(t, ep)
 		require.Equal(t, "bundled", string(m.Payload), "DATA bundled with the COOKIE-ECHO is delivered")
 		require.Len(t, ep.Associations(), 1)
 		// The same COOKIE-ECHO again: section 5.2.4 action D, a COOKIE-ACK
 		// and nothing new.
-		r.send(echo)
+		r.Send(echo)
 		for {
-			_, c = firstChunk(t, r.recv(5*time.Second))
+			_, c = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 			if c.Type == wire.ChunkCookieAck {
 				break
 			}
@@ -179,10 +81,10 @@ func TestExpiredCookie(t *testing.T) {
 	ep, err := s.NewEndpoint(nil, 0, AcceptMax(10))
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
-	ack, ck := r.initAck(4001, ep.Port(), 0x4444)
+	ack, ck := r.InitAck(4001, ep.Port(), rawpeer.SimpleInit(0x4444, 1000))
 	time.Sleep(120 * time.Millisecond)
-	r.send(packet(4001, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	hdr, c := firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(4001, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	hdr, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkError, c.Type)
 	require.Equal(t, uint32(0x4444), hdr.VerificationTag)
 	causes, err := wire.ParseErrorChunk(c.Value)
@@ -216,33 +118,33 @@ func TestOutOfTheBlue(t *testing.T) {
 				{"COOKIE-ACK", wire.AppendCookieAck(nil), 0},
 				{"ERROR", must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(10))), 0},
 				{"SHUTDOWN-ACK", wire.AppendShutdownAck(nil), wire.ChunkShutdownComplete},
-				{"DATA", dataChunk(1, 0, "x"), wire.ChunkAbort},
+				{"DATA", rawpeer.Message(1, 0, 0, "x"), wire.ChunkAbort},
 				{"SACK", must(wire.AppendSack(nil, 1, 1000, nil, nil)), wire.ChunkAbort},
 				{"HEARTBEAT", must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb"))), wire.ChunkAbort},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					pkt := packet(5555, dst, tag, c.chunk)
-					r.send(pkt)
+					pkt := rawpeer.Encode(5555, dst, tag, c.chunk)
+					r.Send(pkt)
 					if c.reply == 0 {
-						r.expectSilence()
+						r.Silence("no reply")
 						return
 					}
-					reply := r.recv(5 * time.Second)
-					hdr, got := firstChunk(t, reply)
+					reply := r.Recv(5 * time.Second)
+					hdr, got := rawpeer.FirstChunk(t, reply)
 					require.Equal(t, c.reply, got.Type)
 					require.Equal(t, uint8(1), got.Flags&1, "T bit: the tag is reflected")
 					require.Equal(t, uint32(tag), hdr.VerificationTag)
 					require.Equal(t, dst, hdr.SrcPort)
 					require.Equal(t, uint16(5555), hdr.DstPort)
 					require.LessOrEqual(t, len(reply), len(pkt), "never a bigger reply")
-					r.expectSilence() // never more than one
+					r.Silence("no reply") // never more than one
 				})
 			}
 		})
 	}
 	t.Run("INIT to a port nobody owns", func(t *testing.T) {
-		r.send(packet(5555, ep.Port()+1, 0, initChunk(0x7777, 1)))
-		hdr, c := firstChunk(t, r.recv(5*time.Second))
+		r.Send(rawpeer.Encode(5555, ep.Port()+1, 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x7777, 1))))
+		hdr, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 		require.Equal(t, wire.ChunkAbort, c.Type)
 		require.Zero(t, c.Flags&1, "T bit clear: the INIT's own tag")
 		require.Equal(t, uint32(0x7777), hdr.VerificationTag)
@@ -256,11 +158,11 @@ func TestWrongVerificationTag(t *testing.T) {
 	r := newRawPeer(t, p.server)
 	// DATA from the client's address and port with a wrong tag: not
 	// delivered; the association goes on.
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^1, dataChunk(1, 0, "intruder")))
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^1, rawpeer.Message(1, 0, 0, "intruder")))
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("legit"), SendInfo{}))
 	require.Equal(t, "legit", string(recvCtx(t, p.listener).Payload))
 	// An ABORT with a wrong tag is ignored (RFC 9260 section 8.5.1 rule B).
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^2, must(wire.Abort{}.Append(nil))))
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag^2, must(wire.Abort{}.Append(nil))))
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
 	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
 	require.Equal(t, StateEstablished, p.serverAssoc.State())
@@ -272,9 +174,9 @@ func TestPeerRestart(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	const peerPort = 4100
-	ack, ck := r.initAck(peerPort, ep.Port(), 0x5151)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
+	ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x5151, 1000))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	_, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -284,10 +186,10 @@ func TestPeerRestart(t *testing.T) {
 	old := ev.Association
 
 	// The peer restarts: a new INIT with a new tag from the same address.
-	ack2, ck2 := r.initAck(peerPort, ep.Port(), 0x6262)
+	ack2, ck2 := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x6262, 1000))
 	require.NotEqual(t, ack.InitiateTag, ack2.InitiateTag, "section 5.2.2: a new Initiate Tag")
-	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
-	_, c = firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
+	_, c = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	var restarted *Association
 	for restarted == nil {
@@ -301,7 +203,7 @@ func TestPeerRestart(t *testing.T) {
 	require.Equal(t, []*Association{restarted}, ep.Associations())
 	require.Equal(t, uint32(0x6262), restarted.peerTagValue())
 	// The new association works.
-	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, dataChunk(1000, 1, "after restart")))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack2.InitiateTag, rawpeer.Message(1000, 1, 0, "after restart")))
 	require.Equal(t, "after restart", string(recvCtx(t, ep).Payload))
 	restarted.Abort("done")
 }
@@ -407,16 +309,10 @@ func TestStatelessListener(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		buf := make([]byte, 65536)
-		for {
-			_ = r.conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-			if _, _, err := r.conn.ReadFrom(buf); err != nil {
-				return
-			}
-		}
+		r.Discard(500 * time.Millisecond)
 	}()
 	for i := range floods {
-		r.send(packet(uint16(1024+i), ep.Port(), 0, initChunk(uint32(i+1), 1)))
+		r.Send(rawpeer.Encode(uint16(1024+i), ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(uint32(i+1), 1))))
 		if i == floods/2 {
 			// A real client gets in during the flood.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -483,14 +379,14 @@ func TestInvalidInboundStream(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	const peerPort = 4200
-	ack, ck := r.initAck(peerPort, ep.Port(), 0x7171) // our INIT says OS 4
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
+	ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x7171, 1000)) // our INIT says OS 4
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	_, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, dataChunk(1000, 10, "stream ten")))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, rawpeer.Message(1000, 10, 0, "stream ten")))
 	var sawError, sawSack bool
 	for !(sawError && sawSack) {
-		pkt := r.recv(5 * time.Second)
+		pkt := r.Recv(5 * time.Second)
 		require.NotNil(t, pkt, "an ERROR and a SACK")
 		it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 		for it.Next() {
@@ -509,7 +405,7 @@ func TestInvalidInboundStream(t *testing.T) {
 			}
 		}
 	}
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, dataChunk(1001, 3, "stream three")))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, rawpeer.Message(1001, 3, 0, "stream three")))
 	require.Equal(t, "stream three", string(recvCtx(t, ep).Payload), "the next valid message, not the invalid one")
 	a := ep.Associations()[0]
 	require.Eventually(t, func() bool { return a.Stats().DroppedStream == 1 }, 5*time.Second, time.Millisecond)
@@ -535,12 +431,12 @@ func TestSocketOutlivesEndpoints(t *testing.T) {
 	require.Contains(t, s.Stats().Sockets, lo4)
 
 	r := newRawPeer(t, s)
-	r.send(packet(5555, port, 0, initChunk(0x7777, 1)))
-	hdr, c := firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(5555, port, 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x7777, 1))))
+	hdr, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkAbort, c.Type)
 	require.Equal(t, uint32(0x7777), hdr.VerificationTag)
 
 	ep2, err := s.NewEndpoint(nil, port, AcceptMax(1))
 	require.NoError(t, err, "the port is free again")
-	r.initAck(5555, ep2.Port(), 0x8888)
+	r.InitAck(5555, ep2.Port(), rawpeer.SimpleInit(0x8888, 1000))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -347,17 +348,17 @@ func TestAcceptRestartNotHandedOutAgain(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	const peerPort = 4130
-	ack, ck := r.initAck(peerPort, ep.Port(), 0x7171)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	_, c := firstChunk(t, r.recv(5*time.Second))
+	ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x7171, 1000))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	_, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	ctx := testCtx(t)
 	old, err := ep.Accept(ctx)
 	require.NoError(t, err)
 
-	ack2, ck2 := r.initAck(peerPort, ep.Port(), 0x7272)
-	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
-	_, c = firstChunk(t, r.recv(5*time.Second))
+	ack2, ck2 := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x7272, 1000))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack2.InitiateTag, must(wire.AppendCookieEcho(nil, ck2))))
+	_, c = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkCookieAck, c.Type)
 	restarted := waitEventType(t, ep, EventRestart).Association
 	require.NotSame(t, old, restarted)
@@ -369,7 +370,7 @@ func TestAcceptRestartNotHandedOutAgain(t *testing.T) {
 	defer cancel()
 	_, err = ep.Accept(short)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the restart is not handed out again")
-	r.send(packet(peerPort, ep.Port(), ack2.InitiateTag, dataChunk(1000, 1, "after restart")))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack2.InitiateTag, rawpeer.Message(1000, 1, 0, "after restart")))
 	require.Equal(t, "after restart", string(recvOn(t, restarted).Payload))
 	restarted.Abort("done")
 }
@@ -435,18 +436,18 @@ func TestAcceptBacklogWithAcceptFunc(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	for i := range defaultAcceptBacklog {
-		r.establish(uint16(5000+i), ep.Port(), wire.Init{InitiateTag: uint32(0x1000 + i), ARwnd: 65536, OutStreams: 1, InStreams: 1, InitialTSN: 1})
+		r.Establish(uint16(5000+i), ep.Port(), wire.Init{InitiateTag: uint32(0x1000 + i), ARwnd: 65536, OutStreams: 1, InStreams: 1, InitialTSN: 1})
 	}
 	require.Eventually(t, func() bool { return ep.Stats().AcceptQueued == defaultAcceptBacklog }, 10*time.Second, time.Millisecond)
 	require.Equal(t, int32(defaultAcceptBacklog), asked.Load())
-	r.send(packet(6000, ep.Port(), 0, initChunk(0x9999, 1)))
-	_, c := firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(6000, ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x9999, 1))))
+	_, c := rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkAbort, c.Type, "the backlog is full")
 	require.Equal(t, int32(defaultAcceptBacklog), asked.Load(), "the function is not asked")
 
 	_, err = ep.Accept(testCtx(t))
 	require.NoError(t, err)
-	r.send(packet(6000, ep.Port(), 0, initChunk(0x9999, 1)))
-	_, c = firstChunk(t, r.recv(5*time.Second))
+	r.Send(rawpeer.Encode(6000, ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x9999, 1))))
+	_, c = rawpeer.FirstChunk(t, r.Recv(5*time.Second))
 	require.Equal(t, wire.ChunkInitAck, c.Type, "room for one more")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -28,8 +29,8 @@ func TestRxLargeStashAndSplice(t *testing.T) {
 	var r rxTracker
 	r.init(999, window, window)
 	first, second := largeData(10000, 1), largeData(30000, 2)
-	chunkB := frag(1000, 0, 0, fragBegin, first)
-	chunkE := frag(1001, 0, 0, fragEnd, second)
+	chunkB := rawpeer.Data(1000, 0, 0, fragBegin, first)
+	chunkE := rawpeer.Data(1001, 0, 0, fragEnd, second)
 	require.True(t, tooLargeForEngine(chunkB))
 
 	out, v, _, _ := r.admitLarge(nil, chunkB, 1000, first, entry(0, true, false))
@@ -75,7 +76,7 @@ func TestRxLargeBoundedByWindow(t *testing.T) {
 	data := largeData(20000, 3)
 	tsn := uint32(1000)
 	for ; ; tsn++ {
-		chunk := frag(tsn, 0, uint16(tsn), fragWhole, data)
+		chunk := rawpeer.Data(tsn, 0, uint16(tsn), fragWhole, data)
 		_, v, _, _ := r.admitLarge(nil, chunk, tsn, data, entry(0, true, true))
 		if v != rxAccept {
 			require.Equal(t, rxOverWindow, v)
@@ -94,7 +95,7 @@ func TestRxLargeStashEmptiedWhenPionHoldsNothing(t *testing.T) {
 	var r rxTracker
 	r.init(999, window, window)
 	data := largeData(9000, 4)
-	_, v, _, _ := r.admitLarge(nil, frag(1001, 0, 0, fragBegin, data), 1001, data, entry(0, true, false))
+	_, v, _, _ := r.admitLarge(nil, rawpeer.Data(1001, 0, 0, fragBegin, data), 1001, data, entry(0, true, false))
 	require.Equal(t, rxAccept, v)
 	var dups [maxReportedDups]uint32
 	arwnd, _ := r.sacked(pionSack(t, 999, window+rxReserve-largeMarkerSize, wire.GapAckBlock{Start: 2, End: 2}), window+rxReserve, dups[:])

@@ -8,14 +8,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
 // establishRawPeer runs the handshake from a raw peer and has the stack send
 // one message; it returns the association and the TSN of that DATA.
-func establishRawPeer(t *testing.T, s *Stack, ep *Endpoint, r *rawPeer, peerPort uint16, tag uint32) (*Association, wire.Init, uint32) {
+func establishRawPeer(t *testing.T, s *Stack, ep *Endpoint, r *rawpeer.Peer, peerPort uint16, tag uint32) (*Association, wire.Init, uint32) {
 	t.Helper()
-	ack := r.establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000})
+	ack := r.Establish(peerPort, ep.Port(), wire.Init{InitiateTag: tag, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ev, err := ep.Event(ctx)
@@ -24,7 +25,7 @@ func establishRawPeer(t *testing.T, s *Stack, ep *Endpoint, r *rawPeer, peerPort
 	a := ev.Association
 	require.NoError(t, a.Send(ctx, []byte("one"), SendInfo{}))
 	for {
-		pkt := r.recv(5 * time.Second)
+		pkt := r.Recv(5 * time.Second)
 		require.NotNil(t, pkt, "the DATA")
 		it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 		for it.Next() {
@@ -58,12 +59,12 @@ func TestSackForUnsentTSN(t *testing.T) {
 			r := newRawPeer(t, s)
 			const peerPort, tag = 4700, 0x5151
 			a, _, tsn := establishRawPeer(t, s, ep, r, peerPort, tag)
-			r.send(packet(peerPort, ep.Port(), a.localTag, c.sack(tsn)))
+			r.Send(rawpeer.Encode(peerPort, ep.Port(), a.localTag, c.sack(tsn)))
 			var abort wire.Abort
 			for {
-				pkt := r.recv(5 * time.Second)
+				pkt := r.Recv(5 * time.Second)
 				require.NotNil(t, pkt, "an ABORT")
-				hdr, ch := firstChunk(t, pkt)
+				hdr, ch := rawpeer.FirstChunk(t, pkt)
 				if ch.Type != wire.ChunkAbort {
 					continue // a retransmission of the DATA
 				}
@@ -100,15 +101,15 @@ func TestSackForSentTSN(t *testing.T) {
 	r := newRawPeer(t, s)
 	const peerPort, tag = 4800, 0x6161
 	a, _, tsn := establishRawPeer(t, s, ep, r, peerPort, tag)
-	r.send(packet(peerPort, ep.Port(), a.localTag, must(wire.AppendSack(nil, tsn, 65536, nil, nil))))
-	r.send(packet(peerPort, ep.Port(), a.localTag, must(wire.AppendSack(nil, tsn-1, 65536, nil, nil)))) // old: ignored
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), a.localTag, must(wire.AppendSack(nil, tsn, 65536, nil, nil))))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), a.localTag, must(wire.AppendSack(nil, tsn-1, 65536, nil, nil)))) // old: ignored
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, a.Send(ctx, []byte("two"), SendInfo{}))
 	for {
-		pkt := r.recv(5 * time.Second)
+		pkt := r.Recv(5 * time.Second)
 		require.NotNil(t, pkt, "the second DATA")
-		_, ch := firstChunk(t, pkt)
+		_, ch := rawpeer.FirstChunk(t, pkt)
 		require.NotEqual(t, wire.ChunkAbort, ch.Type)
 		if got, ok := wire.PeekDataTSN(ch); ok && ch.Type == wire.ChunkData && got == tsn+1 {
 			break

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
@@ -23,10 +24,10 @@ func trackerAssoc(senderDry bool) *Association {
 }
 
 // outData is a packet pion could write: DATA chunks as given.
-func outData(chunks ...[]byte) []byte { return packet(1, 2, 3, chunks...) }
+func outData(chunks ...[]byte) []byte { return rawpeer.Encode(1, 2, 3, chunks...) }
 
 func outForwardTSN(newCum uint32) []byte {
-	return packet(1, 2, 3, must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, binary.BigEndian.AppendUint32(nil, newCum))))
+	return rawpeer.Encode(1, 2, 3, must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, binary.BigEndian.AppendUint32(nil, newCum))))
 }
 
 // queued is a message Send handed to pion.
@@ -69,10 +70,10 @@ func TestSendTrackerBinding(t *testing.T) {
 	queued(a, 0, false, 5) // never sent
 	// pion sends the unordered message first, then the ordered ones of
 	// stream 0 and 1 as its FIFO has them.
-	a.tx.dataOut(a, outData(frag(100, 0, 0, fragWhole|unordered, []byte("3")), frag(101, 0, 0, fragWhole, []byte("1"))))
-	a.tx.dataOut(a, outData(frag(102, 1, 0, fragWhole, []byte("2")), frag(103, 0, 1, fragBegin, []byte("4a"))))
-	a.tx.dataOut(a, outData(frag(101, 0, 0, fragWhole, []byte("1")))) // a retransmission
-	a.tx.dataOut(a, outData(frag(104, 0, 1, 0, []byte("4b")), frag(105, 0, 1, fragEnd, []byte("4c"))))
+	a.tx.dataOut(a, outData(rawpeer.Data(100, 0, 0, fragWhole|unordered, []byte("3")), rawpeer.Data(101, 0, 0, fragWhole, []byte("1"))))
+	a.tx.dataOut(a, outData(rawpeer.Data(102, 1, 0, fragWhole, []byte("2")), rawpeer.Data(103, 0, 1, fragBegin, []byte("4a"))))
+	a.tx.dataOut(a, outData(rawpeer.Data(101, 0, 0, fragWhole, []byte("1")))) // a retransmission
+	a.tx.dataOut(a, outData(rawpeer.Data(104, 0, 1, 0, []byte("4b")), rawpeer.Data(105, 0, 1, fragEnd, []byte("4c"))))
 
 	a.tx.acked(a, 101, nil)
 	require.Empty(t, pending(a))
@@ -101,7 +102,7 @@ func TestSendTrackerAbandon(t *testing.T) {
 	a := trackerAssoc(false)
 	for i := range uint32(4) {
 		queued(a, 2, false, 10+i)
-		a.tx.dataOut(a, outData(frag(100+i, 2, uint16(i), fragWhole, []byte{byte(i)})))
+		a.tx.dataOut(a, outData(rawpeer.Data(100+i, 2, uint16(i), fragWhole, []byte{byte(i)})))
 	}
 	v := sackView(t, 99, wire.GapAckBlock{Start: 2, End: 2}) // TSN 101 only
 	a.tx.acked(a, v.CumTSNAck(), &v)
@@ -136,7 +137,7 @@ func TestSendTrackerDry(t *testing.T) {
 		require.Equal(t, map[bool]int{false: 0, true: 1}[on], dry(), "at establishment")
 		queued(a, 0, false, 1)
 		queued(a, 0, false, 2)
-		a.tx.dataOut(a, outData(frag(100, 0, 0, fragWhole, []byte("1")), frag(101, 0, 1, fragWhole, []byte("2"))))
+		a.tx.dataOut(a, outData(rawpeer.Data(100, 0, 0, fragWhole, []byte("1")), rawpeer.Data(101, 0, 1, fragWhole, []byte("2"))))
 		v := sackView(t, 99, wire.GapAckBlock{Start: 1, End: 2})
 		a.tx.acked(a, v.CumTSNAck(), &v)
 		a.tx.acked(a, 100, nil)
@@ -162,7 +163,7 @@ func TestSendTrackerHostileAcks(t *testing.T) {
 	a := trackerAssoc(true)
 	for i := range uint32(3) {
 		queued(a, 0, false, 1+i)
-		a.tx.dataOut(a, outData(frag(100+i, 0, uint16(i), fragWhole, []byte{byte(i)})))
+		a.tx.dataOut(a, outData(rawpeer.Data(100+i, 0, uint16(i), fragWhole, []byte{byte(i)})))
 	}
 	a.tx.acked(a, 102+5, nil) // beyond the highest TSN sent
 	a.tx.acked(a, 50, nil)    // far behind

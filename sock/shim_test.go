@@ -6,12 +6,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 )
 
 func TestSetImmediateSack(t *testing.T) {
 	sack := must(wire.AppendSack(nil, 1, 1000, nil, nil))
-	pkt := packet(1, 2, 3, sack, dataChunk(7, 0, "odd"), dataChunk(8, 1, "four"))
+	pkt := rawpeer.Encode(1, 2, 3, sack, rawpeer.Message(7, 0, 0, "odd"), rawpeer.Message(8, 1, 0, "four"))
 	hb, shut, tracked := markOutbound(pkt, true)
 	require.False(t, hb)
 	require.False(t, shut)
@@ -24,13 +25,13 @@ func TestSetImmediateSack(t *testing.T) {
 	require.NoError(t, it.Err())
 	require.Equal(t, []uint8{0, 0x03 | 0x08, 0x03 | 0x08}, flags, "the I bit on DATA only")
 
-	hbPkt := packet(1, 2, 3, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x"))), wire.AppendShutdownAck(nil), dataChunk(9, 0, "z"))
+	hbPkt := rawpeer.Encode(1, 2, 3, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x"))), wire.AppendShutdownAck(nil), rawpeer.Message(9, 0, 0, "z"))
 	hb, shut, _ = markOutbound(hbPkt, false)
 	require.True(t, hb)
 	require.True(t, shut)
-	_, _, tracked = markOutbound(packet(1, 2, 3, sack), false)
+	_, _, tracked = markOutbound(rawpeer.Encode(1, 2, 3, sack), false)
 	require.False(t, tracked, "a lone SACK is not")
-	_, _, tracked = markOutbound(packet(1, 2, 3, must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, []byte{0, 0, 0, 9}))), false)
+	_, _, tracked = markOutbound(rawpeer.Encode(1, 2, 3, must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, []byte{0, 0, 0, 9}))), false)
 	require.True(t, tracked, "FORWARD-TSN is")
 	it = wire.NewChunkIter(hbPkt[wire.CommonHeaderSize:])
 	for it.Next() {
@@ -42,7 +43,7 @@ func TestSetImmediateSack(t *testing.T) {
 
 func TestDropChunks(t *testing.T) {
 	hb := must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("x")))
-	pkt := packet(1, 2, 3, hb, dataChunk(7, 0, "odd"), hb)
+	pkt := rawpeer.Encode(1, 2, 3, hb, rawpeer.Message(7, 0, 0, "odd"), hb)
 	out := dropChunks(pkt, wire.ChunkHeartbeat)
 	it := wire.NewChunkIter(out[wire.CommonHeaderSize:])
 	n := 0
@@ -52,7 +53,7 @@ func TestDropChunks(t *testing.T) {
 	}
 	require.NoError(t, it.Err())
 	require.Equal(t, 1, n)
-	require.Len(t, dropChunks(packet(1, 2, 3, hb), wire.ChunkHeartbeat), wire.CommonHeaderSize)
+	require.Len(t, dropChunks(rawpeer.Encode(1, 2, 3, hb), wire.ChunkHeartbeat), wire.CommonHeaderSize)
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -2,7 +2,6 @@ package sock
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/usock/usock/internal/handshake"
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/udpencap"
 )
@@ -21,45 +21,6 @@ import (
 // (who knows the addresses and ports, not the tags).
 
 var lo4b = netip.MustParseAddr("127.0.0.2")
-
-// newRawPeerFrom is newRawPeer with a socket on local address ip.
-func newRawPeerFrom(t testing.TB, s *Stack, ip netip.Addr) *rawPeer {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return &rawPeer{t: t, conn: c, to: netip.AddrPortFrom(lo4, s.UDPPort())}
-}
-
-// expect returns the next packet whose first chunk is of type typ,
-// skipping others (retransmissions, SACKs); it fails after timeout.
-func (r *rawPeer) expect(typ wire.ChunkType, timeout time.Duration) (wire.CommonHeader, wire.Chunk, []byte) {
-	r.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		left := time.Until(deadline)
-		require.Positive(r.t, left, "no %v arrived", typ)
-		pkt := r.recv(left)
-		require.NotNil(r.t, pkt, "no %v arrived", typ)
-		hdr, c := firstChunk(r.t, pkt)
-		if c.Type == typ {
-			return hdr, c, pkt
-		}
-	}
-}
-
-// chunksOf returns every chunk of a packet.
-func chunksOf(t testing.TB, pkt []byte) []wire.Chunk {
-	t.Helper()
-	var out []wire.Chunk
-	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
-	for it.Next() {
-		c := it.Chunk()
-		out = append(out, wire.Chunk{Type: c.Type, Flags: c.Flags, Value: append([]byte(nil), c.Value...)})
-	}
-	require.NoError(t, it.Err())
-	return out
-}
 
 // initAckChunk is the INIT-ACK a raw server sends: tag is its Initiate
 // Tag, then a State Cookie, then params.
@@ -91,7 +52,7 @@ func fastClient(t testing.TB, s *Stack) *Endpoint {
 
 // connectTo starts ep.Connect to the raw server r at remote (127.0.0.1
 // if none); the association is aborted at the end of the test.
-func connectTo(t testing.TB, ep *Endpoint, r *rawPeer, remote ...netip.Addr) *pendingConnect {
+func connectTo(t testing.TB, ep *Endpoint, r *rawpeer.Peer, remote ...netip.Addr) *pendingConnect {
 	t.Helper()
 	if len(remote) == 0 {
 		remote = []netip.Addr{lo4}
@@ -101,7 +62,7 @@ func connectTo(t testing.TB, ep *Endpoint, r *rawPeer, remote ...netip.Addr) *pe
 	go func() {
 		defer close(pc.done)
 		defer cancel()
-		pc.a, pc.err = ep.Connect(ctx, remote, rawServerPort, WithRemoteUDPPort(r.udpPort()))
+		pc.a, pc.err = ep.Connect(ctx, remote, rawServerPort, WithRemoteUDPPort(r.UDPPort()))
 	}()
 	t.Cleanup(func() {
 		cancel() // a Connect still waiting gives up
@@ -169,39 +130,40 @@ func TestCookieWaitIgnoresOffPathPackets(t *testing.T) {
 	server := newRawPeer(t, s)
 	attacker := newRawPeer(t, s)
 	pc := connectTo(t, ep, server)
-	_, c, _ := server.expect(wire.ChunkInit, 5*time.Second)
+	_, c := server.Await(wire.ChunkInit)
 	init, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	ourTag := init.InitiateTag
 
 	attack := func() {
-		attacker.send(packet(rawServerPort, ep.Port(), 0, wire.AppendShutdownComplete(nil, true)))
-		attacker.send(packet(rawServerPort, ep.Port(), 0, must(wire.Abort{T: true}.Append(nil))))
+		attacker.Send(rawpeer.Encode(rawServerPort, ep.Port(), 0, wire.AppendShutdownComplete(nil, true)))
+		attacker.Send(rawpeer.Encode(rawServerPort, ep.Port(), 0, must(wire.Abort{T: true}.Append(nil))))
 		// The T bit with our own tag: rule B wants the peer's.
-		attacker.send(packet(rawServerPort, ep.Port(), ourTag, must(wire.Abort{T: true}.Append(nil))))
-		attacker.send(packet(rawServerPort, ep.Port(), ourTag, wire.AppendShutdownComplete(nil, true)))
+		attacker.Send(rawpeer.Encode(rawServerPort, ep.Port(), ourTag, must(wire.Abort{T: true}.Append(nil))))
+		attacker.Send(rawpeer.Encode(rawServerPort, ep.Port(), ourTag, wire.AppendShutdownComplete(nil, true)))
 		// The INIT goes on being retransmitted to the server's UDP port.
-		server.expect(wire.ChunkInit, 5*time.Second)
-		server.expect(wire.ChunkInit, 5*time.Second)
+		server.Await(wire.ChunkInit)
+		server.Await(wire.ChunkInit)
 		require.False(t, pc.returned(), "Connect goes on")
 	}
 	attack()
 
 	// INIT-ACK, COOKIE-ECHO, a Stale Cookie error: COOKIE-WAIT again,
 	// with no peer tag.
-	server.send(packet(rawServerPort, ep.Port(), ourTag, initAckChunk(0xfeed0001)))
-	server.expect(wire.ChunkCookieEcho, 5*time.Second)
-	server.send(packet(rawServerPort, ep.Port(), ourTag, must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(1000)))))
-	server.expect(wire.ChunkInit, 5*time.Second)
+	server.Send(rawpeer.Encode(rawServerPort, ep.Port(), ourTag, initAckChunk(0xfeed0001)))
+	server.Await(wire.ChunkCookieEcho)
+	server.Send(rawpeer.Encode(rawServerPort, ep.Port(), ourTag, must(wire.AppendErrorChunk(nil, wire.StaleCookieCause(1000)))))
+	server.Await(wire.ChunkInit)
 	attack()
 
-	server.send(packet(rawServerPort, ep.Port(), ourTag, initAckChunk(0xfeed0001)))
-	hdr, _, _ := server.expect(wire.ChunkCookieEcho, 5*time.Second)
+	server.Send(rawpeer.Encode(rawServerPort, ep.Port(), ourTag, initAckChunk(0xfeed0001)))
+	pk, _ := server.Await(wire.ChunkCookieEcho)
+	hdr := pk.Header
 	require.Equal(t, uint32(0xfeed0001), hdr.VerificationTag)
-	server.send(packet(rawServerPort, ep.Port(), ourTag, wire.AppendCookieAck(nil)))
+	server.Send(rawpeer.Encode(rawServerPort, ep.Port(), ourTag, wire.AppendCookieAck(nil)))
 	a, err := pc.wait(t)
 	require.NoError(t, err)
-	require.Equal(t, server.udpPort(), pathTo(t, a, lo4).RemoteUDPPort)
+	require.Equal(t, server.UDPPort(), pathTo(t, a, lo4).RemoteUDPPort)
 	require.GreaterOrEqual(t, s.Stats().Drops[DropWrongTag], uint64(8), "every forged packet is counted")
 }
 
@@ -218,15 +180,15 @@ func TestWrongTagDiscardedSilently(t *testing.T) {
 	wrong := p.serverAssoc.localTag ^ 0x5a5a5a5a
 	chunks := [][]byte{
 		wire.AppendShutdown(nil, 0),
-		dataChunk(1, 0, "intruder"),
+		rawpeer.Message(1, 0, 0, "intruder"),
 		must(wire.AppendSack(nil, 1, 1000, nil, nil)),
 		must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb"))),
 		must(wire.Abort{}.Append(nil)),
 	}
 	for _, c := range chunks {
-		r.send(packet(p.dialer.Port(), p.listener.Port(), wrong, c))
+		r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), wrong, c))
 	}
-	r.expectSilence() // no ABORT as if out of the blue
+	r.Silence("no reply") // no ABORT as if out of the blue
 	require.Eventually(t, func() bool {
 		return p.server.Stats().Drops[DropWrongTag] == before+uint64(len(chunks))
 	}, 5*time.Second, time.Millisecond)
@@ -244,17 +206,17 @@ func TestTBitWithOwnTag(t *testing.T) {
 	p := newPair(t)
 	r := newRawPeer(t, p.server)
 	own := p.serverAssoc.localTag
-	r.send(packet(p.dialer.Port(), p.listener.Port(), own, must(wire.Abort{T: true}.Append(nil))))
-	r.send(packet(p.dialer.Port(), p.listener.Port(), own, wire.AppendShutdownComplete(nil, true)))
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), own, must(wire.Abort{T: true}.Append(nil))))
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), own, wire.AppendShutdownComplete(nil, true)))
 	// The peer's tag without the T bit is wrong too.
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.peerTagValue(), must(wire.Abort{}.Append(nil))))
-	r.expectSilence()
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), p.serverAssoc.peerTagValue(), must(wire.Abort{}.Append(nil))))
+	r.Silence("no reply")
 	ctx := context.Background()
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
 	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
 	require.Equal(t, StateEstablished, p.serverAssoc.State())
 
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.peerTagValue(), must(wire.Abort{T: true}.Append(nil))))
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), p.serverAssoc.peerTagValue(), must(wire.Abort{T: true}.Append(nil))))
 	select {
 	case <-p.serverAssoc.Done():
 	case <-time.After(5 * time.Second):
@@ -276,23 +238,23 @@ func TestCookieEchoFromAnotherAddress(t *testing.T) {
 	const peerPort = 4300
 	in := wire.Init{InitiateTag: 0x1234, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1000,
 		Params: []wire.Param{wire.AddressParam(lo4b)}}
-	r1.send(packet(peerPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
-	_, c, _ := r1.expect(wire.ChunkInitAck, 5*time.Second)
+	r1.Send(rawpeer.Encode(peerPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
+	_, c := r1.Await(wire.ChunkInitAck)
 	ack, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
-	r2.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	r2.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
 	// The COOKIE ACK answers the COOKIE ECHO where it came from (section
 	// 6.4); that makes the address no confirmed path.
-	r2.expect(wire.ChunkCookieAck, 5*time.Second)
+	r2.Await(wire.ChunkCookieAck)
 	require.Eventually(t, func() bool { return len(ep.Associations()) == 1 }, 5*time.Second, time.Millisecond)
 	a := ep.Associations()[0]
 	defer a.Abort("done")
 	first := pathTo(t, a, lo4)
 	require.True(t, first.Primary)
 	require.Equal(t, PathActive, first.State)
-	require.Equal(t, r1.udpPort(), first.RemoteUDPPort)
+	require.Equal(t, r1.UDPPort(), first.RemoteUDPPort)
 	second := pathTo(t, a, lo4b)
 	require.False(t, second.Primary)
 	require.Equal(t, PathUnconfirmed, second.State, "to be confirmed by a HEARTBEAT")
@@ -328,13 +290,14 @@ func TestInitAckFromAnotherAddress(t *testing.T) {
 			r1 := newRawPeer(t, s)
 			r2 := newRawPeerFrom(t, s, lo4b)
 			pc := connectTo(t, ep, r1, c.remote...)
-			_, ch, _ := r1.expect(wire.ChunkInit, 5*time.Second)
+			_, ch := r1.Await(wire.ChunkInit)
 			init, err := wire.ParseInit(ch.Value)
 			require.NoError(t, err)
-			r2.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0002)))
-			hdr, _, _ := r1.expect(wire.ChunkCookieEcho, 5*time.Second)
+			r2.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0002)))
+			pk, _ := r1.Await(wire.ChunkCookieEcho)
+			hdr := pk.Header
 			require.Equal(t, uint32(0xfeed0002), hdr.VerificationTag)
-			r1.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
+			r1.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
 			a, err := pc.wait(t)
 			require.NoError(t, err)
 			first := pathTo(t, a, lo4)
@@ -343,7 +306,7 @@ func TestInitAckFromAnotherAddress(t *testing.T) {
 			second := pathTo(t, a, lo4b)
 			require.False(t, second.Primary)
 			require.Equal(t, PathUnconfirmed, second.State)
-			require.Equal(t, r2.udpPort(), second.RemoteUDPPort)
+			require.Equal(t, r2.UDPPort(), second.RemoteUDPPort)
 			require.Equal(t, lo4, second.Local, "the concrete address the INIT-ACK arrived on")
 		})
 	}
@@ -360,8 +323,9 @@ func TestInitWithHostName(t *testing.T) {
 	host := wire.Param{Type: wire.ParamHostNameAddress, Value: []byte("peer.example\x00")}
 	in := wire.Init{InitiateTag: 0x4711, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1,
 		Params: []wire.Param{host}}
-	r.send(packet(4400, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
-	hdr, c, _ := r.expect(wire.ChunkAbort, 2*time.Second)
+	r.Send(rawpeer.Encode(4400, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
+	pk, c := r.Await(wire.ChunkAbort)
+	hdr := pk.Header
 	require.Equal(t, uint32(0x4711), hdr.VerificationTag, "the INIT's Initiate Tag")
 	require.Zero(t, c.Flags&flagT)
 	ab, err := wire.ParseAbort(c)
@@ -379,12 +343,13 @@ func TestInitAckWithHostName(t *testing.T) {
 	ep := fastClient(t, s)
 	r := newRawPeer(t, s)
 	pc := connectTo(t, ep, r)
-	_, c, _ := r.expect(wire.ChunkInit, 5*time.Second)
+	_, c := r.Await(wire.ChunkInit)
 	init, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	host := wire.Param{Type: wire.ParamHostNameAddress, Value: []byte("server.example\x00")}
-	r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0003, host)))
-	hdr, c, _ := r.expect(wire.ChunkAbort, 2*time.Second)
+	r.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0003, host)))
+	pk, c := r.Await(wire.ChunkAbort)
+	hdr := pk.Header
 	require.Equal(t, uint32(0xfeed0003), hdr.VerificationTag, "the INIT-ACK's Initiate Tag")
 	require.Zero(t, c.Flags&flagT)
 	ab, err := wire.ParseAbort(c)
@@ -415,11 +380,11 @@ func TestInitAckZeroFields(t *testing.T) {
 			ep := fastClient(t, s)
 			r := newRawPeer(t, s)
 			pc := connectTo(t, ep, r)
-			_, c, _ := r.expect(wire.ChunkInit, 5*time.Second)
+			_, c := r.Await(wire.ChunkInit)
 			init, err := wire.ParseInit(c.Value)
 			require.NoError(t, err)
 			tc.ack.Params = []wire.Param{wire.StateCookieParam([]byte("cookie"))}
-			r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, must(tc.ack.Append(nil, wire.ChunkInitAck))))
+			r.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, must(tc.ack.Append(nil, wire.ChunkInitAck))))
 			_, err = pc.wait(t)
 			require.ErrorIs(t, err, ErrProtocolViolation)
 			require.ErrorContains(t, err, tc.name)
@@ -438,17 +403,18 @@ func TestRestartWithNewAddress(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	const peerPort = 4500
-	ack, ck := r.initAck(peerPort, ep.Port(), 0x5151)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	r.expect(wire.ChunkCookieAck, 5*time.Second)
+	ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x5151, 1000))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	r.Await(wire.ChunkCookieAck)
 	require.Eventually(t, func() bool { return len(ep.Associations()) == 1 }, 5*time.Second, time.Millisecond)
 	a := ep.Associations()[0]
 	defer a.Abort("done")
 
 	in := wire.Init{InitiateTag: 0x6363, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 7,
 		Params: []wire.Param{wire.AddressParam(lo4b)}}
-	r.send(packet(peerPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
-	hdr, c, _ := r.expect(wire.ChunkAbort, 2*time.Second)
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
+	pk, c := r.Await(wire.ChunkAbort)
+	hdr := pk.Header
 	require.Equal(t, uint32(0x6363), hdr.VerificationTag, "the INIT's Initiate Tag")
 	require.Zero(t, c.Flags&flagT)
 	ab, err := wire.ParseAbort(c)
@@ -470,16 +436,17 @@ func TestInitAckUnrecognizedParamsReported(t *testing.T) {
 	ep := fastClient(t, s)
 	r := newRawPeer(t, s)
 	pc := connectTo(t, ep, r)
-	_, c, _ := r.expect(wire.ChunkInit, 5*time.Second)
+	_, c := r.Await(wire.ChunkInit)
 	init, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	report := wire.Param{Type: 0xC0F0, Value: []byte("report me")}             // 11: skip, report
 	silent := wire.Param{Type: 0x80F0, Value: []byte("skip me")}               // 10: skip, no report
 	tooBig := wire.Param{Type: 0xC0F1, Value: make([]byte, DefaultPacketSize)} // does not fit
-	r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0004, report, silent, tooBig)))
-	_, _, pkt := r.expect(wire.ChunkCookieEcho, 5*time.Second)
+	r.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0004, report, silent, tooBig)))
+	pk, _ := r.Await(wire.ChunkCookieEcho)
+	pkt := pk.Raw
 	require.LessOrEqual(t, len(pkt), DefaultPacketSize)
-	chunks := chunksOf(t, pkt)
+	chunks := rawpeer.Chunks(t, pkt)
 	require.Len(t, chunks, 2, "COOKIE ECHO and ERROR")
 	require.Equal(t, wire.ChunkError, chunks[1].Type)
 	causes, err := wire.ParseErrorChunk(chunks[1].Value)
@@ -487,7 +454,7 @@ func TestInitAckUnrecognizedParamsReported(t *testing.T) {
 	require.Len(t, causes, 1)
 	require.Equal(t, wire.CauseUnrecognizedParams, causes[0].Code)
 	require.Equal(t, paramTLVBytes(report), causes[0].Info)
-	r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
+	r.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
 	_, err = pc.wait(t)
 	require.NoError(t, err)
 }
@@ -505,16 +472,17 @@ func TestCollisionConfirmsInitAckDestination(t *testing.T) {
 	r1 := newRawPeer(t, s)
 	r2 := newRawPeerFrom(t, s, lo4b)
 	pc := connectTo(t, ep, r1, lo4, lo4b)
-	r1.expect(wire.ChunkInit, 5*time.Second)
+	r1.Await(wire.ChunkInit)
 	// The peer's INIT crosses ours (section 5.2.1).
-	r1.send(packet(rawServerPort, ep.Port(), 0, initChunk(0x7a7a, 100)))
-	_, c, _ := r1.expect(wire.ChunkInitAck, 5*time.Second)
+	r1.Send(rawpeer.Encode(rawServerPort, ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x7a7a, 100))))
+	_, c := r1.Await(wire.ChunkInitAck)
 	ack, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	ck, ok := ack.Cookie()
 	require.True(t, ok)
-	r2.send(packet(rawServerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	hdr, _, _ := r2.expect(wire.ChunkCookieAck, 5*time.Second) // where the COOKIE ECHO came from (section 6.4)
+	r2.Send(rawpeer.Encode(rawServerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	pk, _ := r2.Await(wire.ChunkCookieAck)
+	hdr := pk.Header // where the COOKIE ECHO came from (section 6.4)
 	require.Equal(t, uint32(0x7a7a), hdr.VerificationTag)
 	a, err := pc.wait(t)
 	require.NoError(t, err)
@@ -536,9 +504,9 @@ func TestRestartCookieWithNewAddress(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	const peerPort = 4600
-	ack, ck := r.initAck(peerPort, ep.Port(), 0x5151)
-	r.send(packet(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-	r.expect(wire.ChunkCookieAck, 5*time.Second)
+	ack, ck := r.InitAck(peerPort, ep.Port(), rawpeer.SimpleInit(0x5151, 1000))
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+	r.Await(wire.ChunkCookieAck)
 	require.Eventually(t, func() bool { return len(ep.Associations()) == 1 }, 5*time.Second, time.Millisecond)
 	a := ep.Associations()[0]
 	defer a.Abort("done")
@@ -551,12 +519,13 @@ func TestRestartCookieWithNewAddress(t *testing.T) {
 		LocalTag: 0x1111, LocalTSN: 1, LocalARwnd: 65536, LocalOS: 4, LocalMIS: 4,
 		TieLocal: a.localTag, TiePeer: a.peerTagValue(),
 		LocalPort: ep.Port(), PeerPort: peerPort,
-		Peer: netip.AddrPortFrom(lo4, r.udpPort()), Local: lo4,
+		Peer: netip.AddrPortFrom(lo4, r.UDPPort()), Local: lo4,
 		PeerInit: must(in.Append(nil, wire.ChunkInit))[4:],
 	}
 	cookie := s.signer.Seal(nil, st.Marshal(nil), time.Now(), time.Minute)
-	r.send(packet(peerPort, ep.Port(), st.LocalTag, must(wire.AppendCookieEcho(nil, cookie))))
-	hdr, c, _ := r.expect(wire.ChunkAbort, 2*time.Second)
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), st.LocalTag, must(wire.AppendCookieEcho(nil, cookie))))
+	pk, c := r.Await(wire.ChunkAbort)
+	hdr := pk.Header
 	require.Equal(t, uint32(0x7777), hdr.VerificationTag)
 	ab, err := wire.ParseAbort(c)
 	require.NoError(t, err)
@@ -577,16 +546,17 @@ func TestShutdownAckInCookieWait(t *testing.T) {
 	ep := fastClient(t, s)
 	r := newRawPeer(t, s)
 	pc := connectTo(t, ep, r)
-	_, c, _ := r.expect(wire.ChunkInit, 5*time.Second)
+	_, c := r.Await(wire.ChunkInit)
 	init, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	for _, tag := range []uint32{init.InitiateTag, 0x0bad0bad} {
-		r.send(packet(rawServerPort, ep.Port(), tag, wire.AppendShutdownAck(nil)))
-		hdr, c, _ := r.expect(wire.ChunkShutdownComplete, 2*time.Second)
+		r.Send(rawpeer.Encode(rawServerPort, ep.Port(), tag, wire.AppendShutdownAck(nil)))
+		pk, c := r.Await(wire.ChunkShutdownComplete)
+		hdr := pk.Header
 		require.Equal(t, tag, hdr.VerificationTag)
 		require.Equal(t, uint8(flagT), c.Flags&flagT)
 	}
-	r.expect(wire.ChunkInit, 5*time.Second)
+	r.Await(wire.ChunkInit)
 	require.False(t, pc.returned())
 }
 
@@ -599,9 +569,9 @@ func TestInitTagRules(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	before := s.Stats().Drops[DropMalformed]
-	r.send(packet(4700, ep.Port(), 5, initChunk(0x4444, 1)))
-	r.send(packet(4700, ep.Port(), 0, initChunk(0x4444, 1), wire.AppendCookieAck(nil)))
-	r.expectSilence()
+	r.Send(rawpeer.Encode(4700, ep.Port(), 5, rawpeer.InitChunk(rawpeer.SimpleInit(0x4444, 1))))
+	r.Send(rawpeer.Encode(4700, ep.Port(), 0, rawpeer.InitChunk(rawpeer.SimpleInit(0x4444, 1)), wire.AppendCookieAck(nil)))
+	r.Silence("no reply")
 	require.Equal(t, before+2, s.Stats().Drops[DropMalformed])
 	require.Empty(t, ep.Associations())
 }
@@ -613,9 +583,9 @@ func TestInitTagRules(t *testing.T) {
 func TestBundledAbortTagRule(t *testing.T) {
 	p := newPair(t)
 	r := newRawPeer(t, p.server)
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag,
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag,
 		must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb"))), must(wire.Abort{T: true}.Append(nil))))
-	r.expect(wire.ChunkHeartbeatAck, 5*time.Second)
+	r.Await(wire.ChunkHeartbeatAck)
 	ctx := context.Background()
 	require.NoError(t, p.clientAssoc.Send(ctx, []byte("still up"), SendInfo{}))
 	require.Equal(t, "still up", string(recvCtx(t, p.listener).Payload))
@@ -633,9 +603,9 @@ func TestUDPPortLearnedAfterTagCheck(t *testing.T) {
 	before := p.server.Stats().Drops[DropWrongTag]
 	meta := udpencap.Meta{Src: netip.AddrPortFrom(lo4, port+1), Local: netip.AddrPortFrom(lo4, p.server.UDPPort())}
 	for _, pkt := range [][]byte{
-		packet(p.dialer.Port(), p.listener.Port(), a.localTag^1, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb")))),
-		packet(p.dialer.Port(), p.listener.Port(), 0, must(wire.Abort{T: true}.Append(nil))),
-		packet(p.dialer.Port(), p.listener.Port(), a.localTag, must(wire.Abort{T: true}.Append(nil))),
+		rawpeer.Encode(p.dialer.Port(), p.listener.Port(), a.localTag^1, must(wire.AppendHeartbeat(nil, wire.ChunkHeartbeat, []byte("hb")))),
+		rawpeer.Encode(p.dialer.Port(), p.listener.Port(), 0, must(wire.Abort{T: true}.Append(nil))),
+		rawpeer.Encode(p.dialer.Port(), p.listener.Port(), a.localTag, must(wire.Abort{T: true}.Append(nil))),
 	} {
 		a.receive(pkt, meta)
 	}
@@ -669,8 +639,8 @@ func TestInitUnrecognizedParamsBounded(t *testing.T) {
 
 	small := wire.Init{InitiateTag: 0x4711, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1,
 		Params: []wire.Param{unknown(0, 8)}}
-	r.send(packet(4800, ep.Port(), 0, must(small.Append(nil, wire.ChunkInit))))
-	_, c, _ := r.expect(wire.ChunkInitAck, 2*time.Second)
+	r.Send(rawpeer.Encode(4800, ep.Port(), 0, must(small.Append(nil, wire.ChunkInit))))
+	_, c := r.Await(wire.ChunkInitAck)
 	ack, err := wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	require.Equal(t, 1, count(ack))
@@ -680,9 +650,10 @@ func TestInitUnrecognizedParamsBounded(t *testing.T) {
 		many = append(many, unknown(i, 1000))
 	}
 	big := wire.Init{InitiateTag: 0x4712, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1, Params: many}
-	initPkt := packet(4800, ep.Port(), 0, must(big.Append(nil, wire.ChunkInit)))
-	r.send(initPkt)
-	_, c, pkt := r.expect(wire.ChunkInitAck, 2*time.Second)
+	initPkt := rawpeer.Encode(4800, ep.Port(), 0, must(big.Append(nil, wire.ChunkInit)))
+	r.Send(initPkt)
+	pk, c := r.Await(wire.ChunkInitAck)
+	pkt := pk.Raw
 	ack, err = wire.ParseInit(c.Value)
 	require.NoError(t, err)
 	require.Less(t, count(ack), len(many), "only what fits in a packet is reported")
@@ -698,8 +669,8 @@ func TestInitUnrecognizedParamsBounded(t *testing.T) {
 func TestStrayShutdownComplete(t *testing.T) {
 	p := newPair(t)
 	r := newRawPeer(t, p.server)
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag, wire.AppendShutdownComplete(nil, false)))
-	r.send(packet(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag, wire.AppendShutdownAck(nil)))
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag, wire.AppendShutdownComplete(nil, false)))
+	r.Send(rawpeer.Encode(p.dialer.Port(), p.listener.Port(), p.serverAssoc.localTag, wire.AppendShutdownAck(nil)))
 	// The client's message arrives after them on the same socket.
 	require.NoError(t, p.clientAssoc.Send(context.Background(), []byte("after"), SendInfo{}))
 	require.Equal(t, "after", string(recvCtx(t, p.listener).Payload))
@@ -718,7 +689,7 @@ func TestInitAckHasNoSupportedAddressTypes(t *testing.T) {
 	require.NoError(t, err)
 	r := newRawPeer(t, s)
 	for i, params := range [][]wire.Param{nil, {wire.SupportedAddressTypesParam(wire.ParamIPv4Address)}} {
-		ack, _ := r.initAckFor(uint16(4800+i), ep.Port(), wire.Init{InitiateTag: uint32(0x7100 + i), ARwnd: 65536,
+		ack, _ := r.InitAck(uint16(4800+i), ep.Port(), wire.Init{InitiateTag: uint32(0x7100 + i), ARwnd: 65536,
 			OutStreams: 4, InStreams: 4, InitialTSN: 1, Params: params})
 		_, has := ack.Param(wire.ParamSupportedAddressTypes)
 		require.False(t, has, "INIT with params %v", params)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/rawpeer"
 	"github.com/usock/usock/internal/wire"
 	"github.com/usock/usock/udpencap"
 )
@@ -43,18 +44,6 @@ func wildcardOpts() []EndpointOption {
 		WithRTOMax(time.Second), WithHeartbeatInterval(100 * time.Millisecond)}
 }
 
-// recvFrom returns the next packet and its source, or fails after the
-// timeout.
-func (r *rawPeer) recvFrom(timeout time.Duration) ([]byte, netip.AddrPort) {
-	r.t.Helper()
-	_ = r.conn.SetReadDeadline(time.Now().Add(timeout))
-	buf := make([]byte, 65536)
-	n, src, err := r.conn.ReadFromUDPAddrPort(buf)
-	require.NoError(r.t, err, "no packet arrived")
-	require.True(r.t, wire.VerifyChecksum(buf[:n]))
-	return buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-}
-
 // listedAddrs returns the addresses an INIT or INIT-ACK lists.
 func listedAddrs(t *testing.T, in wire.Init) []netip.Addr {
 	t.Helper()
@@ -78,14 +67,14 @@ func TestWildcardInitAckSource(t *testing.T) {
 	for _, at := range []netip.Addr{lo4b, lo4} {
 		t.Run(at.String(), func(t *testing.T) {
 			r := newRawPeer(t, s) // on 127.0.0.1
-			r.to = netip.AddrPortFrom(at, s.UDPPort())
+			r.To = netip.AddrPortFrom(at, s.UDPPort())
 			srcPort := uint16(4100) + uint16(at.As4()[3])
 			// The peer lists a second address it never sends from.
 			in := wire.Init{InitiateTag: 0x5150, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 1,
 				Params: []wire.Param{wire.AddressParam(lo4), wire.AddressParam(lo4c)}}
-			r.send(packet(srcPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
-			pkt, from := r.recvFrom(5 * time.Second)
-			_, c := firstChunk(t, pkt)
+			r.Send(rawpeer.Encode(srcPort, ep.Port(), 0, must(in.Append(nil, wire.ChunkInit))))
+			pkt, from := r.RecvFrom(5 * time.Second)
+			_, c := rawpeer.FirstChunk(t, pkt)
 			require.Equal(t, wire.ChunkInitAck, c.Type)
 			require.Equal(t, netip.AddrPortFrom(at, s.UDPPort()), from, "the INIT-ACK leaves from the address the INIT arrived at")
 			ack, err := wire.ParseInit(c.Value)
@@ -94,9 +83,9 @@ func TestWildcardInitAckSource(t *testing.T) {
 			ck, ok := ack.Cookie()
 			require.True(t, ok)
 
-			r.send(packet(srcPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
-			pkt, from = r.recvFrom(5 * time.Second)
-			_, c = firstChunk(t, pkt)
+			r.Send(rawpeer.Encode(srcPort, ep.Port(), ack.InitiateTag, must(wire.AppendCookieEcho(nil, ck))))
+			pkt, from = r.RecvFrom(5 * time.Second)
+			_, c = rawpeer.FirstChunk(t, pkt)
 			require.Equal(t, wire.ChunkCookieAck, c.Type)
 			require.Equal(t, at, from.Addr(), "the COOKIE-ACK too")
 			a, err := s.FindAssociation(at, ep.Port(), lo4, srcPort)
@@ -297,22 +286,8 @@ func connectAt(t *testing.T, from, to *Endpoint, at netip.Addr) (client, server 
 	defer cancel()
 	client, err := from.Connect(ctx, []netip.Addr{at}, to.Port(), WithRemoteUDPPort(to.Stack().UDPPort()))
 	require.NoError(t, err)
-	ev := waitEventOf(t, to, EventUp)
+	ev := waitEventType(t, to, EventUp)
 	return client, ev.Association
-}
-
-// waitEventOf waits for the next event of type typ on ep, skipping others.
-func waitEventOf(t *testing.T, ep *Endpoint, typ EventType) Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		ev, err := ep.Event(ctx)
-		require.NoError(t, err, "waiting for %v", typ)
-		if ev.Type == typ {
-			return ev
-		}
-	}
 }
 
 // exchange checks that a message goes each way on an association.
@@ -434,13 +409,13 @@ func TestWildcardAddressLists(t *testing.T) {
 		require.NoError(t, err)
 		r := newRawPeer(t, s)
 		pc := connectTo(t, ep, r)
-		_, c, _ := r.expect(wire.ChunkInit, 5*time.Second)
+		_, c := r.Await(wire.ChunkInit)
 		init, err := wire.ParseInit(c.Value)
 		require.NoError(t, err)
 		require.ElementsMatch(t, []netip.Addr{lo4, lo4b}, listedAddrs(t, init), "the host's IPv4 addresses, not its IPv6 one")
-		r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0009)))
-		_, _, _ = r.expect(wire.ChunkCookieEcho, 5*time.Second)
-		r.send(packet(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
+		r.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, initAckChunk(0xfeed0009)))
+		r.Await(wire.ChunkCookieEcho)
+		r.Send(rawpeer.Encode(rawServerPort, ep.Port(), init.InitiateTag, wire.AppendCookieAck(nil)))
 		a, err := pc.wait(t)
 		require.NoError(t, err)
 		require.NoError(t, a.SetPathLocal(lo4, lo4b), "an address the wildcard serves")
@@ -453,7 +428,7 @@ func TestWildcardAddressLists(t *testing.T) {
 		ep, err := s.NewEndpoint([]netip.Addr{netip.IPv4Unspecified()}, 0, AcceptMax(1))
 		require.NoError(t, err)
 		r := newRawPeer(t, s)
-		ack, _ := r.initAck(4300, ep.Port(), 0x7777)
+		ack, _ := r.InitAck(4300, ep.Port(), rawpeer.SimpleInit(0x7777, 1000))
 		require.Empty(t, listedAddrs(t, ack), "the link-local address is not for a loopback peer, 127.0.0.1 alone is not listed")
 	})
 	_, err := NewStack(WithHostAddrs(nil))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -25,14 +26,14 @@ func TestWindowReopensWithoutWaitingForProbe(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const window, size = 8192, 1024
-				w := newVnetWorld(t)
-				server, err := w.b.NewEndpoint([]netip.Addr{vB1}, 5000, sock.AcceptMax(1), sock.WithRecvMode(mode),
+				w := testkit.NewWorld(t, vnetSeed)
+				server, err := w.B.NewEndpoint([]netip.Addr{testkit.B1}, 5000, sock.AcceptMax(1), sock.WithRecvMode(mode),
 					sock.WithRecvQueue(1), sock.WithReceiveBuffer(window), sock.WithMaxMessageSize(size), sock.WithHeartbeatInterval(0))
 				require.NoError(t, err)
-				client, err := w.a.NewEndpoint([]netip.Addr{vA1}, 5001, sock.WithHeartbeatInterval(0))
+				client, err := w.A.NewEndpoint([]netip.Addr{testkit.A1}, 5001, sock.WithHeartbeatInterval(0))
 				require.NoError(t, err)
 				ctx := context.Background()
-				a, err := client.Connect(ctx, []netip.Addr{vB1}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
+				a, err := client.Connect(ctx, []netip.Addr{testkit.B1}, 5000, sock.WithRemoteUDPPort(testkit.VnetUDPPort))
 				require.NoError(t, err)
 				recv := func(ctx context.Context) (sock.Message, error) { return server.Recv(ctx) }
 				if mode == sock.RecvPerAssociation {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
@@ -23,15 +24,15 @@ import (
 // the association stays up.
 func TestZeroWindowNoFlapping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newVnetWorld(t)
-		_, err := w.b.NewEndpoint([]netip.Addr{vB1, vB2}, 5000, sock.AcceptMax(1),
+		w := testkit.NewWorld(t, vnetSeed)
+		_, err := w.B.NewEndpoint([]netip.Addr{testkit.B1, testkit.B2}, 5000, sock.AcceptMax(1),
 			sock.WithRecvQueue(1), sock.WithReceiveBuffer(8192), sock.WithMaxMessageSize(2048))
 		require.NoError(t, err)
-		client, err := w.a.NewEndpoint([]netip.Addr{vA1, vA2}, 5001)
+		client, err := w.A.NewEndpoint([]netip.Addr{testkit.A1, testkit.A2}, 5001)
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		a, err := client.Connect(ctx, []netip.Addr{vB1, vB2}, 5000, sock.WithRemoteUDPPort(vnetUDPPort))
+		a, err := client.Connect(ctx, []netip.Addr{testkit.B1, testkit.B2}, 5000, sock.WithRemoteUDPPort(testkit.VnetUDPPort))
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		var mu sync.Mutex

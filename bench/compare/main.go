@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/usock/usock/bench/internal/harness"
+	"github.com/usock/usock/internal/usrsctpbuild"
 )
 
 func main() {
@@ -304,10 +305,6 @@ func findUsrsctp(given string) (string, string) {
 	if given != "" {
 		return given, "usrsctp-bench " + given
 	}
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		return "", "skipped: no C compiler (cc)"
-	}
 	src := ""
 	for _, dir := range []string{".", "..", "../.."} {
 		for _, rel := range []string{"bench/usrsctp-bench/bench.c", "usrsctp-bench/bench.c"} {
@@ -329,13 +326,14 @@ func findUsrsctp(given string) (string, string) {
 		return "", "skipped: " + err.Error()
 	}
 	bin := filepath.Join(dir, "usrsctp-bench")
-	out, err := exec.Command(cc, "-O2", "-o", bin, src, "-lusrsctp", "-lpthread").CombinedOutput()
-	if err != nil {
-		s := string(out)
-		if strings.Contains(s, "usrsctp.h") || strings.Contains(s, "-lusrsctp") {
+	if err := usrsctpbuild.Build(src, bin, "-O2"); err != nil {
+		switch {
+		case errors.Is(err, usrsctpbuild.ErrNoCompiler):
+			return "", "skipped: no C compiler (cc)"
+		case errors.Is(err, usrsctpbuild.ErrNoLibrary):
 			return "", "skipped: libusrsctp is not installed (apt-get install libusrsctp-dev)"
 		}
-		return "", "skipped: building usrsctp-bench: " + strings.TrimSpace(s)
+		return "", "skipped: " + err.Error()
 	}
 	v := "usrsctp (libusrsctp)"
 	if b, err := exec.Command("sh", "-c", "dpkg-query -W -f '${Version}' libusrsctp2 2>/dev/null || dpkg-query -W -f '${Version}' libusrsctp-dev").Output(); err == nil && len(b) > 0 {

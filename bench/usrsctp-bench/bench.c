@@ -36,6 +36,8 @@
 #include <unistd.h>
 #include <usrsctp.h>
 
+#include "usrsctp_glue.h" /* internal/usrsctpbuild */
+
 #define MAX_MSG (256 * 1024)
 
 static uint16_t udp_port, remote_udp_port = 9899, sctp_port, remote_sctp_port;
@@ -118,42 +120,6 @@ static void bind_any(struct socket *so, uint16_t port)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (usrsctp_bind(so, (struct sockaddr *)&a, sizeof(a)) < 0)
 		die("bind");
-}
-
-/* recv_msg reads one whole message; it returns its length, 0 at the end, -1 on error. */
-static ssize_t recv_msg(struct socket *so, char *buf, size_t cap, struct sctp_rcvinfo *rcv, int *flags)
-{
-	size_t got = 0;
-	for (;;) {
-		struct sctp_rcvinfo ri;
-		socklen_t infolen = sizeof(ri);
-		unsigned int infotype = 0;
-		int fl = 0;
-		struct sockaddr_in from;
-		socklen_t fromlen = sizeof(from);
-		ssize_t n = usrsctp_recvv(so, buf + got, cap - got, (struct sockaddr *)&from, &fromlen, &ri, &infolen,
-		                          &infotype, &fl);
-		if (n < 0)
-			return -1;
-		if (n == 0 && got == 0)
-			return 0;
-		if (got == 0) {
-			*flags = fl;
-			if (rcv != NULL) {
-				if (infotype == SCTP_RECVV_RCVINFO)
-					*rcv = ri;
-				else
-					memset(rcv, 0, sizeof(*rcv));
-			}
-		}
-		got += (size_t)n;
-		if (fl & MSG_EOR)
-			return (ssize_t)got;
-		if (got == cap) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-	}
 }
 
 static int send_msg(struct socket *so, const void *p, size_t len, uint16_t sid, sctp_assoc_t id)

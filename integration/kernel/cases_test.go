@@ -10,18 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
 // newStack makes a stack on the host side, on the kernel's UDP port.
 func newStack(t *testing.T) *sock.Stack {
 	t.Helper()
-	s, err := sock.NewStack(sock.WithUDPPort(kernelUDPPort))
-	if err != nil {
-		t.Fatalf("stack: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return testkit.NewStack(t, sock.WithUDPPort(kernelUDPPort))
 }
 
 // message is what a case sends: message i of a run.
@@ -156,17 +152,7 @@ func b2i(b bool) int {
 // a is not nil) and returns it; events of other types are skipped.
 func waitEvent(t *testing.T, ep *sock.Endpoint, a *sock.Association, typ sock.EventType, d time.Duration) sock.Event {
 	t.Helper()
-	ctx := waitCtx(t, d)
-	for {
-		ev, err := ep.Event(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %v: %v", typ, err)
-		}
-		if ev.Type == typ && (a == nil || ev.Association == a) {
-			return ev
-		}
-		t.Logf("event: %v", ev)
-	}
+	return testkit.WaitEvent(t, ep, d, testkit.Want{Type: typ, Association: a})
 }
 
 // connect makes an endpoint on the host's addresses and connects it to

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/usock/usock/internal/testkit"
 )
 
 // guest is the running kernel guest: a QEMU process whose second serial
@@ -250,30 +252,10 @@ func (p *proc) output() []string {
 // timeout fail the test.
 func (p *proc) expect(t testing.TB, re string, timeout time.Duration, fail ...string) []string {
 	t.Helper()
-	rx := regexp.MustCompile(re)
-	var fx []*regexp.Regexp
-	for _, f := range fail {
-		fx = append(fx, regexp.MustCompile(f))
-	}
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				t.Fatalf("guest[%d] %q exited %d before a line matching %q:\n%s", p.id, p.cmd, p.code, re, strings.Join(p.output(), "\n"))
-			}
-			for _, f := range fx {
-				if f.MatchString(l) {
-					t.Fatalf("guest[%d]: %q while waiting for %q", p.id, l, re)
-				}
-			}
-			if m := rx.FindStringSubmatch(l); m != nil {
-				return m
-			}
-		case <-deadline:
-			t.Fatalf("guest[%d]: no line matching %q in %v:\n%s", p.id, re, timeout, strings.Join(p.output(), "\n"))
-		}
-	}
+	name := fmt.Sprintf("guest[%d] %q", p.id, p.cmd)
+	return testkit.ExpectLine(t, name, p.lines, re, timeout, func() string {
+		return fmt.Sprintf("exit %d, output:\n%s", p.code, strings.Join(p.output(), "\n"))
+	}, fail...)
 }
 
 // wait waits for the proc's end and returns its exit status.

@@ -47,6 +47,8 @@
 #include <unistd.h>
 #include <usrsctp.h>
 
+#include "usrsctp_glue.h" /* internal/usrsctpbuild */
+
 #define MAX_ADDRS 8
 #define MAX_ASSOCS 256
 #define MAX_MSG (256 * 1024)
@@ -233,42 +235,6 @@ static int notification(const union sctp_notification *n)
 	return 0;
 }
 
-/* recv_msg reads one whole message or notification into buf. It returns
- * its length, 0 at the end of the socket, -1 on error. */
-static ssize_t recv_msg(char *buf, size_t cap, struct sctp_rcvinfo *rcv, int *flags)
-{
-	size_t got = 0;
-	for (;;) {
-		struct sctp_rcvinfo ri;
-		socklen_t infolen = sizeof(ri);
-		unsigned int infotype = 0;
-		int fl = 0;
-		struct sockaddr_in from;
-		socklen_t fromlen = sizeof(from);
-		memset(&ri, 0, sizeof(ri));
-		ssize_t n = usrsctp_recvv(so, buf + got, cap - got, (struct sockaddr *)&from, &fromlen, &ri,
-		                          &infolen, &infotype, &fl);
-		if (n < 0)
-			return -1;
-		if (n == 0 && got == 0)
-			return 0;
-		if (got == 0) {
-			*flags = fl;
-			if (infotype == SCTP_RECVV_RCVINFO)
-				*rcv = ri;
-			else
-				memset(rcv, 0, sizeof(*rcv));
-		}
-		got += (size_t)n;
-		if (fl & MSG_EOR)
-			return (ssize_t)got;
-		if (got == cap) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-	}
-}
-
 static void send_msg(const void *data, size_t len, uint16_t sid, uint32_t ppid_net, int unordered,
                      sctp_assoc_t id)
 {
@@ -336,7 +302,7 @@ static int run_server(int echo)
 	for (;;) {
 		struct sctp_rcvinfo rcv;
 		int flags = 0;
-		ssize_t n = recv_msg(buf, MAX_MSG, &rcv, &flags);
+		ssize_t n = recv_msg(so, buf, MAX_MSG, &rcv, &flags);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -420,7 +386,7 @@ static int run_client(void)
 	for (;;) {
 		struct sctp_rcvinfo rcv;
 		int flags = 0;
-		ssize_t n = recv_msg(buf, MAX_MSG, &rcv, &flags);
+		ssize_t n = recv_msg(so, buf, MAX_MSG, &rcv, &flags);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
