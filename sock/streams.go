@@ -193,9 +193,9 @@ func (a *Association) readStream(st *stream) {
 			var ppi sctp.PayloadProtocolIdentifier
 			a.rx.readStarted()
 			n, ppi, err = st.s.ReadSCTP(buf)
-			msg := buf[:max(n, 0)]
+			var msg []byte // on io.ErrShortBuffer n is the size of another message
 			if err == nil {
-				msg = a.rx.splice(msg)
+				msg = a.rx.splice(buf[:n])
 			}
 			a.rx.readDone(id, len(msg), err == nil)
 			if cum, ok := a.rx.windowUpdate(a.cfg.packetSize); ok {
