@@ -374,7 +374,10 @@ static ssize_t readmsg(int fd, char *buf, size_t cap, struct sctp_sndrcvinfo *in
 }
 
 /* sendmsg_info sends one message with its stream, PPID and flags. */
-static int send_one(int fd, const char *buf, size_t len, uint16_t stream, uint32_t ppid_net, int unordered)
+/* send_one sends one message with sendmsg flags (0 or MSG_DONTWAIT); -1
+   with errno set when it was not sent whole. */
+static int send_one(int fd, const char *buf, size_t len, uint16_t stream, uint32_t ppid_net, int unordered,
+		    int flags)
 {
 	char cbuf[CMSG_SPACE(sizeof(struct sctp_sndrcvinfo))];
 	memset(cbuf, 0, sizeof(cbuf));
@@ -393,7 +396,7 @@ static int send_one(int fd, const char *buf, size_t len, uint16_t stream, uint32
 	si->sinfo_stream = stream;
 	si->sinfo_ppid = ppid_net; /* the kernel sends sinfo_ppid as it is */
 	si->sinfo_flags = unordered ? SCTP_UNORDERED : 0;
-	ssize_t n = sendmsg(fd, &mh, 0);
+	ssize_t n = sendmsg(fd, &mh, flags);
 	return n == (ssize_t)len ? 0 : -1;
 }
 
@@ -437,7 +440,7 @@ static void *serve(void *arg)
 			say("MSG assoc=%d stream=%u ppid=%u len=%zd unordered=%d", info.sinfo_assoc_id, info.sinfo_stream,
 			    ntohl(info.sinfo_ppid), n, unordered);
 		if (strcmp(mode, "echo") == 0 &&
-		    send_one(fd, buf, n, info.sinfo_stream, info.sinfo_ppid, unordered) < 0) {
+		    send_one(fd, buf, n, info.sinfo_stream, info.sinfo_ppid, unordered, 0) < 0) {
 			say("FAIL echo: %s", strerror(errno));
 			break;
 		}
@@ -523,7 +526,7 @@ static void run_client(void)
 		die("malloc");
 	time_t start = time(NULL);
 	int pacing = strcmp(mode, "pace") == 0;
-	int next = 0, verified = 0, failed = 0, uflag = 0;
+	int next = 0, verified = 0, failed = 0, uflag = 0, blocked = 0;
 	/* next ordered index expected per stream */
 	while (verified < nmsgs && !deadline_passed(start)) {
 		if (next < nmsgs) {
@@ -534,12 +537,19 @@ static void run_client(void)
 			s->ppid = 40 + next % 7;
 			s->unordered = next % 3 == 2;
 			fill(out, s->len, next);
-			if (send_one(fd, out, s->len, s->stream, htonl(s->ppid), s->unordered) < 0)
+			/* Never block in a send: a client that stops reading its
+			   echoes while its send buffer is full fills the echo
+			   server's window too, and neither side moves again. */
+			if (send_one(fd, out, s->len, s->stream, htonl(s->ppid), s->unordered, MSG_DONTWAIT) == 0)
+				next++;
+			else if (errno == EAGAIN || errno == EWOULDBLOCK)
+				blocked = 1;
+			else
 				die("sendmsg");
-			next++;
 		}
-		struct pollfd p = {fd, POLLIN, 0};
-		int wait = next < nmsgs ? (pacing ? interval_ms : 0) : 1000;
+		struct pollfd p = {fd, POLLIN | (blocked ? POLLOUT : 0), 0};
+		int wait = next < nmsgs ? (blocked ? 1000 : pacing ? interval_ms : 0) : 1000;
+		blocked = 0;
 		while (poll(&p, 1, wait) > 0 && (p.revents & POLLIN)) {
 			struct sctp_sndrcvinfo info;
 			memset(&info, 0, sizeof(info));
