@@ -232,13 +232,9 @@ type Path struct {
 // Paths returns the association's paths, one per peer address (Erlang sock's
 // get_paths).
 func (a *Association) Paths() []Path {
-	infos := map[pathmgr.PathID]pathmgr.PathInfo{}
+	var infos map[pathmgr.PathID]pathmgr.PathInfo
 	if mp := a.mp.Load(); mp != nil {
-		mp.mu.Lock()
-		for _, in := range mp.drv.Paths() {
-			infos[in.ID] = in
-		}
-		mp.mu.Unlock()
+		infos = mp.infos()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -145,6 +145,17 @@ func (a *Association) carryOut(out pathdriver.Output) {
 }
 
 // pathOf returns the path with ID id, or nil.
+// infos is the driver's view of each path, by ID.
+func (mp *multipath) infos() map[pathmgr.PathID]pathmgr.PathInfo {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	infos := map[pathmgr.PathID]pathmgr.PathInfo{}
+	for _, in := range mp.drv.Paths() {
+		infos[in.ID] = in
+	}
+	return infos
+}
+
 func (mp *multipath) pathOf(id pathmgr.PathID) *path {
 	if id < 0 || int(id) >= len(mp.byID) {
 		return nil

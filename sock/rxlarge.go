@@ -77,6 +77,10 @@ func (l *rxLarge) put(tsn uint32, data []byte) {
 	l.extra += len(data) - largeMarkerSize
 }
 
+// held is what the stash holds beyond the markers in pion: the bytes of
+// the window that pion's a_rwnd does not count.
+func (l *rxLarge) held() int { return l.extra }
+
 // clear empties the stash: pion holds no chunk that could carry a marker.
 func (l *rxLarge) clear() {
 	l.parts, l.extra = nil, 0

@@ -259,7 +259,7 @@ func (r *rxTracker) admitLocked(tsn uint32, size int, e rxEntry, large []byte) (
 	// chunks cost more than the window and the reserve could never be
 	// taken whole: it aborts (as countLocked decides) rather than being
 	// dropped for good.
-	held, cost := r.held+r.pending+r.extra+r.large.extra, max(size, rxChunkCost)
+	held, cost := r.held+r.pending+r.extra+r.large.held(), max(size, rxChunkCost)
 	if tsn == r.base+1 && r.continuesLocked(e) && r.msgCost+cost > r.window+rxReserve {
 		return rxOversized, r.cum, r.msgBytes
 	}
@@ -462,7 +462,7 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 		r.recent = max(1, min(r.smallest, 2*r.recent, rxChunkCost))
 		r.smallest = 0
 	}
-	arwnd = uint32(max(0, pionRwnd-rxReserve-r.extra-r.large.extra))
+	arwnd = uint32(max(0, pionRwnd-rxReserve-r.extra-r.large.held()))
 	if r.recent < rxChunkCost {
 		arwnd = uint32(uint64(arwnd) * uint64(r.recent) / rxChunkCost)
 	}
