@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-
-	"github.com/usock/usock/internal/multihome"
 )
 
 var assocIDs atomic.Uint64
@@ -33,14 +31,13 @@ type Association struct {
 	// str is the association's streams and their readers (streams.go).
 	str streamSet
 
-	// mu guards peerTag, paths, primary and the fields of hs, eng and str
+	// mu guards peerTag, ps and the fields of hs, eng and str
 	// that their doc comments give to it. Lock order (see the package
 	// documentation): mp.mu, then a.mu, then the endpoint's e.mu
 	// (unregister; takeInitAck through indexPeers); life.mu is a leaf.
 	mu      sync.Mutex
 	peerTag uint32
-	paths   []*path
-	primary *path
+	ps      pathSet // the paths and the primary (pathset.go)
 
 	mp           atomic.Pointer[multipath] // set once established
 	lastDataFrom atomic.Pointer[path]
@@ -106,8 +103,8 @@ func (a *Association) String() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	remote := "?"
-	if a.primary != nil {
-		remote = netip.AddrPortFrom(a.primary.remote, a.peerPort).String()
+	if p := a.ps.main(); p != nil {
+		remote = netip.AddrPortFrom(p.remoteAddr(), a.peerPort).String()
 	}
 	return fmt.Sprintf("assoc#%d(:%d-%s)", a.id, a.ep.port, remote)
 }
@@ -125,11 +122,7 @@ func (a *Association) peerTagValue() uint32 {
 }
 
 func (a *Association) peerAddrs() []netip.Addr {
-	out := make([]netip.Addr, len(a.paths))
-	for i, p := range a.paths {
-		out[i] = p.remote
-	}
-	return out
+	return a.ps.remotes(false)
 }
 
 func (a *Association) hasPeerAddr(addr netip.Addr) bool {
@@ -139,33 +132,14 @@ func (a *Association) hasPeerAddr(addr netip.Addr) bool {
 func (a *Association) pathFor(addr netip.Addr) *path {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, p := range a.paths {
-		if p.remote == addr {
-			return p
-		}
-	}
-	return nil
+	return a.ps.find(addr)
 }
 
 // addPathLocked adds a path to remote (if new) and returns it; nil when
 // the association has multihome.MaxPeerAddresses paths already (the
 // caller counts the drop). The caller holds a.mu.
 func (a *Association) addPathLocked(remote netip.Addr, local netip.Addr, udpPort uint16, confirmed bool) *path {
-	for _, p := range a.paths {
-		if p.remote == remote {
-			if confirmed {
-				p.confirmed = true
-			}
-			return p
-		}
-	}
-	if len(a.paths) >= multihome.MaxPeerAddresses {
-		return nil
-	}
-	p := &path{remote: remote, local: local, confirmed: confirmed}
-	p.udpPort.Store(uint32(udpPort))
-	a.paths = append(a.paths, p)
-	return p
+	return a.ps.add(remote, local, udpPort, confirmed)
 }
 
 // mustHold panics unless mu is locked: a cheap check, where a function

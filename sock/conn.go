@@ -441,11 +441,8 @@ func (a *Association) localAddrs() []netip.Addr {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, p := range a.paths {
-		l := p.local
-		if arr := p.arrival.Load(); arr != nil {
-			l = *arr
-		}
+	for _, p := range a.ps.all() {
+		l := p.receivedOn()
 		if l.IsValid() && !l.IsUnspecified() && !slices.Contains(out, l) {
 			out = append(out, l)
 		}
@@ -457,16 +454,7 @@ func (a *Association) localAddrs() []netip.Addr {
 func (a *Association) remoteAddrs() []netip.Addr {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]netip.Addr, 0, len(a.paths))
-	if a.primary != nil {
-		out = append(out, a.primary.remote)
-	}
-	for _, p := range a.paths {
-		if p != a.primary {
-			out = append(out, p.remote)
-		}
-	}
-	return out
+	return a.ps.remotes(true)
 }
 
 // Listener is a net.Listener over an endpoint that accepts associations:

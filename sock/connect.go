@@ -93,7 +93,7 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 			l, _ := multihome.LocalFor(e.addrs, r)
 			a.addPathLocked(r, l, cc.remoteUDPPort, false)
 		}
-		a.primary = a.paths[0]
+		a.ps.setMain(a.ps.all()[0])
 		if err := e.register(a); err != nil {
 			if errors.Is(err, ErrAddressInUse) {
 				continue // lost a race with another Connect or an accept
@@ -151,9 +151,9 @@ func (a *Association) connect(ctx context.Context) error {
 		if sendNext {
 			if a.life.current() == StateCookieWait {
 				a.mu.Lock()
-				p := a.paths[retransmits%len(a.paths)]
+				p := a.ps.all()[retransmits%len(a.ps.all())]
 				a.mu.Unlock()
-				init := a.initChunk(p.remote, preserve)
+				init := a.initChunk(p.remoteAddr(), preserve)
 				pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
 				pkt, err := init.Append(pkt, wire.ChunkInit)
 				if err != nil {
@@ -162,7 +162,7 @@ func (a *Association) connect(ctx context.Context) error {
 					return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, err)
 				}
 				a.sendOn(p, wire.Finish(pkt))
-				sentTo[p.remote], lastInit = true, p
+				sentTo[p.remoteAddr()], lastInit = true, p
 			} else {
 				a.sendOn(echoPath, cookieEcho)
 			}
@@ -329,15 +329,15 @@ func (a *Association) takeInitAck(m handshakeMsg, sentTo map[netip.Addr]bool, la
 	a.peerTag = ack.InitiateTag
 	peer := ack
 	a.hs.pendingPeer = &peer
-	confirmed.confirmed = true
-	a.primary = confirmed
+	confirmed.confirm()
+	a.ps.setMain(confirmed)
 	for range excess {
 		a.drop(nil, DropExcessAddress)
 	}
 	for _, l := range listed {
 		if l == m.src.Addr() {
 			p := a.addPathLocked(l, m.local, m.src.Port(), false)
-			p.udpPort.Store(uint32(m.src.Port()))
+			p.setUDPPort(m.src.Port())
 			continue
 		}
 		if local, ok := a.ep.pathLocal(l, m.local); ok {

@@ -306,8 +306,8 @@ func (e *Endpoint) unregister(a *Association) {
 	if e.byTag[a.localTag] == a {
 		delete(e.byTag, a.localTag)
 	}
-	for _, p := range a.paths {
-		k := netip.AddrPortFrom(p.remote, a.peerPort)
+	for _, p := range a.ps.all() {
+		k := netip.AddrPortFrom(p.remoteAddr(), a.peerPort)
 		if e.byPeer[k] == a {
 			delete(e.byPeer, k)
 		}

@@ -3,7 +3,6 @@ package sock
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/usock/usock/internal/handshake"
 	"github.com/usock/usock/internal/multihome"
@@ -21,8 +20,8 @@ func (e *Endpoint) indexPeers(a *Association) {
 	mustHold(&a.mu) // the lock order: a.mu before e.mu
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, p := range a.paths {
-		k := netip.AddrPortFrom(p.remote, a.peerPort)
+	for _, p := range a.ps.all() {
+		k := netip.AddrPortFrom(p.remoteAddr(), a.peerPort)
 		if e.byPeer[k] == nil {
 			e.byPeer[k] = a
 		}
@@ -51,7 +50,7 @@ func (e *Endpoint) newAcceptedAssociation(st *handshake.State, peer *wire.Init, 
 	}
 	a.mu.Lock()
 	a.peerTag = peer.InitiateTag
-	a.primary = a.addPathLocked(confirmed, e.localFor(st.Local, confirmed), udpPortFor(confirmed, st.Peer.Port(), meta), true)
+	a.ps.setMain(a.addPathLocked(confirmed, e.localFor(st.Local, confirmed), udpPortFor(confirmed, st.Peer.Port(), meta), true))
 	for _, l := range listed {
 		if local, ok := e.pathLocal(l, st.Local); ok {
 			a.addPathLocked(l, local, udpPortFor(l, st.Peer.Port(), meta), false)
@@ -96,7 +95,7 @@ func (a *Association) newPeerAddrs(addrs []netip.Addr) []netip.Addr {
 	defer a.mu.Unlock()
 	var added []netip.Addr
 	for _, ad := range addrs {
-		if !slices.ContainsFunc(a.paths, func(p *path) bool { return p.remote == ad }) {
+		if a.ps.find(ad) == nil {
 			added = append(added, ad)
 		}
 	}
@@ -198,8 +197,8 @@ func (a *Association) confirmPath(st *handshake.State, meta udpencap.Meta) {
 		a.drop(nil, DropExcessAddress)
 		return
 	}
-	if a.primary == nil || !a.primary.confirmed {
-		a.primary = p
+	if a.ps.main() == nil || !a.ps.main().isConfirmed() {
+		a.ps.setMain(p)
 	}
 }
 

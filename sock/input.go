@@ -49,14 +49,8 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	// verification tag), the UDP source port MUST be stored as the
 	// encapsulation port for the destination address the SCTP packet is
 	// received from".
-	p.udpPort.Store(uint32(meta.Src.Port()))
-	if l := meta.Local.Addr(); l.IsValid() && !l.IsUnspecified() {
-		if cur := p.arrival.Load(); cur == nil || *cur != l {
-			p.arrival.Store(&l)
-		}
-	}
-	p.packetsIn.Add(1)
-	p.bytesIn.Add(uint64(len(pkt)))
+	p.setUDPPort(meta.Src.Port())
+	p.arrived(meta.Local.Addr(), len(pkt))
 
 	state := a.life.current()
 	if state < StateEstablished {

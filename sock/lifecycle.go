@@ -268,7 +268,7 @@ func (a *Association) sendAbort(reason string) {
 
 func (a *Association) sendAbortCauses(causes ...wire.ErrorCause) {
 	a.mu.Lock()
-	tag, p := a.peerTag, a.primary
+	tag, p := a.peerTag, a.ps.main()
 	a.mu.Unlock()
 	if tag == 0 {
 		return

@@ -238,19 +238,18 @@ func (a *Association) Paths() []Path {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]Path, len(a.paths))
-	for i, p := range a.paths {
+	out := make([]Path, len(a.ps.all()))
+	for i, p := range a.ps.all() {
 		st := PathUnconfirmed
-		if p.confirmed {
+		if p.isConfirmed() {
 			st = PathActive
 		}
 		out[i] = Path{
-			Remote: p.remote, Local: p.from(), RemoteUDPPort: uint16(p.udpPort.Load()),
-			State: st, Primary: p == a.primary, InUse: p == a.primary,
-			PacketsOut: p.packetsOut.Load(), BytesOut: p.bytesOut.Load(),
-			PacketsIn: p.packetsIn.Load(), BytesIn: p.bytesIn.Load(),
+			Remote: p.remoteAddr(), Local: p.from(), RemoteUDPPort: p.peerUDPPort(),
+			State: st, Primary: p == a.ps.main(), InUse: p == a.ps.main(),
 		}
-		if in, ok := infos[p.id]; ok {
+		out[i].PacketsOut, out[i].BytesOut, out[i].PacketsIn, out[i].BytesIn = p.counters()
+		if in, ok := infos[p.pathID()]; ok {
 			out[i].State = pathStateOf(in.State)
 			out[i].Primary, out[i].InUse = in.Primary, in.InUse
 			out[i].SRTT, out[i].RTO, out[i].ErrorCount = in.SRTT, in.RTO, in.ErrorCount
@@ -331,7 +330,7 @@ func (a *Association) SetPathLocal(remote, local netip.Addr) error {
 	if local.IsUnspecified() || !a.ep.serves(local) || local.Is4() != remote.Unmap().Is4() {
 		return fmt.Errorf("sock: %w: %v is not a local address of the endpoint of the family of %v", ErrInvalidArgument, local, remote)
 	}
-	p.pinned.Store(&local)
+	p.pin(local)
 	return nil
 }
 
@@ -346,6 +345,6 @@ func (a *Association) SetPathUDPPort(remote netip.Addr, port uint16) error {
 	if port == 0 {
 		return fmt.Errorf("sock: %w: UDP port 0", ErrInvalidArgument)
 	}
-	p.udpPort.Store(uint32(port))
+	p.setUDPPort(port)
 	return nil
 }

@@ -2,12 +2,9 @@ package sock
 
 import (
 	"encoding/binary"
-	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/usock/usock/internal/wire"
-	"github.com/usock/usock/pathmgr"
 )
 
 // This file is the association's outbound side: Association.output
@@ -15,35 +12,6 @@ import (
 // given our window and the duplicate TSNs, DATA and FORWARD-TSN shown to
 // the send tracker, ports and CRC32c set) and routes it
 // to a path (paths.go); sendOn and queueOn write a packet on a path.
-
-// path is the association's view of one peer address (RFC 9260 section
-// 1.3 "transport address"): where to send, from where, and its counters.
-type path struct {
-	id      pathmgr.PathID
-	remote  netip.Addr
-	local   netip.Addr
-	udpPort atomic.Uint32 // the peer's UDP encapsulation port
-	// arrival is the local address the peer's packets from remote arrive
-	// on; once known the path sends from it, so that both directions of
-	// a path use the same pair of addresses.
-	arrival atomic.Pointer[netip.Addr]
-	pinned  atomic.Pointer[netip.Addr] // set by SetPathLocal; wins
-
-	confirmed bool
-
-	packetsOut, bytesOut, packetsIn, bytesIn atomic.Uint64
-}
-
-// from is the local address the path sends from.
-func (p *path) from() netip.Addr {
-	if l := p.pinned.Load(); l != nil {
-		return *l
-	}
-	if l := p.arrival.Load(); l != nil {
-		return *l
-	}
-	return p.local
-}
 
 // sendOn sends a complete packet on path p at once.
 func (a *Association) sendOn(p *path, pkt []byte) {
@@ -60,19 +28,6 @@ func (a *Association) queueOn(p *path, pkt []byte) {
 		return
 	}
 	p.countSent(pkt, a.ep.sendQueued(pkt, p.from(), p.to()))
-}
-
-// countSent counts a packet handed to the socket.
-func (p *path) countSent(pkt []byte, err error) {
-	if err == nil {
-		p.packetsOut.Add(1)
-		p.bytesOut.Add(uint64(len(pkt)))
-	}
-}
-
-// to is the peer's address and UDP encapsulation port on the path.
-func (p *path) to() netip.AddrPort {
-	return netip.AddrPortFrom(p.remote, uint16(p.udpPort.Load()))
 }
 
 // output takes a packet pion wrote: drops pion's own HEARTBEATs (the shim

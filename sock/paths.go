@@ -51,11 +51,11 @@ func (a *Association) startPaths(now time.Time) error {
 	var specs []pathdriver.Path
 	primary := -1
 	a.mu.Lock()
-	for i, p := range a.paths {
-		p.id = pathmgr.PathID(i)
+	for i, p := range a.ps.all() {
+		p.setPathID(pathmgr.PathID(i))
 		mp.byID = append(mp.byID, p)
-		specs = append(specs, pathdriver.Path{Remote: p.remote, Confirmed: p.confirmed})
-		if p == a.primary {
+		specs = append(specs, pathdriver.Path{Remote: p.remoteAddr(), Confirmed: p.isConfirmed()})
+		if p == a.ps.main() {
 			primary = i
 		}
 	}
@@ -180,7 +180,7 @@ func (a *Association) pathEvent(ev pathdriver.Event) Event {
 	}
 	e := Event{Type: typ, Association: a}
 	if p := a.mp.Load().pathOf(ev.Path); p != nil {
-		e.Path = p.remote
+		e.Path = p.remoteAddr()
 	}
 	return e
 }
@@ -210,7 +210,7 @@ func (a *Association) routeData(pkt []byte) *path {
 	if mp == nil {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		return a.primary
+		return a.ps.main()
 	}
 	now := time.Now()
 	mp.mu.Lock()
@@ -275,7 +275,7 @@ func (a *Association) heartbeatAckArrived(c wire.Chunk) {
 	}
 	if p := mp.pathOf(id); p != nil {
 		a.mu.Lock()
-		p.confirmed = true
+		p.confirm()
 		a.mu.Unlock()
 	}
 	mp.armLocked(now)
@@ -296,10 +296,10 @@ func (a *Association) SetPrimary(remote netip.Addr) error {
 	}
 	now := time.Now()
 	mp.mu.Lock()
-	out, err := mp.drv.SetPrimary(p.id)
+	out, err := mp.drv.SetPrimary(p.pathID())
 	if err == nil {
 		a.mu.Lock()
-		a.primary = p
+		a.ps.setMain(p)
 		a.mu.Unlock()
 	}
 	mp.armLocked(now)
