@@ -53,25 +53,7 @@
 #define MAX_ASSOCS 256
 #define MAX_MSG (256 * 1024)
 
-static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	pthread_mutex_lock(&out_mu);
-	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-	pthread_mutex_unlock(&out_mu);
-}
-
-static void die(const char *what)
-{
-	say("ERROR %s: %s", what, strerror(errno));
-	exit(2);
-}
+#include "../cpeer/say.h" /* say, die */
 
 static void debug_printf(const char *format, ...)
 {

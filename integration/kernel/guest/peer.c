@@ -72,25 +72,7 @@
 #define MAX_STREAMS 64
 #define MAX_PENDING 65536
 
-static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	pthread_mutex_lock(&out_mu);
-	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-	pthread_mutex_unlock(&out_mu);
-}
-
-static void die(const char *what)
-{
-	say("ERROR %s: %s", what, strerror(errno));
-	exit(2);
-}
+#include "../../cpeer/say.h" /* say, die */
 
 /* options */
 static const char *mode = "echo", *close_how = "";
