@@ -52,7 +52,7 @@ static int64_t now_ns(void)
 }
 
 /* quantile returns the nearest-rank pm/1000 quantile of the n sorted
- * values (harness.Quantile in Go): the value of rank ceil(n * pm / 1000). */
+ * values (internal/quantile.Of in Go): the value of rank ceil(n * pm / 1000). */
 static int64_t quantile(const int64_t *sorted, size_t n, size_t pm)
 {
 	if (n == 0)

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/usock/usock/internal/quantile"
 	"github.com/usock/usock/sock"
 )
 
@@ -358,7 +359,7 @@ func (b *benchRun) progress(ctx context.Context, every time.Duration, std stdio)
 				iv := b.interval
 				b.interval = nil
 				b.mu.Unlock()
-				line += fmt.Sprintf(" %9.0f echoes/s  rtt median %v", float64(e-lastEchoed)/d.Seconds(), fmtDur(quantile(iv, 500)))
+				line += fmt.Sprintf(" %9.0f echoes/s  rtt median %v", float64(e-lastEchoed)/d.Seconds(), fmtDur(quantileOf(iv, 500)))
 			}
 			fmt.Fprintln(std.err, line)
 			last, lastSent, lastSentBytes, lastEchoed = now, s, sb, e
@@ -366,16 +367,10 @@ func (b *benchRun) progress(ctx context.Context, every time.Duration, std stdio)
 	}
 }
 
-// quantile returns the nearest-rank pm/1000 quantile of ds (the value of
-// rank ceil(len * pm / 1000), in thousandths so that 99.9% is exact),
-// sorting ds; 0 for no values.
-func quantile(ds []time.Duration, pm int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
+// quantileOf sorts ds and returns its pm/1000 quantile (quantile.Of).
+func quantileOf(ds []time.Duration, pm int) time.Duration {
 	slices.Sort(ds)
-	rank := (len(ds)*pm + 999) / 1000
-	return ds[min(max(rank, 1), len(ds))-1]
+	return quantile.Of(ds, pm)
 }
 
 func fmtDur(d time.Duration) string {
@@ -404,7 +399,7 @@ func (b *benchRun) summary(elapsed time.Duration) string {
 		}
 		return fmt.Sprintf("%s: %d round trips of %d bytes in %.2fs: %.0f msgs/s, %.2f Mbit/s each way, RTT median %s p99 %s p99.9 %s (min %s, max %s)",
 			b.mode, e, b.size, secs, float64(e)/secs, mbits(eb, elapsed),
-			fmtDur(quantile(rtts, 500)), fmtDur(quantile(rtts, 990)), fmtDur(quantile(rtts, 999)),
+			fmtDur(quantileOf(rtts, 500)), fmtDur(quantileOf(rtts, 990)), fmtDur(quantileOf(rtts, 999)),
 			fmtDur(lo), fmtDur(hi)) + cpuSummary(b.cpu0, b.cpu1, elapsed, e, "round trip")
 	}
 }

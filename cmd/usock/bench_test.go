@@ -6,37 +6,6 @@ import (
 	"time"
 )
 
-func TestQuantile(t *testing.T) {
-	seq := func(n int) []time.Duration { // n..1 ms, unsorted
-		s := make([]time.Duration, n)
-		for i := range s {
-			s[i] = time.Duration(n-i) * time.Millisecond
-		}
-		return s
-	}
-	ms := time.Millisecond
-	for _, tc := range []struct {
-		name string
-		in   []time.Duration
-		pm   int
-		want time.Duration
-	}{
-		{"empty", nil, 500, 0},
-		{"one", seq(1), 999, 1 * ms},
-		{"two: the lower median", seq(2), 500, 1 * ms},
-		{"three: median", seq(3), 500, 2 * ms},
-		{"100: p99", seq(100), 990, 99 * ms},
-		{"100: p99.9 is the maximum", seq(100), 999, 100 * ms},
-		{"1000: p99.9", seq(1000), 999, 999 * ms},
-		{"2000: p99.9", seq(2000), 999, 1998 * ms},
-		{"p0: the minimum", seq(5), 0, 1 * ms},
-	} {
-		if got := quantile(tc.in, tc.pm); got != tc.want {
-			t.Errorf("%s: quantile(%d values, %d) = %v, want %v", tc.name, len(tc.in), tc.pm, got, tc.want)
-		}
-	}
-}
-
 func TestCPUSummary(t *testing.T) {
 	at := func(user, sys time.Duration) cpuTime { return cpuTime{user: user, sys: sys, ok: true} }
 	s := time.Second

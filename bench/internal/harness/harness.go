@@ -16,6 +16,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/usock/usock/internal/quantile"
 )
 
 // FlushByte starts a flush request; the server answers with Ack.
@@ -156,9 +158,9 @@ func PingPong(c Conn, size int, warmup, d time.Duration) (Sample, error) {
 		Msgs:     int64(len(rtts)),
 		Seconds:  d.Seconds(),
 		CPUNs:    int64(CPUTime() - cpu0),
-		MedianNs: int64(Quantile(rtts, 500)),
-		P99Ns:    int64(Quantile(rtts, 990)),
-		P999Ns:   int64(Quantile(rtts, 999)),
+		MedianNs: int64(quantile.Of(rtts, 500)),
+		P99Ns:    int64(quantile.Of(rtts, 990)),
+		P999Ns:   int64(quantile.Of(rtts, 999)),
 	}, nil
 }
 
