@@ -6,16 +6,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/usock/usock/internal/testkit"
 	"github.com/usock/usock/sock"
 )
 
 // newStack makes a stack on a free UDP port, closed at the end of the test.
 func newStack(t *testing.T) *sock.Stack {
 	t.Helper()
-	s, err := sock.NewStack(sock.WithUDPPort(0))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return testkit.NewStack(t)
 }
 
 var loopback = &SCTPAddr{IPAddrs: []net.IPAddr{{IP: net.IPv4(127, 0, 0, 1)}}}
