@@ -39,6 +39,12 @@ type handshakeMsg struct {
 	local netip.Addr
 }
 
+// newHandshakeMsg is chunk c (its value copied) of a packet from src that
+// arrived on local address local.
+func newHandshakeMsg(c wire.Chunk, src netip.AddrPort, local netip.Addr) handshakeMsg {
+	return handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: src, local: local}
+}
+
 // handshakeInput is where the receive path hands connect its handshake
 // chunks; a full channel means connect is behind and the chunk is dropped.
 func (a *Association) handshakeInput() chan<- handshakeMsg { return a.hs.in }

@@ -389,7 +389,7 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 				a.drop(nil, DropWrongTag) // section 8.5.1 rule B
 				continue
 			}
-			m := handshakeMsg{typ: c.Type, value: append([]byte(nil), c.Value...), src: meta.Src, local: meta.Local.Addr()}
+			m := newHandshakeMsg(c, meta.Src, meta.Local.Addr())
 			select {
 			case a.handshakeInput() <- m:
 			default:

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/pion/sctp"
 	"github.com/usock/usock/pathmgr"
 )
 
@@ -95,56 +94,15 @@ func (a *Association) Send(ctx context.Context, payload []byte, info SendInfo) e
 		return err
 	}
 
-	select {
-	case st.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := st.acquire(ctx); err != nil {
+		return err
 	}
-	defer func() { <-st.lock }()
-	rel := relSettings{unordered: info.Unordered}
-	switch {
-	case info.Lifetime > 0:
-		rel.typ, rel.val = sctp.ReliabilityTypeTimed, uint32(min(info.Lifetime.Milliseconds(), 1<<31))
-	case info.MaxRetransmits > 0:
-		rel.typ, rel.val = sctp.ReliabilityTypeRexmit, uint32(info.MaxRetransmits)
-	}
-	if rel != st.rel {
-		st.s.SetReliabilityParams(rel.unordered, rel.typ, rel.val)
-		st.rel = rel
-	}
+	defer st.release()
+	st.setReliability(info)
 	// Recorded before pion may send it; forgotten again if pion does not
 	// take it (see sendTracker).
 	rec := a.tx.queue(payload, info)
-	// pion blocks a write while the previous one waits for window space;
-	// the deadline lets ctx interrupt it.
-	if ctx.Done() == nil {
-		// A context that cannot end needs no deadline plumbing.
-		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
-	} else {
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			_ = st.s.SetWriteDeadline(time.Unix(1, 0))
-			close(fired)
-		})
-		if d, ok := ctx.Deadline(); ok {
-			_ = st.s.SetWriteDeadline(d)
-		}
-		_, err = st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(info.PPID))
-		if !stop() {
-			// The function runs or ran: it must be done before the
-			// deadline is cleared below, or it would cut the next
-			// writer's WriteSCTP on this stream short.
-			<-fired
-		}
-		if err != nil && ctx.Err() != nil {
-			// The deadline interrupted the write: pion rolled the message
-			// back. A write that succeeded stands even if ctx ended just
-			// after it: the message is queued and will be delivered, so
-			// an error here would make a retrying caller send it twice.
-			err = ctx.Err()
-		}
-		_ = st.s.SetWriteDeadline(time.Time{})
-	}
+	err = st.write(ctx, payload, info.PPID)
 	a.tx.sendDone(a, rec, err == nil)
 	if err != nil {
 		if a.life.closed() {

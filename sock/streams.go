@@ -49,6 +49,72 @@ type stream struct {
 	retired   chan struct{} // closed when the reader leaves the stream
 }
 
+// acquire takes the stream's send lock (one writer at a time, so that a
+// message's reliability settings are its own) unless ctx ends first.
+func (st *stream) acquire(ctx context.Context) error {
+	select {
+	case st.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives the send lock back.
+func (st *stream) release() { <-st.lock }
+
+// setReliability gives pion's stream the ordering and partial
+// reliability (RFC 3758) of the message info describes, when they differ
+// from the last message's. The caller holds the send lock.
+func (st *stream) setReliability(info SendInfo) {
+	rel := relSettings{unordered: info.Unordered}
+	switch {
+	case info.Lifetime > 0:
+		rel.typ, rel.val = sctp.ReliabilityTypeTimed, uint32(min(info.Lifetime.Milliseconds(), 1<<31))
+	case info.MaxRetransmits > 0:
+		rel.typ, rel.val = sctp.ReliabilityTypeRexmit, uint32(info.MaxRetransmits)
+	}
+	if rel != st.rel {
+		st.s.SetReliabilityParams(rel.unordered, rel.typ, rel.val)
+		st.rel = rel
+	}
+}
+
+// write hands one message to pion. pion blocks a write while the previous
+// one waits for window space; a deadline lets ctx interrupt it, and pion
+// then rolls the message back. The caller holds the send lock.
+func (st *stream) write(ctx context.Context, payload []byte, ppid uint32) error {
+	if ctx.Done() == nil {
+		// A context that cannot end needs no deadline plumbing.
+		_, err := st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(ppid))
+		return err
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = st.s.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	if d, ok := ctx.Deadline(); ok {
+		_ = st.s.SetWriteDeadline(d)
+	}
+	_, err := st.s.WriteSCTP(payload, sctp.PayloadProtocolIdentifier(ppid))
+	if !stop() {
+		// The function runs or ran: it must be done before the deadline
+		// is cleared below, or it would cut the next writer's WriteSCTP
+		// on this stream short.
+		<-fired
+	}
+	if err != nil && ctx.Err() != nil {
+		// The deadline interrupted the write: pion rolled the message
+		// back. A write that succeeded stands even if ctx ended just
+		// after it: the message is queued and will be delivered, so an
+		// error here would make a retrying caller send it twice.
+		err = ctx.Err()
+	}
+	_ = st.s.SetWriteDeadline(time.Time{})
+	return err
+}
+
 type relSettings struct {
 	unordered bool
 	typ       byte
