@@ -32,6 +32,18 @@ func TestCredited(t *testing.T) {
 	}
 }
 
+// recordSent records a packet of DATA chunks tsns that pion sent on path
+// p at t0+at, as the driver's Route does.
+func recordSent(o *outstanding, p pathmgr.PathID, at time.Duration, tsns ...uint32) {
+	var chunks [][]byte
+	for _, tsn := range tsns {
+		chunks = append(chunks, dataChunk(tsn, 1))
+	}
+	o.sent(tsns)
+	_, _, rtx := o.isRetransmission(tsns)
+	o.add(packet(chunks...), tsns, p, t0.Add(at), rtx)
+}
+
 // A TSN re-sent by pion comes back as a retransmission with the paths its
 // earlier copies went to; its acknowledgement is credited to no path a
 // copy was lost on, so a dead path
@@ -40,16 +52,7 @@ func TestCredited(t *testing.T) {
 // (RFC 9260 section 8.2).
 func TestOutstandingNoCreditForLostCopies(t *testing.T) {
 	o := newOutstanding(5)
-	send := func(p pathmgr.PathID, at time.Duration, tsns ...uint32) {
-		var chunks [][]byte
-		for _, tsn := range tsns {
-			chunks = append(chunks, dataChunk(tsn, 1))
-		}
-		pkt := packet(chunks...)
-		o.sent(tsns)
-		_, _, rtx := o.isRetransmission(tsns)
-		o.add(pkt, tsns, p, t0.Add(at), rtx)
-	}
+	send := func(p pathmgr.PathID, at time.Duration, tsns ...uint32) { recordSent(o, p, at, tsns...) }
 	send(p0, 0, 5)
 	send(p0, 0, 6)
 	send(p1, time.Millisecond, 5) // pion took the copy on path 0 for lost
@@ -161,16 +164,7 @@ func TestHeartbeatInfo(t *testing.T) {
 // RTT sample from DATA sent once (Karn's rule).
 func TestOutstandingAck(t *testing.T) {
 	o := newOutstanding(0xfffffffe)
-	add := func(p pathmgr.PathID, at time.Duration, tsns ...uint32) {
-		var chunks [][]byte
-		for _, tsn := range tsns {
-			chunks = append(chunks, dataChunk(tsn, 1))
-		}
-		pkt := packet(chunks...)
-		o.sent(tsns)
-		_, _, rtx := o.isRetransmission(tsns)
-		o.add(pkt, tsns, p, t0.Add(at), rtx)
-	}
+	add := func(p pathmgr.PathID, at time.Duration, tsns ...uint32) { recordSent(o, p, at, tsns...) }
 	add(p0, 0, 0xfffffffe, 0xffffffff) // TSNs wrap
 	add(p0, time.Millisecond, 0, 1)
 	add(p1, 2*time.Millisecond, 2)
