@@ -242,16 +242,26 @@ func (b *benchRun) stream(rctx, sendCtx context.Context, ep *sock.Endpoint, asso
 			}
 			b.stamp(payload, seq)
 		}
-		if err := assoc.Send(sendCtx, payload, info); err != nil {
-			if sendFailed(rctx, err) {
-				return err
-			}
-			return nil
+		if done, err := b.sendOne(rctx, sendCtx, assoc, payload, info); done {
+			return err
 		}
-		b.sent.Add(1)
-		b.sentBytes.Add(int64(len(payload)))
 	}
 	return nil
+}
+
+// sendOne sends payload and counts it; done means the run is over (rctx
+// ended, or the association went away), with err what failed.
+func (b *benchRun) sendOne(rctx, sendCtx context.Context, assoc *sock.Association, payload []byte,
+	info sock.SendInfo) (done bool, err error) {
+	if err := assoc.Send(sendCtx, payload, info); err != nil {
+		if sendFailed(rctx, err) {
+			return true, err
+		}
+		return true, nil
+	}
+	b.sent.Add(1)
+	b.sentBytes.Add(int64(len(payload)))
+	return false, nil
 }
 
 // pingPong runs the rtt mode until rctx ends: one message at a time, the
@@ -260,14 +270,9 @@ func (b *benchRun) pingPong(rctx, sendCtx context.Context, ep *sock.Endpoint, as
 	payload []byte, info sock.SendInfo) error {
 	for seq := uint64(0); rctx.Err() == nil; seq++ {
 		b.stamp(payload, seq)
-		if err := assoc.Send(sendCtx, payload, info); err != nil {
-			if sendFailed(rctx, err) {
-				return err
-			}
-			return nil
+		if done, err := b.sendOne(rctx, sendCtx, assoc, payload, info); done {
+			return err
 		}
-		b.sent.Add(1)
-		b.sentBytes.Add(int64(len(payload)))
 		for {
 			m, err := ep.Recv(rctx)
 			if err != nil {
