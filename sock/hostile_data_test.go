@@ -372,6 +372,26 @@ func TestLargeDataDelivered(t *testing.T) {
 	h.abort()
 }
 
+// TestDataAtEngineReadEdgeDelivered: DATA chunks whose packet is just
+// below, at and just above what pion reads are all delivered, either
+// as they are or through the stash, none dropped.
+func TestDataAtEngineReadEdgeDelivered(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, AcceptMax(1))
+	require.NoError(t, err)
+	h := newHostilePeer(t, s, ep, 4308, 0x789c, 4)
+	// A packet of one DATA chunk: 12 + 16 + payload (+ padding) bytes.
+	for i, n := range []int{pionReadSize - 32, pionReadSize - 31, pionReadSize - 30, pionReadSize - 28, pionReadSize - 27} {
+		payload := largeData(n, byte(i))
+		tsn := h.tsn + uint32(i)
+		h.sendChunks(rawpeer.Data(tsn, 0, uint16(i), fragWhole|sackNow, payload))
+		require.Equal(t, tsn, h.sackWith(tsn).CumTSNAck(), "payload of %d bytes", n)
+		require.Equal(t, payload, recvCtx(t, ep).Payload, "payload of %d bytes", n)
+	}
+	require.Zero(t, s.Stats().Drops[DropMalformed])
+	h.abort()
+}
+
 // TestLargeNonDataChunkDropped: a chunk other than DATA that pion must see
 // (here a SACK) and alone exceeds what pion reads is dropped and counted;
 // the association goes on.

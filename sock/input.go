@@ -72,7 +72,7 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 loop:
 	for it.Next() {
 		c := it.Chunk()
-		if need := engineSize(c, it.Raw()); len(out)+need+3 > pionReadSize {
+		if need := engineSize(c, it.Raw()); !fitsEngine(len(out), need) {
 			// pion reads at most pionReadSize bytes of a packet and cuts
 			// off the rest. A larger packet (a peer whose path MTU is
 			// above ours, such as a kernel on a jumbo-frame link) goes to
@@ -80,7 +80,7 @@ loop:
 			// alone exceeds it reaches pion with a marker for its data
 			// (see rxLarge); any other chunk pion must see cannot, and is
 			// dropped.
-			if wire.CommonHeaderSize+need+3 > pionReadSize {
+			if !fitsEngine(wire.CommonHeaderSize, need) {
 				a.drop(&a.stats.droppedMalformed, DropMalformed)
 				continue
 			}

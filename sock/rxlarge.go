@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+
+	"github.com/usock/usock/internal/wire"
 )
 
 // DATA chunks larger than pion reads.
@@ -54,12 +56,8 @@ type rxLarge struct {
 // tooLargeForEngine reports whether DATA chunk raw (unpadded) alone makes
 // a packet larger than pion reads.
 func tooLargeForEngine(raw []byte) bool {
-	return commonHeaderPlus(len(raw)) > pionReadSize
+	return !fitsEngine(wire.CommonHeaderSize, len(raw))
 }
-
-// commonHeaderPlus is the size of a packet of one chunk of n bytes,
-// padded.
-func commonHeaderPlus(n int) int { return 12 + (n+3)&^3 }
 
 // put stashes the user data of the chunk with TSN tsn (copied), unless it
 // is stashed already (a retransmission pion had not taken yet).

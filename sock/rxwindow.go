@@ -74,6 +74,11 @@ const (
 	sinkStream = 0xffff
 )
 
+// fitsEngine reports whether a chunk of n bytes (unpadded; its padding
+// counted as the most it can be, 3) fits a packet for pion that holds used
+// bytes so far.
+func fitsEngine(used, n int) bool { return used+n+3 <= pionReadSize }
+
 type rxVerdict int
 
 const (
