@@ -307,7 +307,7 @@ func TestEngine(t *testing.T) {
 		name: "SHUTDOWN, SHUTDOWN ACK, SHUTDOWN COMPLETE",
 		run: func(t *testing.T, et *engineTest) {
 			// Its Cumulative TSN Ack acknowledges what the stack sent.
-			sd := binary.BigEndian.AppendUint32(nil, et.ourInitialTSN()-1)
+			sd := binary.BigEndian.AppendUint32(nil, et.nextStackTSN()-1)
 			et.write(must(wire.AppendChunk(nil, wire.ChunkShutdown, 0, sd)))
 			et.want(wire.ChunkShutdownAck)
 			et.write(must(wire.AppendChunk(nil, wire.ChunkShutdownComplete, 0, nil)))
@@ -354,8 +354,8 @@ func TestEngine(t *testing.T) {
 		// has not been sent."
 		name: "a SACK for a TSN never sent aborts the association",
 		run: func(t *testing.T, et *engineTest) {
-			initialTSN := et.ourInitialTSN()
-			et.write(must(wire.AppendSack(nil, initialTSN+100, 1<<20, nil, nil)))
+			next := et.nextStackTSN()
+			et.write(must(wire.AppendSack(nil, next+100, 1<<20, nil, nil)))
 			et.want(wire.ChunkAbort)
 			<-et.assoc.Done()
 			assert.ErrorIs(t, et.assoc.Err(), sock.ErrAborted)
@@ -369,10 +369,10 @@ func TestEngine(t *testing.T) {
 	}
 }
 
-// ourInitialTSN is the Initial TSN of the stack's INIT-ACK, read from
-// the first DATA it sends: the test sends none before, so the stack's
-// first TSN is its Initial TSN.
-func (et *engineTest) ourInitialTSN() uint32 {
+// nextStackTSN has the stack send one message, acknowledges it and
+// returns the TSN the stack's next DATA will carry. Called before the
+// stack sent any DATA, the message's TSN is the stack's Initial TSN.
+func (et *engineTest) nextStackTSN() uint32 {
 	et.t.Helper()
 	et.send([]byte("x"))
 	c := et.want(wire.ChunkData)
