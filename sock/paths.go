@@ -144,7 +144,6 @@ func (a *Association) carryOut(out pathdriver.Output) {
 	}
 }
 
-// pathOf returns the path with ID id, or nil.
 // infos is the driver's view of each path, by ID.
 func (mp *multipath) infos() map[pathmgr.PathID]pathmgr.PathInfo {
 	mp.mu.Lock()
@@ -156,6 +155,7 @@ func (mp *multipath) infos() map[pathmgr.PathID]pathmgr.PathInfo {
 	return infos
 }
 
+// pathOf returns the path with ID id, or nil.
 func (mp *multipath) pathOf(id pathmgr.PathID) *path {
 	if id < 0 || int(id) >= len(mp.byID) {
 		return nil
