@@ -273,7 +273,8 @@ func TestVanishingPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := testkit.NewWorld(t, baseSeed(t))
 		opts := append(tuned(), sock.WithPathMaxRetrans(2), sock.WithAssociationMaxRetrans(4))
-		g0 := runtime.NumGoroutine()
+		synctest.Wait() // the world settled: its goroutines started
+		g0 := testkit.BubbleGoroutines(t)
 		p := w.Connect(t, opts...)
 		ctx := context.Background()
 		for i := range 50 {
@@ -281,7 +282,7 @@ func TestVanishingPeer(t *testing.T) {
 			_, err := p.ServerEP.Recv(ctx)
 			require.NoError(t, err)
 		}
-		gUp := runtime.NumGoroutine()
+		gUp := testkit.BubbleGoroutines(t)
 		cut := time.Now()
 		w.SetCut(1, true)
 		w.SetCut(2, true)
@@ -306,7 +307,7 @@ func TestVanishingPeer(t *testing.T) {
 		require.ErrorIs(t, p.Client.Send(ctx, []byte("x"), sock.SendInfo{}), sock.ErrClosed)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		g1 := runtime.NumGoroutine()
+		g1 := testkit.BubbleGoroutines(t)
 		t.Logf("goroutines: %d before, %d up, %d after", g0, gUp, g1)
 		// The stacks' socket readers (two addresses on each of two
 		// stacks) started with the first endpoints and live with the
