@@ -63,6 +63,7 @@ var (
 	dTxErrors    = desc("socket_tx_errors_total", "Datagrams that could not be sent.", socketLabels)
 	dTxSegmented = desc("socket_tx_segmented_sends_total", "Sends that carried several datagrams with UDP segmentation offload (UDP_SEGMENT).", socketLabels)
 	dRxCoalesced = desc("socket_rx_coalesced_reads_total", "Reads that returned several datagrams coalesced by the kernel (UDP_GRO).", socketLabels)
+	dRxThrough   = desc("socket_rx_read_through_total", "Datagrams read by the engine of the stack's only association itself rather than the socket's read goroutine.", socketLabels)
 
 	dAssociations = desc("associations", "Associations of the endpoint, established or being set up.", epLabels)
 
@@ -92,7 +93,7 @@ var (
 
 	allDescs = []*prometheus.Desc{
 		dStackUDPPort, dEndpoints, dOOTBReplies, dOOTBDropped, dDrops,
-		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxErrors, dTxErrors, dTxSegmented, dRxCoalesced,
+		dRxDatagrams, dRxBytes, dTxDatagrams, dTxBytes, dRxDropped, dRxErrors, dTxErrors, dTxSegmented, dRxCoalesced, dRxThrough,
 		dAssociations,
 		dMsgsIn, dMsgsOut, dAssocDrops, dUnrecog, dHeartbeats, dRemoteErrs, dSendFailed, dEstablished, dStreamsOut, dStreamsIn,
 		dPathPktsOut, dPathBytesOut, dPathPktsIn, dPathBytesIn, dPathActive, dPathPrimary,
@@ -202,6 +203,7 @@ func (c *collector) collectStack(ch chan<- prometheus.Metric, s *sock.Stack, sl 
 		counter(ch, dTxErrors, ss.TxErrors, sl, so)
 		counter(ch, dTxSegmented, ss.TxSegmented, sl, so)
 		counter(ch, dRxCoalesced, ss.RxCoalesced, sl, so)
+		counter(ch, dRxThrough, ss.RxReadThrough, sl, so)
 	}
 	eps := s.Endpoints()
 	gauge(ch, dEndpoints, float64(len(eps)), sl)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,7 @@ type counters struct {
 	rxBadChecksum atomic.Uint64
 	rxErrors      atomic.Uint64
 	rxCoalesced   atomic.Uint64
+	rxThrough     atomic.Uint64
 	_             [64]byte
 	txDatagrams   atomic.Uint64
 	txBytes       atomic.Uint64
@@ -61,6 +63,8 @@ type socket struct {
 	gro       bool        // the kernel may coalesce datagrams (UDP_GRO)
 	gso       atomic.Bool // segmented sends (UDP_SEGMENT) in use
 	q         sendQueue   // Enqueue's packets, in batching mode
+	rd        *reader     // the receive buffers, used by the holder of turn
+	turn      readTurn
 	ctr       counters
 }
 
@@ -89,6 +93,7 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 		local: netip.AddrPortFrom(a, bound),
 	}
 	s.q.shrunk.L = &s.q.mu
+	s.turn.cond.L = &s.turn.mu
 	// Larger kernel buffers absorb bursts; the kernel may cap or refuse.
 	_ = c.SetReadBuffer(socketBufferSize)
 	_ = c.SetWriteBuffer(socketBufferSize)
@@ -114,15 +119,26 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 			}
 		}
 	}
+	s.rd = s.newReader()
 	return s, nil
 }
 
 func (s *socket) run() {
 	defer s.t.wg.Done()
-	if s.batch != nil {
-		s.readBatchLoop()
-	} else {
-		s.readLoop()
+	r := s.rd
+	for s.ownTurn() {
+		_, err := s.readOnce(r)
+		kicked := s.endTurn()
+		if err != nil {
+			if kicked && errors.Is(err, os.ErrDeadlineExceeded) {
+				continue // a goroutine reading through takes the reads over
+			}
+			if s.readFailed(err, &r.streak) {
+				return
+			}
+			continue
+		}
+		r.streak = 0
 	}
 }
 
@@ -133,98 +149,113 @@ func unmapAddrPort(ap netip.AddrPort) netip.AddrPort {
 	return ap
 }
 
-// readLoop reads one datagram per system call: ReadMsgUDPAddrPort on the
-// real network (allocation free, with control messages), ReadFrom on any
-// other transport.UDPConn.
-func (s *socket) readLoop() {
-	buf := make([]byte, MaxDatagramSize)
-	var oob []byte
-	if s.meta {
-		oob = make([]byte, oobSize)
-	}
-	streak := 0
-	for {
-		var (
-			meta    Meta
-			n       int
-			segSize int
-			err     error
-		)
-		if s.udp != nil {
-			var (
-				oobn int
-				src  netip.AddrPort
-			)
-			n, oobn, _, src, err = s.udp.ReadMsgUDPAddrPort(buf, oob)
-			meta.Src = unmapAddrPort(src)
-			meta.Local = s.local
-			if oobn > 0 {
-				segSize = parseOOB(oob[:oobn], &meta, s.is4, s.local.Port())
-			}
-		} else {
-			var addr net.Addr
-			n, addr, err = s.conn.ReadFrom(buf)
-			if ua, ok := addr.(*net.UDPAddr); ok {
-				meta.Src = unmapAddrPort(ua.AddrPort())
-			}
-			meta.Local = s.local
-		}
-		if err == nil || n > 0 {
-			s.deliverSegments(buf[:n], segSize, &meta)
-		}
-		if err != nil {
-			if s.readFailed(err, &streak) {
-				return
-			}
-			continue
-		}
-		streak = 0
-	}
+// reader is the receive buffers of a socket. Whoever holds the socket's
+// read turn (see readTurn) uses them: its read goroutine, or a goroutine
+// reading through.
+type reader struct {
+	// Batching mode: the messages of one ReadBatch, each with its slot of
+	// the buffer and of the control messages.
+	msgs []ipv4.Message
+	// Otherwise: one datagram and its control messages.
+	buf []byte
+	oob []byte
+	// streak counts the read errors in a row (readFailed).
+	streak int
 }
 
-// readBatchLoop reads up to batchSize datagrams per ReadBatch call
-// (recvmmsg on Linux).
-func (s *socket) readBatchLoop() {
+func (s *socket) newReader() *reader {
+	r := &reader{}
+	if s.batch == nil {
+		r.buf = make([]byte, MaxDatagramSize)
+		if s.meta {
+			r.oob = make([]byte, oobSize)
+		}
+		return r
+	}
 	n := s.t.batchSize
-	msgs := make([]ipv4.Message, n)
+	r.msgs = make([]ipv4.Message, n)
 	slab := make([]byte, n*MaxDatagramSize)
-	bufs := make([][]byte, n)
 	var oobs []byte
 	if s.meta {
 		oobs = make([]byte, n*oobSize)
 	}
-	for i := range msgs {
-		bufs[i] = slab[i*MaxDatagramSize : (i+1)*MaxDatagramSize : (i+1)*MaxDatagramSize]
-		msgs[i].Buffers = bufs[i : i+1]
+	for i := range r.msgs {
+		r.msgs[i].Buffers = [][]byte{slab[i*MaxDatagramSize : (i+1)*MaxDatagramSize : (i+1)*MaxDatagramSize]}
 		if s.meta {
-			msgs[i].OOB = oobs[i*oobSize : (i+1)*oobSize : (i+1)*oobSize]
+			r.msgs[i].OOB = oobs[i*oobSize : (i+1)*oobSize : (i+1)*oobSize]
 		}
+	}
+	return r
+}
+
+// readOnce makes one read system call and delivers what it returned:
+// n datagrams (as the kernel counts them, before receive offload splits
+// any).
+func (s *socket) readOnce(r *reader) (n int, err error) {
+	if s.batch != nil {
+		return s.readBatch(r)
+	}
+	return s.readOne(r)
+}
+
+// readOne reads one datagram: ReadMsgUDPAddrPort on the real network
+// (allocation free, with control messages), ReadFrom on any other
+// transport.UDPConn.
+func (s *socket) readOne(r *reader) (int, error) {
+	var (
+		meta    Meta
+		n       int
+		segSize int
+		err     error
+	)
+	if s.udp != nil {
+		var (
+			oobn int
+			src  netip.AddrPort
+		)
+		n, oobn, _, src, err = s.udp.ReadMsgUDPAddrPort(r.buf, r.oob)
+		meta.Src = unmapAddrPort(src)
+		meta.Local = s.local
+		if oobn > 0 {
+			segSize = parseOOB(r.oob[:oobn], &meta, s.is4, s.local.Port())
+		}
+	} else {
+		var addr net.Addr
+		n, addr, err = s.conn.ReadFrom(r.buf)
+		if ua, ok := addr.(*net.UDPAddr); ok {
+			meta.Src = unmapAddrPort(ua.AddrPort())
+		}
+		meta.Local = s.local
+	}
+	if err == nil || n > 0 {
+		s.deliverSegments(r.buf[:n], segSize, &meta)
+		return 1, err
+	}
+	return 0, err
+}
+
+// readBatch reads up to batchSize datagrams with one ReadBatch call
+// (recvmmsg on Linux).
+func (s *socket) readBatch(r *reader) (int, error) {
+	k, err := s.batch.ReadBatch(r.msgs, 0)
+	if err != nil {
+		return 0, err
 	}
 	port := s.local.Port()
-	streak := 0
-	for {
-		k, err := s.batch.ReadBatch(msgs, 0)
-		if err != nil {
-			if s.readFailed(err, &streak) {
-				return
-			}
-			continue
+	for i := range k {
+		m := &r.msgs[i]
+		meta := Meta{Local: s.local}
+		if ua, ok := m.Addr.(*net.UDPAddr); ok {
+			meta.Src = unmapAddrPort(ua.AddrPort())
 		}
-		streak = 0
-		for i := range k {
-			m := &msgs[i]
-			meta := Meta{Local: s.local}
-			if ua, ok := m.Addr.(*net.UDPAddr); ok {
-				meta.Src = unmapAddrPort(ua.AddrPort())
-			}
-			m.Addr = nil
-			segSize := 0
-			if m.NN > 0 {
-				segSize = parseOOB(m.OOB[:m.NN], &meta, s.is4, port)
-			}
-			s.deliverSegments(m.Buffers[0][:m.N], segSize, &meta)
+		m.Addr = nil
+		segSize := 0
+		if m.NN > 0 {
+			segSize = parseOOB(m.OOB[:m.NN], &meta, s.is4, port)
 		}
+		s.deliverSegments(m.Buffers[0][:m.N], segSize, &meta)
 	}
+	return k, nil
 }
 
 // readFailed accounts for a read error and reports whether the read loop

@@ -179,6 +179,10 @@ type Stats struct {
 	TxSegmented uint64 // sends that carried several datagrams (UDP_SEGMENT)
 	RxCoalesced uint64 // reads that returned several datagrams (UDP_GRO)
 	RxErrors    uint64 // failed socket reads (not counting the one ending Close)
+	// RxReadThrough counts the datagrams of RxDatagrams read by a
+	// goroutine reading through (Transport.ReadThrough) rather than by a
+	// socket's read goroutine.
+	RxReadThrough uint64
 }
 
 // SocketInfo describes one socket of a Transport.
@@ -449,6 +453,7 @@ func (t *Transport) Stats() Stats {
 		st.TxErrors += c.txErrors.Load()
 		st.TxSegmented += c.txSegmented.Load()
 		st.RxCoalesced += c.rxCoalesced.Load()
+		st.RxReadThrough += c.rxThrough.Load()
 	}
 	st.TxErrors += t.txErrors.Load()
 	return st
@@ -464,6 +469,7 @@ func (t *Transport) Close() error {
 		t.stopQueues()
 		var errs []error
 		for _, s := range t.socks {
+			s.closeTurn()
 			if err := s.conn.Close(); err != nil {
 				errs = append(errs, err)
 			}

@@ -1,0 +1,275 @@
+package udpencap
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// onReadThrough reports whether the calling goroutine is inside
+// Transport.ReadThrough, from its stack.
+func onReadThrough() bool {
+	pc := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(1, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, ".(*Transport).ReadThrough") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// seqReceiver records the sequence number (the Verification Tag) of
+// every packet and on which goroutine it was delivered.
+type seqReceiver struct {
+	mu      sync.Mutex
+	seqs    []uint32
+	through []bool
+	arrived chan struct{}
+}
+
+func (r *seqReceiver) ReceivePacket(pkt []byte, meta Meta) {
+	r.mu.Lock()
+	r.seqs = append(r.seqs, binary.BigEndian.Uint32(pkt[4:8]))
+	r.through = append(r.through, onReadThrough())
+	r.mu.Unlock()
+	select {
+	case r.arrived <- struct{}{}:
+	default:
+	}
+}
+
+func (r *seqReceiver) snapshot() ([]uint32, []bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint32(nil), r.seqs...), append([]bool(nil), r.through...)
+}
+
+func openSeq(t *testing.T, cfg Config) (*Transport, *seqReceiver) {
+	t.Helper()
+	r := &seqReceiver{arrived: make(chan struct{}, 1)}
+	cfg.Receiver = r
+	tr, err := Open(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, tr.Close()) })
+	return tr, r
+}
+
+// readUntil calls ReadThrough for owner until n packets arrived.
+func readUntil(tr *Transport, r *seqReceiver, owner any, n int) error {
+	for {
+		if seqs, _ := r.snapshot(); len(seqs) >= n {
+			return nil
+		}
+		ok, err := tr.ReadThrough(owner, nil)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("ReadThrough did not take the reads")
+		}
+	}
+}
+
+// waitBorrowedRead waits until owner has the reads and a read is under
+// way: what is sent from now on is read through.
+func waitBorrowedRead(tr *Transport, owner any) {
+	rt := &tr.socks[0].turn
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for rt.reading != owner {
+		rt.mu.Unlock()
+		runtime.Gosched()
+		rt.mu.Lock()
+	}
+}
+
+// waitArrived waits until n packets arrived.
+func waitArrived(r *seqReceiver, n int) {
+	for {
+		if seqs, _ := r.snapshot(); len(seqs) >= n {
+			return
+		}
+		<-r.arrived
+	}
+}
+
+// readThroughBurst reads through for owner while send runs, until n
+// packets arrived. The reads may pass to owner in the middle of the
+// burst; whatever the socket's goroutine read is delivered by it, so
+// once n arrived a ReadThrough may wait for a datagram that never comes:
+// EndReadThrough then ends it, and the reads go back.
+func readThroughBurst(t *testing.T, tr *Transport, r *seqReceiver, owner any, n int, send func()) {
+	t.Helper()
+	sent := make(chan struct{})
+	go func() { send(); close(sent) }()
+	ended := make(chan struct{})
+	go func() {
+		waitArrived(r, n)
+		tr.EndReadThrough(owner)
+		close(ended)
+	}()
+	for {
+		select {
+		case <-ended:
+			<-sent
+			return
+		default:
+		}
+		if _, err := tr.ReadThrough(owner, ended); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A goroutine reading through gets the datagrams delivered on itself, in
+// order, with none lost when the reads pass from the socket's goroutine
+// to it and back.
+func TestReadThroughTakesAndGivesBackReads(t *testing.T) {
+	bothModes(t, func(t *testing.T, disable bool) {
+		rx, r := openSeq(t, Config{DisableBatching: disable})
+		tx := openT(t, Config{DisableBatching: disable})
+		to := rx.LocalAddrs()[0]
+		seq := uint32(0)
+		send := func(n int) {
+			for range n {
+				seq++
+				if err := tx.Send(makePacket(1, 2, seq, nil), netip.Addr{}, to); err != nil {
+					panic(err)
+				}
+			}
+		}
+		owner := new(int)
+		total := 0
+		for round := range 4 {
+			// Read through from the middle of a burst on: the handover
+			// must neither lose nor reorder any.
+			total += 50
+			readThroughBurst(t, rx, r, owner, total, func() { send(50) })
+			// Sent while a ReadThrough waits: delivered on it.
+			read := make(chan error, 1)
+			go func(n int) { read <- readUntil(rx, r, owner, n) }(total + 5)
+			waitBorrowedRead(rx, owner)
+			send(5)
+			total += 5
+			require.NoError(t, <-read)
+			seqs, through := r.snapshot()
+			for i := len(seqs) - 5; i < len(seqs); i++ {
+				assert.True(t, through[i], "round %d: packet %d came through the socket's goroutine while borrowed", round, seqs[i])
+			}
+			rx.EndReadThrough(owner)
+			send(5)
+			total += 5
+			waitArrived(r, total)
+			seqs, through = r.snapshot()
+			for i := len(seqs) - 5; i < len(seqs); i++ {
+				assert.False(t, through[i], "round %d: packet %d read through after EndReadThrough", round, seqs[i])
+			}
+		}
+		seqs, _ := r.snapshot()
+		for i, s := range seqs {
+			require.Equal(t, uint32(i+1), s, "datagram %d out of order or lost: %v", i, seqs)
+		}
+	})
+}
+
+func TestReadThroughOneOwnerAtATime(t *testing.T) {
+	rx, r := openSeq(t, Config{})
+	tx := openT(t, Config{})
+	a, b := new(int), new(int)
+	for i, owner := range []any{a, b} {
+		read := make(chan error, 1)
+		go func() { read <- readUntil(rx, r, owner, i+1) }()
+		waitBorrowedRead(rx, owner)
+		ok, err := rx.ReadThrough(new(int), nil)
+		assert.False(t, ok, "a second owner took the reads")
+		assert.NoError(t, err)
+		rx.EndReadThrough(new(int)) // not the owner: nothing happens
+		require.NoError(t, tx.Send(makePacket(1, 2, uint32(i+1), nil), netip.Addr{}, rx.LocalAddrs()[0]))
+		require.NoError(t, <-read)
+		_, through := r.snapshot()
+		assert.True(t, through[i])
+		rx.EndReadThrough(owner)
+	}
+}
+
+// EndReadThrough from another goroutine ends a ReadThrough that waits
+// for a datagram; so does closing done, checked before the read.
+func TestReadThroughEndedEarly(t *testing.T) {
+	rx, _ := openSeq(t, Config{})
+	owner := new(int)
+	returned := make(chan error)
+	go func() {
+		ok, err := rx.ReadThrough(owner, nil)
+		if err == nil && !ok {
+			err = errors.New("not taken")
+		}
+		returned <- err
+	}()
+	// ReadThrough may or may not have taken the reads when End runs; if
+	// not yet, it takes them after and waits for a datagram, so End is
+	// repeated until it returns.
+	for done := false; !done; {
+		rx.EndReadThrough(owner)
+		select {
+		case err := <-returned:
+			require.NoError(t, err)
+			done = true
+		default:
+			runtime.Gosched()
+		}
+	}
+	done := make(chan struct{})
+	close(done)
+	ok, err := rx.ReadThrough(owner, done)
+	assert.True(t, ok)
+	assert.NoError(t, err)
+	rt := &rx.socks[0].turn
+	rt.mu.Lock()
+	assert.Nil(t, rt.borrower, "a closed done left the reads borrowed")
+	rt.mu.Unlock()
+}
+
+// Close ends a ReadThrough waiting for a datagram, and after Close it
+// fails with net.ErrClosed.
+func TestReadThroughClose(t *testing.T) {
+	r := &seqReceiver{arrived: make(chan struct{}, 1)}
+	rx, err := Open(Config{Receiver: r})
+	require.NoError(t, err)
+	owner := new(int)
+	returned := make(chan error)
+	go func() {
+		for {
+			ok, err := rx.ReadThrough(owner, nil)
+			if err != nil || !ok {
+				returned <- err
+				return
+			}
+		}
+	}()
+	require.NoError(t, rx.Close())
+	err = <-returned
+	assert.ErrorIs(t, err, net.ErrClosed)
+	_, err = rx.ReadThrough(owner, nil)
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+// A Transport of two sockets cannot be read through: a goroutine reading
+// one would hold up the other's datagrams.
+func TestReadThroughNotWithTwoSockets(t *testing.T) {
+	tr := openT(t, Config{LocalAddrs: []netip.Addr{lo4, netip.MustParseAddr("127.0.0.2")}})
+	ok, err := tr.ReadThrough(new(int), nil)
+	assert.False(t, ok)
+	assert.NoError(t, err)
+}
