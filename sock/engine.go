@@ -33,6 +33,9 @@ type engineState struct {
 	// establishment until the association is finished, is still held by
 	// the association itself (not handed to acceptLoop).
 	held atomic.Bool
+	// counted: the engine is counted in the stack's engines
+	// (countEngineLocked).
+	counted atomic.Bool
 }
 
 // engine returns the pion association, nil before the engine started.
@@ -121,9 +124,11 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	a.negotiateStreamsLocked(peer)
 	a.eng.pion = pa
 	a.eng.conn = conn
+	a.countEngineLocked()
 	a.handshakeDoneLocked()
 	a.mu.Unlock()
 	if err := a.startPaths(time.Now()); err != nil {
+		a.uncountEngine()
 		_ = pa.Close()
 		return false, fmt.Errorf("sock: path management: %w", err)
 	}
@@ -134,6 +139,7 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	if !a.life.advance(StateCookieWait, StateEstablished) &&
 		!a.life.advance(StateCookieEchoed, StateEstablished) {
 		// Closed meanwhile.
+		a.uncountEngine()
 		a.stopPaths()
 		_ = pa.Close()
 		a.releaseEngine()
@@ -217,6 +223,11 @@ type shimConn struct {
 	// back for a packet: pion is then through with the packets before
 	// (see readReturn).
 	nextRead atomic.Pointer[chan struct{}]
+	// lent is the Bind whose reads pion's read loop took over (see
+	// readThrough); only that goroutine touches it. reading is set while
+	// it is in a read of the Bind: the receive path runs on it then.
+	lent    udpencap.ReadThrougher
+	reading atomic.Bool
 }
 
 // shimQueue is how many inbound packets wait for pion's read loop; past
@@ -239,6 +250,10 @@ func (c *shimConn) readReturn() <-chan struct{} {
 	}
 }
 
+// Read hands pion the next inbound packet. While the association is
+// the stack's only one, the goroutine that calls it (pion's read loop)
+// reads the stack's socket itself when the queue is empty (see
+// readThrough); otherwise it waits for the receive path to queue one.
 func (c *shimConn) Read(b []byte) (int, error) {
 	if c.nextRead.Load() != nil {
 		if p := c.nextRead.Swap(nil); p != nil {
@@ -261,6 +276,9 @@ func (c *shimConn) Read(b []byte) (int, error) {
 			return n, nil
 		}
 		c.mu.Unlock()
+		if c.readThrough() {
+			continue
+		}
 		select {
 		case <-c.ready:
 		case <-c.closed:
@@ -301,7 +319,10 @@ func (c *shimConn) closedC() <-chan struct{} { return c.closed }
 
 // Close is pion closing its association.
 func (c *shimConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
+	c.once.Do(func() {
+		close(c.closed)
+		c.endReadThrough()
+	})
 	c.a.engineClosed()
 	return nil
 }

@@ -378,10 +378,21 @@ func (a *Association) finishWith(ce *CloseError, event bool) {
 		a.rq.finished(a, reason == ReasonShutdown)
 	}
 	a.ep.unregister(a)
-	if pa != nil {
-		_ = pa.Close()
+	a.uncountEngine()
+	if sh := a.shim(); pa != nil && sh.onReadLoop() {
+		// The receive path runs on pion's read loop (readthrough.go), and
+		// pion's Close waits for that loop to end: close it from another
+		// goroutine. The engine's hold keeps the endpoint open until then.
+		go func() {
+			_ = pa.Close()
+			a.releaseEngine()
+		}()
+	} else {
+		if pa != nil {
+			_ = pa.Close()
+		}
+		a.releaseEngine()
 	}
-	a.releaseEngine()
 	// The messages not delivered, before the events that end the
 	// association: a user who stops at EventDown has seen them all.
 	a.pushEvents(a.tx.down(a))

@@ -60,6 +60,13 @@ type Stack struct {
 	// take mu: a socket's read goroutine sends replies, and Close holds mu
 	// while it waits for that goroutine.
 	sendVia atomic.Pointer[map[netip.Addr]udpencap.Bind]
+	// readThrough is the stack's Bind when it is the only one and can be
+	// read through (see shimConn.readThrough), else nil; written with
+	// sendVia.
+	readThrough atomic.Pointer[udpencap.ReadThrougher]
+	// engines counts the associations whose engine runs (see
+	// Association.countEngine).
+	engines atomic.Int32
 
 	// byAddr maps (local address, SCTP port) to the endpoint owning it
 	// (netip.AddrPort to *Endpoint), for the receive path; written under mu.
@@ -393,6 +400,14 @@ func (s *Stack) publishTransportsLocked() {
 		m[a] = tr
 	}
 	s.sendVia.Store(&m)
+	s.readThrough.Store(nil)
+	if len(m) == 1 {
+		for _, tr := range m {
+			if rt, ok := tr.(udpencap.ReadThrougher); ok {
+				s.readThrough.Store(&rt)
+			}
+		}
+	}
 }
 
 func closeTransports(trs []udpencap.Bind) {
