@@ -159,9 +159,11 @@ func (t *Transport) ReadThrough(owner any, done <-chan struct{}) (bool, error) {
 	rt.mu.Unlock()
 	defer t.wg.Done()
 
-	n, err := s.readOnce(s.rd)
+	// The receive counters are written by the holder of the turn only.
+	before := s.ctr.rxDatagrams.Load()
+	_, err := s.readOnce(s.rd)
+	s.ctr.rxThrough.Add(s.ctr.rxDatagrams.Load() - before)
 	kicked := s.endTurn()
-	s.ctr.rxThrough.Add(uint64(n))
 	if err == nil {
 		s.rd.streak = 0
 		return true, nil

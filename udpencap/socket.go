@@ -29,7 +29,7 @@ var (
 )
 
 // counters are one socket's statistics. The receive counters are written
-// only by the socket's read goroutine; the send counters by any sender, so
+// only by the holder of the socket's read turn (readTurn); the send counters by any sender, so
 // they live on another cache line.
 type counters struct {
 	rxDatagrams   atomic.Uint64
