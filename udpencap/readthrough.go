@@ -67,8 +67,13 @@ func (s *socket) endTurn() (kicked bool) {
 	rt := &s.turn
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	// After a turn of the borrower that still has the reads nobody can
+	// go on: the read goroutine waits for them to come back. Waking it
+	// would cost a futex wake-up per read for nothing.
+	if rt.reading == nil || rt.borrower == nil {
+		rt.cond.Broadcast()
+	}
 	rt.busy, rt.reading = false, nil
-	rt.cond.Broadcast()
 	return rt.kicked
 }
 
