@@ -1,10 +1,8 @@
 package udpencap
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 )
@@ -61,20 +59,20 @@ func (s *socket) startTurnLocked(reader any) {
 	}
 }
 
-// endTurn ends a turn and reports whether a kick may have cut its read
-// short.
-func (s *socket) endTurn() (kicked bool) {
+// endTurn ends a turn.
+func (s *socket) endTurn() {
 	rt := &s.turn
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	// After a turn of the borrower that still has the reads nobody can
 	// go on: the read goroutine waits for them to come back. Waking it
-	// would cost a futex wake-up per read for nothing.
-	if rt.reading == nil || rt.borrower == nil {
+	// would cost a futex wake-up per read for nothing. Any other end of a
+	// turn may let a waiter go: the read goroutine, or a new borrower
+	// waiting for the turn of one whose reads ended meanwhile.
+	if rt.reading == nil || rt.borrower != rt.reading {
 		rt.cond.Broadcast()
 	}
 	rt.busy, rt.reading = false, nil
-	return rt.kicked
 }
 
 // kickLocked ends the read under way early: it sets the socket's read
@@ -168,15 +166,9 @@ func (t *Transport) ReadThrough(owner any, done <-chan struct{}) (bool, error) {
 	before := s.ctr.rxDatagrams.Load()
 	_, err := s.readOnce(s.rd)
 	s.ctr.rxThrough.Add(s.ctr.rxDatagrams.Load() - before)
-	kicked := s.endTurn()
-	if err == nil {
-		s.rd.streak = 0
-		return true, nil
-	}
-	if kicked && errors.Is(err, os.ErrDeadlineExceeded) {
-		return true, nil
-	}
-	if s.readFailed(err, &s.rd.streak) {
+	stop := s.afterRead(err)
+	s.endTurn()
+	if stop {
 		return true, fmt.Errorf("udpencap: read through %s: %w: %w", s.local, net.ErrClosed, err)
 	}
 	return true, nil

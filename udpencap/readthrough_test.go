@@ -273,3 +273,58 @@ func TestReadThroughNotWithTwoSockets(t *testing.T) {
 	assert.False(t, ok)
 	assert.NoError(t, err)
 }
+
+// gatedReceiver blocks the delivery of the packet with tag 1 until gate
+// is closed, and says when it started on entered.
+type gatedReceiver struct {
+	seqReceiver
+	entered, gate chan struct{}
+}
+
+func (r *gatedReceiver) ReceivePacket(pkt []byte, meta Meta) {
+	if binary.BigEndian.Uint32(pkt[4:8]) == 1 {
+		close(r.entered)
+		<-r.gate
+	}
+	r.seqReceiver.ReceivePacket(pkt, meta)
+}
+
+// When the reads of one owner end while its turn is under way and
+// another owner takes them, the end of the first turn lets the second
+// go on.
+func TestReadThroughNextOwnerAfterEndedTurn(t *testing.T) {
+	r := &gatedReceiver{seqReceiver: seqReceiver{arrived: make(chan struct{}, 1)}, entered: make(chan struct{}), gate: make(chan struct{})}
+	rx, err := Open(Config{Receiver: r})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, rx.Close()) })
+	tx := openT(t, Config{})
+	to := rx.LocalAddrs()[0]
+	a, b := new(int), new(int)
+
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := rx.ReadThrough(a, nil)
+		aDone <- err
+	}()
+	waitBorrowedRead(rx, a)
+	require.NoError(t, tx.Send(makePacket(1, 2, 1, nil), netip.Addr{}, to))
+	<-r.entered // a's turn delivers packet 1 and waits
+	rx.EndReadThrough(a)
+	bDone := make(chan error, 1)
+	go func() { bDone <- readUntil(rx, &r.seqReceiver, b, 2) }()
+	rt := &rx.socks[0].turn
+	rt.mu.Lock()
+	for rt.borrower != b {
+		rt.mu.Unlock()
+		runtime.Gosched()
+		rt.mu.Lock()
+	}
+	rt.mu.Unlock()
+	close(r.gate)
+	require.NoError(t, <-aDone)
+	require.NoError(t, tx.Send(makePacket(1, 2, 2, nil), netip.Addr{}, to))
+	require.NoError(t, <-bDone)
+	seqs, through := r.snapshot()
+	assert.Equal(t, []uint32{1, 2}, seqs)
+	assert.Equal(t, []bool{true, true}, through)
+}

@@ -125,20 +125,29 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 
 func (s *socket) run() {
 	defer s.t.wg.Done()
-	r := s.rd
 	for s.ownTurn() {
-		_, err := s.readOnce(r)
-		kicked := s.endTurn()
-		if err != nil {
-			if kicked && errors.Is(err, os.ErrDeadlineExceeded) {
-				continue // a goroutine reading through takes the reads over
-			}
-			if s.readFailed(err, &r.streak) {
-				return
-			}
-			continue
+		_, err := s.readOnce(s.rd)
+		stop := s.afterRead(err)
+		s.endTurn()
+		if stop {
+			return
 		}
-		r.streak = 0
+	}
+}
+
+// afterRead accounts for the outcome of a read, within the reader's turn
+// (r.streak is the turn's), and reports whether reading must stop. A
+// deadline error is a kick (see kickLocked; nothing else sets a read
+// deadline): the reads pass to another goroutine.
+func (s *socket) afterRead(err error) (stop bool) {
+	switch {
+	case err == nil:
+		s.rd.streak = 0
+		return false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return false
+	default:
+		return s.readFailed(err, &s.rd.streak)
 	}
 }
 
