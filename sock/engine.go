@@ -85,6 +85,13 @@ func (a *Association) localInit() wire.Init {
 // On the side that received the COOKIE-ECHO, cookieEcho is its datagram:
 // the COOKIE-ACK answers it before anything else is sent (no HEARTBEAT or
 // DATA may reach the peer before it leaves COOKIE-ECHOED).
+//
+// The COOKIE-ACK leaves before pion's association is made: it is what the
+// peer waits for, and making pion's association (its state, timers and
+// two goroutines) takes as long as the rest of the handshake's work on
+// this side; the peer goes on with its part meanwhile. The socket reader
+// that runs this takes the peer's next packets only afterwards. A failure
+// after the COOKIE-ACK aborts the peer, which has been told ESTABLISHED.
 func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.Meta) (started bool, err error) {
 	a.mu.Lock()
 	if a.eng.starting {
@@ -92,10 +99,23 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		return false, nil
 	}
 	a.eng.starting = true
+	a.peerTag = peer.InitiateTag
 	a.mu.Unlock()
 	localTok, remoteTok, err := handshake.PionTokens(local, peer, false)
 	if err != nil {
 		return false, fmt.Errorf("sock: start association engine: %w", err)
+	}
+	if cookieEcho != nil {
+		a.sendCookieAck(*cookieEcho)
+	}
+	fail := func(err error) (bool, error) {
+		if cookieEcho != nil {
+			a.sendAbort("association set-up failed")
+		}
+		return false, err
+	}
+	if testHookEngineCreate != nil {
+		testHookEngineCreate(a)
 	}
 	conn := newShimConn(a)
 	pa, err := sctp.ClientWithOptions(
@@ -112,12 +132,11 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
 	)
 	if err != nil {
-		return false, fmt.Errorf("sock: start association engine: %w", err)
+		return fail(fmt.Errorf("sock: start association engine: %w", err))
 	}
 	a.rx.init(peer.InitialTSN-1, a.cfg.receiveBuffer, a.cfg.maxMessageSize)
 	a.tx.init(local.InitialTSN) // pion's first DATA has our initial TSN
 	a.mu.Lock()
-	a.peerTag = peer.InitiateTag
 	a.negotiateStreamsLocked(peer)
 	a.eng.pion = pa
 	a.eng.conn = conn
@@ -125,7 +144,7 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	a.mu.Unlock()
 	if err := a.startPaths(time.Now()); err != nil {
 		_ = pa.Close()
-		return false, fmt.Errorf("sock: path management: %w", err)
+		return fail(fmt.Errorf("sock: path management: %w", err))
 	}
 	// The engine's hold on the endpoint's wait group, from now until the
 	// association is finished (see releaseEngine).
@@ -137,16 +156,17 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		a.stopPaths()
 		_ = pa.Close()
 		a.releaseEngine()
-		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
-	}
-	if cookieEcho != nil {
-		a.sendCookieAck(*cookieEcho)
+		return fail(fmt.Errorf("sock: association closed during set-up: %w", ErrClosed))
 	}
 	a.life.established()
 	// Path management's first tick: confirmation heartbeats go at once.
 	a.onPathTimer()
 	return true, nil
 }
+
+// testHookEngineCreate, when set (by tests), runs in startEngine just
+// before pion's association is made.
+var testHookEngineCreate func(*Association)
 
 // engineClosed runs when pion closes its connection: a shutdown completed,
 // or pion gave up on the association. It must not block nor take a.mu
