@@ -1,7 +1,11 @@
 package sock
 
 import (
+	"net/netip"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,4 +33,62 @@ func TestCookieAckPrecedesEngine(t *testing.T) {
 	require.Contains(t, sent, p.listener)
 	require.Equal(t, uint64(1), sent[p.listener], "the COOKIE-ACK, and only it, before pion's association")
 	require.Equal(t, StateEstablished, p.serverAssoc.State())
+}
+
+// onReceivePath reports whether its caller runs inside the stack's
+// receive path (Stack.receive, on a socket's read goroutine).
+func onReceivePath() bool {
+	pc := make([]uintptr, 100)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "sock.(*Stack).receive") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// TestHandshakeAnswersOnReceivePath: the connecting side answers the
+// INIT-ACK with the COOKIE-ECHO, and starts the engine on the COOKIE-ACK,
+// on the receive path that took them, without handing them to Connect's
+// goroutine first.
+func TestHandshakeAnswersOnReceivePath(t *testing.T) {
+	var echoes, echoesOnReceive, engines, enginesOnReceive atomic.Int32
+	var client atomic.Pointer[Stack]
+	tap := func(pkt []byte, from netip.Addr, to netip.AddrPort) {
+		if isCookieEcho(pkt) {
+			echoes.Add(1)
+			if onReceivePath() {
+				echoesOnReceive.Add(1)
+			}
+		}
+	}
+	testHookEngineCreate = func(a *Association) {
+		if a.ep.stack != client.Load() {
+			return
+		}
+		engines.Add(1)
+		if onReceivePath() {
+			enginesOnReceive.Add(1)
+		}
+	}
+	t.Cleanup(func() { testHookEngineCreate = nil })
+	server := newStack(t)
+	listener, err := server.NewEndpoint(nil, 0, AcceptMax(10))
+	require.NoError(t, err)
+	c := newStack(t)
+	client.Store(c)
+	c.sendTap.Store(&tap)
+	dialer, err := c.NewEndpoint(nil, 0)
+	require.NoError(t, err)
+	a, err := dialer.Connect(t.Context(), []netip.Addr{lo4}, listener.Port(), WithRemoteUDPPort(server.UDPPort()))
+	require.NoError(t, err)
+	require.Equal(t, StateEstablished, a.State())
+	require.Equal(t, int32(1), echoes.Load())
+	require.Equal(t, int32(1), echoesOnReceive.Load(), "the COOKIE-ECHO left from the receive path")
+	require.Equal(t, int32(1), engines.Load())
+	require.Equal(t, int32(1), enginesOnReceive.Load(), "the engine started on the receive path")
 }
