@@ -56,8 +56,11 @@ type handshakeState struct {
 	pendingPeer *wire.Init
 }
 
-func newHandshakeState() handshakeState {
-	return handshakeState{in: make(chan handshakeMsg, 8), failed: make(chan error, 1)}
+// open makes the channels of an association that connects (Connect, before
+// the association is registered): one that is accepted never needs them,
+// and the receive path's sends on nil channels fall through.
+func (hs *handshakeState) open() {
+	hs.in, hs.failed = make(chan handshakeMsg, 8), make(chan error, 1)
 }
 
 // handshakeMsg is a handshake chunk for the connecting side.
@@ -123,6 +126,7 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 			}
 		}
 		a := newAssociation(e, port)
+		a.hs.open()
 		a.life.set(StateCookieWait)
 		for _, r := range peers {
 			l, _ := multihome.LocalFor(e.addrs, r)

@@ -92,3 +92,46 @@ func TestHandshakeAnswersOnReceivePath(t *testing.T) {
 	require.Equal(t, int32(1), engines.Load())
 	require.Equal(t, int32(1), enginesOnReceive.Load(), "the engine started on the receive path")
 }
+
+// TestEndpointQueueHoldsWhatItHolds: an endpoint's receive queue costs
+// memory for the messages it holds, not for its limit; messages keep
+// their order, and a full queue takes no more.
+func TestEndpointQueueHoldsWhatItHolds(t *testing.T) {
+	s := newStack(t)
+	var before, after runtime.MemStats
+	const n = 100
+	eps := make([]*Endpoint, 0, n)
+	runtime.ReadMemStats(&before)
+	for range n {
+		ep, err := s.NewEndpoint(nil, 0, WithRecvQueue(1<<16))
+		require.NoError(t, err)
+		eps = append(eps, ep)
+	}
+	runtime.ReadMemStats(&after)
+	for _, ep := range eps {
+		require.NoError(t, ep.Close())
+	}
+	// A channel of 65,536 messages would be 4 MiB an endpoint.
+	perEndpoint := (after.TotalAlloc - before.TotalAlloc) / n
+	require.Less(t, perEndpoint, uint64(64<<10), "bytes allocated per endpoint")
+
+	q := newEndpointQueue(3)
+	for i := range 3 {
+		require.True(t, q.tryPush(Message{Stream: uint16(i)}))
+	}
+	require.False(t, q.tryPush(Message{Stream: 3}), "full")
+	require.Equal(t, 3, q.len())
+	for i := range 3 {
+		m, ok := q.tryPop()
+		require.True(t, ok)
+		require.Equal(t, uint16(i), m.Stream)
+		require.True(t, q.tryPush(Message{Stream: uint16(10 + i)}))
+	}
+	for i := range 3 {
+		m, ok := q.tryPop()
+		require.True(t, ok)
+		require.Equal(t, uint16(10+i), m.Stream)
+	}
+	_, ok := q.tryPop()
+	require.False(t, ok, "empty")
+}
