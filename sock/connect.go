@@ -267,6 +267,7 @@ func (a *Association) connect(ctx context.Context) error {
 						a.mu.Lock()
 						a.peerTag = 0
 						a.mu.Unlock()
+						a.dropSpareEngine()
 						hs.echo, hs.echoPath = nil, nil
 						rto = a.cfg.rtoInitial
 						err := a.sendInitStepLocked(retransmits, preserve)
@@ -351,6 +352,9 @@ func (a *Association) initAckArrived(m handshakeMsg) {
 	hs.echoes++
 	a.sendOn(p, pkt)
 	hs.timer.Reset(a.cfg.rtoInitial)
+	// pion's association is made while the COOKIE-ECHO travels and the
+	// peer opens its cookie, not after the COOKIE-ACK.
+	a.prepareEngine()
 }
 
 // cookieAckArrived takes a COOKIE-ACK in COOKIE-ECHOED on the receive

@@ -29,6 +29,9 @@ type engineState struct {
 	conn *shimConn
 	// starting: startEngine ran (or runs); it runs once.
 	starting bool
+	// spare is the engine made ahead in COOKIE-ECHOED (prepareEngine),
+	// until startEngine takes it.
+	spare *spareEngine
 	// held: the engine's count in the endpoint's wait group, from
 	// establishment until the association is finished, is still held by
 	// the association itself (not handed to acceptLoop).
@@ -84,14 +87,10 @@ func (a *Association) localInit() wire.Init {
 // receive path while Connect waits; started says whether this call did it.
 // On the side that received the COOKIE-ECHO, cookieEcho is its datagram:
 // the COOKIE-ACK answers it before anything else is sent (no HEARTBEAT or
-// DATA may reach the peer before it leaves COOKIE-ECHOED).
-//
-// The COOKIE-ACK leaves before pion's association is made: it is what the
-// peer waits for, and making pion's association (its state, timers and
-// two goroutines) takes as long as the rest of the handshake's work on
-// this side; the peer goes on with its part meanwhile. The socket reader
-// that runs this takes the peer's next packets only afterwards. A failure
-// after the COOKIE-ACK aborts the peer, which has been told ESTABLISHED.
+// DATA may reach the peer before it leaves COOKIE-ECHOED). On the
+// connecting side pion's association was usually made ahead, while the
+// COOKIE-ECHO travelled (prepareEngine): it is taken if it was made from
+// this peer's INIT-ACK.
 func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.Meta) (started bool, err error) {
 	a.mu.Lock()
 	if a.eng.starting {
@@ -99,20 +98,62 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		return false, nil
 	}
 	a.eng.starting = true
-	a.peerTag = peer.InitiateTag
+	spare := a.eng.spare
+	a.eng.spare = nil
 	a.mu.Unlock()
-	localTok, remoteTok, err := handshake.PionTokens(local, peer, false)
-	if err != nil {
-		return false, fmt.Errorf("sock: start association engine: %w", err)
+	var (
+		pa   *sctp.Association
+		conn *shimConn
+	)
+	if spare != nil && spare.peer == peer {
+		pa, conn = spare.pion, spare.conn
+	} else {
+		spare.close()
+		if pa, conn, err = a.makeEngine(local, peer); err != nil {
+			return false, err
+		}
+	}
+	a.rx.init(peer.InitialTSN-1, a.cfg.receiveBuffer, a.cfg.maxMessageSize)
+	a.tx.init(local.InitialTSN) // pion's first DATA has our initial TSN
+	a.mu.Lock()
+	a.peerTag = peer.InitiateTag
+	a.negotiateStreamsLocked(peer)
+	a.eng.pion = pa
+	a.eng.conn = conn
+	a.handshakeDoneLocked()
+	a.mu.Unlock()
+	if err := a.startPaths(time.Now()); err != nil {
+		_ = pa.Close()
+		return false, fmt.Errorf("sock: path management: %w", err)
+	}
+	// The engine's hold on the endpoint's wait group, from now until the
+	// association is finished (see releaseEngine).
+	a.ep.hold()
+	a.eng.held.Store(true)
+	if !a.life.advance(StateCookieWait, StateEstablished) &&
+		!a.life.advance(StateCookieEchoed, StateEstablished) {
+		// Closed meanwhile.
+		a.stopPaths()
+		_ = pa.Close()
+		a.releaseEngine()
+		return false, fmt.Errorf("sock: association closed during set-up: %w", ErrClosed)
 	}
 	if cookieEcho != nil {
 		a.sendCookieAck(*cookieEcho)
 	}
-	fail := func(err error) (bool, error) {
-		if cookieEcho != nil {
-			a.sendAbort("association set-up failed")
-		}
-		return false, err
+	a.life.established()
+	// Path management's first tick: confirmation heartbeats go at once.
+	a.onPathTimer()
+	return true, nil
+}
+
+// makeEngine makes pion's association from the two INIT chunks (SNAP,
+// out-of-band establishment) over a new shim. It starts pion's goroutines
+// but sends nothing: pion writes only what the user sends.
+func (a *Association) makeEngine(local, peer *wire.Init) (*sctp.Association, *shimConn, error) {
+	localTok, remoteTok, err := handshake.PionTokens(local, peer, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sock: start association engine: %w", err)
 	}
 	if testHookEngineCreate != nil {
 		testHookEngineCreate(a)
@@ -132,36 +173,60 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
 	)
 	if err != nil {
-		return fail(fmt.Errorf("sock: start association engine: %w", err))
+		return nil, nil, fmt.Errorf("sock: start association engine: %w", err)
 	}
-	a.rx.init(peer.InitialTSN-1, a.cfg.receiveBuffer, a.cfg.maxMessageSize)
-	a.tx.init(local.InitialTSN) // pion's first DATA has our initial TSN
+	return pa, conn, nil
+}
+
+// spareEngine is pion's association made ahead, in COOKIE-ECHOED, from
+// the peer's INIT-ACK peer: the COOKIE-ACK then only has to put it to
+// work (startEngine), and the time pion takes to make it overlaps the
+// peer's work on the COOKIE-ECHO.
+type spareEngine struct {
+	pion *sctp.Association
+	conn *shimConn
+	peer *wire.Init
+}
+
+// close ends a spare engine that is not used (nothing if sp is nil).
+func (sp *spareEngine) close() {
+	if sp != nil {
+		_ = sp.pion.Close()
+	}
+}
+
+// prepareEngine makes the spare engine for the peer's INIT-ACK that the
+// COOKIE-ECHO just answered, unless the engine started meanwhile; a
+// failure is left for startEngine to meet and report.
+func (a *Association) prepareEngine() {
 	a.mu.Lock()
-	a.negotiateStreamsLocked(peer)
-	a.eng.pion = pa
-	a.eng.conn = conn
-	a.handshakeDoneLocked()
+	peer := a.hs.pendingPeer
 	a.mu.Unlock()
-	if err := a.startPaths(time.Now()); err != nil {
-		_ = pa.Close()
-		return fail(fmt.Errorf("sock: path management: %w", err))
+	if peer == nil {
+		return
 	}
-	// The engine's hold on the endpoint's wait group, from now until the
-	// association is finished (see releaseEngine).
-	a.ep.hold()
-	a.eng.held.Store(true)
-	if !a.life.advance(StateCookieWait, StateEstablished) &&
-		!a.life.advance(StateCookieEchoed, StateEstablished) {
-		// Closed meanwhile.
-		a.stopPaths()
-		_ = pa.Close()
-		a.releaseEngine()
-		return fail(fmt.Errorf("sock: association closed during set-up: %w", ErrClosed))
+	local := a.localInit()
+	pa, conn, err := a.makeEngine(&local, peer)
+	if err != nil {
+		return
 	}
-	a.life.established()
-	// Path management's first tick: confirmation heartbeats go at once.
-	a.onPathTimer()
-	return true, nil
+	sp := &spareEngine{pion: pa, conn: conn, peer: peer}
+	a.mu.Lock()
+	if a.hs.pendingPeer == peer && !a.eng.starting && a.eng.spare == nil && !a.life.closed() {
+		a.eng.spare, sp = sp, nil
+	}
+	a.mu.Unlock()
+	sp.close()
+}
+
+// dropSpareEngine ends the spare engine, if any: the handshake starts
+// over, or the association is finished.
+func (a *Association) dropSpareEngine() {
+	a.mu.Lock()
+	sp := a.eng.spare
+	a.eng.spare = nil
+	a.mu.Unlock()
+	sp.close()
 }
 
 // testHookEngineCreate, when set (by tests), runs in startEngine just

@@ -381,6 +381,7 @@ func (a *Association) finishWith(ce *CloseError, event bool) {
 	if pa != nil {
 		_ = pa.Close()
 	}
+	a.dropSpareEngine()
 	a.releaseEngine()
 	// The messages not delivered, before the events that end the
 	// association: a user who stops at EventDown has seen them all.

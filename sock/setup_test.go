@@ -4,36 +4,15 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-// TestCookieAckPrecedesEngine: the side that takes the COOKIE-ECHO sends
-// the COOKIE-ACK before it makes pion's association, so that the peer
-// goes on with its part of the handshake meanwhile.
-func TestCookieAckPrecedesEngine(t *testing.T) {
-	var mu sync.Mutex
-	sent := map[*Endpoint]uint64{} // packets out on the primary when pion's association is made
-	testHookEngineCreate = func(a *Association) {
-		a.mu.Lock()
-		p := a.ps.main()
-		a.mu.Unlock()
-		out, _, _, _ := p.counters()
-		mu.Lock()
-		sent[a.ep] = out
-		mu.Unlock()
-	}
-	t.Cleanup(func() { testHookEngineCreate = nil })
-	p := newPair(t)
-	mu.Lock()
-	defer mu.Unlock()
-	require.Contains(t, sent, p.listener)
-	require.Equal(t, uint64(1), sent[p.listener], "the COOKIE-ACK, and only it, before pion's association")
-	require.Equal(t, StateEstablished, p.serverAssoc.State())
-}
+	"github.com/usock/usock/internal/rawpeer"
+	"github.com/usock/usock/internal/wire"
+)
 
 // onReceivePath reports whether its caller runs inside the stack's
 // receive path (Stack.receive, on a socket's read goroutine).
@@ -52,9 +31,9 @@ func onReceivePath() bool {
 }
 
 // TestHandshakeAnswersOnReceivePath: the connecting side answers the
-// INIT-ACK with the COOKIE-ECHO, and starts the engine on the COOKIE-ACK,
-// on the receive path that took them, without handing them to Connect's
-// goroutine first.
+// INIT-ACK with the COOKIE-ECHO on the receive path that took it, without
+// handing it to Connect's goroutine first, and makes pion's association
+// there too, while the COOKIE-ECHO travels: the COOKIE-ACK finds it made.
 func TestHandshakeAnswersOnReceivePath(t *testing.T) {
 	var echoes, echoesOnReceive, engines, enginesOnReceive atomic.Int32
 	var client atomic.Pointer[Stack]
@@ -66,6 +45,7 @@ func TestHandshakeAnswersOnReceivePath(t *testing.T) {
 			}
 		}
 	}
+	var packetsInAtEngine atomic.Uint64
 	testHookEngineCreate = func(a *Association) {
 		if a.ep.stack != client.Load() {
 			return
@@ -74,6 +54,11 @@ func TestHandshakeAnswersOnReceivePath(t *testing.T) {
 		if onReceivePath() {
 			enginesOnReceive.Add(1)
 		}
+		a.mu.Lock()
+		p := a.ps.main()
+		a.mu.Unlock()
+		_, _, in, _ := p.counters()
+		packetsInAtEngine.Store(in)
 	}
 	t.Cleanup(func() { testHookEngineCreate = nil })
 	server := newStack(t)
@@ -91,6 +76,7 @@ func TestHandshakeAnswersOnReceivePath(t *testing.T) {
 	require.Equal(t, int32(1), echoesOnReceive.Load(), "the COOKIE-ECHO left from the receive path")
 	require.Equal(t, int32(1), engines.Load())
 	require.Equal(t, int32(1), enginesOnReceive.Load(), "the engine started on the receive path")
+	require.Equal(t, uint64(1), packetsInAtEngine.Load(), "pion's association made after the INIT-ACK, before the COOKIE-ACK")
 }
 
 // TestEndpointQueueHoldsWhatItHolds: an endpoint's receive queue costs
@@ -134,4 +120,41 @@ func TestEndpointQueueHoldsWhatItHolds(t *testing.T) {
 	}
 	_, ok := q.tryPop()
 	require.False(t, ok, "empty")
+}
+
+// TestSpareEngineEndsWithRefusal: pion's association made ahead in
+// COOKIE-ECHOED ends with the handshake when the peer refuses it with an
+// ABORT: no goroutine of it is left.
+func TestSpareEngineEndsWithRefusal(t *testing.T) {
+	s := newStack(t)
+	ep, err := s.NewEndpoint(nil, 0, WithRTOInitial(10*time.Second))
+	require.NoError(t, err)
+	r := newRawPeer(t, s)
+	const peerPort = 4321
+	before := settledGoroutines()
+	done := make(chan error, 1)
+	go func() {
+		_, err := ep.Connect(t.Context(), []netip.Addr{lo4}, peerPort, WithRemoteUDPPort(r.UDPPort()))
+		done <- err
+	}()
+	_, c := r.Expect(wire.ChunkInit)
+	in, err := wire.ParseInit(c.Value)
+	require.NoError(t, err)
+	ack := wire.Init{InitiateTag: 0x5eed, ARwnd: 65536, OutStreams: 4, InStreams: 4, InitialTSN: 77,
+		Params: []wire.Param{wire.StateCookieParam([]byte("a cookie"))}}
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), in.InitiateTag, must(ack.Append(nil, wire.ChunkInitAck))))
+	r.Expect(wire.ChunkCookieEcho)
+	a := ep.Associations()[0]
+	a.hs.step.Lock() // initAckArrived holds it until the spare engine is made
+	a.hs.step.Unlock()
+	a.mu.Lock()
+	spare := a.eng.spare
+	a.mu.Unlock()
+	require.NotNil(t, spare, "pion's association is made while the COOKIE-ECHO travels")
+	r.Send(rawpeer.Encode(peerPort, ep.Port(), in.InitiateTag, must(wire.Abort{}.Append(nil))))
+	require.ErrorIs(t, <-done, ErrRefused)
+	a.mu.Lock()
+	require.Nil(t, a.eng.spare)
+	a.mu.Unlock()
+	require.LessOrEqual(t, settledGoroutines(), before, "no goroutine of the spare engine left")
 }
