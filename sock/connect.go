@@ -30,8 +30,9 @@ import (
 // step serializes the handshake's steps: connect's sends and timer, the
 // receive path's INIT-ACK and COOKIE-ACK. It is taken before a.mu. The
 // fields after it are guarded by step; pendingPeer is guarded by a.mu:
-// takeInitAck sets it, startEngine (on the same goroutine, or on the
-// socket reader for an INIT collision) takes it.
+// takeInitAck sets it, prepareEngine and startEngine (on the socket
+// reader that took the INIT-ACK or the COOKIE-ACK, or on another for an
+// INIT collision) take it.
 type handshakeState struct {
 	in     chan handshakeMsg
 	failed chan error

@@ -18,9 +18,9 @@ import (
 // the shim it runs over, set once by startEngine. Owned by engine.go:
 // other files reach it through the methods here.
 //
-// pion, conn and starting are guarded by a.mu. startEngine sets them, from
-// Connect (the user's goroutine) or from the socket reader (a COOKIE-ECHO,
-// an INIT collision); user calls, stream readers, the path timer and the
+// pion, conn, starting and spare are guarded by a.mu. startEngine sets
+// them, from the socket reader (a COOKIE-ACK, a COOKIE-ECHO, an INIT
+// collision); prepareEngine sets spare; user calls, stream readers, the path timer and the
 // receive path read them. held is atomic: whoever ends the engine's hold
 // on the endpoint's wait group (finish, Shutdown, pion's close callback)
 // takes it with a compare-and-swap.
