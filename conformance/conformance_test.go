@@ -434,6 +434,20 @@ func section33() []rule {
 				require.NoError(t, c.wait(t).err)
 			},
 		},
+		{
+			name: "5.1/cookie-echo-retransmitted-on-t1-cookie",
+			text: "RFC 9260 section 5.1 C: \"Upon reception of the INIT ACK chunk, endpoint \"A\" MUST stop the T1-init timer and leave the COOKIE-WAIT state. It then MUST send the State Cookie received in the INIT ACK chunk in a COOKIE ECHO chunk, start the T1-cookie timer, and enter the COOKIE-ECHOED state.\" and section 5.1: \"If the T1-cookie timer expires, the endpoint MUST retransmit COOKIE ECHO and restart the T1-cookie timer without changing state.\"",
+			run: func(t *testing.T) {
+				p := newPeer(t, lo1)
+				c, _ := p.dial(sock.WithRTOInitial(50 * time.Millisecond))
+				p.SendTag(p.TheirTag, p.initAckChunk())
+				_, first := p.ExpectTag(wire.ChunkCookieEcho, p.MyTag)
+				_, again := p.ExpectTag(wire.ChunkCookieEcho, p.MyTag)
+				require.Equal(t, first.Value, again.Value, "the same cookie again")
+				p.SendTag(p.TheirTag, wire.AppendCookieAck(nil))
+				require.NoError(t, c.wait(t).err)
+			},
+		},
 	}
 }
 

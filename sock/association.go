@@ -88,7 +88,6 @@ func newAssociation(ep *Endpoint, peerPort uint16) *Association {
 		localTag: randomTag(),
 		localTSN: randomTag(),
 		peerPort: peerPort,
-		hs:       newHandshakeState(),
 		life:     newLifecycle(),
 		str:      newStreamSet(),
 	}

@@ -61,6 +61,6 @@ func TestCloseWithFullQueue(t *testing.T) {
 	for i := range 4 {
 		require.NoError(t, p.clientAssoc.Send(ctx, []byte{byte(i)}, SendInfo{Stream: uint16(i)}))
 	}
-	require.Eventually(t, func() bool { return len(p.listener.recvq) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return p.listener.recvq.len() == 1 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, p.listener.Close())
 }

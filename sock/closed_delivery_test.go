@@ -23,7 +23,7 @@ func fillBlockedReaders(t *testing.T, h *hostilePeer, n int) {
 	}
 	h.sackWith(tsns...)
 	require.Eventually(t, func() bool {
-		return h.assoc.Stats().MessagesIn == uint64(n) && len(h.endpoint.recvq) == 1
+		return h.assoc.Stats().MessagesIn == uint64(n) && h.endpoint.recvq.len() == 1
 	}, 5*time.Second, time.Millisecond)
 }
 
@@ -43,7 +43,7 @@ func TestAbortDiscardsUnreadMessages(t *testing.T) {
 	require.Eventually(t, func() bool { return a.str.readers.Load() == 0 }, 5*time.Second, time.Millisecond,
 		"the readers of an aborted association end")
 	require.Equal(t, uint64(3), s.Stats().Drops[DropAbortedUnread], "the three messages that waited")
-	require.Len(t, ep.recvq, 1, "what the queue held before the ABORT stays")
+	require.Equal(t, 1, ep.recvq.len(), "what the queue held before the ABORT stays")
 }
 
 // TestShutdownDeliversAndCountsAgainstAccept: after a graceful shutdown

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/usock/usock/internal/handshake"
@@ -18,18 +19,50 @@ import (
 // 5.1): what Connect's driver, connect, waits for and what it learned.
 // Owned by connect.go: other files reach it through the methods here.
 //
-// in carries the handshake chunks (INIT-ACK, COOKIE-ACK, ABORT, ERROR) the
-// socket reader takes for the association to the goroutine that runs
-// connect (the user's, in Connect). pendingPeer is guarded by a.mu: connect
-// sets it, startEngine (on the same goroutine, or on the socket reader
-// for an INIT collision) takes it.
+// The receive path takes the two answers that move the handshake on at
+// once, on the socket reader that read them: the INIT-ACK (it sends the
+// COOKIE-ECHO) and the COOKIE-ACK (it starts the engine, and Connect
+// returns). Handing them to the goroutine that runs connect would wake it
+// twice more, each time on the way of the handshake. The rest (ABORT,
+// ERROR) go to connect through in. failed carries an error that ends
+// Connect, found by the receive path.
+//
+// step serializes the handshake's steps: connect's sends and timer, the
+// receive path's INIT-ACK and COOKIE-ACK. It is taken before a.mu. The
+// fields after it are guarded by step; pendingPeer is guarded by a.mu:
+// takeInitAck sets it, prepareEngine and startEngine (on the socket
+// reader that took the INIT-ACK or the COOKIE-ACK, or on another for an
+// INIT collision) take it.
 type handshakeState struct {
-	in chan handshakeMsg
+	in     chan handshakeMsg
+	failed chan error
+
+	step sync.Mutex
+	// running: connect runs; timer is its retransmission timer
+	// (T1-init, then T1-cookie).
+	running bool
+	timer   *time.Timer
+	// sentTo: the addresses INITs went to; lastInit: the path of the
+	// latest. The INIT-ACK confirms one of them (section 5.4).
+	sentTo   map[netip.Addr]bool
+	lastInit *path
+	// echo is the COOKIE-ECHO packet while in COOKIE-ECHOED, sent on
+	// echoPath; echoes counts the COOKIE-ECHOs made (one per INIT-ACK
+	// taken): connect's T1-cookie starts again at each.
+	echo     []byte
+	echoPath *path
+	echoes   int
+
 	// pendingPeer is the peer's INIT-ACK while in COOKIE-ECHOED.
 	pendingPeer *wire.Init
 }
 
-func newHandshakeState() handshakeState { return handshakeState{in: make(chan handshakeMsg, 8)} }
+// open makes the channels of an association that connects (Connect, before
+// the association is registered): one that is accepted never needs them,
+// and the receive path's sends on nil channels fall through.
+func (hs *handshakeState) open() {
+	hs.in, hs.failed = make(chan handshakeMsg, 8), make(chan error, 1)
+}
 
 // handshakeMsg is a handshake chunk for the connecting side.
 type handshakeMsg struct {
@@ -94,6 +127,7 @@ func (e *Endpoint) Connect(ctx context.Context, remote []netip.Addr, port uint16
 			}
 		}
 		a := newAssociation(e, port)
+		a.hs.open()
 		a.life.set(StateCookieWait)
 		for _, r := range peers {
 			l, _ := multihome.LocalFor(e.addrs, r)
@@ -140,91 +174,76 @@ func (a *Association) initChunk(dst netip.Addr, preserve time.Duration) wire.Ini
 // connect runs the initiating side of the handshake (RFC 9260 section
 // 5.1): INIT with T1-init, COOKIE-ECHO with T1-cookie, each retransmitted
 // with the RTO doubled (up to RTO.Max) at most Max.Init.Retransmits times.
+// The INIT-ACK and the COOKIE-ACK are taken by the receive path
+// (initAckArrived, cookieAckArrived); connect sends the INITs, times the
+// retransmissions and takes the ABORT and ERROR chunks.
 func (a *Association) connect(ctx context.Context) error {
+	hs := &a.hs
 	rto := a.cfg.rtoInitial
 	retransmits := 0
+	echoes := 0 // the COOKIE-ECHOs timed so far
 	var preserve time.Duration
-	var cookieEcho []byte // the COOKIE-ECHO packet, once in COOKIE-ECHOED
-	var echoPath *path
-	// Where INITs went: the INIT-ACK confirms one of them (section 5.4).
-	sentTo := map[netip.Addr]bool{}
-	var lastInit *path
-	timer := time.NewTimer(time.Hour) // armed with the RTO at each send
-	timer.Stop()
-	defer timer.Stop()
-	sendNext := true
+	hs.step.Lock()
+	hs.timer = time.NewTimer(time.Hour) // armed with the RTO at each send
+	hs.timer.Stop()
+	hs.running = true
+	hs.sentTo = map[netip.Addr]bool{}
+	err := a.sendInitStepLocked(retransmits, preserve)
+	if err == nil {
+		hs.timer.Reset(rto)
+	}
+	hs.step.Unlock()
+	defer func() {
+		hs.step.Lock()
+		hs.running = false
+		hs.timer.Stop()
+		hs.step.Unlock()
+	}()
+	if err != nil {
+		return err
+	}
 	for {
-		if sendNext {
-			if a.life.current() == StateCookieWait {
-				a.mu.Lock()
-				p := a.ps.all()[retransmits%len(a.ps.all())]
-				a.mu.Unlock()
-				init := a.initChunk(p.remoteAddr(), preserve)
-				pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
-				pkt, err := init.Append(pkt, wire.ChunkInit)
-				if err != nil {
-					// Only the endpoint's own addresses could make it
-					// too long.
-					return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, err)
-				}
-				a.sendOn(p, wire.Finish(pkt))
-				sentTo[p.remoteAddr()], lastInit = true, p
-			} else {
-				a.sendOn(echoPath, cookieEcho)
-			}
-			timer.Reset(rto)
-			sendNext = false
-		}
 		select {
 		case <-ctx.Done():
 			a.sendAbort("connect canceled")
 			return fmt.Errorf("sock: connect to port %d canceled in %v (local tag %08x, peer tag %08x): %w",
 				a.peerPort, a.life.current(), a.localTag, a.peerTagValue(), ctx.Err())
 		case <-a.life.upC():
-			return nil // an INIT collision established us (section 5.2.4 B)
+			return nil // established by the COOKIE-ACK, or an INIT collision (section 5.2.4 B)
 		case <-a.life.doneC():
 			return fmt.Errorf("sock: connect: %w", ErrClosed)
-		case <-timer.C:
+		case err := <-hs.failed:
+			return err
+		case <-hs.timer.C:
+			hs.step.Lock()
+			state := a.life.current()
+			if state == StateCookieEchoed && hs.echoes != echoes {
+				// T1-cookie, started by the COOKIE-ECHO with the
+				// initial RTO (initAckArrived).
+				echoes, rto = hs.echoes, a.cfg.rtoInitial
+			}
 			retransmits++
 			if retransmits > a.cfg.maxInitRetransmits {
+				hs.step.Unlock()
 				return fmt.Errorf("sock: connect to port %d: no answer after %d retransmissions: %w",
 					a.peerPort, a.cfg.maxInitRetransmits, ErrTimeout)
 			}
 			rto = min(2*rto, a.cfg.rtoMax)
-			sendNext = true
-		case m := <-a.hs.in:
+			err := a.retransmitStepLocked(state, retransmits, preserve)
+			if err == nil {
+				hs.timer.Reset(rto)
+			}
+			hs.step.Unlock()
+			if err != nil {
+				return err
+			}
+		case m := <-hs.in:
 			state := a.life.current()
 			switch {
 			case m.typ == wire.ChunkAbort:
 				// RFC 9260 section 5.1: an ABORT in COOKIE-WAIT or
 				// COOKIE-ECHOED means the peer refuses the association.
 				return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, ErrRefused)
-			case m.typ == wire.ChunkInitAck && state == StateCookieWait:
-				pkt, p, err := a.takeInitAck(m, sentTo, lastInit)
-				if errors.Is(err, ErrProtocolViolation) {
-					return err
-				}
-				if err != nil {
-					continue // malformed: discard, keep waiting
-				}
-				if !a.life.advance(StateCookieWait, StateCookieEchoed) {
-					continue // established meanwhile by an INIT collision
-				}
-				cookieEcho, echoPath = pkt, p
-				rto = a.cfg.rtoInitial
-				sendNext = true
-			case m.typ == wire.ChunkCookieAck && state == StateCookieEchoed:
-				started, err := a.establishAsInitiator()
-				if err != nil {
-					return err
-				}
-				if started {
-					a.pushUp(EventUp, "")
-				}
-				if err := a.waitUp(ctx); err != nil {
-					return err
-				}
-				return nil
 			case m.typ == wire.ChunkError && state == StateCookieEchoed:
 				causes, err := wire.ParseErrorChunk(m.value)
 				if err != nil {
@@ -241,17 +260,122 @@ func (a *Association) connect(ctx context.Context) error {
 						if retransmits > a.cfg.maxInitRetransmits {
 							return fmt.Errorf("sock: connect: stale cookies: %w", ErrTimeout)
 						}
+						hs.step.Lock()
 						if !a.life.advance(StateCookieEchoed, StateCookieWait) {
+							hs.step.Unlock()
 							break // established meanwhile by an INIT collision
 						}
 						a.mu.Lock()
 						a.peerTag = 0
 						a.mu.Unlock()
-						sendNext = true
+						a.dropSpareEngine()
+						hs.echo, hs.echoPath = nil, nil
+						rto = a.cfg.rtoInitial
+						err := a.sendInitStepLocked(retransmits, preserve)
+						if err == nil {
+							hs.timer.Reset(rto)
+						}
+						hs.step.Unlock()
+						if err != nil {
+							return err
+						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// sendInitStepLocked sends the INIT, to the peer's addresses in turn (the
+// retransmits-th), asking for preserve more cookie life if not zero. The
+// caller holds a.hs.step.
+func (a *Association) sendInitStepLocked(retransmits int, preserve time.Duration) error {
+	mustHold(&a.hs.step)
+	a.mu.Lock()
+	p := a.ps.all()[retransmits%len(a.ps.all())]
+	a.mu.Unlock()
+	init := a.initChunk(p.remoteAddr(), preserve)
+	pkt := wire.NewPacket(nil, wire.CommonHeader{SrcPort: a.ep.port, DstPort: a.peerPort})
+	pkt, err := init.Append(pkt, wire.ChunkInit)
+	if err != nil {
+		// Only the endpoint's own addresses could make it too long.
+		return fmt.Errorf("sock: connect to port %d: %w", a.peerPort, err)
+	}
+	a.hs.sentTo[p.remoteAddr()], a.hs.lastInit = true, p
+	a.sendOn(p, wire.Finish(pkt))
+	return nil
+}
+
+// retransmitStepLocked sends again what the handshake in state waits an
+// answer for: the INIT in COOKIE-WAIT, the COOKIE-ECHO in COOKIE-ECHOED.
+// The caller holds a.hs.step.
+func (a *Association) retransmitStepLocked(state AssociationState, retransmits int, preserve time.Duration) error {
+	switch state {
+	case StateCookieWait:
+		return a.sendInitStepLocked(retransmits, preserve)
+	case StateCookieEchoed:
+		a.sendOn(a.hs.echoPath, a.hs.echo)
+	}
+	return nil
+}
+
+// connectFailed ends Connect with err (the first such error counts).
+func (a *Association) connectFailed(err error) {
+	select {
+	case a.hs.failed <- err:
+	default:
+	}
+}
+
+// initAckArrived takes an INIT-ACK in COOKIE-WAIT on the receive path
+// (RFC 9260 section 5.1 C): it sends the COOKIE-ECHO at once and starts
+// T1-cookie. A malformed INIT-ACK is discarded; one that violates the
+// protocol ends Connect.
+func (a *Association) initAckArrived(m handshakeMsg) {
+	hs := &a.hs
+	hs.step.Lock()
+	defer hs.step.Unlock()
+	if !hs.running || a.life.current() != StateCookieWait {
+		return // Connect is over, or a duplicate
+	}
+	pkt, p, err := a.takeInitAck(m, hs.sentTo, hs.lastInit)
+	if errors.Is(err, ErrProtocolViolation) {
+		a.connectFailed(err)
+		return
+	}
+	if err != nil {
+		return // malformed: discard, keep waiting
+	}
+	if !a.life.advance(StateCookieWait, StateCookieEchoed) {
+		return // established meanwhile by an INIT collision
+	}
+	hs.echo, hs.echoPath = pkt, p
+	hs.echoes++
+	a.sendOn(p, pkt)
+	hs.timer.Reset(a.cfg.rtoInitial)
+	// pion's association is made while the COOKIE-ECHO travels and the
+	// peer opens its cookie, not after the COOKIE-ACK.
+	a.prepareEngine()
+}
+
+// cookieAckArrived takes a COOKIE-ACK in COOKIE-ECHOED on the receive
+// path (RFC 9260 section 5.1 E): the association is established and
+// Connect returns.
+func (a *Association) cookieAckArrived() {
+	hs := &a.hs
+	hs.step.Lock()
+	defer hs.step.Unlock()
+	if !hs.running || a.life.current() != StateCookieEchoed {
+		return
+	}
+	started, err := a.establishAsInitiator()
+	if err != nil {
+		a.connectFailed(err)
+		return
+	}
+	hs.timer.Stop()
+	if started {
+		a.pushUp(EventUp, "")
 	}
 }
 

@@ -99,7 +99,7 @@ type Endpoint struct {
 	// recvq is the endpoint's receive queue (RecvPerEndpoint; nil in
 	// RecvPerAssociation mode, where each association has its own and
 	// backlog holds the inbound associations for Accept).
-	recvq   chan Message
+	recvq   *endpointQueue
 	backlog *acceptBacklog
 	events  eventQueue
 	done    chan struct{}
@@ -133,7 +133,7 @@ func newEndpoint(s *Stack, addrs []netip.Addr, port uint16, cfg endpointConfig) 
 	if cfg.recvMode == RecvPerAssociation {
 		e.backlog = newAcceptBacklog(cfg.accept)
 	} else {
-		e.recvq = make(chan Message, cfg.recvQueue)
+		e.recvq = newEndpointQueue(cfg.recvQueue)
 	}
 	return e
 }
@@ -170,18 +170,17 @@ func (e *Endpoint) Recv(ctx context.Context) (Message, error) {
 	if e.recvq == nil {
 		return Message{}, fmt.Errorf("sock: recv on %v (%v): %w", e, e.cfg.recvMode, ErrRecvMode)
 	}
-	select {
-	case m := <-e.recvq:
-		return m, nil
-	default:
-	}
-	select {
-	case m := <-e.recvq:
-		return m, nil
-	case <-ctx.Done():
-		return Message{}, ctx.Err()
-	case <-e.done:
-		return Message{}, fmt.Errorf("sock: recv on %v: %w", e, ErrClosed)
+	for {
+		if m, ok := e.recvq.tryPop(); ok {
+			return m, nil
+		}
+		select {
+		case <-e.recvq.ready:
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		case <-e.done:
+			return Message{}, fmt.Errorf("sock: recv on %v: %w", e, ErrClosed)
+		}
 	}
 }
 
@@ -207,6 +206,15 @@ type EndpointStats struct {
 	Dropped, StaleCookies, EventsDropped, UnreportedParams uint64
 }
 
+// recvQueued is the number of messages in the endpoint's receive queue
+// (0 in RecvPerAssociation mode).
+func (e *Endpoint) recvQueued() int {
+	if e.recvq == nil {
+		return 0
+	}
+	return e.recvq.len()
+}
+
 // Stats returns the endpoint's counters and gauges.
 func (e *Endpoint) Stats() EndpointStats {
 	e.events.mu.Lock()
@@ -217,7 +225,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		acceptQueued = len(e.backlog.q)
 	}
 	return EndpointStats{
-		Associations: e.count(), RecvQueued: len(e.recvq), AcceptQueued: acceptQueued,
+		Associations: e.count(), RecvQueued: e.recvQueued(), AcceptQueued: acceptQueued,
 		Dropped: e.dropped.Load(), StaleCookies: e.staleCookies.Load(), EventsDropped: evDropped,
 		UnreportedParams: e.unreportedParams.Load(),
 	}
@@ -866,13 +874,17 @@ func (e *Endpoint) release() { e.wg.Done() }
 // waiting for room until stop is closed or the endpoint closes; it
 // reports whether msg is queued, and whether the endpoint closed.
 func (e *Endpoint) enqueue(msg Message, stop <-chan struct{}) (queued, endpointClosed bool) {
-	select {
-	case e.recvq <- msg:
-		return true, false
-	case <-e.done:
-		return false, true
-	case <-stop:
-		return false, false
+	for {
+		if e.recvq.tryPush(msg) {
+			return true, false
+		}
+		select {
+		case <-e.recvq.room:
+		case <-e.done:
+			return false, true
+		case <-stop:
+			return false, false
+		}
 	}
 }
 

@@ -18,9 +18,9 @@ import (
 // the shim it runs over, set once by startEngine. Owned by engine.go:
 // other files reach it through the methods here.
 //
-// pion, conn and starting are guarded by a.mu. startEngine sets them, from
-// Connect (the user's goroutine) or from the socket reader (a COOKIE-ECHO,
-// an INIT collision); user calls, stream readers, the path timer and the
+// pion, conn, starting and spare are guarded by a.mu. startEngine sets
+// them, from the socket reader (a COOKIE-ACK, a COOKIE-ECHO, an INIT
+// collision); prepareEngine sets spare; user calls, stream readers, the path timer and the
 // receive path read them. held is atomic: whoever ends the engine's hold
 // on the endpoint's wait group (finish, Shutdown, pion's close callback)
 // takes it with a compare-and-swap.
@@ -29,6 +29,9 @@ type engineState struct {
 	conn *shimConn
 	// starting: startEngine ran (or runs); it runs once.
 	starting bool
+	// spare is the engine made ahead in COOKIE-ECHOED (prepareEngine),
+	// until startEngine takes it.
+	spare *spareEngine
 	// held: the engine's count in the endpoint's wait group, from
 	// establishment until the association is finished, is still held by
 	// the association itself (not handed to acceptLoop).
@@ -87,7 +90,10 @@ func (a *Association) localInit() wire.Init {
 // receive path while Connect waits; started says whether this call did it.
 // On the side that received the COOKIE-ECHO, cookieEcho is its datagram:
 // the COOKIE-ACK answers it before anything else is sent (no HEARTBEAT or
-// DATA may reach the peer before it leaves COOKIE-ECHOED).
+// DATA may reach the peer before it leaves COOKIE-ECHOED). On the
+// connecting side pion's association was usually made ahead, while the
+// COOKIE-ECHO travelled (prepareEngine): it is taken if it was made from
+// this peer's INIT-ACK.
 func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.Meta) (started bool, err error) {
 	a.mu.Lock()
 	if a.eng.starting {
@@ -95,27 +101,20 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 		return false, nil
 	}
 	a.eng.starting = true
+	spare := a.eng.spare
+	a.eng.spare = nil
 	a.mu.Unlock()
-	localTok, remoteTok, err := handshake.PionTokens(local, peer, false)
-	if err != nil {
-		return false, fmt.Errorf("sock: start association engine: %w", err)
-	}
-	conn := newShimConn(a)
-	pa, err := sctp.ClientWithOptions(
-		sctp.WithSNAP(localTok, remoteTok),
-		sctp.WithNetConn(conn),
-		sctp.WithMTU(uint32(a.cfg.packetSize)),
-		// The reserve over the advertised window: see rxwindow.go.
-		sctp.WithMaxReceiveBufferSize(uint32(a.cfg.receiveBuffer+rxReserve)),
-		sctp.WithMaxMessageSize(uint32(a.cfg.maxMessageSize)),
-		sctp.WithEnableZeroChecksum(true),
-		sctp.WithBlockWrite(true),
-		sctp.WithRTOMax(float64(a.cfg.rtoMax.Milliseconds())),
-		sctp.WithLoggerFactory(a.ep.pionLogger()),
-		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
+	var (
+		pa   *sctp.Association
+		conn *shimConn
 	)
-	if err != nil {
-		return false, fmt.Errorf("sock: start association engine: %w", err)
+	if spare != nil && spare.peer == peer {
+		pa, conn = spare.pion, spare.conn
+	} else {
+		spare.close()
+		if pa, conn, err = a.makeEngine(local, peer); err != nil {
+			return false, err
+		}
 	}
 	a.rx.init(peer.InitialTSN-1, a.cfg.receiveBuffer, a.cfg.maxMessageSize)
 	a.tx.init(local.InitialTSN) // pion's first DATA has our initial TSN
@@ -153,6 +152,92 @@ func (a *Association) startEngine(local, peer *wire.Init, cookieEcho *udpencap.M
 	a.onPathTimer()
 	return true, nil
 }
+
+// makeEngine makes pion's association from the two INIT chunks (SNAP,
+// out-of-band establishment) over a new shim. It starts pion's goroutines
+// but sends nothing: pion writes only what the user sends.
+func (a *Association) makeEngine(local, peer *wire.Init) (*sctp.Association, *shimConn, error) {
+	localTok, remoteTok, err := handshake.PionTokens(local, peer, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sock: start association engine: %w", err)
+	}
+	if testHookEngineCreate != nil {
+		testHookEngineCreate(a)
+	}
+	conn := newShimConn(a)
+	pa, err := sctp.ClientWithOptions(
+		sctp.WithSNAP(localTok, remoteTok),
+		sctp.WithNetConn(conn),
+		sctp.WithMTU(uint32(a.cfg.packetSize)),
+		// The reserve over the advertised window: see rxwindow.go.
+		sctp.WithMaxReceiveBufferSize(uint32(a.cfg.receiveBuffer+rxReserve)),
+		sctp.WithMaxMessageSize(uint32(a.cfg.maxMessageSize)),
+		sctp.WithEnableZeroChecksum(true),
+		sctp.WithBlockWrite(true),
+		sctp.WithRTOMax(float64(a.cfg.rtoMax.Milliseconds())),
+		sctp.WithLoggerFactory(a.ep.pionLogger()),
+		sctp.WithName(fmt.Sprintf("assoc#%d", a.id)),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sock: start association engine: %w", err)
+	}
+	return pa, conn, nil
+}
+
+// spareEngine is pion's association made ahead, in COOKIE-ECHOED, from
+// the peer's INIT-ACK peer: the COOKIE-ACK then only has to put it to
+// work (startEngine), and the time pion takes to make it overlaps the
+// peer's work on the COOKIE-ECHO.
+type spareEngine struct {
+	pion *sctp.Association
+	conn *shimConn
+	peer *wire.Init
+}
+
+// close ends a spare engine that is not used (nothing if sp is nil).
+func (sp *spareEngine) close() {
+	if sp != nil {
+		_ = sp.pion.Close()
+	}
+}
+
+// prepareEngine makes the spare engine for the peer's INIT-ACK that the
+// COOKIE-ECHO just answered, unless the engine started meanwhile; a
+// failure is left for startEngine to meet and report.
+func (a *Association) prepareEngine() {
+	a.mu.Lock()
+	peer := a.hs.pendingPeer
+	a.mu.Unlock()
+	if peer == nil {
+		return
+	}
+	local := a.localInit()
+	pa, conn, err := a.makeEngine(&local, peer)
+	if err != nil {
+		return
+	}
+	sp := &spareEngine{pion: pa, conn: conn, peer: peer}
+	a.mu.Lock()
+	if a.hs.pendingPeer == peer && !a.eng.starting && a.eng.spare == nil && !a.life.closed() {
+		a.eng.spare, sp = sp, nil
+	}
+	a.mu.Unlock()
+	sp.close()
+}
+
+// dropSpareEngine ends the spare engine, if any: the handshake starts
+// over, or the association is finished.
+func (a *Association) dropSpareEngine() {
+	a.mu.Lock()
+	sp := a.eng.spare
+	a.eng.spare = nil
+	a.mu.Unlock()
+	sp.close()
+}
+
+// testHookEngineCreate, when set (by tests), runs in startEngine just
+// before pion's association is made.
+var testHookEngineCreate func(*Association)
 
 // engineClosed runs when pion closes its connection: a shutdown completed,
 // or pion gave up on the association. It must not block nor take a.mu

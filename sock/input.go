@@ -390,6 +390,14 @@ func (a *Association) receiveHandshake(pkt []byte, meta udpencap.Meta) {
 				continue
 			}
 			m := newHandshakeMsg(c, meta.Src, meta.Local.Addr())
+			switch state := a.life.current(); {
+			case c.Type == wire.ChunkInitAck && state == StateCookieWait:
+				a.initAckArrived(m)
+				continue
+			case c.Type == wire.ChunkCookieAck && state == StateCookieEchoed:
+				a.cookieAckArrived()
+				continue
+			}
 			select {
 			case a.handshakeInput() <- m:
 			default:

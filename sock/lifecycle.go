@@ -379,6 +379,7 @@ func (a *Association) finishWith(ce *CloseError, event bool) {
 	}
 	a.ep.unregister(a)
 	a.uncountEngine()
+	a.dropSpareEngine()
 	if sh := a.shim(); pa != nil && sh.onReadLoop() {
 		// The receive path runs on pion's read loop (readthrough.go), and
 		// pion's Close waits for that loop to end: close it from another

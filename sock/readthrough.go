@@ -39,7 +39,9 @@ func (a *Association) uncountEngine() {
 func (c *shimConn) readThrough() bool {
 	st := c.a.ep.stack
 	var rt udpencap.ReadThrougher
-	if p := st.readThrough.Load(); p != nil && st.engines.Load() == 1 {
+	// A spare engine (prepareEngine) is not counted: it has no packets
+	// before it is put to work.
+	if p := st.readThrough.Load(); p != nil && c.a.eng.counted.Load() && st.engines.Load() == 1 {
 		rt = *p
 	}
 	if c.lent != nil && c.lent != rt {

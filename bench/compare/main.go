@@ -111,6 +111,7 @@ func run(args []string) error {
 	only := fs.String("only", "", "run only the metrics whose key contains one of these comma-separated `words` (throughput_1KiB, rate_64B, rtt_64B, handshakes, idle, failover, ...)")
 	systems := fs.String("sys", "", "run only these comma-separated `systems` (the table's names: usock, usock-nobatch, pion, ...)")
 	ubin := fs.String("usrsctp-bench", "", "a built usrsctp-bench program (default: build bench/usrsctp-bench/bench.c with cc)")
+	profile := fs.String("profile", "", "write a CPU profile of each Go worker (client and server) into this `directory`")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: compare [flags]\n\nThis stack against pion/sctp alone, usrsctp and the kernel, on loopback.\n\nflags:")
 		fs.PrintDefaults()
@@ -144,6 +145,19 @@ func run(args []string) error {
 	for _, n := range []int{1452, 8000} {
 		if !slices.Contains(o.packetSizes, n) {
 			o.extraSizes = append(o.extraSizes, n)
+		}
+	}
+	if *profile != "" {
+		if err := os.MkdirAll(*profile, 0o755); err != nil {
+			return fmt.Errorf("-profile: %w", err)
+		}
+		dir, err := filepath.Abs(*profile)
+		if err != nil {
+			return fmt.Errorf("-profile: %w", err)
+		}
+		// The workers inherit the environment.
+		if err := os.Setenv(profileEnv, dir); err != nil {
+			return fmt.Errorf("-profile: %w", err)
 		}
 	}
 	o.usrsctp, o.usrsctpNote = findUsrsctp(*ubin)

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +71,14 @@ func worker(args []string) int {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 2
 	}
+	if dir := os.Getenv(profileEnv); dir != "" {
+		stop, err := startProfile(dir, s)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 2
+		}
+		defer stop()
+	}
 	out := bufio.NewWriter(os.Stdout)
 	say := func(format string, a ...any) {
 		fmt.Fprintf(out, format+"\n", a...)
@@ -96,6 +106,28 @@ func worker(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// profileEnv names the directory, passed from compare's -profile to its
+// workers, where each worker writes its CPU profile.
+const profileEnv = "USOCK_COMPARE_PROFILE"
+
+// startProfile starts a CPU profile of this worker into a file of dir
+// named for its role, system and test, and returns what ends it.
+func startProfile(dir string, s spec) (func(), error) {
+	name := fmt.Sprintf("%s-%s-%s-par%d-%d.cpu.pprof", s.Role, s.Sys, s.Test, s.Par, os.Getpid())
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 func measureMem() memStat {

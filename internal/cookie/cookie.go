@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"time"
 )
@@ -58,6 +59,19 @@ func (e *StaleError) Unwrap() error { return ErrStale }
 type key struct {
 	id     byte
 	secret [keySize]byte
+	// macs keeps HMACs keyed with secret for reuse: making one hashes
+	// the key twice and allocates, and every INIT-ACK and COOKIE-ECHO
+	// needs one. Copies of the key share it.
+	macs *sync.Pool
+}
+
+// newKey is a key with id and a fresh random secret.
+func newKey(id byte) (key, error) {
+	k := key{id: id, macs: &sync.Pool{}}
+	if _, err := rand.Read(k.secret[:]); err != nil {
+		return key{}, err
+	}
+	return k, nil
 }
 
 // Signer seals and opens cookies. It is safe for concurrent use.
@@ -69,25 +83,24 @@ type Signer struct {
 
 // NewSigner returns a signer with a fresh random secret.
 func NewSigner() (*Signer, error) {
-	s := &Signer{}
-	if _, err := rand.Read(s.current.secret[:]); err != nil {
+	k, err := newKey(0)
+	if err != nil {
 		return nil, fmt.Errorf("cookie: secret: %w", err)
 	}
-	return s, nil
+	return &Signer{current: k}, nil
 }
 
 // Rotate makes a fresh secret current. The previous current secret keeps
 // verifying cookies until the next rotation; RFC 9260 section 5.1.3 asks
 // that the secret "should be changed reasonably frequently".
 func (s *Signer) Rotate() error {
-	var next key
-	if _, err := rand.Read(next.secret[:]); err != nil {
-		return fmt.Errorf("cookie: rotate: %w", err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev := s.current
-	next.id = prev.id + 1
+	next, err := newKey(prev.id + 1)
+	if err != nil {
+		return fmt.Errorf("cookie: rotate: %w", err)
+	}
 	s.previous = &prev
 	s.current = next
 	return nil
@@ -144,7 +157,13 @@ func (s *Signer) Open(c []byte, now time.Time) ([]byte, error) {
 }
 
 func appendMAC(dst, msg []byte, k *key) []byte {
-	m := hmac.New(sha256.New, k.secret[:])
+	m, _ := k.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.secret[:])
+	}
 	m.Write(msg)
-	return m.Sum(dst)
+	dst = m.Sum(dst)
+	m.Reset()
+	k.macs.Put(m)
+	return dst
 }
