@@ -25,6 +25,9 @@ type readTurn struct {
 	// reading is whose: the borrower's, or nil for the read goroutine.
 	busy    bool
 	reading any
+	// last is whose the last turn was (nil: the read goroutine's), or the
+	// owner told that it was not its own (see ReadThrough).
+	last any
 	// kicked: the socket's read deadline is in the past, so that the read
 	// under way ends early; the next turn clears it.
 	kicked bool
@@ -72,7 +75,7 @@ func (s *socket) endTurn() {
 	if rt.reading == nil || rt.borrower != rt.reading {
 		rt.cond.Broadcast()
 	}
-	rt.busy, rt.reading = false, nil
+	rt.busy, rt.reading, rt.last = false, nil, rt.reading
 }
 
 // kickLocked ends the read under way early: it sets the socket's read
@@ -106,6 +109,10 @@ func (s *socket) closeTurn() {
 // would wait for the packets the Receiver hands on reads them itself, one
 // goroutine hand-off less per packet; the price is that every datagram
 // of the socket waits for that goroutine to come back.
+//
+// When another goroutine read since owner's last read (the socket's read
+// goroutine before the reads were taken over), it returns true without
+// reading: what that read delivered may be what the caller waits for.
 //
 // It returns false at once when the reads cannot be taken over: the
 // Transport has more than one socket, one not on the real network
@@ -155,6 +162,15 @@ func (t *Transport) ReadThrough(owner any, done <-chan struct{}) (bool, error) {
 		if closed {
 			return false, fmt.Errorf("udpencap: read through %s: %w", s.local, net.ErrClosed)
 		}
+		return true, nil
+	}
+	if rt.last != owner {
+		// Another goroutine read since owner last did, and may have
+		// delivered what owner waits for (after the caller looked, for
+		// all this call knows): the caller is to look before it reads,
+		// and waits, again.
+		rt.last = owner
+		rt.mu.Unlock()
 		return true, nil
 	}
 	s.startTurnLocked(owner)
