@@ -10,8 +10,9 @@ import "net/netip"
 // package udpencaptest has an in-memory one for tests.
 //
 // Received packets reach the Receiver as Receiver describes: on a
-// goroutine of the Bind, one call per datagram that passed the length and
-// CRC32c checks, with a buffer valid only during the call.
+// goroutine of the Bind (or of a ReadThrougher's caller), one call per
+// datagram that passed the length and CRC32c checks, with a buffer valid
+// only during the call.
 //
 // All methods are safe for concurrent use, and all but Close may be
 // called from within ReceivePacket (the receive path answers with Send).

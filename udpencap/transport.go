@@ -142,7 +142,8 @@ type Meta struct {
 // "generic lookup" (RFC 6951 section 5.4), not the transport's.
 //
 // ReceivePacket is called synchronously on a read goroutine of the Bind
-// (for a Transport, that of the socket the datagram arrived on), once per
+// (for a Transport, that of the socket the datagram arrived on, or the
+// goroutine that reads it through, see Transport.ReadThrough), once per
 // datagram that passed the length and CRC32c checks: pkt is the whole SCTP
 // packet, at least its 12-byte common header (RFC 9260 section 3.1).
 // pkt aliases a reused receive buffer and is valid only during the call:
