@@ -203,10 +203,10 @@ func (t *sendTracker) dataOut(a *Association, pkt []byte) {
 				}
 				r := q[0]
 				q[0] = nil
-				if q = q[1:]; len(q) == 0 {
-					delete(t.queued, k)
+				if len(q) == 1 {
+					t.queued[k] = keepSmall(q)
 				} else {
-					t.queued[k] = q
+					t.queued[k] = q[1:]
 				}
 				t.nQueued--
 				r.first = tsn
@@ -255,10 +255,27 @@ func (t *sendTracker) retireLocked(n int) {
 		return
 	}
 	clear(t.flight[:n])
-	t.flight = t.flight[n:]
-	if len(t.flight) == 0 {
-		t.flight = nil // let the backing array go
+	if n == len(t.flight) {
+		t.flight = keepSmall(t.flight)
+	} else {
+		t.flight = t.flight[n:]
 	}
+}
+
+// keptRecords is the largest backing array of records a drained queue
+// keeps for the next message: one message at a time (a request and its
+// answer) then allocates no new one, and an idle association holds at
+// most this many pointers per queue.
+const keptRecords = 8
+
+// keepSmall returns the drained queue q (its elements cleared) emptied
+// with its backing array when that is small, else nil, letting a burst's
+// array go.
+func keepSmall(q []*sendRecord) []*sendRecord {
+	if cap(q) > keptRecords {
+		return nil
+	}
+	return q[:0]
 }
 
 // acked applies the Cumulative TSN Ack and the Gap Ack Blocks (none for a

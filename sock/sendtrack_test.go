@@ -214,3 +214,25 @@ func TestSendContextRoundTrip(t *testing.T) {
 	ev := waitEventType(t, p.dialer, EventDown)
 	require.Zero(t, p.clientAssoc.Stats().SendFailed, "nothing failed: %v", ev)
 }
+
+// TestSendTrackerOneAtATimeAllocations: one message at a time (a request
+// and its answer) costs the tracker its record and the payload's copy,
+// and no new backing array for its queues each time.
+func TestSendTrackerOneAtATimeAllocations(t *testing.T) {
+	a := trackerAssoc(false)
+	payload := []byte("ping")
+	pkts := make([][]byte, 200)
+	for i := range pkts {
+		pkts[i] = outData(rawpeer.Data(100+uint32(i), 0, uint16(i), fragWhole, payload))
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		r := a.tx.queue(payload, SendInfo{})
+		a.tx.sendDone(a, r, true)
+		a.tx.dataOut(a, pkts[i])
+		a.tx.acked(a, 100+uint32(i), nil)
+		i++
+	})
+	require.LessOrEqual(t, allocs, 2.0, "allocations per message")
+	require.Empty(t, pending(a))
+}
