@@ -100,7 +100,9 @@ func (s *socket) closeTurn() {
 // for owner, and hands what it read to the Receiver on this goroutine,
 // exactly as the socket's read goroutine would have. It waits until at
 // least one datagram was read, done is closed, or EndReadThrough(owner)
-// is called.
+// is called. To stop an owner for good, close done and then call
+// EndReadThrough: a ReadThrough that starts after that sees done closed
+// (EndReadThrough ends only the calls under way).
 //
 // The first call of an owner takes the reads over: the socket's read
 // goroutine finishes the read it is in and then waits. From then on

@@ -118,8 +118,10 @@ func readThroughBurst(t *testing.T, tr *Transport, r *seqReceiver, owner any, n 
 	ended := make(chan struct{})
 	go func() {
 		waitArrived(r, n)
-		tr.EndReadThrough(owner)
+		// done first, as ReadThrough's contract needs: a ReadThrough
+		// starting after EndReadThrough then sees it closed.
 		close(ended)
+		tr.EndReadThrough(owner)
 	}()
 	for {
 		select {
