@@ -380,19 +380,19 @@ func (a *Association) finishWith(ce *CloseError, event bool) {
 	a.ep.unregister(a)
 	a.uncountEngine()
 	a.dropSpareEngine()
-	if sh := a.shim(); pa != nil && sh.onReadLoop() {
-		// The receive path runs on pion's read loop (readthrough.go), and
-		// pion's Close waits for that loop to end: close it from another
-		// goroutine. The engine's hold keeps the endpoint open until then.
-		go func() {
-			_ = pa.Close()
-			a.releaseEngine()
-		}()
-	} else {
+	closeEngine := func() {
 		if pa != nil {
 			_ = pa.Close()
 		}
 		a.releaseEngine()
+	}
+	if a.shim().onReadLoop() {
+		// The receive path runs on pion's read loop (readthrough.go), and
+		// pion's Close waits for that loop to end: close it from another
+		// goroutine. The engine's hold keeps the endpoint open until then.
+		go closeEngine()
+	} else {
+		closeEngine()
 	}
 	// The messages not delivered, before the events that end the
 	// association: a user who stops at EventDown has seen them all.

@@ -65,7 +65,7 @@ type Stack struct {
 	// sendVia.
 	readThrough atomic.Pointer[udpencap.ReadThrougher]
 	// engines counts the associations whose engine runs (see
-	// Association.countEngine).
+	// Association.countEngineLocked).
 	engines atomic.Int32
 
 	// byAddr maps (local address, SCTP port) to the endpoint owning it

@@ -182,7 +182,7 @@ func (t *Transport) ReadThrough(owner any, done <-chan struct{}) (bool, error) {
 
 	// The receive counters are written by the holder of the turn only.
 	before := s.ctr.rxDatagrams.Load()
-	_, err := s.readOnce(s.rd)
+	err := s.readOnce(s.rd)
 	s.ctr.rxThrough.Add(s.ctr.rxDatagrams.Load() - before)
 	stop := s.afterRead(err)
 	s.endTurn()

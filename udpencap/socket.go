@@ -29,8 +29,8 @@ var (
 )
 
 // counters are one socket's statistics. The receive counters are written
-// only by the holder of the socket's read turn (readTurn); the send counters by any sender, so
-// they live on another cache line.
+// only by the holder of the socket's read turn (readTurn); the send
+// counters by any sender, so they live on another cache line.
 type counters struct {
 	rxDatagrams   atomic.Uint64
 	rxBytes       atomic.Uint64
@@ -63,7 +63,7 @@ type socket struct {
 	gro       bool        // the kernel may coalesce datagrams (UDP_GRO)
 	gso       atomic.Bool // segmented sends (UDP_SEGMENT) in use
 	q         sendQueue   // Enqueue's packets, in batching mode
-	rd        *reader     // the receive buffers, used by the holder of turn
+	rd        *reader     // the receive buffers, used by the holder of turn; set by Open
 	turn      readTurn
 	ctr       counters
 }
@@ -119,14 +119,13 @@ func (t *Transport) bind(cfg Config, a netip.Addr, port uint16) (*socket, error)
 			}
 		}
 	}
-	s.rd = s.newReader()
 	return s, nil
 }
 
 func (s *socket) run() {
 	defer s.t.wg.Done()
 	for s.ownTurn() {
-		_, err := s.readOnce(s.rd)
+		err := s.readOnce(s.rd)
 		stop := s.afterRead(err)
 		s.endTurn()
 		if stop {
@@ -136,7 +135,7 @@ func (s *socket) run() {
 }
 
 // afterRead accounts for the outcome of a read, within the reader's turn
-// (r.streak is the turn's), and reports whether reading must stop. A
+// (s.rd.streak is the turn's), and reports whether reading must stop. A
 // deadline error is a kick (see kickLocked; nothing else sets a read
 // deadline): the reads pass to another goroutine.
 func (s *socket) afterRead(err error) (stop bool) {
@@ -197,10 +196,8 @@ func (s *socket) newReader() *reader {
 	return r
 }
 
-// readOnce makes one read system call and delivers what it returned:
-// n datagrams (as the kernel counts them, before receive offload splits
-// any).
-func (s *socket) readOnce(r *reader) (n int, err error) {
+// readOnce makes one read system call and delivers what it returned.
+func (s *socket) readOnce(r *reader) error {
 	if s.batch != nil {
 		return s.readBatch(r)
 	}
@@ -210,7 +207,7 @@ func (s *socket) readOnce(r *reader) (n int, err error) {
 // readOne reads one datagram: ReadMsgUDPAddrPort on the real network
 // (allocation free, with control messages), ReadFrom on any other
 // transport.UDPConn.
-func (s *socket) readOne(r *reader) (int, error) {
+func (s *socket) readOne(r *reader) error {
 	var (
 		meta    Meta
 		n       int
@@ -238,17 +235,16 @@ func (s *socket) readOne(r *reader) (int, error) {
 	}
 	if err == nil || n > 0 {
 		s.deliverSegments(r.buf[:n], segSize, &meta)
-		return 1, err
 	}
-	return 0, err
+	return err
 }
 
 // readBatch reads up to batchSize datagrams with one ReadBatch call
 // (recvmmsg on Linux).
-func (s *socket) readBatch(r *reader) (int, error) {
+func (s *socket) readBatch(r *reader) error {
 	k, err := s.batch.ReadBatch(r.msgs, 0)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	port := s.local.Port()
 	for i := range k {
@@ -264,7 +260,7 @@ func (s *socket) readBatch(r *reader) (int, error) {
 		}
 		s.deliverSegments(m.Buffers[0][:m.N], segSize, &meta)
 	}
-	return k, nil
+	return nil
 }
 
 // readFailed accounts for a read error and reports whether the read loop

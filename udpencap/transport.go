@@ -306,6 +306,9 @@ func Open(cfg Config) (*Transport, error) {
 	}
 	t.port = t.socks[0].local.Port()
 	for _, s := range t.socks {
+		// The buffers once the sockets are bound: a failed attempt above
+		// allocates none.
+		s.rd = s.newReader()
 		t.wg.Add(1)
 		go s.run()
 	}
