@@ -392,10 +392,7 @@ func (c *shimConn) push(pkt []byte) bool {
 	}
 	c.queue = append(c.queue, pkt)
 	c.mu.Unlock()
-	select {
-	case c.ready <- struct{}{}:
-	default:
-	}
+	signal(c.ready)
 	return true
 }
 

@@ -203,10 +203,7 @@ func (q *eventQueue) push(ev Event) {
 	}
 	q.buf = append(q.buf, ev)
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
+	signal(q.notify)
 }
 
 func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, error) {
@@ -219,10 +216,7 @@ func (q *eventQueue) next(ctx context.Context, done <-chan struct{}) (Event, err
 			more := len(q.buf) > 0
 			q.mu.Unlock()
 			if more {
-				select {
-				case q.notify <- struct{}{}:
-				default:
-				}
+				signal(q.notify)
 			}
 			return ev, nil
 		}
