@@ -12,9 +12,9 @@ import (
 )
 
 // maxGoroutinesPerAssoc is what an idle established association may cost:
-// pion's read loop, write loop and timer loop, and the reader of the one
-// stream in use.
-const maxGoroutinesPerAssoc = 4
+// pion's read loop, write loop and timer loop. The reader of the stream in
+// use runs only while pion holds a message of it (wakeReaderLocked).
+const maxGoroutinesPerAssoc = 3
 
 // TestIdleAssociationGoroutines counts the goroutines of idle associations
 // that each exchanged a message on one stream: both ends of each are in

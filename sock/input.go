@@ -133,6 +133,9 @@ loop:
 			packetPool.Put(bp)
 			a.finishWith(ce, true)
 			return
+		case wire.ChunkReconfig:
+			a.peerResets(c)
+			out = appendPadded(out, it.Raw())
 		case wire.ChunkShutdown:
 			a.peerShutdown(c)
 			out = appendPadded(out, it.Raw())

@@ -2,6 +2,7 @@ package sock
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,15 +15,19 @@ import (
 )
 
 // streamSet is the association's streams (RFC 9260 section 1.3.1): how
-// many each side may use, the pion streams open with a reader each, and
-// the count of readers still running. Owned by streams.go: other files
-// reach it through the Association methods there.
+// many each side may use, the pion streams open, and the count of their
+// readers running. Owned by streams.go: other files reach it through the
+// Association methods there.
 //
 // outStreams, inStreams and open are guarded by a.mu; they are set once
 // when the engine starts (negotiated) and read by user calls (Send,
 // ResetStream, Streams), stream readers and the receive path. readers
 // and lingering are atomic: stream readers change them, the receive
 // queue's bookkeeping (recvmode.go) reads them.
+//
+// A stream's reader is a goroutine only while pion may hold a message of
+// the stream (see wakeReaderLocked): an idle association costs pion's
+// three goroutines and none of ours.
 type streamSet struct {
 	outStreams uint16
 	inStreams  uint16
@@ -47,6 +52,12 @@ type stream struct {
 	// identifier a new stream.
 	resetting atomic.Bool
 	retired   chan struct{} // closed when the reader leaves the stream
+
+	// running: a goroutine reads the stream (readStream). peerReset: the
+	// peer asked to reset the stream (RFC 6525 section 5.2.2), so its
+	// reader runs until pion ends it. Both guarded by a.mu.
+	running   bool
+	peerReset bool
 }
 
 // acquire takes the stream's send lock (one writer at a time, so that a
@@ -152,7 +163,7 @@ func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, e
 				a.mu.Unlock()
 				return nil, fmt.Errorf("sock: open stream %d: %w", info.Stream, ErrNotEstablished)
 			}
-			st = a.startReaderLocked(s)
+			st = a.addStreamLocked(s)
 		}
 		a.mu.Unlock()
 		if !st.resetting.Load() {
@@ -160,6 +171,9 @@ func (a *Association) sendStream(ctx context.Context, info SendInfo) (*stream, e
 		}
 		select {
 		case <-st.retired:
+		case <-a.life.doneC():
+			// A stream whose reader was not running when the association
+			// ended is never retired: the state says why the send fails.
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -198,36 +212,122 @@ func (a *Association) ResetStream(id uint16) error {
 	return nil
 }
 
-// openInboundStream opens stream sid in pion and starts its reader, if
-// that is not done yet, and reports whether sid is a valid inbound stream.
-// The receive path calls it only for a valid sid and for sinkStream, the
-// one stream DATA on every invalid identifier goes to.
-func (a *Association) openInboundStream(sid uint16) (valid bool) {
+// openInboundStream opens stream sid in pion, if that is not done yet,
+// and wakes its reader. The receive path calls it for every DATA chunk it
+// hands pion, before pion sees it (so that pion's messages of the stream
+// are read: see wakeReaderLocked), for a valid sid and for sinkStream,
+// the one stream DATA on every invalid identifier goes to.
+func (a *Association) openInboundStream(sid uint16) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if st := a.life.current(); st != StateClosed && a.engineLocked() != nil {
-		if _, ok := a.str.open[sid]; ok {
-			return sid < a.str.inStreams
-		}
-		// A failure (a shutdown started) leaves the stream to acceptLoop.
-		if s, err := a.engineLocked().OpenStream(sid, sctp.PayloadTypeUnknown); err == nil {
-			a.startReaderLocked(s)
-		}
+	if st := a.life.current(); st == StateClosed || a.engineLocked() == nil {
+		return
 	}
-	return sid < a.str.inStreams
+	if st, ok := a.str.open[sid]; ok {
+		a.wakeReaderLocked(st)
+		return
+	}
+	// A failure (a shutdown started) leaves the stream to acceptLoop.
+	if s, err := a.engineLocked().OpenStream(sid, sctp.PayloadTypeUnknown); err == nil {
+		a.addStreamLocked(s)
+	}
 }
 
-// startReaderLocked registers s and starts the goroutine that reads its
-// messages into the endpoint's queue. The caller holds a.mu.
-func (a *Association) startReaderLocked(s *sctp.Stream) *stream {
-	// a.mu orders the hold before releaseEngineHold's release.
+// addStreamLocked registers s, with its reader woken if pion holds a
+// message of it already. The caller holds a.mu.
+func (a *Association) addStreamLocked(s *sctp.Stream) *stream {
 	mustHold(&a.mu)
 	st := newStream(s)
 	a.str.open[s.StreamIdentifier()] = st
+	a.wakeReaderLocked(st)
+	return st
+}
+
+// wakeReaderLocked starts the goroutine that reads st's messages into the
+// endpoint's queue, unless it runs, or pion holds no message of st and no
+// reset of it is under way. The caller holds a.mu.
+//
+// A reader runs from the first message of its stream that pion may hold
+// until pion holds none (parkReader), and it is a goroutine only then.
+// pion's Stream.ReadSCTP is the only way to take a message out of pion; it
+// blocks, with no readiness notification and no non-blocking form, so a
+// reader always waiting in it would cost an idle association a goroutine
+// per stream. The receive path knows instead which messages pion holds: a
+// message pion delivers ends with a DATA chunk with the E bit (RFC 9260
+// section 3.3.1) that the shim handed it, and the receive tracker counts
+// those of each stream less the messages read (rxTracker.endsPending).
+// The count says "none" only when every such message was read, so a
+// parked reader leaves nothing in pion; a message pion merged or
+// discarded leaves it above zero, and then the reader waits in ReadSCTP
+// as it did before, until its next message.
+//
+// The receive path calls it for every DATA chunk before pion sees it
+// (openInboundStream), after the tracker counted the chunk, and a reader
+// parks under a.mu only when the count is zero: no message is missed
+// between the two. A peer's reset of the stream wakes its reader too
+// (peerResets), as only a reader sees pion end a stream and makes
+// renewStream run.
+func (a *Association) wakeReaderLocked(st *stream) {
+	// a.mu orders the hold before releaseEngineHold's release.
+	mustHold(&a.mu)
+	if st.running || a.life.current() == StateClosed {
+		return
+	}
+	if !st.peerReset && !a.rx.endsPending(st.s.StreamIdentifier()) {
+		return
+	}
+	st.running = true
 	a.ep.hold()
 	a.str.readers.Add(1)
 	go a.readStream(st)
-	return st
+}
+
+// parkReader reports whether st's reader is to end its goroutine: pion
+// holds no message of its stream and no reset of it is under way (see
+// wakeReaderLocked).
+func (a *Association) parkReader(st *stream) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st.peerReset || a.rx.endsPending(st.s.StreamIdentifier()) {
+		return false
+	}
+	st.running = false
+	return true
+}
+
+// peerResets wakes the readers of the streams the peer asks to reset in
+// RE-CONFIG chunk c (RFC 6525 section 4.1, Outgoing SSN Reset Request
+// Parameter: no stream listed means all of them), so that each sees pion
+// end its stream. A malformed chunk is left to pion, which answers it.
+func (a *Association) peerResets(c wire.Chunk) {
+	it := wire.NewParamIter(c.Value)
+	for it.Next() {
+		p := it.Param()
+		// Request, response and sequence numbers, the sender's last
+		// assigned TSN, then the stream identifiers.
+		const fixed = 12
+		if p.Type != wire.ParamOutgoingResetRequest || len(p.Value) < fixed {
+			continue
+		}
+		ids := p.Value[fixed:]
+		a.mu.Lock()
+		if len(ids) < 2 {
+			for _, st := range a.str.open {
+				a.markPeerResetLocked(st)
+			}
+		}
+		for ; len(ids) >= 2; ids = ids[2:] {
+			if st, ok := a.str.open[binary.BigEndian.Uint16(ids)]; ok {
+				a.markPeerResetLocked(st)
+			}
+		}
+		a.mu.Unlock()
+	}
+}
+
+func (a *Association) markPeerResetLocked(st *stream) {
+	st.peerReset = true
+	a.wakeReaderLocked(st)
 }
 
 func newStream(s *sctp.Stream) *stream {
@@ -242,10 +342,13 @@ func newStream(s *sctp.Stream) *stream {
 // (io.EOF once its queued messages are read) and makes a new stream for
 // the next DATA on that identifier. The reader then goes on with the new
 // stream (renew), so the messages on the identifier stay in order.
+//
+// It ends its goroutine when pion holds no message of the stream
+// (parkReader); the receive path starts another with the stream's next
+// message (wakeReaderLocked).
 func (a *Association) readStream(st *stream) {
 	defer a.ep.release()
 	defer a.readerDone()
-	defer func() { close(st.retired) }()
 	id := st.s.StreamIdentifier()
 	for {
 		// A read into no buffer reports the size of the next message
@@ -272,6 +375,10 @@ func (a *Association) readStream(st *stream) {
 			}
 			if err == nil {
 				if !a.deliver(id, ppi, msg) {
+					close(st.retired)
+					return
+				}
+				if a.parkReader(st) {
 					return
 				}
 				continue
@@ -279,13 +386,14 @@ func (a *Association) readStream(st *stream) {
 		}
 		if !errors.Is(err, io.EOF) {
 			a.dropStream(st)
+			close(st.retired)
 			return
 		}
 		next := a.renewStream(st)
+		close(st.retired)
 		if next == nil {
 			return
 		}
-		close(st.retired)
 		st = next
 	}
 }
@@ -395,6 +503,7 @@ func (a *Association) renewStream(st *stream) *stream {
 		}
 		if s != st.s {
 			next := newStream(s)
+			next.running = true // st's reader goes on with it
 			a.str.open[id] = next
 			a.mu.Unlock()
 			return next
@@ -436,13 +545,13 @@ func (a *Association) inboundStreams() uint16 {
 	return a.str.inStreams
 }
 
-// adoptStream starts a reader on s, a stream the peer opened, unless one
-// reads it already.
+// adoptStream registers s, a stream the peer opened, with its reader
+// woken (see wakeReaderLocked), unless it is registered already.
 func (a *Association) adoptStream(s *sctp.Stream) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.str.open[s.StreamIdentifier()]; !ok {
-		a.startReaderLocked(s)
+		a.addStreamLocked(s)
 	}
 }
 

@@ -111,7 +111,7 @@ func run(args []string) error {
 	only := fs.String("only", "", "run only the metrics whose key contains one of these comma-separated `words` (throughput_1KiB, rate_64B, rtt_64B, handshakes, idle, failover, ...)")
 	systems := fs.String("sys", "", "run only these comma-separated `systems` (the table's names: usock, usock-nobatch, pion, ...)")
 	ubin := fs.String("usrsctp-bench", "", "a built usrsctp-bench program (default: build bench/usrsctp-bench/bench.c with cc)")
-	profile := fs.String("profile", "", "write a CPU profile of each Go worker (client and server) into this `directory`")
+	profile := fs.String("profile", "", "write a CPU profile of each Go worker (client and server), and a heap profile of the idle metric's server, into this `directory`")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: compare [flags]\n\nThis stack against pion/sctp alone, usrsctp and the kernel, on loopback.\n\nflags:")
 		fs.PrintDefaults()
@@ -610,6 +610,7 @@ func idleUsock(n int) (harness.Sample, error) {
 	}
 	_ = json.Unmarshal([]byte(line), &after)
 	smp.BytesPerAssoc = (float64(after.Bytes) - float64(before.Bytes)) / float64(n)
+	smp.StackPerAssoc = (float64(after.Stack) - float64(before.Stack)) / float64(n)
 	smp.GoroutinesPerAsc = float64(after.Goroutines-before.Goroutines) / float64(n)
 	return smp, nil
 }
@@ -762,7 +763,7 @@ func plan(o *options, rep *Report) []job {
 		}
 	}
 	memValue := func(s harness.Sample) (float64, map[string]float64) {
-		ex := map[string]float64{"goroutines_per_assoc": s.GoroutinesPerAsc}
+		ex := map[string]float64{"goroutines_per_assoc": s.GoroutinesPerAsc, "stack_kib_per_assoc": s.StackPerAssoc / 1024}
 		if s.Handshakes > 0 && s.Seconds > 0 {
 			ex["setup_per_s"] = float64(s.Handshakes) / s.Seconds
 		}
@@ -815,7 +816,7 @@ func printTable(w io.Writer, rep *Report) {
 				cpu = fmt.Sprintf("%.2f", v)
 			}
 			var more []string
-			for _, k := range []string{"p99_us", "p99.9_us", "client_cpu_us_per_rt", "cpu_us_per_msg", "msgs_per_s", "mbit_s", "goroutines_per_assoc", "setup_per_s"} {
+			for _, k := range []string{"p99_us", "p99.9_us", "client_cpu_us_per_rt", "cpu_us_per_msg", "msgs_per_s", "mbit_s", "goroutines_per_assoc", "stack_kib_per_assoc", "setup_per_s"} {
 				if v, ok := e.Extra[k]; ok {
 					more = append(more, k+" "+num(v))
 				}

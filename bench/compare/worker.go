@@ -57,7 +57,8 @@ type ready struct {
 
 // memStat is a server's answer to "mem".
 type memStat struct {
-	Bytes      uint64 `json:"bytes"`
+	Bytes      uint64 `json:"bytes"` // heap and stacks in use
+	Stack      uint64 `json:"stack"` // stacks in use
 	Goroutines int    `json:"goroutines"`
 }
 
@@ -72,6 +73,11 @@ func worker(args []string) int {
 		return 2
 	}
 	if dir := os.Getenv(profileEnv); dir != "" {
+		if s.Role == "memserver" {
+			// Every allocation in the heap profile, not one per 512 KiB:
+			// the idle associations' structures are a few hundred bytes.
+			runtime.MemProfileRate = 1
+		}
 		stop, err := startProfile(dir, s)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "worker:", err)
@@ -108,8 +114,33 @@ func worker(args []string) int {
 	return 0
 }
 
+// writeHeapProfile writes, when compare's -profile is set, a heap
+// profile of this worker next to its CPU profile: the memory server's,
+// asked for its memory after the idle associations were made, shows what
+// each of them holds. Every call overwrites the last.
+func writeHeapProfile(s spec) error {
+	dir := os.Getenv(profileEnv)
+	if dir == "" {
+		return nil
+	}
+	name := fmt.Sprintf("%s-%s-%s-%d.heap.pprof", s.Role, s.Sys, s.Test, os.Getpid())
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
+}
+
 // profileEnv names the directory, passed from compare's -profile to its
-// workers, where each worker writes its CPU profile.
+// workers, where each worker writes its CPU profile (and a memory server
+// its heap profile).
 const profileEnv = "USOCK_COMPARE_PROFILE"
 
 // startProfile starts a CPU profile of this worker into a file of dir
@@ -135,7 +166,7 @@ func measureMem() memStat {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memStat{Bytes: ms.HeapInuse + ms.StackInuse, Goroutines: runtime.NumGoroutine()}
+	return memStat{Bytes: ms.HeapInuse + ms.StackInuse, Stack: ms.StackInuse, Goroutines: runtime.NumGoroutine()}
 }
 
 // runServer serves until its standard input ends, answering "rusage" and
@@ -201,6 +232,9 @@ func runServer(s spec, say func(string, ...any)) error {
 			say("RUSAGE %d %d", h.FlushCPU().Nanoseconds(), harness.CPUTime().Nanoseconds())
 		case "mem":
 			b, _ := json.Marshal(measureMem())
+			if err := writeHeapProfile(s); err != nil {
+				return err
+			}
 			say("MEM %s", b)
 		}
 	}
@@ -415,6 +449,7 @@ func pionMem(s spec) (harness.Sample, error) {
 	smp := harness.Sample{
 		Assocs:           2 * s.N,
 		BytesPerAssoc:    float64(after.Bytes-before.Bytes) / n,
+		StackPerAssoc:    (float64(after.Stack) - float64(before.Stack)) / n,
 		GoroutinesPerAsc: float64(after.Goroutines-before.Goroutines) / n,
 	}
 	runtime.KeepAlive(conns)

@@ -56,6 +56,7 @@ type Sample struct {
 	// Memory measurements (per association on the accepting side).
 	Assocs           int     `json:"assocs,omitempty"`
 	BytesPerAssoc    float64 `json:"bytes_per_assoc,omitempty"`
+	StackPerAssoc    float64 `json:"stack_per_assoc,omitempty"` // the goroutine stacks' part of BytesPerAssoc
 	GoroutinesPerAsc float64 `json:"goroutines_per_assoc,omitempty"`
 	FailoverMs       float64 `json:"failover_ms,omitempty"`
 }
