@@ -169,7 +169,7 @@ type rxTracker struct {
 	// still hold (see rxChunkCost); ends the part of it per stream that
 	// reads return; reading counts the reads under way.
 	extra   int
-	ends    map[uint16]rxEnds
+	ends    smallMap[uint16, rxEnds]
 	reading int
 	// recent is the size of the chunks the peer sends, for the advertised
 	// window (see sacked): the smallest taken since the latest SACK, or
@@ -180,8 +180,9 @@ type rxTracker struct {
 	// large is the stash of the chunks too large for pion (see rxLarge).
 	large rxLarge
 
-	dups  [maxReportedDups]uint32
-	ndups int
+	// dups are the duplicate TSNs for the next SACK, at most
+	// maxReportedDups; its array is made at the first duplicate.
+	dups []uint32
 
 	// The window update (see windowUpdate): the a_rwnd of the latest SACK
 	// pion wrote, the bytes readers took out of pion since, and whether
@@ -241,9 +242,11 @@ func (r *rxTracker) admitLocked(tsn uint32, size int, e rxEntry, large []byte) (
 		// RFC 9260 section 3.3.4: "Every time a receiver gets a duplicate
 		// TSN (before sending the SACK chunk), it adds it to the list of
 		// duplicates."
-		if r.ndups < len(r.dups) {
-			r.dups[r.ndups] = tsn
-			r.ndups++
+		if len(r.dups) < maxReportedDups {
+			if r.dups == nil {
+				r.dups = make([]uint32, 0, maxReportedDups)
+			}
+			r.dups = append(r.dups, tsn)
 		}
 		return rxDuplicate, r.cum, 0
 	}
@@ -286,13 +289,10 @@ func (r *rxTracker) admitLocked(tsn uint32, size int, e rxEntry, large []byte) (
 		r.smallest = size
 	}
 	if e.flags&rxEntryEnd != 0 {
-		if r.ends == nil {
-			r.ends = make(map[uint16]rxEnds)
-		}
-		s := r.ends[e.stream]
+		s, _ := r.ends.get(e.stream)
 		s.count++
 		s.extra += rxExtra(size)
-		r.ends[e.stream] = s
+		r.ends.set(e.stream, s)
 	}
 	e.size = uint16(size)
 	e.flags |= rxEntryPresent
@@ -364,9 +364,9 @@ func (r *rxTracker) countLocked(e rxEntry) bool {
 	}
 	r.msgBytes, r.msgCost = 0, 0
 	if o.active {
-		if s, ok := r.ends[e.stream]; ok && s.count > 0 {
+		if s, ok := r.ends.get(e.stream); ok && s.count > 0 {
 			s.frags += o.extra
-			r.ends[e.stream] = s
+			r.ends.set(e.stream, s)
 		} else {
 			// Read already (an unordered message pion delivered above
 			// the cumulative TSN): pion holds none of it.
@@ -449,13 +449,13 @@ func (r *rxTracker) sacked(s wire.SackView, pionBuffer int, dups []uint32) (arwn
 		// (FORWARD-TSN, a stream reset, a repeated Stream Sequence Number),
 		// and no marker of a stashed chunk can come out of pion.
 		r.extra, r.open.extra = 0, 0
-		clear(r.ends)
+		r.ends.clear()
 		r.large.clear()
 	}
-	ndups = copy(dups, r.dups[:r.ndups])
+	ndups = copy(dups, r.dups)
 	// "The duplicate count is reinitialized to zero after sending each
 	// SACK chunk."
-	r.ndups = 0
+	r.dups = r.dups[:0]
 	// The peer sees the window less the charge of the small chunks. The
 	// peer counts the window in bytes (RFC 9260 section 6.2.1), so a peer
 	// sending chunks of n < rxChunkCost bytes gets the window in bytes of
@@ -523,7 +523,7 @@ func (r *rxTracker) readDone(stream uint16, size int, took bool) {
 		return
 	}
 	r.readSince += size
-	s, ok := r.ends[stream]
+	s, ok := r.ends.get(stream)
 	if !ok {
 		return
 	}
@@ -533,10 +533,10 @@ func (r *rxTracker) readDone(stream uint16, size int, took bool) {
 	r.extra -= back
 	if s.count <= 0 {
 		r.extra -= s.extra + s.frags
-		delete(r.ends, stream)
+		r.ends.del(stream)
 		return
 	}
-	r.ends[stream] = s
+	r.ends.set(stream, s)
 }
 
 // endsPending reports whether pion may hold a message of stream that
@@ -546,7 +546,8 @@ func (r *rxTracker) readDone(stream uint16, size int, took bool) {
 func (r *rxTracker) endsPending(stream uint16) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.ends[stream].count > 0
+	s, _ := r.ends.get(stream)
+	return s.count > 0
 }
 
 // inGapBlocks reports whether tsn is in one of the SACK's Gap Ack Blocks.

@@ -66,8 +66,9 @@ type sendTracker struct {
 	mu sync.Mutex
 	// queued are the messages without a TSN yet, by streamKey, in the
 	// order of their Sends; nQueued counts them.
-	queued  map[uint32][]*sendRecord
+	queued  smallMap[uint32, []*sendRecord]
 	nQueued int
+	started bool // init ran
 	// flight are the messages with TSNs, in TSN order; open is the last of
 	// them while its last fragment is still to come.
 	flight []*sendRecord
@@ -110,9 +111,7 @@ func (t *sendTracker) init(initialTSN uint32) {
 	defer t.mu.Unlock()
 	t.highest, t.cum = initialTSN-1, initialTSN-1
 	t.dry = true
-	if t.queued == nil {
-		t.queued = map[uint32][]*sendRecord{}
-	}
+	t.started = true
 }
 
 // queue records a message Send is about to write to pion, with a copy of
@@ -120,13 +119,14 @@ func (t *sendTracker) init(initialTSN uint32) {
 func (t *sendTracker) queue(payload []byte, info SendInfo) *sendRecord {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || t.queued == nil {
+	if t.closed || !t.started {
 		return nil
 	}
 	r := &sendRecord{stream: info.Stream, unordered: info.Unordered, ppid: info.PPID, context: info.Context,
 		payload: append([]byte(nil), payload...), inSend: true}
 	k := streamKey(info.Stream, info.Unordered)
-	t.queued[k] = append(t.queued[k], r)
+	q, _ := t.queued.get(k)
+	t.queued.set(k, append(q, r))
 	t.nQueued++
 	t.dry = false
 	return r
@@ -156,14 +156,14 @@ func (t *sendTracker) sendDone(a *Association, r *sendRecord, taken bool) {
 
 func (t *sendTracker) unqueueLocked(r *sendRecord) {
 	k := streamKey(r.stream, r.unordered)
-	q := t.queued[k]
+	q, _ := t.queued.get(k)
 	if i := slices.Index(q, r); i >= 0 {
 		q = slices.Delete(q, i, i+1)
 		t.nQueued--
 		if len(q) == 0 {
-			delete(t.queued, k)
+			t.queued.del(k)
 		} else {
-			t.queued[k] = q
+			t.queued.set(k, q)
 		}
 	}
 }
@@ -174,7 +174,7 @@ func (t *sendTracker) dataOut(a *Association, pkt []byte) {
 	const flagEnd, flagBegin, flagU = 0x01, 0x02, 0x04
 	var evs []Event
 	t.mu.Lock()
-	if t.closed || t.queued == nil {
+	if t.closed || !t.started {
 		t.mu.Unlock()
 		return
 	}
@@ -197,16 +197,16 @@ func (t *sendTracker) dataOut(a *Association, pkt []byte) {
 					t.open = nil
 				}
 				k := streamKey(sid, c.Flags&flagU != 0)
-				q := t.queued[k]
+				q, _ := t.queued.get(k)
 				if len(q) == 0 {
 					continue // not a message of Send's: cannot happen
 				}
 				r := q[0]
 				q[0] = nil
 				if len(q) == 1 {
-					t.queued[k] = keepSmall(q)
+					t.queued.set(k, keepSmall(q))
 				} else {
-					t.queued[k] = q[1:]
+					t.queued.set(k, q[1:])
 				}
 				t.nQueued--
 				r.first = tsn
@@ -285,7 +285,7 @@ func keepSmall(q []*sendRecord) []*sendRecord {
 // highest TSN sent too (a SACK like that aborts the association first).
 func (t *sendTracker) acked(a *Association, cum uint32, v *wire.SackView) {
 	t.mu.Lock()
-	if t.closed || t.queued == nil || !serialLE(t.cum, cum) || !serialLE(cum, t.highest) {
+	if t.closed || !t.started || !serialLE(t.cum, cum) || !serialLE(cum, t.highest) {
 		t.mu.Unlock()
 		return
 	}
@@ -364,19 +364,17 @@ func (t *sendTracker) down(a *Association) []Event {
 		evs = append(evs, a.sendFailed(r, downDetail("unacknowledged", reason)))
 	}
 	t.flight, t.open = nil, nil
-	keys := make([]uint32, 0, len(t.queued))
-	for k := range t.queued {
-		keys = append(keys, k)
-	}
+	keys := t.queued.keys()
 	slices.Sort(keys)
 	for _, k := range keys {
-		for _, r := range t.queued[k] {
+		q, _ := t.queued.get(k)
+		for _, r := range q {
 			if !r.inSend {
 				evs = append(evs, a.sendFailed(r, downDetail("unsent", reason)))
 			}
 		}
 	}
-	t.queued, t.nQueued = nil, 0
+	t.queued, t.nQueued = smallMap[uint32, []*sendRecord]{}, 0
 	return evs
 }
 
