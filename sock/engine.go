@@ -294,13 +294,16 @@ func (a *Association) releaseEngineHold() {
 // association's receive path queues packets already checked and filtered;
 // outbound, every packet pion writes goes through Association.output.
 //
-// The inbound queue is a slice that grows with bursts and shrinks back
-// when drained, so an idle association holds no queue memory (a channel
-// of shimQueue slots would cost 24 KiB each).
+// The inbound queue is a slice of pooled packet buffers that grows with
+// bursts and, drained, keeps its backing array only when that is small
+// (shimKept): an idle association holds at most that, one packet at a
+// time allocates nothing, and a channel of shimQueue slots would cost
+// 24 KiB each.
 type shimConn struct {
 	a      *Association
 	mu     sync.Mutex
-	queue  [][]byte
+	queue  []*[]byte // from queue[head]
+	head   int
 	ready  chan struct{} // a token while the queue is not empty
 	closed chan struct{}
 	once   sync.Once
@@ -318,6 +321,9 @@ type shimConn struct {
 // shimQueue is how many inbound packets wait for pion's read loop; past
 // that they are dropped and counted, as a full router queue would.
 const shimQueue = 1024
+
+// shimKept is the largest backing array a drained inbound queue keeps.
+const shimKept = 16
 
 // readReturn returns a channel closed the next time pion's read loop
 // calls Read, which it does only after it handled the packet it read
@@ -347,17 +353,21 @@ func (c *shimConn) Read(b []byte) (int, error) {
 	}
 	for {
 		c.mu.Lock()
-		if len(c.queue) > 0 {
-			p := c.queue[0]
-			c.queue[0] = nil
-			c.queue = c.queue[1:]
-			if len(c.queue) == 0 {
-				c.queue = nil // let a burst's backing array go
+		if c.head < len(c.queue) {
+			bp := c.queue[c.head]
+			c.queue[c.head] = nil
+			c.head++
+			if c.head == len(c.queue) {
+				c.head = 0
+				c.queue = c.queue[:0]
+				if cap(c.queue) > shimKept {
+					c.queue = nil // let a burst's backing array go
+				}
 			}
 			c.mu.Unlock()
-			n := copy(b, p)
-			p = p[:0]
-			packetPool.Put(&p)
+			n := copy(b, *bp)
+			*bp = (*bp)[:0]
+			packetPool.Put(bp)
 			return n, nil
 		}
 		c.mu.Unlock()
@@ -382,15 +392,16 @@ func (c *shimConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// push queues an inbound packet for pion (pkt is kept); false when the
-// queue is full.
-func (c *shimConn) push(pkt []byte) bool {
+// push queues an inbound packet for pion, in bp, a buffer of packetPool
+// that Read puts back; false when the queue is full (bp is the caller's
+// again).
+func (c *shimConn) push(bp *[]byte) bool {
 	c.mu.Lock()
-	if len(c.queue) >= shimQueue {
+	if len(c.queue)-c.head >= shimQueue {
 		c.mu.Unlock()
 		return false
 	}
-	c.queue = append(c.queue, pkt)
+	c.queue = append(c.queue, bp)
 	c.mu.Unlock()
 	signal(c.ready)
 	return true

@@ -246,7 +246,8 @@ func engineSize(c wire.Chunk, raw []byte) int {
 // handToEngine queues out, a packet for pion in the pooled buffer bp, on
 // pion's input queue; a full queue drops it (counted).
 func (a *Association) handToEngine(bp *[]byte, out []byte) {
-	if conn := a.shim(); conn == nil || !conn.push(out) {
+	*bp = out
+	if conn := a.shim(); conn == nil || !conn.push(bp) {
 		a.drop(&a.stats.droppedQueue, DropQueueFull)
 		*bp = out[:0]
 		packetPool.Put(bp)
