@@ -24,23 +24,28 @@ type Factory struct {
 
 // NewLogger implements logging.LoggerFactory.
 func (f Factory) NewLogger(scope string) logging.LeveledLogger {
-	return &logger{l: f.Logger.With("scope", scope), min: f.MinLevel}
+	// The scope goes with each message rather than into a logger of its
+	// own (Logger.With): pion asks for a logger per association, and a
+	// derived handler is some 200 bytes each, kept for the association's
+	// life, to log nothing most of the time.
+	return &logger{l: f.Logger, scope: scope, min: f.MinLevel}
 }
 
 type logger struct {
-	l   *slog.Logger
-	min slog.Level
+	l     *slog.Logger
+	scope string
+	min   slog.Level
 }
 
 func (g *logger) log(level slog.Level, msg string) {
 	if level >= g.min {
-		g.l.Log(context.Background(), level, msg)
+		g.l.Log(context.Background(), level, msg, "scope", g.scope)
 	}
 }
 
 func (g *logger) logf(level slog.Level, format string, args ...any) {
 	if level >= g.min && g.l.Enabled(context.Background(), level) {
-		g.l.Log(context.Background(), level, fmt.Sprintf(format, args...))
+		g.l.Log(context.Background(), level, fmt.Sprintf(format, args...), "scope", g.scope)
 	}
 }
 
