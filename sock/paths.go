@@ -2,7 +2,6 @@ package sock
 
 import (
 	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -33,30 +32,17 @@ type multipath struct {
 	dead  bool
 }
 
-// pathRand gives every association its heartbeat jitter and nonces (RFC
-// 9260 section 8.3), from crypto/rand: unpredictable, no generator state
-// kept per association (a ChaCha8 of its own is 320 bytes each), and
-// repeatable in tests that fix crypto/rand (testing/cryptotest).
-var pathRand = rand.New(cryptoSource{})
-
-// cryptoSource is a math/rand/v2 Source reading crypto/rand, safe for
-// concurrent use.
-type cryptoSource struct{}
-
-func (cryptoSource) Uint64() uint64 {
-	var b [8]byte
-	_, _ = crand.Read(b[:]) // never fails (crypto/rand.Read)
-	return binary.LittleEndian.Uint64(b[:])
-}
-
 // startPaths starts path management once the association is established.
 func (a *Association) startPaths(now time.Time) error {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:])
+	rng := rand.New(rand.NewChaCha8(seed))
 	cfg := pathmgr.Config{
 		RTOInitial: a.cfg.rtoInitial, RTOMin: a.cfg.rtoMin, RTOMax: a.cfg.rtoMax,
 		HBInterval: a.cfg.hbInterval, HBDisabled: a.cfg.hbInterval == 0, HBMaxBurst: 1,
 		PathMaxRetrans: a.cfg.pathMaxRetrans, AssocMaxRetrans: a.cfg.assocMaxRetrans,
 		PFThreshold: a.cfg.pfThreshold, Switchback: a.cfg.switchback,
-		Rand: pathRand.Float64, Nonce: pathRand.Uint64,
+		Rand: rng.Float64, Nonce: rng.Uint64,
 	}
 	if cfg.HBDisabled {
 		cfg.HBInterval = DefaultHeartbeatInterval
