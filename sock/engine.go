@@ -302,7 +302,7 @@ func (a *Association) releaseEngineHold() {
 type shimConn struct {
 	a      *Association
 	mu     sync.Mutex
-	queue  []*[]byte // from queue[head]
+	queue  []shimPacket // from queue[head]
 	head   int
 	ready  chan struct{} // a token while the queue is not empty
 	closed chan struct{}
@@ -316,6 +316,18 @@ type shimConn struct {
 	// it is in a read of the Bind: the receive path runs on it then.
 	lent    udpencap.ReadThrougher
 	reading atomic.Bool
+
+	// handled is the wake list of the packet Read returned last, to read
+	// once pion handled it (at the next Read); only pion's read loop
+	// touches it.
+	handled wakeList
+}
+
+// shimPacket is an inbound packet for pion, in a buffer of packetPool,
+// with the streams to read once pion handled it.
+type shimPacket struct {
+	bp    *[]byte
+	wakes wakeList
 }
 
 // shimQueue is how many inbound packets wait for pion's read loop; past
@@ -351,11 +363,18 @@ func (c *shimConn) Read(b []byte) (int, error) {
 			close(*p)
 		}
 	}
+	if c.handled.n > 0 {
+		// pion handled the packet returned last: its messages are ready.
+		w := c.handled
+		c.handled = wakeList{}
+		c.a.readWoken(&w)
+	}
 	for {
 		c.mu.Lock()
 		if c.head < len(c.queue) {
-			bp := c.queue[c.head]
-			c.queue[c.head] = nil
+			bp := c.queue[c.head].bp
+			c.handled = c.queue[c.head].wakes
+			c.queue[c.head] = shimPacket{}
 			c.head++
 			if c.head == len(c.queue) {
 				c.head = 0
@@ -393,15 +412,15 @@ func (c *shimConn) Write(b []byte) (int, error) {
 }
 
 // push queues an inbound packet for pion, in bp, a buffer of packetPool
-// that Read puts back; false when the queue is full (bp is the caller's
-// again).
-func (c *shimConn) push(bp *[]byte) bool {
+// that Read puts back, with the streams to read once pion handled it;
+// false when the queue is full (bp is the caller's again).
+func (c *shimConn) push(bp *[]byte, wakes wakeList) bool {
 	c.mu.Lock()
 	if len(c.queue)-c.head >= shimQueue {
 		c.mu.Unlock()
 		return false
 	}
-	c.queue = append(c.queue, bp)
+	c.queue = append(c.queue, shimPacket{bp: bp, wakes: wakes})
 	c.mu.Unlock()
 	signal(c.ready)
 	return true

@@ -67,7 +67,8 @@ func (a *Association) receive(pkt []byte, meta udpencap.Meta) {
 	// replies: see replyBudget.
 	errs := replyBudget{limit: a.replyLimit(len(pkt)), size: wire.CommonHeaderSize + wire.ChunkHeaderSize}
 	var acks []byte
-	inStreams := -1 // read once per packet, at its first DATA
+	var wakes wakeList // the streams to read once pion handled the packet
+	inStreams := -1    // read once per packet, at its first DATA
 	it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
 loop:
 	for it.Next() {
@@ -85,7 +86,7 @@ loop:
 				continue
 			}
 			if len(out) > wire.CommonHeaderSize {
-				a.handToEngine(bp, out)
+				a.handToEngine(bp, out, &wakes)
 				bp = packetPool.Get().(*[]byte)
 				out = append((*bp)[:0], pkt[:wire.CommonHeaderSize]...)
 				out[8], out[9], out[10], out[11] = 0, 0, 0, 0
@@ -134,7 +135,10 @@ loop:
 			a.finishWith(ce, true)
 			return
 		case wire.ChunkReconfig:
-			a.peerResets(c)
+			a.peerResets(c, &wakes)
+			out = appendPadded(out, it.Raw())
+		case wire.ChunkForwardTSN:
+			a.forwardTSNArrived(c, &wakes)
 			out = appendPadded(out, it.Raw())
 		case wire.ChunkShutdown:
 			a.peerShutdown(c)
@@ -189,7 +193,7 @@ loop:
 				inStreams = int(a.inboundStreams())
 			}
 			var verdict rxVerdict
-			out, verdict = a.receiveData(c, it.Raw(), out, inStreams, &errs)
+			out, verdict = a.receiveData(c, it.Raw(), out, inStreams, &errs, &wakes)
 			if verdict == rxOversized {
 				*bp = out[:0]
 				packetPool.Put(bp)
@@ -223,7 +227,7 @@ loop:
 		packetPool.Put(bp)
 		return
 	}
-	a.handToEngine(bp, out)
+	a.handToEngine(bp, out, &wakes)
 }
 
 // engineSize is the size chunk c (raw, unpadded) takes in the packet pion
@@ -245,9 +249,14 @@ func engineSize(c wire.Chunk, raw []byte) int {
 
 // handToEngine queues out, a packet for pion in the pooled buffer bp, on
 // pion's input queue; a full queue drops it (counted).
-func (a *Association) handToEngine(bp *[]byte, out []byte) {
+func (a *Association) handToEngine(bp *[]byte, out []byte, wakes *wakeList) {
 	*bp = out
-	if conn := a.shim(); conn == nil || !conn.push(bp) {
+	var w wakeList
+	if wakes != nil {
+		a.addResetting(wakes)
+		w, *wakes = *wakes, wakeList{}
+	}
+	if conn := a.shim(); conn == nil || !conn.push(bp, w) {
 		a.drop(&a.stats.droppedQueue, DropQueueFull)
 		*bp = out[:0]
 		packetPool.Put(bp)
@@ -292,7 +301,7 @@ func packetTag(pkt []byte) uint32 {
 // the stream count to DATA chunk c (raw, as in the packet) and appends to
 // out what pion gets instead: the chunk, a chunk on the sink stream, or a
 // SACK probe. rxOversized means the association was aborted.
-func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, errs *replyBudget) ([]byte, rxVerdict) {
+func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, errs *replyBudget, wakes *wakeList) ([]byte, rxVerdict) {
 	const flagI = 0x08
 	tsn, _ := wire.PeekDataTSN(c)
 	sid, _ := wire.PeekDataStream(c)
@@ -353,12 +362,14 @@ func (a *Association) receiveData(c wire.Chunk, raw, out []byte, inStreams int, 
 		if valid {
 			// The stream is opened (and its reader started) before pion
 			// sees the DATA: see openInboundStream.
-			a.openInboundStream(sid)
+			wakes.add(a.openInboundStream(sid))
+			wakes.resets = true
 			if !large { // admitLarge appended it
 				out = appendPadded(out, raw)
 			}
 		} else {
-			a.openInboundStream(sinkStream)
+			wakes.add(a.openInboundStream(sinkStream))
+			wakes.resets = true
 			a.drop(&a.stats.droppedStream, DropInvalidStream)
 			out = appendSinkData(out, tsn, c.Flags)
 		}

@@ -14,10 +14,10 @@ import (
 	"github.com/usock/usock/sock"
 )
 
-// A stream's reader is a goroutine only while pion holds a message of the
-// stream: it ends once every message handed to pion was read, and the
-// next message starts another.
-func TestReaderParksWhenIdle(t *testing.T) {
+// A stream's messages are read on pion's read loop once it handled the
+// packet: no reader goroutine runs for a stream whose messages all went to
+// the receive queue.
+func TestStreamReadWithoutReaderGoroutine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		et := newEngineTest(t)
 		for i := range 3 {
@@ -29,9 +29,26 @@ func TestReaderParksWhenIdle(t *testing.T) {
 	})
 }
 
-// An ordered message held back by a gap keeps the reader running until
-// the gap fills: then both are delivered, in order, and the reader ends.
-func TestReaderRunsAcrossAnOrderGap(t *testing.T) {
+// A message the receive queue has no room for waits in a reader
+// goroutine, which ends once it delivered it and nothing else is ready.
+func TestReaderWaitsForRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		et := newEngineTest(t, sock.WithRecvQueue(1))
+		et.write(et.data(0, 0, []byte("one")), et.data(0, 0, []byte("two")))
+		synctest.Wait()
+		require.Equal(t, 1, sock.ReadersRunning(et.assoc), "the second message waits for room")
+		require.Equal(t, "one", string(et.recv().Payload))
+		require.Equal(t, "two", string(et.recv().Payload))
+		synctest.Wait()
+		require.Zero(t, sock.ReadersRunning(et.assoc))
+		et.write(et.data(0, 0, []byte("three")))
+		require.Equal(t, "three", string(et.recv().Payload), "read again once the reader ended")
+	})
+}
+
+// An ordered message held back by a gap waits in pion, with no reader
+// goroutine, until the gap fills: then both are delivered, in order.
+func TestOrderGapWaitsInPion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		et := newEngineTest(t)
 		first := rawpeer.Data(et.tsn, 0, 0, wire.FlagDataBeginning|wire.FlagDataEnd, []byte("first"))
@@ -39,7 +56,7 @@ func TestReaderRunsAcrossAnOrderGap(t *testing.T) {
 		et.tsn += 2
 		et.write(second)
 		synctest.Wait()
-		require.Equal(t, 1, sock.ReadersRunning(et.assoc), "pion holds a message of the stream")
+		require.Zero(t, sock.ReadersRunning(et.assoc))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := et.ep.Recv(ctx)
 		cancel()
@@ -48,8 +65,6 @@ func TestReaderRunsAcrossAnOrderGap(t *testing.T) {
 		et.write(first)
 		require.Equal(t, "first", string(et.recv().Payload))
 		require.Equal(t, "second", string(et.recv().Payload))
-		synctest.Wait()
-		require.Zero(t, sock.ReadersRunning(et.assoc))
 	})
 }
 

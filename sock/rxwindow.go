@@ -539,17 +539,6 @@ func (r *rxTracker) readDone(stream uint16, size int, took bool) {
 	r.ends.set(stream, s)
 }
 
-// endsPending reports whether pion may hold a message of stream that
-// was not read: an E chunk of the stream was handed to it and not
-// matched by a message read (readDone). A message pion merged or
-// discarded keeps it true until pion holds nothing (sacked).
-func (r *rxTracker) endsPending(stream uint16) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, _ := r.ends.get(stream)
-	return s.count > 0
-}
-
 // inGapBlocks reports whether tsn is in one of the SACK's Gap Ack Blocks.
 func inGapBlocks(s wire.SackView, cum, tsn uint32) bool {
 	off := tsn - cum

@@ -2,10 +2,7 @@ package sock
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -15,29 +12,39 @@ import (
 )
 
 // streamSet is the association's streams (RFC 9260 section 1.3.1): how
-// many each side may use, the pion streams open, and the count of their
-// readers running. Owned by streams.go: other files reach it through the
-// Association methods there.
+// many each side may use, the pion streams open, and the count of reader
+// goroutines running. Owned by streams.go (sending, resets) and
+// streamread.go (reading): other files reach it through the Association
+// methods there.
 //
-// outStreams, inStreams and open are guarded by a.mu; they are set once
-// when the engine starts (negotiated) and read by user calls (Send,
-// ResetStream, Streams), stream readers and the receive path. readers
-// and lingering are atomic: stream readers change them, the receive
-// queue's bookkeeping (recvmode.go) reads them.
+// outStreams, inStreams, open and resetting are guarded by a.mu;
+// outStreams and inStreams are set once when the engine starts
+// (negotiated). They are entered by user calls (Send, ResetStream,
+// Streams), the receive path, pion's read loop (readWoken) and reader
+// goroutines. readers, lingering and nResetting are atomic: readers
+// change the first two, the receive queue's bookkeeping (recvmode.go)
+// reads them.
 //
-// A stream's reader is a goroutine only while pion may hold a message of
-// the stream (see wakeReaderLocked): an idle association costs pion's
-// three goroutines and none of ours.
+// A stream is read on pion's read loop after each packet that may have
+// made a message ready, and by a reader goroutine only while one waits
+// for room in the receive queue (streamread.go): an idle association
+// costs pion's three goroutines and none of ours.
 type streamSet struct {
 	outStreams uint16
 	inStreams  uint16
 	open       map[uint16]*stream
 
-	// readers counts the stream readers running; lingering is set while
+	// readers counts the reader goroutines running; lingering is set while
 	// the association, closed gracefully, still has messages waiting for
 	// room in the endpoint's queue (see deliver).
 	readers   atomic.Int32
 	lingering atomic.Bool
+
+	// resetting are the streams the peer is resetting (peerResets),
+	// guarded by a.mu; nResetting counts them, for the receive path's
+	// check without the lock.
+	resetting  []*stream
+	nResetting atomic.Int32
 }
 
 func newStreamSet() streamSet { return streamSet{open: map[uint16]*stream{}} }
@@ -53,11 +60,14 @@ type stream struct {
 	resetting atomic.Bool
 	retired   chan struct{} // closed when the reader leaves the stream
 
-	// running: a goroutine reads the stream (readStream). peerReset: the
-	// peer asked to reset the stream (RFC 6525 section 5.2.2), so its
-	// reader runs until pion ends it. Both guarded by a.mu.
+	// running: someone reads the stream, pion's read loop or a reader
+	// goroutine (streamread.go). peerReset: the peer asked to reset the
+	// stream (RFC 6525 section 5.2.2), so it is read after every packet
+	// until pion ends it. Guarded by a.mu.
 	running   bool
 	peerReset bool
+	// dirty: woken while running (see streamread.go). Guarded by a.mu.
+	dirty bool
 }
 
 // acquire takes the stream's send lock (one writer at a time, so that a
@@ -212,265 +222,6 @@ func (a *Association) ResetStream(id uint16) error {
 	return nil
 }
 
-// openInboundStream opens stream sid in pion, if that is not done yet,
-// and wakes its reader. The receive path calls it for every DATA chunk it
-// hands pion, before pion sees it (so that pion's messages of the stream
-// are read: see wakeReaderLocked), for a valid sid and for sinkStream,
-// the one stream DATA on every invalid identifier goes to.
-func (a *Association) openInboundStream(sid uint16) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if st := a.life.current(); st == StateClosed || a.engineLocked() == nil {
-		return
-	}
-	if st, ok := a.str.open[sid]; ok {
-		a.wakeReaderLocked(st)
-		return
-	}
-	// A failure (a shutdown started) leaves the stream to acceptLoop.
-	if s, err := a.engineLocked().OpenStream(sid, sctp.PayloadTypeUnknown); err == nil {
-		a.addStreamLocked(s)
-	}
-}
-
-// addStreamLocked registers s, with its reader woken if pion holds a
-// message of it already. The caller holds a.mu.
-func (a *Association) addStreamLocked(s *sctp.Stream) *stream {
-	mustHold(&a.mu)
-	st := newStream(s)
-	a.str.open[s.StreamIdentifier()] = st
-	a.wakeReaderLocked(st)
-	return st
-}
-
-// wakeReaderLocked starts the goroutine that reads st's messages into the
-// endpoint's queue, unless it runs, or pion holds no message of st and no
-// reset of it is under way. The caller holds a.mu.
-//
-// A reader runs from the first message of its stream that pion may hold
-// until pion holds none (parkReader), and it is a goroutine only then.
-// pion's Stream.ReadSCTP is the only way to take a message out of pion; it
-// blocks, with no readiness notification and no non-blocking form, so a
-// reader always waiting in it would cost an idle association a goroutine
-// per stream. The receive path knows instead which messages pion holds: a
-// message pion delivers ends with a DATA chunk with the E bit (RFC 9260
-// section 3.3.1) that the shim handed it, and the receive tracker counts
-// those of each stream less the messages read (rxTracker.endsPending).
-// The count says "none" only when every such message was read, so a
-// parked reader leaves nothing in pion; a message pion merged or
-// discarded leaves it above zero, and then the reader waits in ReadSCTP
-// as it did before, until its next message.
-//
-// The receive path calls it for every DATA chunk before pion sees it
-// (openInboundStream), after the tracker counted the chunk, and a reader
-// parks under a.mu only when the count is zero: no message is missed
-// between the two. A peer's reset of the stream wakes its reader too
-// (peerResets), as only a reader sees pion end a stream and makes
-// renewStream run.
-func (a *Association) wakeReaderLocked(st *stream) {
-	// a.mu orders the hold before releaseEngineHold's release.
-	mustHold(&a.mu)
-	if st.running || a.life.current() == StateClosed {
-		return
-	}
-	if !st.peerReset && !a.rx.endsPending(st.s.StreamIdentifier()) {
-		return
-	}
-	st.running = true
-	a.ep.hold()
-	a.str.readers.Add(1)
-	go a.readStream(st)
-}
-
-// parkReader reports whether st's reader is to end its goroutine: pion
-// holds no message of its stream and no reset of it is under way (see
-// wakeReaderLocked).
-func (a *Association) parkReader(st *stream) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if st.peerReset || a.rx.endsPending(st.s.StreamIdentifier()) {
-		return false
-	}
-	st.running = false
-	return true
-}
-
-// peerResets wakes the readers of the streams the peer asks to reset in
-// RE-CONFIG chunk c (RFC 6525 section 4.1, Outgoing SSN Reset Request
-// Parameter: no stream listed means all of them), so that each sees pion
-// end its stream. A malformed chunk is left to pion, which answers it.
-func (a *Association) peerResets(c wire.Chunk) {
-	it := wire.NewParamIter(c.Value)
-	for it.Next() {
-		p := it.Param()
-		// Request, response and sequence numbers, the sender's last
-		// assigned TSN, then the stream identifiers.
-		const fixed = 12
-		if p.Type != wire.ParamOutgoingResetRequest || len(p.Value) < fixed {
-			continue
-		}
-		ids := p.Value[fixed:]
-		a.mu.Lock()
-		if len(ids) < 2 {
-			for _, st := range a.str.open {
-				a.markPeerResetLocked(st)
-			}
-		}
-		for ; len(ids) >= 2; ids = ids[2:] {
-			if st, ok := a.str.open[binary.BigEndian.Uint16(ids)]; ok {
-				a.markPeerResetLocked(st)
-			}
-		}
-		a.mu.Unlock()
-	}
-}
-
-func (a *Association) markPeerResetLocked(st *stream) {
-	st.peerReset = true
-	a.wakeReaderLocked(st)
-}
-
-func newStream(s *sctp.Stream) *stream {
-	return &stream{s: s, lock: make(chan struct{}, 1), retired: make(chan struct{})}
-}
-
-// readStream moves s's messages to the endpoint's receive queue. It blocks
-// when the queue is full, so pion's receive buffer fills and its window
-// closes: the peer slows down (backpressure), memory stays bounded.
-//
-// When the peer resets the stream (RFC 6525 section 5.2.2), pion ends it
-// (io.EOF once its queued messages are read) and makes a new stream for
-// the next DATA on that identifier. The reader then goes on with the new
-// stream (renew), so the messages on the identifier stay in order.
-//
-// It ends its goroutine when pion holds no message of the stream
-// (parkReader); the receive path starts another with the stream's next
-// message (wakeReaderLocked).
-func (a *Association) readStream(st *stream) {
-	defer a.ep.release()
-	defer a.readerDone()
-	id := st.s.StreamIdentifier()
-	for {
-		// A read into no buffer reports the size of the next message
-		// (io.ErrShortBuffer) and leaves it queued; then read it whole.
-		n, _, err := st.s.ReadSCTP(nil)
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, io.ErrShortBuffer) {
-			buf := make([]byte, n)
-			var ppi sctp.PayloadProtocolIdentifier
-			a.rx.readStarted()
-			n, ppi, err = st.s.ReadSCTP(buf)
-			var msg []byte // on io.ErrShortBuffer n is the size of another message
-			if err == nil {
-				msg = a.rx.splice(buf[:n])
-			}
-			a.rx.readDone(id, len(msg), err == nil)
-			if cum, ok := a.rx.windowUpdate(a.cfg.packetSize); ok {
-				a.sendWindowUpdate(cum)
-			}
-			if errors.Is(err, io.ErrShortBuffer) {
-				continue // another message got ahead (an unordered one)
-			}
-			if err == nil {
-				if !a.deliver(id, ppi, msg) {
-					close(st.retired)
-					return
-				}
-				if a.parkReader(st) {
-					return
-				}
-				continue
-			}
-		}
-		if !errors.Is(err, io.EOF) {
-			a.dropStream(st)
-			close(st.retired)
-			return
-		}
-		next := a.renewStream(st)
-		close(st.retired)
-		if next == nil {
-			return
-		}
-		st = next
-	}
-}
-
-// sendWindowUpdate makes pion send a SACK at once (see
-// rxTracker.windowUpdate): a SACK probe, a duplicate of cum with the I bit
-// that pion acknowledges and does not keep, handed to it as if from the
-// peer.
-func (a *Association) sendWindowUpdate(cum uint32) {
-	bp := packetPool.Get().(*[]byte)
-	out := wire.NewPacket((*bp)[:0], wire.CommonHeader{SrcPort: a.peerPort, DstPort: a.ep.port, VerificationTag: a.localTag})
-	a.handToEngine(bp, appendSackProbe(out, cum))
-}
-
-// deliver queues one message of stream id for Recv (the endpoint's queue,
-// or in RecvPerAssociation mode the association's); false when the
-// reader is to stop.
-func (a *Association) deliver(id uint16, ppi sctp.PayloadProtocolIdentifier, payload []byte) bool {
-	a.mu.Lock()
-	valid := id < a.str.inStreams
-	a.mu.Unlock()
-	if !valid {
-		return true // the sink's: counted by the receive path
-	}
-	a.count(&a.stats.messagesIn)
-	msg := Message{Association: a, Stream: id, PPID: uint32(ppi), Payload: payload, Time: time.Now()}
-	if a.rq != nil {
-		return a.deliverOwn(msg)
-	}
-	if queued, closed := a.ep.enqueue(msg, a.life.doneC()); queued || closed {
-		return queued
-	}
-	// The association closed while the message waited for room. After an
-	// ABORT the data still queued is discarded (RFC 9260 section 9.1);
-	// after a graceful shutdown it is delivered (section 9.2), and until
-	// it is, the association counts against the endpoint's accept limit
-	// (see lingerStart), so that a peer that sends and shuts down over and
-	// over cannot pile up readers while the application does not read.
-	if a.Reason() != ReasonShutdown {
-		a.drop(nil, DropAbortedUnread)
-		return false
-	}
-	a.lingerStart()
-	queued, _ := a.ep.enqueue(msg, nil)
-	return queued
-}
-
-// lingerStart marks a, closed gracefully, as still delivering: one of its
-// readers waits for room in the endpoint's queue. It counts in the
-// endpoint's accept limit until its last reader ends (readerDone).
-func (a *Association) lingerStart() {
-	if a.str.lingering.CompareAndSwap(false, true) {
-		a.ep.linger(1)
-	}
-}
-
-// readerDone runs when one of a's stream readers ends.
-func (a *Association) readerDone() {
-	if a.rq != nil {
-		a.str.readers.Add(-1)
-		a.rq.readerEnded(a)
-		return
-	}
-	if a.str.readers.Add(-1) == 0 && a.str.lingering.CompareAndSwap(true, false) {
-		a.ep.linger(-1)
-	}
-}
-
-// dropStream forgets st, whose reader ends.
-func (a *Association) dropStream(st *stream) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if id := st.s.StreamIdentifier(); a.str.open[id] == st {
-		delete(a.str.open, id)
-	}
-}
-
 // renewStream replaces st, which the peer reset and whose messages are all
 // read, by the stream pion keeps for its identifier from now on, and
 // returns it (nil when the association ends: st is then dropped). Our
@@ -544,16 +295,3 @@ func (a *Association) inboundStreams() uint16 {
 	defer a.mu.Unlock()
 	return a.str.inStreams
 }
-
-// adoptStream registers s, a stream the peer opened, with its reader
-// woken (see wakeReaderLocked), unless it is registered already.
-func (a *Association) adoptStream(s *sctp.Stream) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.str.open[s.StreamIdentifier()]; !ok {
-		a.addStreamLocked(s)
-	}
-}
-
-// readersRunning reports whether a stream reader of a still runs.
-func (a *Association) readersRunning() bool { return a.str.readers.Load() > 0 }
