@@ -70,6 +70,15 @@ func (c *shimConn) readThrough() bool {
 	}
 }
 
+// wakeReadThrough has pion's read loop, if it reads the stack's socket
+// itself, come back from that read to look at its queue. Any goroutine
+// may call it.
+func (c *shimConn) wakeReadThrough() {
+	if p := c.a.ep.stack.readThrough.Load(); p != nil {
+		(*p).WakeReadThrough(c)
+	}
+}
+
 // endReadThrough gives the stack's socket back to its read goroutine if
 // pion's read loop has it, ending a read under way: pion closes, and its
 // read loop must come back from Read. Any goroutine may call it.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/usock/usock/internal/wire"
 )
 
 // readThroughCount is how many datagrams the engine of s's only
@@ -93,4 +95,58 @@ func TestReadThroughPeerShutdown(t *testing.T) {
 	ev := waitEventType(t, p.dialer, EventDown)
 	require.Equal(t, ReasonShutdown, ev.Reason)
 	require.NoError(t, p.dialer.Close())
+}
+
+// A packet for pion from another goroutine than pion's read loop (the
+// window update a stream reader asks for: a receiver whose window closed
+// reopens it when its application reads again, see
+// TestWindowReopensWithoutWaitingForProbe) reaches pion while that loop
+// reads the stack's socket itself: the loop is woken from its read, and no
+// datagram from the peer is needed, though the peer, waiting for that very
+// window, sends none. Both ends are silent here (no heartbeats), so
+// without the wake-up pion would never answer.
+func TestReadThroughWindowUpdate(t *testing.T) {
+	server, client := newStack(t), newStack(t)
+	listener, err := server.NewEndpoint(nil, 0, AcceptMax(1), WithHeartbeatInterval(0))
+	require.NoError(t, err)
+	dialer, err := client.NewEndpoint(nil, 0, WithHeartbeatInterval(0))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := dialer.Connect(ctx, []netip.Addr{lo4}, listener.Port(), WithRemoteUDPPort(server.UDPPort()))
+	require.NoError(t, err)
+	ev, err := listener.Event(ctx)
+	require.NoError(t, err)
+	b := ev.Association
+
+	sacks := make(chan struct{}, 16)
+	tap := func(pkt []byte, _ netip.Addr, _ netip.AddrPort) {
+		it := wire.NewChunkIter(pkt[wire.CommonHeaderSize:])
+		for it.Next() {
+			if it.Chunk().Type == wire.ChunkSack {
+				sacks <- struct{}{}
+			}
+		}
+	}
+	server.sendTap.Store(&tap)
+	// The reads pass to pion's read loop within a few packets.
+	for i := 0; readThroughCount(server) == 0; i++ {
+		require.Less(t, i, 50, "the server's association did not read through")
+		echoOnce(t, a, listener)
+	}
+	// Let the messages' delayed SACKs (200 ms) go, then forget them.
+	time.Sleep(time.Second)
+	for len(sacks) > 0 {
+		<-sacks
+	}
+
+	b.rx.mu.Lock()
+	cum := b.rx.cum
+	b.rx.mu.Unlock()
+	go b.sendWindowUpdate(cum)
+	select {
+	case <-sacks:
+	case <-ctx.Done():
+		t.Fatal("pion did not answer the window update's probe: it waits in the shim's queue")
+	}
 }

@@ -357,6 +357,13 @@ func (a *Association) sendWindowUpdate(cum uint32) {
 	bp := packetPool.Get().(*[]byte)
 	out := wire.NewPacket((*bp)[:0], wire.CommonHeader{SrcPort: a.peerPort, DstPort: a.ep.port, VerificationTag: a.localTag})
 	a.handToEngine(bp, appendSackProbe(out, cum), nil)
+	if c := a.shim(); c != nil {
+		// From a reader goroutine, while pion's read loop may be reading
+		// the socket itself (readthrough.go): without a datagram from the
+		// peer, which waits for this very window, it would see the probe
+		// only at the peer's next zero window probe, after its timer.
+		c.wakeReadThrough()
+	}
 }
 
 // tryDeliver queues msg for Recv if there is room at once; false if not

@@ -90,12 +90,13 @@ func NewOpener(cfg Config) Opener {
 // ReadThrougher is a Bind whose reads a goroutine that waits for packets
 // can take over, reading the socket itself instead of being handed what
 // the Bind's read goroutine read: *Transport, for a single socket on the
-// real network. See Transport.ReadThrough and Transport.EndReadThrough
-// for the contract.
+// real network. See Transport.ReadThrough, Transport.EndReadThrough and
+// Transport.WakeReadThrough for the contract.
 type ReadThrougher interface {
 	Bind
 	ReadThrough(owner any, done <-chan struct{}) (bool, error)
 	EndReadThrough(owner any)
+	WakeReadThrough(owner any)
 }
 
 var _ Bind = (*Transport)(nil)

@@ -31,6 +31,9 @@ type readTurn struct {
 	// kicked: the socket's read deadline is in the past, so that the read
 	// under way ends early; the next turn clears it.
 	kicked bool
+	// woken: WakeReadThrough came while the borrower was not reading: its
+	// next ReadThrough returns at once.
+	woken  bool
 	closed bool
 }
 
@@ -166,6 +169,12 @@ func (t *Transport) ReadThrough(owner any, done <-chan struct{}) (bool, error) {
 		}
 		return true, nil
 	}
+	if rt.woken {
+		// WakeReadThrough: the caller has something else to look at.
+		rt.woken = false
+		rt.mu.Unlock()
+		return true, nil
+	}
 	if rt.last != owner {
 		// Another goroutine read since owner last did, and may have
 		// delivered what owner waits for (after the caller looked, for
@@ -201,11 +210,32 @@ func (t *Transport) EndReadThrough(owner any) {
 		rt := &s.turn
 		rt.mu.Lock()
 		if rt.borrower == owner && owner != nil {
-			rt.borrower = nil
+			rt.borrower, rt.woken = nil, false
 			if rt.busy {
 				s.kickLocked()
 			}
 			rt.cond.Broadcast()
+		}
+		rt.mu.Unlock()
+	}
+}
+
+// WakeReadThrough makes the ReadThrough of owner under way return early,
+// having read nothing, or, if owner is not in one, the next: another
+// goroutine has something for owner's goroutine (a packet queued for it)
+// that it would otherwise see only after the socket's next datagram. It
+// does nothing when owner has not got the reads. It may be called from
+// any goroutine.
+func (t *Transport) WakeReadThrough(owner any) {
+	for _, s := range t.socks {
+		rt := &s.turn
+		rt.mu.Lock()
+		if rt.borrower == owner && owner != nil {
+			if rt.busy && rt.reading == owner {
+				s.kickLocked()
+			} else {
+				rt.woken = true
+			}
 		}
 		rt.mu.Unlock()
 	}

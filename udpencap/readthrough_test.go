@@ -357,3 +357,49 @@ func TestReadThroughFirstCallLooksFirst(t *testing.T) {
 		t.Fatal("ReadThrough waited for a datagram after the read goroutine's turn")
 	}
 }
+
+// WakeReadThrough ends a ReadThrough waiting for a datagram, without
+// taking the reads back, and one that came while the owner was not
+// reading makes its next ReadThrough return at once; the owner then reads
+// through as before. It does nothing for an owner without the reads.
+func TestWakeReadThrough(t *testing.T) {
+	rx, r := openSeq(t, Config{})
+	owner := new(int)
+	// The first call takes the reads and returns at once: the socket's
+	// read goroutine read before.
+	ok, err := rx.ReadThrough(owner, nil)
+	require.True(t, ok)
+	require.NoError(t, err)
+
+	returned := make(chan error, 1)
+	go func() {
+		_, err := rx.ReadThrough(owner, nil)
+		returned <- err
+	}()
+	waitBorrowedRead(rx, owner)
+	rx.WakeReadThrough(owner)
+	require.NoError(t, <-returned, "woken while reading")
+
+	rx.WakeReadThrough(owner) // not reading now
+	ok, err = rx.ReadThrough(owner, nil)
+	require.True(t, ok)
+	require.NoError(t, err, "returns at once: nothing was sent")
+
+	rt := &rx.socks[0].turn
+	rt.mu.Lock()
+	require.Equal(t, any(owner), rt.borrower, "the reads stay lent")
+	rt.mu.Unlock()
+
+	rx.WakeReadThrough(new(int)) // not the borrower: nothing
+	tx, _ := openSeq(t, Config{})
+	go func() {
+		for i := range 3 {
+			_ = tx.Send(makePacket(1, 2, uint32(i), nil), netip.Addr{}, rx.LocalAddrs()[0])
+		}
+	}()
+	require.NoError(t, readUntil(rx, r, owner, 3))
+	seqs, through := r.snapshot()
+	require.Equal(t, []uint32{0, 1, 2}, seqs)
+	require.Equal(t, []bool{true, true, true}, through)
+	rx.EndReadThrough(owner)
+}
