@@ -125,7 +125,8 @@ func (p *path) peerUDPPort() uint16 { return uint16(p.udpPort.Load()) }
 func (p *path) arrived(l netip.Addr, n int) {
 	if l.IsValid() && !l.IsUnspecified() {
 		if cur := p.arrival.Load(); cur == nil || *cur != l {
-			p.arrival.Store(&l)
+			at := l // only a change moves an address to the heap
+			p.arrival.Store(&at)
 		}
 	}
 	p.packetsIn.Add(1)
