@@ -113,7 +113,13 @@ func (m *Manager) AddPath(confirmed bool, now time.Time) PathID {
 
 // Paths returns a snapshot of all paths, ordered by ID.
 func (m *Manager) Paths() []PathInfo {
-	out := make([]PathInfo, 0, len(m.paths))
+	return m.AppendPaths(make([]PathInfo, 0, len(m.paths)))
+}
+
+// AppendPaths appends to dst what Paths returns and returns the result:
+// a caller that asks often reuses its array.
+func (m *Manager) AppendPaths(dst []PathInfo) []PathInfo {
+	out := dst
 	for _, p := range m.paths {
 		out = append(out, PathInfo{
 			ID:              p.id,

@@ -120,7 +120,9 @@ type Driver struct {
 	// reported is each path's state as last reported by an Event, and
 	// data the data path last reported.
 	reported []pathmgr.State
-	data     pathmgr.PathID
+	// infos is events' snapshot of the paths, its array reused.
+	infos []pathmgr.PathInfo
+	data  pathmgr.PathID
 }
 
 // New returns a Driver for paths (their PathIDs are their indexes), with
@@ -415,7 +417,8 @@ func (d *Driver) stopIdle(paths ...pathmgr.PathID) {
 // reported and returns the events for the changes.
 func (d *Driver) events() []Event {
 	var evs []Event
-	for _, info := range d.pm.Paths() {
+	d.infos = d.pm.AppendPaths(d.infos[:0])
+	for _, info := range d.infos {
 		old := d.reported[info.ID]
 		if old == info.State {
 			continue

@@ -35,6 +35,9 @@ type outstanding struct {
 	// highest is the highest TSN sent: the initial TSN minus one until
 	// the first DATA.
 	highest uint32
+	// ackedBuf is the array of ack's result, reused: the caller is done
+	// with it before the next ack.
+	ackedBuf []ackedPath
 }
 
 // outPacket is one packet of DATA chunks: what went out, without the other
@@ -196,12 +199,20 @@ func credited(p pathmgr.PathID, lost []pathmgr.PathID) bool {
 // every TSN in a gap block is acknowledged. It returns, per path credited
 // with DATA acknowledged, an RTT sample from a packet sent once and
 // whether nothing is left outstanding on it; and the size of the packets
-// the SACK acknowledged the last TSNs of.
+// the SACK acknowledged the last TSNs of. The paths are valid until the
+// next ack.
 func (o *outstanding) ack(s wire.SackView, now time.Time) (out []ackedPath, bytes int) {
 	cum := s.CumTSNAck()
+	out = o.ackedBuf[:0]
 	defer func() {
 		if !o.haveCum || !serialLE(cum, o.cum) {
 			o.cum, o.haveCum = cum, true
+		}
+		if cap(out) > 0 {
+			o.ackedBuf = out[:0]
+		}
+		if len(out) == 0 {
+			out = nil
 		}
 	}()
 	if len(o.byTSN) == 0 {
