@@ -302,8 +302,7 @@ func (a *Association) releaseEngineHold() {
 type shimConn struct {
 	a      *Association
 	mu     sync.Mutex
-	queue  []shimPacket // from queue[head]
-	head   int
+	queue  fifo[shimPacket]
 	ready  chan struct{} // a token while the queue is not empty
 	closed chan struct{}
 	once   sync.Once
@@ -371,18 +370,9 @@ func (c *shimConn) Read(b []byte) (int, error) {
 	}
 	for {
 		c.mu.Lock()
-		if c.head < len(c.queue) {
-			bp := c.queue[c.head].bp
-			c.handled = c.queue[c.head].wakes
-			c.queue[c.head] = shimPacket{}
-			c.head++
-			if c.head == len(c.queue) {
-				c.head = 0
-				c.queue = c.queue[:0]
-				if cap(c.queue) > shimKept {
-					c.queue = nil // let a burst's backing array go
-				}
-			}
+		if p, ok := c.queue.pop(shimKept); ok {
+			bp := p.bp
+			c.handled = p.wakes
 			c.mu.Unlock()
 			n := copy(b, *bp)
 			*bp = (*bp)[:0]
@@ -416,11 +406,11 @@ func (c *shimConn) Write(b []byte) (int, error) {
 // false when the queue is full (bp is the caller's again).
 func (c *shimConn) push(bp *[]byte, wakes wakeList) bool {
 	c.mu.Lock()
-	if len(c.queue)-c.head >= shimQueue {
+	if c.queue.len() >= shimQueue {
 		c.mu.Unlock()
 		return false
 	}
-	c.queue = append(c.queue, shimPacket{bp: bp, wakes: wakes})
+	c.queue.push(shimPacket{bp: bp, wakes: wakes})
 	c.mu.Unlock()
 	signal(c.ready)
 	return true

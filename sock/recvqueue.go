@@ -14,8 +14,7 @@ import "sync"
 // leaves the queue not empty (not full) behind it.
 type endpointQueue struct {
 	mu    sync.Mutex
-	items []Message // queued from items[head]
-	head  int
+	items fifo[Message]
 	limit int
 	ready chan struct{}
 	room  chan struct{}
@@ -41,24 +40,18 @@ func signal(c chan struct{}) {
 func (q *endpointQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items) - q.head
+	return q.items.len()
 }
 
 // tryPush queues m unless the queue is full.
 func (q *endpointQueue) tryPush(m Message) bool {
 	q.mu.Lock()
-	n := len(q.items) - q.head
+	n := q.items.len()
 	if n >= q.limit {
 		q.mu.Unlock()
 		return false
 	}
-	if q.head > 0 && len(q.items) == cap(q.items) {
-		// Move what is queued to the front rather than grow.
-		k := copy(q.items, q.items[q.head:])
-		clear(q.items[k:])
-		q.items, q.head = q.items[:k], 0
-	}
-	q.items = append(q.items, m)
+	q.items.push(m)
 	q.mu.Unlock()
 	signal(q.ready)
 	if n+1 < q.limit {
@@ -70,22 +63,12 @@ func (q *endpointQueue) tryPush(m Message) bool {
 // tryPop takes the first message, if any.
 func (q *endpointQueue) tryPop() (Message, bool) {
 	q.mu.Lock()
-	if q.head == len(q.items) {
+	m, ok := q.items.pop(endpointQueueKeep)
+	if !ok {
 		q.mu.Unlock()
 		return Message{}, false
 	}
-	m := q.items[q.head]
-	q.items[q.head] = Message{}
-	q.head++
-	left := len(q.items) - q.head
-	if left == 0 {
-		q.head = 0
-		if cap(q.items) > endpointQueueKeep {
-			q.items = nil
-		} else {
-			q.items = q.items[:0]
-		}
-	}
+	left := q.items.len()
 	q.mu.Unlock()
 	if left > 0 {
 		signal(q.ready)
