@@ -150,6 +150,16 @@ func TestLyingChunkLengths(t *testing.T) {
 			binary.BigEndian.PutUint32(v, ra.NextTSN+100)
 			return [][]byte{must(wire.AppendChunk(nil, wire.ChunkForwardTSN, 0, v))}
 		}},
+		{"RE-CONFIG reset request shorter than its fixed fields", func(ra *rawAssoc) [][]byte {
+			param := []byte{0, byte(wire.ParamOutgoingResetRequest), 0, 10, 0, 0, 0, 1, 0, 0}
+			return [][]byte{must(wire.AppendChunk(nil, wire.ChunkReconfig, 0, param))}
+		}},
+		{"RE-CONFIG reset request with an overrunning length", func(ra *rawAssoc) [][]byte {
+			return [][]byte{must(wire.AppendChunk(nil, wire.ChunkReconfig, 0, resetRequest(ra, 2000)))}
+		}},
+		{"RE-CONFIG reset request with a ragged stream list", func(ra *rawAssoc) [][]byte {
+			return [][]byte{must(wire.AppendChunk(nil, wire.ChunkReconfig, 0, resetRequest(ra, 19)))}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := testkit.RawPeer(t, s, netip.AddrPortFrom(testkit.Lo4, 0))
@@ -523,4 +533,17 @@ func TestDataWithoutUserData(t *testing.T) {
 	require.Equal(t, wire.CauseNoUserData, causes[0].Code)
 	require.Equal(t, binary.BigEndian.AppendUint32(nil, ra.NextTSN-1), causes[0].Info, "the TSN of the empty DATA")
 	<-ra.assoc.Done()
+}
+
+// resetRequest is an Outgoing SSN Reset Request parameter (RFC 6525
+// section 4.1) with the given length field, a last TSN far ahead (pion
+// defers such a request) and a ragged stream list: stream 0 and a stray
+// byte.
+func resetRequest(ra *rawAssoc, length uint16) []byte {
+	param := binary.BigEndian.AppendUint16(nil, uint16(wire.ParamOutgoingResetRequest))
+	param = binary.BigEndian.AppendUint16(param, length)
+	param = binary.BigEndian.AppendUint32(param, 1)
+	param = binary.BigEndian.AppendUint32(param, 0)
+	param = binary.BigEndian.AppendUint32(param, ra.NextTSN+5000)
+	return append(param, 0, 0, 0)
 }
